@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ipsec_rs top-level Makefile.
+#
+#   make setup      install packages, fetch sources, build the debug and perf
+#                   kernels (cached outside the clone, see scripts/setup.sh)
+#   make            build ipsec_rs.ko against $(KDIR) (default: the debug kernel)
+#   make check      every test: host unit tests, then the QEMU selftests on
+#                   the debug kernel (this is what CI runs)
+#   make run        the QEMU lab demo: two routers, an IPsec tunnel, traffic,
+#                   the module's counters
+#   make bench      benchmarks (host microbenchmarks; QEMU ones on the perf kernel)
+#   make clean
+#
+# Variables: KDIR=<kernel build tree> (any Rust-enabled >= 6.12 tree, built
+# with LLVM and prepared for external modules), FLAVOUR=debug|perf (which
+# cached kernel KDIR defaults to), T="test1 test2" (subset of selftests).
+
+IPSEC_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ipsec_rs
+export IPSEC_RS_CACHE
+-include $(IPSEC_RS_CACHE)/toolchain.mk
+
+FLAVOUR ?= debug
+KDIR ?= $(IPSEC_RS_CACHE)/kernel-$(FLAVOUR)
+LLVM ?= -16
+PWD := $(shell pwd)
+KMAKE = $(MAKE) -C $(KDIR) M=$(PWD) LLVM=$(LLVM) \
+	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
+	$(if $(BINDGEN),BINDGEN=$(BINDGEN))
+
+.PHONY: all modules setup check test-host test-vm run bench clean canary
+
+all: modules
+
+modules:
+	@test -f $(KDIR)/Module.symvers || { echo "No prepared kernel at KDIR=$(KDIR): run 'make setup' first (or pass KDIR=)"; exit 1; }
+	$(KMAKE) modules
+
+canary:
+	$(MAKE) -C $(KDIR) M=$(PWD)/selftests/canary LLVM=$(LLVM) \
+		$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) modules
+
+setup:
+	scripts/setup.sh all
+
+test-host:
+	cd core && cargo test
+	cd userspace && cargo build && cargo test
+
+test-vm: modules canary
+	$(MAKE) -C selftests/tools
+	cd userspace && cargo build
+	selftests/run_vm.sh --kernel $(KDIR) $(T)
+
+# The whole test suite (CI runs exactly this). Ensures its debug kernel
+# first: a no-op when the cache is warm.
+check:
+	scripts/setup.sh debug
+	$(MAKE) test-host
+	$(MAKE) FLAVOUR=debug test-vm
+
+# The lab: the black hole appearing on router B (events, log line) and healed
+# by hand; then the vendor guide's scenario with strongSwan, healed by
+# ipsec-rsd.
+run: modules
+	cd userspace && cargo build
+	selftests/run_vm.sh --kernel $(KDIR) demo.sh recovery.sh:on
+
+# Benchmarks: the core's microbenchmarks on the host, then the QEMU ones on
+# the perf kernel (the module is rebuilt against it; `make` rebuilds it for
+# the debug kernel again).
+# The perf build goes to its own directory: the debug and perf kernels have
+# the same vermagic, and a module built for one must never be loaded into
+# the other.
+PERF_BUILD := $(PWD)/out/build-perf
+bench:
+	scripts/setup.sh perf
+	cd core && cargo bench
+	mkdir -p $(PERF_BUILD)
+	cp -a Kbuild ipsec_rs rust core $(PERF_BUILD)/
+	$(MAKE) -C $(IPSEC_RS_CACHE)/kernel-perf M=$(PERF_BUILD) LLVM=$(LLVM) \
+		$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
+		$(if $(BINDGEN),BINDGEN=$(BINDGEN)) modules
+	selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko bench.sh
+
+clean:
+	$(KMAKE) clean 2>/dev/null || true
+	rm -f rust/bindings_generated.rs

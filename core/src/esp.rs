@@ -1,0 +1,849 @@
+//! Classification of inbound packets as ESP, UDP-encapsulated ESP (RFC 3948), IKE on the
+//! NAT-T port, NAT keepalive, fragment or something else.
+//!
+//! Every function works on a byte slice and never reads outside it: all accesses go through
+//! `get` and checked arithmetic, so arbitrary input yields a [`Parsed`] value, never a panic.
+//!
+//! Three entry points, from the most to the least context:
+//!
+//! * [`parse_ip`], [`parse_ipv4`], [`parse_ipv6`]: a whole IP packet starting at the IP
+//!   header (what a netfilter hook sees);
+//! * [`classify_udp_payload`]: the payload of a UDP datagram received on the NAT-T port
+//!   (what a UDP `encap_rcv` hook sees);
+//! * [`parse_esp_header`]: the payload that follows an IP header with protocol 50 (what an
+//!   XFRM protocol handler sees).
+//!
+//! All functions are pure and may be called concurrently from any context.
+
+/// IP protocol number of ESP.
+pub const IPPROTO_ESP: u8 = 50;
+/// IP protocol number of UDP.
+pub const IPPROTO_UDP: u8 = 17;
+/// UDP port of IKE with NAT traversal and of UDP-encapsulated ESP (RFC 3948).
+pub const NAT_T_PORT: u16 = 4500;
+/// Length of the fixed ESP header (SPI and sequence number).
+pub const ESP_HDR_LEN: usize = 8;
+/// SPIs below this value are reserved by IANA (RFC 4303 section 2.1).
+pub const FIRST_UNRESERVED_SPI: u32 = 256;
+/// Maximum number of IPv6 extension headers walked before giving up.
+pub const MAX_IPV6_EXT_HEADERS: usize = 8;
+
+const IPV6_HDR_LEN: usize = 40;
+const UDP_HDR_LEN: usize = 8;
+const NEXTHDR_HOP: u8 = 0;
+const NEXTHDR_ROUTING: u8 = 43;
+const NEXTHDR_FRAGMENT: u8 = 44;
+const NEXTHDR_DEST: u8 = 60;
+
+/// Address family of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// The Linux `AF_*` value (`AF_INET` = 2, `AF_INET6` = 10).
+    pub const fn af(self) -> u16 {
+        match self {
+            Family::V4 => 2,
+            Family::V6 => 10,
+        }
+    }
+
+    /// The family for a Linux `AF_*` value, if it is IPv4 or IPv6.
+    pub const fn from_af(af: u16) -> Option<Family> {
+        match af {
+            2 => Some(Family::V4),
+            10 => Some(Family::V6),
+            _ => None,
+        }
+    }
+
+    /// Address length in bytes: 4 or 16.
+    pub const fn addr_len(self) -> usize {
+        match self {
+            Family::V4 => 4,
+            Family::V6 => 16,
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address.  IPv4 addresses occupy the first four bytes of `bytes`, the
+/// rest is zero, so two `IpAddr` compare equal exactly when family and address are equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpAddr {
+    /// Address family.
+    pub family: Family,
+    /// Address bytes in network order, zero padded for IPv4.
+    pub bytes: [u8; 16],
+}
+
+impl IpAddr {
+    /// An IPv4 address.
+    pub const fn v4(a: [u8; 4]) -> Self {
+        IpAddr {
+            family: Family::V4,
+            bytes: [a[0], a[1], a[2], a[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        }
+    }
+
+    /// An IPv6 address.
+    pub const fn v6(a: [u8; 16]) -> Self {
+        IpAddr {
+            family: Family::V6,
+            bytes: a,
+        }
+    }
+
+    /// The significant bytes: 4 for IPv4, 16 for IPv6.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes
+            .get(..self.family.addr_len())
+            .unwrap_or(&self.bytes)
+    }
+
+    /// Builds an address from 4 or 16 bytes; `None` for any other length.
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        if let Ok(a) = <[u8; 4]>::try_from(b) {
+            Some(Self::v4(a))
+        } else if let Ok(a) = <[u8; 16]>::try_from(b) {
+            Some(Self::v6(a))
+        } else {
+            None
+        }
+    }
+}
+
+/// How an SPI value is to be treated (RFC 4303 section 2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpiClass {
+    /// 1..=255: reserved by IANA, never assigned to an SA by a conforming peer.
+    Reserved,
+    /// 256 and above: may belong to an SA.
+    Normal,
+}
+
+impl SpiClass {
+    /// Classifies a non-zero SPI.
+    pub const fn of(spi: u32) -> SpiClass {
+        if spi < FIRST_UNRESERVED_SPI {
+            SpiClass::Reserved
+        } else {
+            SpiClass::Normal
+        }
+    }
+}
+
+/// The fixed part of an ESP header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EspHeader {
+    /// Security Parameters Index, never zero.
+    pub spi: u32,
+    /// Low 32 bits of the sequence number as carried on the wire.
+    pub seq: u32,
+    /// Whether `spi` is in the IANA reserved range.
+    pub class: SpiClass,
+}
+
+/// Why a packet is malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// IP version nibble is neither 4 nor 6 (or does not match the parser called).
+    BadVersion,
+    /// IPv4 IHL below 5.
+    BadHeaderLength,
+    /// IPv4 total length smaller than the header.
+    BadTotalLength,
+    /// UDP length field smaller than the UDP header or larger than the IP payload.
+    BadUdpLength,
+    /// SPI 0 in ESP position (RFC 4303: reserved for local use, never on the wire).
+    SpiZero,
+    /// More than [`MAX_IPV6_EXT_HEADERS`] IPv6 extension headers.
+    TooManyExtHeaders,
+}
+
+impl Malformed {
+    /// A short human-readable reason, for logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Malformed::BadVersion => "bad IP version",
+            Malformed::BadHeaderLength => "bad IPv4 header length",
+            Malformed::BadTotalLength => "bad IPv4 total length",
+            Malformed::BadUdpLength => "bad UDP length",
+            Malformed::SpiZero => "ESP SPI 0",
+            Malformed::TooManyExtHeaders => "too many IPv6 extension headers",
+        }
+    }
+}
+
+/// UDP ports of a UDP-encapsulated ESP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpPorts {
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+}
+
+/// An ESP packet found inside an IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EspPacket {
+    /// The ESP header.
+    pub hdr: EspHeader,
+    /// UDP ports when the ESP packet is UDP-encapsulated (RFC 3948).
+    pub encap: Option<UdpPorts>,
+    /// Outer source address.
+    pub src: IpAddr,
+    /// Outer destination address.
+    pub dst: IpAddr,
+    /// Offset of the SPI field from the start of the buffer passed to the parser.
+    pub esp_offset: usize,
+    /// The packet is the first fragment of a fragmented datagram: the ESP header is
+    /// present but the rest of the datagram must be reassembled before decryption.
+    pub first_fragment: bool,
+}
+
+/// Result of classifying a whole IP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// An ESP packet (plain or UDP-encapsulated).
+    Esp(EspPacket),
+    /// A UDP datagram to the NAT-T port starting with the non-ESP marker (IKE): not ours.
+    IkeNonEsp,
+    /// A NAT keepalive (a single 0xFF byte to the NAT-T port): not ours.
+    NatKeepalive,
+    /// A non-first fragment: no ESP header can be seen until reassembly.
+    Fragment,
+    /// Neither ESP nor UDP to the NAT-T port.
+    NotEsp,
+    /// The buffer ends before the headers needed for a decision.
+    Truncated,
+    /// The headers are inconsistent.
+    Malformed(Malformed),
+}
+
+/// Result of classifying the payload of a UDP datagram sent to the NAT-T port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpPayload {
+    /// UDP-encapsulated ESP.
+    Esp(EspHeader),
+    /// Starts with the 4-byte zero non-ESP marker: IKE.
+    IkeNonEsp,
+    /// Exactly one byte 0xFF: NAT keepalive (RFC 3948 section 2.3).
+    NatKeepalive,
+    /// Too short to hold an ESP header and not a keepalive.
+    Truncated,
+}
+
+fn be16(b: &[u8], off: usize) -> Option<u16> {
+    let s = b.get(off..off.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+fn be32(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(s);
+    Some(u32::from_be_bytes(a))
+}
+
+/// Parses the ESP header at the start of `payload` (the data after the IP header, or after
+/// the UDP header for encapsulated ESP).
+///
+/// Returns `Err(Parsed::Truncated)` when fewer than 8 bytes are present and
+/// `Err(Parsed::Malformed(Malformed::SpiZero))` for SPI 0.
+pub fn parse_esp_header(payload: &[u8]) -> Result<EspHeader, Parsed> {
+    let (Some(spi), Some(seq)) = (be32(payload, 0), be32(payload, 4)) else {
+        return Err(Parsed::Truncated);
+    };
+    if spi == 0 {
+        return Err(Parsed::Malformed(Malformed::SpiZero));
+    }
+    Ok(EspHeader {
+        spi,
+        seq,
+        class: SpiClass::of(spi),
+    })
+}
+
+/// Classifies the payload of a UDP datagram addressed to the NAT-T port (RFC 3948).
+pub fn classify_udp_payload(payload: &[u8]) -> UdpPayload {
+    classify_payload(payload, payload.len())
+}
+
+/// As [`classify_udp_payload`], when `payload` may be only the first bytes of a payload of
+/// `wire_len` bytes: a keepalive is exactly one byte on the wire, not a cut-off view.
+fn classify_payload(payload: &[u8], wire_len: usize) -> UdpPayload {
+    if payload == [0xff] && wire_len == 1 {
+        return UdpPayload::NatKeepalive;
+    }
+    if payload.get(..4) == Some(&[0, 0, 0, 0]) {
+        return UdpPayload::IkeNonEsp;
+    }
+    match parse_esp_header(payload) {
+        Ok(h) => UdpPayload::Esp(h),
+        // SPI 0 is impossible here: four zero bytes are the non-ESP marker.
+        Err(_) => UdpPayload::Truncated,
+    }
+}
+
+/// Classifies a whole IP packet, dispatching on the version nibble.
+pub fn parse_ip(pkt: &[u8]) -> Parsed {
+    parse_ip_prefix(pkt, pkt.len())
+}
+
+/// Classifies an IP packet of `wire_len` bytes of which only the first bytes, `prefix`, are
+/// at hand (headers copied out of a socket buffer, say).  Lengths in the headers are checked
+/// against `wire_len`; only the bytes needed for the decision (IP, extension, UDP and ESP
+/// headers) must be in `prefix`, else the result is `Truncated`.  A `wire_len` below
+/// `prefix.len()` is taken as `prefix.len()`.
+pub fn parse_ip_prefix(prefix: &[u8], wire_len: usize) -> Parsed {
+    let wire_len = wire_len.max(prefix.len());
+    match prefix.first().map(|b| b >> 4) {
+        None => Parsed::Truncated,
+        Some(4) => parse_ipv4_prefix(prefix, wire_len),
+        Some(6) => parse_ipv6_prefix(prefix, wire_len),
+        Some(_) => Parsed::Malformed(Malformed::BadVersion),
+    }
+}
+
+/// The transport part shared by IPv4 and IPv6: `l4` starts after the last IP header.
+fn parse_l4(
+    proto: u8,
+    l4: &[u8],
+    l4_wire_len: usize,
+    l4_offset: usize,
+    src: IpAddr,
+    dst: IpAddr,
+    first_fragment: bool,
+) -> Parsed {
+    let esp = |hdr, encap, esp_offset| {
+        Parsed::Esp(EspPacket {
+            hdr,
+            encap,
+            src,
+            dst,
+            esp_offset,
+            first_fragment,
+        })
+    };
+    match proto {
+        IPPROTO_ESP => match parse_esp_header(l4) {
+            Ok(h) => esp(h, None, l4_offset),
+            Err(e) => e,
+        },
+        IPPROTO_UDP => {
+            let (Some(sport), Some(dport), Some(ulen)) = (be16(l4, 0), be16(l4, 2), be16(l4, 4))
+            else {
+                return Parsed::Truncated;
+            };
+            if dport != NAT_T_PORT {
+                return Parsed::NotEsp;
+            }
+            let ulen = usize::from(ulen);
+            // A first fragment carries only part of the datagram: the UDP length then
+            // describes the reassembled datagram, so only its lower bound can be checked.
+            if ulen < UDP_HDR_LEN || (!first_fragment && ulen > l4_wire_len) {
+                return Parsed::Malformed(Malformed::BadUdpLength);
+            }
+            let (end, payload_wire) = if first_fragment {
+                (l4.len(), l4_wire_len.saturating_sub(UDP_HDR_LEN))
+            } else {
+                (ulen.min(l4.len()), ulen - UDP_HDR_LEN)
+            };
+            let payload = l4.get(UDP_HDR_LEN..end).unwrap_or(&[]);
+            match classify_payload(payload, payload_wire) {
+                UdpPayload::Esp(h) => match l4_offset.checked_add(UDP_HDR_LEN) {
+                    Some(off) => esp(h, Some(UdpPorts { sport, dport }), off),
+                    None => Parsed::Malformed(Malformed::BadUdpLength),
+                },
+                UdpPayload::IkeNonEsp => Parsed::IkeNonEsp,
+                UdpPayload::NatKeepalive => Parsed::NatKeepalive,
+                UdpPayload::Truncated => Parsed::Truncated,
+            }
+        }
+        _ => Parsed::NotEsp,
+    }
+}
+
+/// Classifies an IPv4 packet.  The buffer may extend past the IPv4 total length (link layer
+/// padding); bytes beyond it are ignored.
+pub fn parse_ipv4(pkt: &[u8]) -> Parsed {
+    parse_ipv4_prefix(pkt, pkt.len())
+}
+
+fn parse_ipv4_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
+    let Some(&vihl) = pkt.first() else {
+        return Parsed::Truncated;
+    };
+    if vihl >> 4 != 4 {
+        return Parsed::Malformed(Malformed::BadVersion);
+    }
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if ihl < 20 {
+        return Parsed::Malformed(Malformed::BadHeaderLength);
+    }
+    let (Some(tot), Some(frag), Some(&proto), Some(s), Some(d)) = (
+        be16(pkt, 2),
+        be16(pkt, 6),
+        pkt.get(9),
+        pkt.get(12..16),
+        pkt.get(16..20),
+    ) else {
+        return Parsed::Truncated;
+    };
+    let tot = usize::from(tot);
+    if tot < ihl {
+        return Parsed::Malformed(Malformed::BadTotalLength);
+    }
+    if tot > wire_len {
+        return Parsed::Truncated;
+    }
+    let Some(datagram) = pkt.get(..tot.min(pkt.len())) else {
+        return Parsed::Truncated;
+    };
+    let Some(l4) = datagram.get(ihl..) else {
+        return Parsed::Truncated;
+    };
+    if frag & 0x1fff != 0 {
+        return Parsed::Fragment;
+    }
+    let more_fragments = frag & 0x2000 != 0;
+    let (Some(src), Some(dst)) = (IpAddr::from_slice(s), IpAddr::from_slice(d)) else {
+        return Parsed::Truncated;
+    };
+    parse_l4(proto, l4, tot - ihl, ihl, src, dst, more_fragments)
+}
+
+/// Classifies an IPv6 packet, walking hop-by-hop, routing, destination options and fragment
+/// headers.  Jumbograms (payload length 0) are not supported and yield `Truncated`.
+pub fn parse_ipv6(pkt: &[u8]) -> Parsed {
+    parse_ipv6_prefix(pkt, pkt.len())
+}
+
+fn parse_ipv6_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
+    let Some(&v) = pkt.first() else {
+        return Parsed::Truncated;
+    };
+    if v >> 4 != 6 {
+        return Parsed::Malformed(Malformed::BadVersion);
+    }
+    let (Some(plen), Some(&first_nh), Some(s), Some(d)) =
+        (be16(pkt, 4), pkt.get(6), pkt.get(8..24), pkt.get(24..40))
+    else {
+        return Parsed::Truncated;
+    };
+    let (Some(src), Some(dst)) = (IpAddr::from_slice(s), IpAddr::from_slice(d)) else {
+        return Parsed::Truncated;
+    };
+    let total = IPV6_HDR_LEN + usize::from(plen);
+    if total > wire_len {
+        return Parsed::Truncated;
+    }
+    let Some(datagram) = pkt.get(..total.min(pkt.len())) else {
+        return Parsed::Truncated;
+    };
+
+    let mut nh = first_nh;
+    let mut off = IPV6_HDR_LEN;
+    let mut first_fragment = false;
+    for _ in 0..=MAX_IPV6_EXT_HEADERS {
+        let hdr_len = match nh {
+            NEXTHDR_HOP | NEXTHDR_ROUTING | NEXTHDR_DEST => match datagram.get(off + 1) {
+                // Length in 8-octet units, not counting the first 8 octets.
+                Some(&l) => (usize::from(l) + 1) * 8,
+                None => return Parsed::Truncated,
+            },
+            NEXTHDR_FRAGMENT => {
+                let Some(fo) = be16(datagram, off + 2) else {
+                    return Parsed::Truncated;
+                };
+                if fo & 0xfff8 != 0 {
+                    return Parsed::Fragment;
+                }
+                first_fragment |= fo & 1 != 0;
+                8
+            }
+            _ => {
+                let Some(l4) = datagram.get(off..) else {
+                    return Parsed::Truncated;
+                };
+                return parse_l4(nh, l4, total.saturating_sub(off), off, src, dst, first_fragment);
+            }
+        };
+        let Some(&next) = datagram.get(off) else {
+            return Parsed::Truncated;
+        };
+        nh = next;
+        // `off` stays below 40 + 65535 + 9 * 2048, far from overflow.
+        off += hdr_len;
+    }
+    Parsed::Malformed(Malformed::TooManyExtHeaders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S4: [u8; 4] = [192, 0, 2, 1];
+    const D4: [u8; 4] = [198, 51, 100, 7];
+
+    fn ipv4(proto: u8, frag: u16, l4: &[u8]) -> Vec<u8> {
+        let tot = (20 + l4.len()) as u16;
+        let mut p = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
+        p[2..4].copy_from_slice(&tot.to_be_bytes());
+        p[6..8].copy_from_slice(&frag.to_be_bytes());
+        p.extend_from_slice(&S4);
+        p.extend_from_slice(&D4);
+        p.extend_from_slice(l4);
+        p
+    }
+
+    fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sport.to_be_bytes());
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    fn esp(spi: u32, seq: u32) -> Vec<u8> {
+        let mut e = spi.to_be_bytes().to_vec();
+        e.extend_from_slice(&seq.to_be_bytes());
+        e.extend_from_slice(&[0xaa; 24]);
+        e
+    }
+
+    /// IPv6 packet with the given chain of (next header, raw extension header bytes).
+    fn ipv6(exts: &[(u8, Vec<u8>)], last_nh: u8, l4: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut first = last_nh;
+        for (nh, bytes) in exts.iter().rev() {
+            let mut b = bytes.clone();
+            b[0] = first;
+            first = *nh;
+            b.extend_from_slice(&body);
+            body = b;
+        }
+        body.extend_from_slice(l4);
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        p.push(first);
+        p.push(64);
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8].repeat(4));
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb9].repeat(4));
+        p.extend_from_slice(&body);
+        p
+    }
+
+    #[test]
+    fn plain_esp_v4() {
+        let p = ipv4(50, 0, &esp(0x1234_5678, 9));
+        let Parsed::Esp(e) = parse_ip(&p) else {
+            panic!("{:?}", parse_ip(&p))
+        };
+        assert_eq!(e.hdr.spi, 0x1234_5678);
+        assert_eq!(e.hdr.seq, 9);
+        assert_eq!(e.hdr.class, SpiClass::Normal);
+        assert_eq!(e.encap, None);
+        assert_eq!(e.src, IpAddr::v4(S4));
+        assert_eq!(e.dst.as_slice(), &D4);
+        assert_eq!(e.esp_offset, 20);
+        assert!(!e.first_fragment);
+    }
+
+    #[test]
+    fn spi_zero_and_reserved() {
+        let p = ipv4(50, 0, &esp(0, 1));
+        assert_eq!(parse_ip(&p), Parsed::Malformed(Malformed::SpiZero));
+        for spi in [1, 255] {
+            let Parsed::Esp(e) = parse_ip(&ipv4(50, 0, &esp(spi, 1))) else {
+                panic!()
+            };
+            assert_eq!(e.hdr.class, SpiClass::Reserved);
+        }
+        let Parsed::Esp(e) = parse_ip(&ipv4(50, 0, &esp(256, 1))) else {
+            panic!()
+        };
+        assert_eq!(e.hdr.class, SpiClass::Normal);
+    }
+
+    #[test]
+    fn udp_encap_v4() {
+        let p = ipv4(17, 0, &udp(1234, 4500, &esp(0x100, 7)));
+        let Parsed::Esp(e) = parse_ip(&p) else {
+            panic!()
+        };
+        assert_eq!(
+            e.encap,
+            Some(UdpPorts {
+                sport: 1234,
+                dport: 4500
+            })
+        );
+        assert_eq!(e.esp_offset, 28);
+        assert_eq!(&p[e.esp_offset..e.esp_offset + 4], &0x100u32.to_be_bytes());
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &udp(4500, 4500, &[0xff]))),
+            Parsed::NatKeepalive
+        );
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &udp(500, 4500, &[0, 0, 0, 0, 1, 2, 3]))),
+            Parsed::IkeNonEsp
+        );
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &udp(4500, 500, &esp(0x100, 7)))),
+            Parsed::NotEsp
+        );
+        // Two bytes, not a keepalive, too short for ESP.
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &udp(4500, 4500, &[0xff, 0xff]))),
+            Parsed::Truncated
+        );
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &udp(4500, 4500, &[]))),
+            Parsed::Truncated
+        );
+    }
+
+    #[test]
+    fn udp_payload_rules() {
+        assert_eq!(classify_udp_payload(&[0xff]), UdpPayload::NatKeepalive);
+        assert_eq!(classify_udp_payload(&[0, 0, 0, 0]), UdpPayload::IkeNonEsp);
+        assert_eq!(classify_udp_payload(&[0xfe]), UdpPayload::Truncated);
+        assert_eq!(
+            classify_udp_payload(&[0, 0, 0, 1, 0, 0, 0]),
+            UdpPayload::Truncated
+        );
+        assert!(matches!(
+            classify_udp_payload(&[0, 0, 0, 1, 0, 0, 0, 5]),
+            UdpPayload::Esp(EspHeader {
+                spi: 1,
+                seq: 5,
+                class: SpiClass::Reserved
+            })
+        ));
+    }
+
+    #[test]
+    fn bad_udp_length() {
+        let mut u = udp(1, 4500, &esp(0x100, 1));
+        u[4..6].copy_from_slice(&7u16.to_be_bytes());
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &u)),
+            Parsed::Malformed(Malformed::BadUdpLength)
+        );
+        u[4..6].copy_from_slice(&200u16.to_be_bytes());
+        assert_eq!(
+            parse_ip(&ipv4(17, 0, &u)),
+            Parsed::Malformed(Malformed::BadUdpLength)
+        );
+    }
+
+    #[test]
+    fn ipv4_fragments_and_lengths() {
+        // Non-first fragment.
+        assert_eq!(
+            parse_ip(&ipv4(50, 0x0010, &esp(0x100, 1))),
+            Parsed::Fragment
+        );
+        assert_eq!(
+            parse_ip(&ipv4(50, 0x2010, &esp(0x100, 1))),
+            Parsed::Fragment
+        );
+        // First fragment: MF set, offset 0.
+        let Parsed::Esp(e) = parse_ip(&ipv4(50, 0x2000, &esp(0x100, 1))) else {
+            panic!()
+        };
+        assert!(e.first_fragment);
+        // DF set is irrelevant.
+        assert!(matches!(
+            parse_ip(&ipv4(50, 0x4000, &esp(0x100, 1))),
+            Parsed::Esp(_)
+        ));
+        // IHL < 5.
+        let mut p = ipv4(50, 0, &esp(0x100, 1));
+        p[0] = 0x44;
+        assert_eq!(parse_ip(&p), Parsed::Malformed(Malformed::BadHeaderLength));
+        // IHL with options beyond the total length.
+        p[0] = 0x4f;
+        assert_eq!(parse_ip(&p), Parsed::Malformed(Malformed::BadTotalLength));
+        // ... and beyond a short buffer.
+        assert_eq!(parse_ip(&p[..19]), Parsed::Truncated);
+        // Total length below the header / beyond the buffer.
+        let mut p = ipv4(50, 0, &esp(0x100, 1));
+        p[2..4].copy_from_slice(&10u16.to_be_bytes());
+        assert_eq!(parse_ip(&p), Parsed::Malformed(Malformed::BadTotalLength));
+        p[2..4].copy_from_slice(&1000u16.to_be_bytes());
+        assert_eq!(parse_ip(&p), Parsed::Truncated);
+        // Trailing link-layer padding is ignored; total length cuts the ESP header.
+        let mut p = ipv4(50, 0, &esp(0x100, 1));
+        p[2..4].copy_from_slice(&26u16.to_be_bytes());
+        assert_eq!(parse_ip(&p), Parsed::Truncated);
+        // IPv4 options are skipped.
+        let mut p = ipv4(50, 0, &[1, 1, 1, 1]);
+        p[0] = 0x46;
+        p.extend_from_slice(&esp(0x200, 3));
+        let tot = p.len() as u16;
+        p[2..4].copy_from_slice(&tot.to_be_bytes());
+        let Parsed::Esp(e) = parse_ip(&p) else {
+            panic!()
+        };
+        assert_eq!((e.hdr.spi, e.esp_offset), (0x200, 24));
+        // Other protocols.
+        assert_eq!(parse_ip(&ipv4(6, 0, &[0; 20])), Parsed::NotEsp);
+        assert_eq!(parse_ip(&[]), Parsed::Truncated);
+        assert_eq!(parse_ip(&[0x75]), Parsed::Malformed(Malformed::BadVersion));
+        assert_eq!(
+            parse_ipv4(&[0x60]),
+            Parsed::Malformed(Malformed::BadVersion)
+        );
+        assert_eq!(
+            parse_ipv6(&[0x45]),
+            Parsed::Malformed(Malformed::BadVersion)
+        );
+    }
+
+    #[test]
+    fn ipv6_plain_and_extensions() {
+        let Parsed::Esp(e) = parse_ip(&ipv6(&[], 50, &esp(0x999, 42))) else {
+            panic!()
+        };
+        assert_eq!((e.hdr.spi, e.hdr.seq, e.esp_offset), (0x999, 42, 40));
+        assert_eq!(e.src.family, Family::V6);
+        assert_eq!(e.src.as_slice().len(), 16);
+
+        // Hop-by-hop (8 bytes), routing (24 bytes), dest opts (8 bytes), then UDP-encap.
+        let exts = vec![
+            (0u8, vec![0u8, 0, 0, 0, 0, 0, 0, 0]),
+            (43u8, {
+                let mut r = vec![0u8; 24];
+                r[1] = 2;
+                r
+            }),
+            (60u8, vec![0u8; 8]),
+        ];
+        let p = ipv6(&exts, 17, &udp(4500, 4500, &esp(0x1000, 5)));
+        let Parsed::Esp(e) = parse_ip(&p) else {
+            panic!("{:?}", parse_ip(&p))
+        };
+        assert_eq!(e.esp_offset, 40 + 8 + 24 + 8 + 8);
+        assert_eq!(e.encap.map(|u| u.dport), Some(4500));
+        assert!(!e.first_fragment);
+
+        // First fragment (offset 0, M=1) and a later fragment.
+        let mut f = vec![0u8; 8];
+        f[3] = 1;
+        let Parsed::Esp(e) = parse_ip(&ipv6(&[(44, f)], 50, &esp(0x1000, 5))) else {
+            panic!()
+        };
+        assert!(e.first_fragment);
+        let mut f = vec![0u8; 8];
+        f[2..4].copy_from_slice(&(185u16 << 3).to_be_bytes());
+        assert_eq!(
+            parse_ip(&ipv6(&[(44, f)], 50, &esp(1, 1))),
+            Parsed::Fragment
+        );
+
+        // Too many extension headers.
+        let many: Vec<_> = (0..9).map(|_| (60u8, vec![0u8; 8])).collect();
+        assert_eq!(
+            parse_ip(&ipv6(&many, 50, &esp(0x1000, 1))),
+            Parsed::Malformed(Malformed::TooManyExtHeaders)
+        );
+        // Extension header longer than the packet.
+        let mut r = vec![0u8; 8];
+        r[1] = 200;
+        assert_eq!(
+            parse_ip(&ipv6(&[(60, r)], 50, &esp(1, 1))),
+            Parsed::Truncated
+        );
+        // No next header.
+        assert_eq!(parse_ip(&ipv6(&[], 59, &[])), Parsed::NotEsp);
+        // Payload length beyond the buffer.
+        let mut p = ipv6(&[], 50, &esp(0x1000, 1));
+        p[4] = 0xff;
+        assert_eq!(parse_ip(&p), Parsed::Truncated);
+        // Truncated fixed header.
+        assert_eq!(parse_ip(&p[..39]), Parsed::Truncated);
+    }
+
+    #[test]
+    fn every_prefix_is_safe() {
+        let samples = [
+            ipv4(50, 0, &esp(0x100, 1)),
+            ipv4(17, 0, &udp(4500, 4500, &esp(0x100, 7))),
+            ipv6(
+                &[(0, vec![0; 8]), (44, vec![0; 8])],
+                17,
+                &udp(1, 4500, &[0xff]),
+            ),
+        ];
+        for s in &samples {
+            for n in 0..=s.len() {
+                let _ = parse_ip(&s[..n]);
+                let _ = parse_ipv4(&s[..n]);
+                let _ = parse_ipv6(&s[..n]);
+                let _ = classify_udp_payload(&s[..n]);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let r = parse_ip(&data);
+            if let Parsed::Esp(e) = r {
+                // The reported offset points at the SPI that was parsed.
+                let spi = &data[e.esp_offset..e.esp_offset + 4];
+                proptest::prop_assert_eq!(spi, &e.hdr.spi.to_be_bytes()[..]);
+            }
+        }
+    }
+
+    /// Every prefix that holds the headers classifies like the whole packet.
+    fn prefix_agrees(pkt: &[u8], headers: usize) {
+        let whole = parse_ip(pkt);
+        for k in headers..=pkt.len() {
+            assert_eq!(parse_ip_prefix(&pkt[..k], pkt.len()), whole, "prefix {k} of {}", pkt.len());
+        }
+    }
+
+    #[test]
+    fn prefix_of_large_packets() {
+        let mut esp_body = vec![0u8; 1400];
+        esp_body[..8].copy_from_slice(&[0, 0, 0x10, 0, 0, 0, 0, 7]);
+        let p = ipv4(IPPROTO_ESP, 0, &esp_body);
+        assert!(matches!(parse_ip_prefix(&p[..64], p.len()), Parsed::Esp(e) if e.hdr.spi == 0x1000));
+        prefix_agrees(&p, 28);
+        let u = ipv4(IPPROTO_UDP, 0, &udp(4500, 4500, &esp_body));
+        assert!(matches!(parse_ip_prefix(&u[..64], u.len()), Parsed::Esp(e) if e.encap.is_some()));
+        prefix_agrees(&u, 36);
+        let ike = ipv4(IPPROTO_UDP, 0, &udp(4500, 4500, &[0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+        prefix_agrees(&ike, 32);
+    }
+
+    #[test]
+    fn cut_off_payload_is_not_a_keepalive() {
+        let mut body = vec![0xffu8; 100];
+        body[1] = 1;
+        let u = ipv4(IPPROTO_UDP, 0, &udp(4500, 4500, &body));
+        // Only the first payload byte (0xff) is visible: not a keepalive.
+        assert_ne!(parse_ip_prefix(&u[..29], u.len()), Parsed::NatKeepalive);
+        let k = ipv4(IPPROTO_UDP, 0, &udp(4500, 4500, &[0xff]));
+        assert_eq!(parse_ip_prefix(&k, k.len()), Parsed::NatKeepalive);
+    }
+
+    #[test]
+    fn headers_longer_than_the_wire_are_truncated() {
+        let p = ipv4(IPPROTO_ESP, 0, &[0, 0, 0x10, 0, 0, 0, 0, 1, 9, 9]);
+        // The wire holds fewer bytes than the IPv4 total length claims.
+        assert_eq!(parse_ip_prefix(&p[..28], 28), Parsed::Truncated);
+    }
+
+}

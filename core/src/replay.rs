@@ -1,0 +1,641 @@
+//! Anti-replay window for ESP (RFC 4303 section 3.4.3), with extended sequence numbers
+//! (RFC 4303 appendix A).
+//!
+//! # Design
+//!
+//! The window remembers which of the last `window` sequence numbers below and including the
+//! highest authenticated one (`top`) have been seen.  The bits live in a ring of 64-bit
+//! blocks in the spirit of RFC 6479: sequence number `s` belongs to block `s / 64`, stored in
+//! ring slot `(s / 64) mod ring_blocks`.  The ring has a power-of-two number of slots and at
+//! least `ceil(window / 64) + 1` of them, so every block of the window has its own slot.
+//!
+//! Each slot also stores a *tag*: the number of the block whose bits it holds.  A slot whose
+//! tag differs from the block being asked about holds stale bits and reads as empty.  Because
+//! of the tags, advancing the window never clears anything: the first write to a block
+//! re-tags its slot and zeroes its bits.  Every [`ReplayWindow::check`] and
+//! [`ReplayWindow::update`] therefore touches exactly one slot (two adjacent words), whatever
+//! the window size and however far the window jumps: the cost is O(1) in the worst case, not
+//! only amortised.  The price is memory: two words per slot, see [`blocks_for`].
+//!
+//! # Use on the receive path
+//!
+//! 1. Before decryption: [`ReplayWindow::check`] with the 32 wire bits of the sequence number.
+//!    It rejects zero, too-old and already-seen numbers and, with ESN, infers the high 32 bits
+//!    (RFC 4303 appendix A.2.2).  It does not change the window.
+//! 2. After the ICV verified (using the inferred high bits): [`ReplayWindow::update`] with
+//!    the full 64-bit number.  It checks again, because another CPU may have authenticated
+//!    the same packet in the meantime, and only then marks it seen and advances.
+//!
+//! # Concurrency
+//!
+//! A `ReplayWindow` is plain data with no interior mutability.  The kernel keeps one per SA
+//! under the SA's spinlock: `check` needs shared access, `update` exclusive access, and both
+//! must see a consistent state, so both run with the lock held (they are a handful of
+//! instructions each).  The lock may be dropped between `check` and `update` (decryption is
+//! done outside it); `update` re-validates.
+
+use core::ops::{Deref, DerefMut};
+
+/// Smallest configurable window, in packets.
+pub const MIN_WINDOW: u32 = 32;
+/// Largest configurable window, in packets (2^20).
+pub const MAX_WINDOW: u32 = 1 << 20;
+/// Window used unless configured otherwise, like the vendor guide.
+pub const DEFAULT_WINDOW: u32 = 64;
+/// Window used to infer ESN high bits when anti-replay is disabled: half the 32-bit space
+/// behind the highest number seen, half ahead.
+pub const DISABLED_ESN_INFERENCE_WINDOW: u32 = 1 << 31;
+
+const BLOCK_BITS: u32 = 64;
+
+/// Number of ring slots for a window (a power of two, at least `ceil(window/64) + 1`).
+const fn ring_slots(window: u32) -> usize {
+    let w = if window > MAX_WINDOW {
+        MAX_WINDOW
+    } else {
+        window
+    };
+    // At most 2^14 + 1, so the power of two cannot overflow.
+    (w.div_ceil(BLOCK_BITS) as usize + 1).next_power_of_two()
+}
+
+/// Number of `u64` words of storage a window of `window` packets needs (two per ring slot:
+/// the bits and the tag).  Windows above [`MAX_WINDOW`] are treated as [`MAX_WINDOW`].
+///
+/// | window | words | bytes |
+/// |---|---|---|
+/// | 64 | 4 | 32 |
+/// | 1,024 | 64 | 512 |
+/// | 4,096 | 256 | 2 KiB |
+/// | 65,536 | 4,096 | 32 KiB |
+/// | 1,048,576 | 65,536 | 512 KiB |
+pub const fn blocks_for(window: u32) -> usize {
+    ring_slots(window) * 2
+}
+
+/// Whether and how big a window is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayMode {
+    /// Anti-replay with a window of this many packets ([`MIN_WINDOW`]..=[`MAX_WINDOW`]).
+    Window(u32),
+    /// No anti-replay: every packet is accepted.  With ESN the high bits are still inferred
+    /// and tracked, since the ICV covers them.
+    Disabled,
+}
+
+/// Why a sequence number is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// Within the window and already seen: a replay (or a duplicate that won a race).
+    Replayed,
+    /// Left of the window: too old to tell, dropped.
+    TooOld,
+    /// Sequence number 0 is never sent (the counter starts at 1).
+    SeqZero,
+    /// ESN: the inferred number would exceed 2^64 - 1; the sender has cycled.
+    SeqOverflow,
+}
+
+/// Why a window cannot be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayConfigError {
+    /// Window outside [`MIN_WINDOW`]..=[`MAX_WINDOW`].
+    WindowOutOfRange,
+    /// Storage shorter than [`blocks_for`] the window.
+    StorageTooSmall,
+}
+
+/// An anti-replay window over caller-provided storage `S` (for example `&mut [u64]`, or a
+/// kernel vector the SA owns).  See the module documentation for the algorithm and the
+/// concurrency contract.
+#[derive(Debug)]
+pub struct ReplayWindow<S> {
+    words: S,
+    /// Ring slots - 1 (a mask); 0 when disabled.
+    mask: usize,
+    /// Window in packets; 0 when disabled.
+    window: u32,
+    esn: bool,
+    /// Highest sequence number that passed `update`; 0 before the first one.
+    top: u64,
+}
+
+impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
+    /// Builds an empty window over `storage`, which is zeroed.  `storage` must hold at least
+    /// [`blocks_for`]`(window)` words (any length, even zero, when disabled); extra words are
+    /// left unused.  `esn` selects 64-bit extended sequence numbers.
+    pub fn new(mut storage: S, mode: ReplayMode, esn: bool) -> Result<Self, ReplayConfigError> {
+        let (window, mask) = match mode {
+            ReplayMode::Disabled => (0, 0),
+            ReplayMode::Window(w) => {
+                if !(MIN_WINDOW..=MAX_WINDOW).contains(&w) {
+                    return Err(ReplayConfigError::WindowOutOfRange);
+                }
+                if storage.len() < blocks_for(w) {
+                    return Err(ReplayConfigError::StorageTooSmall);
+                }
+                (w, ring_slots(w) - 1)
+            }
+        };
+        storage.fill(0);
+        Ok(ReplayWindow {
+            words: storage,
+            mask,
+            window,
+            esn,
+            top: 0,
+        })
+    }
+
+    /// The configured mode.
+    pub fn mode(&self) -> ReplayMode {
+        if self.window == 0 {
+            ReplayMode::Disabled
+        } else {
+            ReplayMode::Window(self.window)
+        }
+    }
+
+    /// Whether extended sequence numbers are in use.
+    pub fn esn(&self) -> bool {
+        self.esn
+    }
+
+    /// Highest sequence number accepted by [`update`](Self::update) so far (0 if none).
+    pub fn top(&self) -> u64 {
+        self.top
+    }
+
+    /// Gives the storage back.
+    pub fn into_storage(self) -> S {
+        self.words
+    }
+
+    /// Pre-decryption check of the 32 sequence-number bits found in the ESP header.
+    ///
+    /// Returns the full sequence number to authenticate with: with ESN the inferred 64-bit
+    /// value, otherwise `seq_lo` itself.  Does not change the window.
+    pub fn check(&self, seq_lo: u32) -> Result<u64, ReplayError> {
+        let seq = if self.esn {
+            let w = if self.window == 0 {
+                DISABLED_ESN_INFERENCE_WINDOW
+            } else {
+                self.window
+            };
+            infer_esn(self.top, w, seq_lo)?
+        } else {
+            u64::from(seq_lo)
+        };
+        if self.window == 0 {
+            return Ok(seq);
+        }
+        self.check_full(seq).map(|()| seq)
+    }
+
+    /// Post-authentication update with the full sequence number returned by
+    /// [`check`](Self::check).  Re-checks it (a duplicate that authenticated concurrently
+    /// fails here with [`ReplayError::Replayed`]), then marks it seen and advances the window
+    /// if it is the new highest.
+    pub fn update(&mut self, seq: u64) -> Result<(), ReplayError> {
+        if self.window != 0 {
+            let s = self.locate(seq)?;
+            // Re-tagging a stale slot drops its old bits: `s.bits` is already 0 then.
+            if let Some(w) = self.words.get_mut(s.index) {
+                *w = s.bits | s.bit;
+            }
+            if let Some(w) = self.words.get_mut(s.index.wrapping_add(1)) {
+                *w = s.block;
+            }
+        } else if !self.esn && seq > u64::from(u32::MAX) {
+            // Keep `top` meaningful for non-ESN windows even if misused.
+            return Err(ReplayError::SeqOverflow);
+        }
+        self.top = self.top.max(seq);
+        Ok(())
+    }
+
+    /// The window test proper, on a full sequence number.
+    fn check_full(&self, seq: u64) -> Result<(), ReplayError> {
+        self.locate(seq).map(|_| ())
+    }
+
+    /// Validates `seq` against the window and finds its slot.
+    fn locate(&self, seq: u64) -> Result<Slot, ReplayError> {
+        if seq == 0 {
+            return Err(ReplayError::SeqZero);
+        }
+        if !self.esn && seq > u64::from(u32::MAX) {
+            return Err(ReplayError::SeqOverflow);
+        }
+        if seq <= self.top && self.top - seq >= u64::from(self.window) {
+            return Err(ReplayError::TooOld);
+        }
+        let block = seq / u64::from(BLOCK_BITS);
+        // Truncation to usize is harmless: only the low bits survive the mask.
+        let index = ((block as usize) & self.mask).wrapping_mul(2);
+        let (Some(&bits), Some(&tag)) = (self.words.get(index), self.words.get(index | 1)) else {
+            // Unreachable by the length check in `new`; fail closed.
+            return Err(ReplayError::Replayed);
+        };
+        // A slot tagged with another block holds stale bits: read it as empty.  A number
+        // above `top` never finds its bit set, since only numbers up to `top` were marked.
+        let bits = if tag == block { bits } else { 0 };
+        let bit = 1u64 << (seq % u64::from(BLOCK_BITS));
+        if bits & bit != 0 {
+            return Err(ReplayError::Replayed);
+        }
+        Ok(Slot {
+            index,
+            block,
+            bits,
+            bit,
+        })
+    }
+}
+
+/// Where a sequence number lives in the ring, and what is there now.
+struct Slot {
+    /// Index of the bits word (the tag follows).
+    index: usize,
+    /// Block number (`seq / 64`), the slot's tag once written.
+    block: u64,
+    /// Current bits of the block (0 if the slot holds another block).
+    bits: u64,
+    /// The sequence number's bit.
+    bit: u64,
+}
+
+/// Infers the high 32 bits of a sequence number from its low 32 bits `seql`, the highest
+/// number seen `top` and the window `w` (>= 1), exactly as RFC 4303 appendix A.2.2 does:
+///
+/// * case A, the window lies within one 2^32 subspace (`Tl >= W - 1`): `seql` at or above the
+///   window's bottom `Tl - W + 1` is in the current subspace (`Th`), below it in the next
+///   (`Th + 1`);
+/// * case B, the window spans two subspaces: `seql` at or above the (wrapped) bottom is in
+///   the previous subspace (`Th - 1`), otherwise in the current one (`Th`).
+///
+/// Fails with `TooOld` when case B points before subspace 0 and `SeqOverflow` when case A
+/// points past subspace 2^32 - 1.
+pub fn infer_esn(top: u64, w: u32, seql: u32) -> Result<u64, ReplayError> {
+    let th = (top >> 32) as u32;
+    let tl = top as u32; // low half, truncation intended
+    let w_minus_1 = w.saturating_sub(1);
+    let bottom = tl.wrapping_sub(w_minus_1);
+    let hi = if tl >= w_minus_1 {
+        if seql >= bottom {
+            th
+        } else {
+            th.checked_add(1).ok_or(ReplayError::SeqOverflow)?
+        }
+    } else if seql >= bottom {
+        th.checked_sub(1).ok_or(ReplayError::TooOld)?
+    } else {
+        th
+    };
+    Ok((u64::from(hi) << 32) | u64::from(seql))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn win(w: u32, esn: bool) -> ReplayWindow<Vec<u64>> {
+        ReplayWindow::new(vec![0; blocks_for(w)], ReplayMode::Window(w), esn).unwrap()
+    }
+
+    /// check + update, as the receive path does.
+    fn recv(r: &mut ReplayWindow<Vec<u64>>, lo: u32) -> Result<u64, ReplayError> {
+        let s = r.check(lo)?;
+        r.update(s)?;
+        Ok(s)
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(blocks_for(32), 4);
+        assert_eq!(blocks_for(64), 4);
+        assert_eq!(blocks_for(65), 8);
+        assert_eq!(blocks_for(129), 8);
+        assert_eq!(blocks_for(193), 16);
+        assert_eq!(blocks_for(1024), 64);
+        assert_eq!(blocks_for(4096), 256);
+        assert_eq!(blocks_for(65536), 4096);
+        assert_eq!(blocks_for(MAX_WINDOW), 65536);
+        assert_eq!(blocks_for(u32::MAX), blocks_for(MAX_WINDOW));
+    }
+
+    #[test]
+    fn config_errors() {
+        let mut st = [0u64; 4];
+        assert_eq!(
+            ReplayWindow::new(&mut st[..], ReplayMode::Window(31), false).unwrap_err(),
+            ReplayConfigError::WindowOutOfRange
+        );
+        assert_eq!(
+            ReplayWindow::new(&mut st[..], ReplayMode::Window(MAX_WINDOW + 1), false).unwrap_err(),
+            ReplayConfigError::WindowOutOfRange
+        );
+        assert_eq!(
+            ReplayWindow::new(&mut st[..], ReplayMode::Window(200), false).unwrap_err(),
+            ReplayConfigError::StorageTooSmall
+        );
+        let r = ReplayWindow::new(&mut st[..], ReplayMode::Window(64), true).unwrap();
+        assert_eq!(r.mode(), ReplayMode::Window(64));
+        assert!(r.esn());
+        let r = ReplayWindow::new(&mut [][..], ReplayMode::Disabled, false).unwrap();
+        assert_eq!(r.mode(), ReplayMode::Disabled);
+    }
+
+    #[test]
+    fn basic_window() {
+        let mut r = win(64, false);
+        assert_eq!(r.check(0), Err(ReplayError::SeqZero));
+        assert_eq!(recv(&mut r, 1), Ok(1));
+        assert_eq!(recv(&mut r, 1), Err(ReplayError::Replayed));
+        assert_eq!(recv(&mut r, 100), Ok(100));
+        assert_eq!(r.top(), 100);
+        // 100 - 64 = 36 is just outside, 37 just inside.
+        assert_eq!(r.check(36), Err(ReplayError::TooOld));
+        assert_eq!(recv(&mut r, 37), Ok(37));
+        assert_eq!(recv(&mut r, 37), Err(ReplayError::Replayed));
+        assert_eq!(recv(&mut r, 99), Ok(99));
+        // Not yet seen, inside.
+        assert_eq!(r.check(98), Ok(98));
+    }
+
+    #[test]
+    fn check_does_not_mutate_and_update_rechecks() {
+        let mut r = win(64, false);
+        // Two copies of packet 5 pass check before either is authenticated.
+        assert_eq!(r.check(5), Ok(5));
+        assert_eq!(r.check(5), Ok(5));
+        assert_eq!(r.update(5), Ok(()));
+        assert_eq!(r.update(5), Err(ReplayError::Replayed));
+        // A packet that passed check but became too old while decrypting.
+        assert_eq!(r.check(10), Ok(10));
+        assert_eq!(recv(&mut r, 200), Ok(200));
+        assert_eq!(r.update(10), Err(ReplayError::TooOld));
+    }
+
+    #[test]
+    fn huge_jump_forgets_everything_old() {
+        let mut r = win(1024, false);
+        for s in 1..=2000 {
+            assert_eq!(recv(&mut r, s), Ok(u64::from(s)));
+        }
+        // Jump by exactly the ring size in blocks so slots alias the old ones.
+        let top = 2000 + 64 * 32;
+        assert_eq!(recv(&mut r, top), Ok(u64::from(top)));
+        for s in (top - 1023)..top {
+            assert_eq!(r.check(s), Ok(u64::from(s)), "seq {s}");
+        }
+        assert_eq!(r.check(top - 1024), Err(ReplayError::TooOld));
+    }
+
+    #[test]
+    fn non_esn_end_of_space() {
+        let mut r = win(64, false);
+        assert_eq!(recv(&mut r, u32::MAX), Ok(u64::from(u32::MAX)));
+        assert_eq!(recv(&mut r, u32::MAX), Err(ReplayError::Replayed));
+        assert_eq!(r.check(0), Err(ReplayError::SeqZero));
+        assert_eq!(r.check(1), Err(ReplayError::TooOld));
+        assert_eq!(r.update(1 << 32), Err(ReplayError::SeqOverflow));
+    }
+
+    #[test]
+    fn esn_across_2_32() {
+        let mut r = win(64, true);
+        // Get there in steps (a fresh window treats 0xffff_fff0 as "before subspace 0").
+        assert_eq!(recv(&mut r, 0x8000_0000), Ok(0x8000_0000));
+        assert_eq!(recv(&mut r, 0xffff_fff0), Ok(0xffff_fff0));
+        // Low bits wrapped: next subspace.
+        assert_eq!(recv(&mut r, 3), Ok(0x1_0000_0003));
+        // Late packets from the previous subspace are still recognised (case B).
+        assert_eq!(recv(&mut r, 0xffff_fffe), Ok(0xffff_fffe));
+        assert_eq!(recv(&mut r, 0xffff_fffe), Err(ReplayError::Replayed));
+        assert_eq!(recv(&mut r, 0xffff_fff0), Err(ReplayError::Replayed));
+        // Low 0 in subspace 1 is a legal number.
+        assert_eq!(recv(&mut r, 0), Ok(0x1_0000_0000));
+        // Below the bottom of the window: with ESN nothing is "too old", the number is
+        // taken as far ahead in the current subspace (and would fail authentication).
+        assert_eq!(r.check(0xffff_ffc0), Ok(0x1_ffff_ffc0));
+        // Move well into subspace 1 (case A again).
+        assert_eq!(recv(&mut r, 1000), Ok(0x1_0000_03e8));
+        assert_eq!(r.check(999), Ok(0x1_0000_03e7));
+        // Case A, seql below the bottom (1000 - 63): next subspace.
+        assert_eq!(r.check(900), Ok(0x2_0000_0384));
+        assert_eq!(r.check(10), Ok(0x2_0000_000a));
+    }
+
+    #[test]
+    fn esn_start_and_end() {
+        let r = win(64, true);
+        assert_eq!(r.check(0), Err(ReplayError::SeqZero));
+        // Case B with Th = 0: nothing precedes subspace 0.
+        assert_eq!(r.check(0xffff_fff0), Err(ReplayError::TooOld));
+        assert_eq!(r.check(5), Ok(5));
+        let mut r = win(64, true);
+        r.update(u64::MAX - 10).unwrap();
+        assert_eq!(r.check(u32::MAX), Ok(u64::MAX));
+        assert_eq!(r.check(1), Err(ReplayError::SeqOverflow));
+    }
+
+    #[test]
+    fn disabled() {
+        let mut r = ReplayWindow::new(&mut [][..], ReplayMode::Disabled, false).unwrap();
+        for s in [5, 5, 0, 1, u32::MAX, 3] {
+            let f = r.check(s).unwrap();
+            assert_eq!(f, u64::from(s));
+            r.update(f).unwrap();
+        }
+        let mut r = ReplayWindow::new(&mut [][..], ReplayMode::Disabled, true).unwrap();
+        r.update(0xffff_fff0).unwrap();
+        assert_eq!(r.check(2), Ok(0x1_0000_0002));
+        r.update(0x1_0000_0002).unwrap();
+        assert_eq!(r.check(0xffff_fff0), Ok(0xffff_fff0));
+        assert_eq!(r.check(0xffff_fff0), Ok(0xffff_fff0));
+    }
+
+    #[test]
+    fn infer_matches_rfc_examples() {
+        // W = 64, T = 2^32 + 10: case B.
+        let t = (1u64 << 32) + 10;
+        assert_eq!(infer_esn(t, 64, 5), Ok((1 << 32) + 5));
+        assert_eq!(infer_esn(t, 64, 20), Ok((1 << 32) + 20));
+        assert_eq!(infer_esn(t, 64, u32::MAX), Ok(u64::from(u32::MAX)));
+        // T = 100: case A.
+        assert_eq!(infer_esn(100, 64, 37), Ok(37));
+        assert_eq!(infer_esn(100, 64, 36), Ok((1 << 32) + 36));
+    }
+
+    /// Obviously-correct reference: the set of seen numbers and the top.
+    struct Model {
+        w: u64,
+        esn: bool,
+        top: u64,
+        seen: BTreeSet<u64>,
+    }
+
+    impl Model {
+        fn infer(&self, lo: u32) -> Result<u64, ReplayError> {
+            if !self.esn {
+                return Ok(u64::from(lo));
+            }
+            // The unique candidate in [T - W + 1, T - W + 1 + 2^32).
+            let bottom = i128::from(self.top) - i128::from(self.w) + 1;
+            let base = bottom.div_euclid(1 << 32) << 32;
+            let mut c = base + i128::from(lo);
+            if c < bottom {
+                c += 1 << 32;
+            }
+            if c < 0 {
+                Err(ReplayError::TooOld)
+            } else if c > i128::from(u64::MAX) {
+                Err(ReplayError::SeqOverflow)
+            } else {
+                Ok(c as u64)
+            }
+        }
+        fn check_full(&self, s: u64) -> Result<(), ReplayError> {
+            if s == 0 {
+                Err(ReplayError::SeqZero)
+            } else if s > self.top {
+                Ok(())
+            } else if self.top - s >= self.w {
+                Err(ReplayError::TooOld)
+            } else if self.seen.contains(&s) {
+                Err(ReplayError::Replayed)
+            } else {
+                Ok(())
+            }
+        }
+        fn check(&self, lo: u32) -> Result<u64, ReplayError> {
+            let s = self.infer(lo)?;
+            self.check_full(s).map(|()| s)
+        }
+        fn update(&mut self, s: u64) -> Result<(), ReplayError> {
+            self.check_full(s)?;
+            self.seen.insert(s);
+            self.top = self.top.max(s);
+            Ok(())
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Receive top + delta (delta may be negative), authenticate or not.
+        Recv(i64, bool),
+        /// Two copies race: both checked, then both updated.
+        Race(i64),
+        /// Arbitrary low bits.
+        Raw(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (-300i64..300, proptest::bool::weighted(0.9)).prop_map(|(d, a)| Op::Recv(d, a)),
+            2 => (-70_000i64..70_000, any::<bool>()).prop_map(|(d, a)| Op::Recv(d, a)),
+            1 => (-(1i64 << 33)..(1i64 << 33), any::<bool>()).prop_map(|(d, a)| Op::Recv(d, a)),
+            1 => (-2i64..64).prop_map(Op::Race),
+            1 => any::<u32>().prop_map(Op::Raw),
+        ]
+    }
+
+    fn run(w: u32, esn: bool, start: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut r = win(w, esn);
+        let mut m = Model {
+            w: u64::from(w),
+            esn,
+            top: 0,
+            seen: BTreeSet::new(),
+        };
+        if start != 0 {
+            prop_assert_eq!(r.update(start), m.update(start));
+        }
+        for o in ops {
+            let target = |d: i64| (m.top as i64).wrapping_add(d) as u64;
+            match o {
+                Op::Recv(d, auth) => {
+                    let lo = target(d) as u32;
+                    let got = r.check(lo);
+                    prop_assert_eq!(got, m.check(lo));
+                    if let (Ok(s), true) = (got, auth) {
+                        prop_assert_eq!(r.update(s), m.update(s));
+                    }
+                }
+                Op::Race(d) => {
+                    let lo = target(d) as u32;
+                    let a = r.check(lo);
+                    prop_assert_eq!(a, m.check(lo));
+                    if let Ok(s) = a {
+                        prop_assert_eq!(r.update(s), m.update(s));
+                        prop_assert_eq!(r.update(s), Err(ReplayError::Replayed));
+                        prop_assert_eq!(m.update(s), Err(ReplayError::Replayed));
+                    }
+                }
+                Op::Raw(lo) => {
+                    let got = r.check(lo);
+                    prop_assert_eq!(got, m.check(lo));
+                    if let Ok(s) = got {
+                        prop_assert_eq!(r.update(s), m.update(s));
+                    }
+                }
+            }
+            prop_assert_eq!(r.top(), m.top);
+        }
+        // Final sweep: the whole window and a bit around it agree.
+        let lo_end = m.top.saturating_sub(m.w + 70);
+        for s in lo_end..=m.top.saturating_add(70) {
+            prop_assert_eq!(r.check(s as u32), m.check(s as u32), "seq {}", s);
+        }
+        Ok(())
+    }
+
+    fn window_size() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            Just(32u32),
+            Just(33),
+            Just(64),
+            Just(65),
+            Just(127),
+            Just(128),
+            Just(1000),
+            Just(1024),
+            Just(4096),
+            Just(65536),
+            32u32..5000,
+        ]
+    }
+
+    fn start() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            1u64..1000,
+            (0xffff_fe00u64..0x1_0000_0000),
+            (0x5_ffff_fe00u64..0x6_0000_0100),
+            any::<u32>().prop_map(u64::from),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn matches_model_non_esn(w in window_size(), s in start(), ops in proptest::collection::vec(op(), 1..300)) {
+            run(w, false, s & 0xffff_ffff, ops)?;
+        }
+
+        #[test]
+        fn matches_model_esn(w in window_size(), s in start(), ops in proptest::collection::vec(op(), 1..300)) {
+            run(w, true, s, ops)?;
+        }
+
+        #[test]
+        fn infer_matches_model(top in any::<u64>(), w in window_size(), lo in any::<u32>()) {
+            let m = Model { w: u64::from(w), esn: true, top, seen: BTreeSet::new() };
+            prop_assert_eq!(infer_esn(top, w, lo), m.infer(lo));
+        }
+    }
+}

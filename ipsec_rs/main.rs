@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ipsec_rs: a fast inbound ESP path, large anti-replay windows, per-SA DF and
+//! pre-fragmentation control, and invalid-SPI detection for Linux routers,
+//! on top of the kernel's own XFRM.
+//!
+//! One file per concern, like WireGuard's module:
+//! - `netns.rs`: the state each network namespace gets;
+//! - `receive.rs`: the inbound hooks that see ESP and UDP-encapsulated ESP;
+//! - `counters.rs`: the counters and their names;
+//! - `netlink.rs`: the generic-netlink family `ipsec_rs`.
+//!
+//! The kernel APIs the `kernel` crate lacks are wrapped in `../rust/`; the pure
+//! logic (parsing, replay window, rate limiter, DF decision, netlink ABI) is
+//! the `../core/` crate, whose files are compiled in here as modules.
+
+use kernel::prelude::*;
+
+// The wrappers are written as a small library (`pub` API, documented); in
+// this crate they are private, hence `unreachable_pub`.
+#[path = "../rust/mod.rs"]
+#[allow(unreachable_pub)]
+mod kapi;
+
+#[path = "../core/src/esp.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod esp;
+#[path = "../core/src/frag.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod frag;
+#[path = "../core/src/nl.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod nl;
+#[path = "../core/src/ratelimit.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod ratelimit;
+#[path = "../core/src/replay.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod replay;
+#[path = "../core/src/siphash.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod siphash;
+
+#[path = "../core/src/display.rs"]
+#[allow(unreachable_pub)]
+mod display;
+
+mod counters;
+mod invalid_spi;
+mod netlink;
+mod netns;
+mod receive;
+
+module! {
+    type: IpsecRs,
+    name: "ipsec_rs",
+    author: "ipsec_rs developers",
+    description: "Fast inbound ESP, anti-replay, DF/pre-fragmentation and invalid-SPI events over XFRM",
+    license: "GPL",
+}
+
+/// The module: what is registered while it is loaded.
+///
+/// Field order is teardown order: the netlink family goes first (no new
+/// requests), then the per-namespace state (hooks unregistered, counters freed).
+struct IpsecRs {
+    _genl: KBox<netlink::Family>,
+    _pernet: kapi::net::PernetRegistration<netns::NetState>,
+}
+
+impl kernel::Module for IpsecRs {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        // Namespaces first: the family's handlers look their state up. Until
+        // the family is published, hooks count but send no events.
+        let pernet = kapi::net::PernetRegistration::new()?;
+        let genl = netlink::register(module)?;
+        netlink::publish(&genl);
+        pr_info!("loaded\n");
+        Ok(IpsecRs { _genl: genl, _pernet: pernet })
+    }
+}
+
+impl Drop for IpsecRs {
+    fn drop(&mut self) {
+        // Before the fields drop: stop hooks from sending events through the
+        // family, and wait for those that might be.
+        netlink::unpublish();
+        pr_info!("unloading\n");
+    }
+}

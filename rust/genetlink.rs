@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A generic-netlink family: registration, request handling, replies and
+//! multicast events.
+//!
+//! Attributes are encoded and decoded by the pure `nl` module of the core
+//! crate, which userspace shares; this wrapper moves bytes.
+
+use super::{bindings as b, net::Net};
+use core::ffi::{c_char, c_int};
+use kernel::{error::to_result, prelude::*, str::CStr, ThisModule};
+
+/// One command of the family.
+#[derive(Clone, Copy, Debug)]
+pub struct OpSpec {
+    /// Command number.
+    pub cmd: u8,
+    /// Requires CAP_NET_ADMIN in the namespace's user namespace
+    /// (`GENL_UNS_ADMIN_PERM`): set on every command that changes state.
+    pub admin: bool,
+}
+
+/// Handles the family's requests, in process context (may sleep).
+pub trait Handler: Sync + Send + 'static {
+    /// Handles command `cmd`. The reply, if any, goes through `req.reply()`.
+    fn doit(&self, cmd: u8, req: &Request<'_>) -> Result;
+}
+
+/// A request being handled.
+pub struct Request<'a> {
+    info: *mut b::genl_info,
+    family: &'a b::genl_family,
+}
+
+impl Request<'_> {
+    /// The requester's namespace.
+    pub fn net(&self) -> &Net {
+        // SAFETY: `info` is live during doit, and so is its namespace.
+        unsafe { Net::from_raw(b::ipsec_rs_genl_info_net(self.info)) }
+    }
+
+    /// The attributes of the request (after the genetlink header).
+    pub fn payload(&self) -> &[u8] {
+        let mut len: c_int = 0;
+        // SAFETY: `info` is live during doit; the shim returns a pointer into
+        // the request message of `len` bytes, which outlives this borrow.
+        let p = unsafe { b::ipsec_rs_genl_info_payload(self.info, &mut len) };
+        if p.is_null() || len <= 0 {
+            return &[];
+        }
+        // SAFETY: see above.
+        unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len as usize) }
+    }
+
+    /// Sets the extended-ACK message the requester sees with the error.
+    pub fn set_err_msg(&self, msg: &'static core::ffi::CStr) {
+        // SAFETY: `info` is live; the message is static.
+        unsafe { b::ipsec_rs_extack_msg((*self.info).extack, msg.as_ptr()) }
+    }
+
+    /// Sends a reply: command `cmd` carrying `attrs` (encoded attributes).
+    pub fn reply(&self, cmd: u8, attrs: &[u8]) -> Result {
+        // SAFETY: `info` is live; the message built belongs to us until
+        // genlmsg_reply takes it.
+        unsafe {
+            let msg = build(self.family, cmd, attrs, (*self.info).snd_portid, (*self.info).snd_seq, false)?;
+            to_result(b::ipsec_rs_genlmsg_reply(msg, self.info))
+        }
+    }
+}
+
+/// Builds a genetlink message. Returns an skb we own.
+///
+/// # Safety
+///
+/// `family` must be registered.
+unsafe fn build(
+    family: &b::genl_family,
+    cmd: u8,
+    attrs: &[u8],
+    portid: u32,
+    seq: u32,
+    atomic: bool,
+) -> Result<*mut b::sk_buff> {
+    // SAFETY: plain allocation, result checked.
+    let skb = unsafe { b::ipsec_rs_genlmsg_new(attrs.len(), atomic) };
+    if skb.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `skb` is ours with room for the header and `attrs.len()` bytes
+    // (genlmsg_new reserved both); `family` is registered (caller).
+    unsafe {
+        let hdr = b::genlmsg_put(skb, portid, seq, family, 0, cmd);
+        if hdr.is_null() {
+            b::ipsec_rs_kfree_skb(skb);
+            return Err(super::errno::emsgsize());
+        }
+        let dst = b::skb_put(skb, attrs.len() as u32);
+        core::ptr::copy_nonoverlapping(attrs.as_ptr(), dst.cast::<u8>(), attrs.len());
+        b::ipsec_rs_genlmsg_end(skb, hdr);
+    }
+    Ok(skb)
+}
+
+#[repr(C)]
+struct Inner<H: Handler> {
+    // Must stay first: `doit_cb` recovers `Inner` from `info->family`.
+    family: b::genl_family,
+    ops: KVec<b::genl_small_ops>,
+    mcgrps: KVec<b::genl_multicast_group>,
+    handler: H,
+}
+
+unsafe extern "C" fn doit_cb<H: Handler>(_skb: *mut b::sk_buff, info: *mut b::genl_info) -> c_int {
+    // SAFETY: genetlink passes our family in `info->family`; it is the first
+    // field of a `repr(C)` `Inner<H>`, which lives until unregistration,
+    // after which no doit runs.
+    let inner = unsafe { &*(*info).family.cast::<Inner<H>>() };
+    // SAFETY: `info` is live for this call.
+    let cmd = unsafe { (*(*info).genlhdr).cmd };
+    let req = Request { info, family: &inner.family };
+    match inner.handler.doit(cmd, &req) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+fn copy_name(dst: &mut [c_char], name: &CStr) -> Result {
+    let bytes = name.as_bytes();
+    if bytes.len() >= dst.len() {
+        return Err(EINVAL);
+    }
+    for (d, s) in dst.iter_mut().zip(bytes) {
+        *d = *s as c_char;
+    }
+    Ok(())
+}
+
+/// A registered genetlink family.
+///
+/// # Invariants
+///
+/// `inner.family` is registered from `new()` until `drop()`, and `inner` is
+/// pinned (the kernel keeps pointers to the family, ops, groups and policy).
+pub struct Family<H: Handler> {
+    inner: Pin<KBox<Inner<H>>>,
+}
+
+// SAFETY: the kernel serialises registration; after it the family is only
+// read, and the handler is `Sync + Send`.
+unsafe impl<H: Handler> Send for Family<H> {}
+// SAFETY: as above.
+unsafe impl<H: Handler> Sync for Family<H> {}
+
+impl<H: Handler> Family<H> {
+    /// Registers family `name` (version `version`) with commands `ops` and
+    /// multicast groups `groups` (subscribing needs CAP_NET_ADMIN).
+    ///
+    /// The kernel does not parse the attributes (no policy, commands below
+    /// `resv_start_op`): `Request::payload()` hands them to the caller's
+    /// strict decoder.
+    pub fn new(
+        module: &'static ThisModule,
+        name: &CStr,
+        version: u32,
+        ops: &[OpSpec],
+        groups: &[&CStr],
+        handler: H,
+    ) -> Result<Self> {
+        let mut kops = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
+        for o in ops {
+            let mut flags = 0u8;
+            if o.admin {
+                flags |= b::GENL_UNS_ADMIN_PERM as u8;
+            }
+            kops.push(
+                b::genl_small_ops { doit: Some(doit_cb::<H>), cmd: o.cmd, flags, ..Default::default() },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut kgrps = KVec::with_capacity(groups.len(), GFP_KERNEL)?;
+        for g in groups {
+            let mut grp = b::genl_multicast_group { flags: b::IPSEC_RS_GENL_MCAST_CAP_NET_ADMIN as u8, ..Default::default() };
+            copy_name(&mut grp.name, g)?;
+            kgrps.push(grp, GFP_KERNEL)?;
+        }
+        let mut family = b::genl_family { version, ..Default::default() };
+        copy_name(&mut family.name, name)?;
+        family.set_netnsok(1);
+        family.set_parallel_ops(1);
+        family.n_small_ops = kops.len() as u8;
+        family.n_mcgrps = kgrps.len() as u8;
+        // No kernel-side attribute parsing (see above): every command is
+        // below resv_start_op.
+        family.resv_start_op = ops.iter().map(|o| o.cmd).max().unwrap_or(0).saturating_add(1);
+        family.module = module.as_ptr().cast();
+
+        let mut inner = KBox::new(Inner { family, ops: kops, mcgrps: kgrps, handler }, GFP_KERNEL)?;
+        inner.family.small_ops = inner.ops.as_ptr();
+        inner.family.mcgrps = inner.mcgrps.as_ptr();
+        // SAFETY: `inner` is on the heap: the family and everything it points
+        // to keep their addresses (the box is pinned right after, and
+        // `drop()` unregisters before freeing).
+        to_result(unsafe { b::genl_register_family(&mut inner.family) })?;
+        Ok(Self { inner: Pin::from(inner) })
+    }
+
+
+    /// Sends notification `cmd` with `attrs` to multicast group `group` (index
+    /// into the groups given to `new()`) in namespace `net`, to listeners of
+    /// that namespace only. Any context: allocates with GFP_ATOMIC.
+    /// `Err(ESRCH)` means nobody listens.
+    pub fn multicast(&self, net: &Net, group: u32, cmd: u8, attrs: &[u8]) -> Result {
+        // SAFETY: registered by the type invariant; the skb is handed over.
+        unsafe {
+            let msg = build(&self.inner.family, cmd, attrs, 0, 0, true)?;
+            to_result(b::ipsec_rs_genlmsg_multicast_netns(&self.inner.family, net.as_ptr(), msg, group))
+        }
+    }
+}
+
+impl<H: Handler> Drop for Family<H> {
+    fn drop(&mut self) {
+        // SAFETY: registered by the type invariant; after this returns no
+        // doit runs and the kernel holds no pointer into `inner`.
+        unsafe { b::genl_unregister_family(&self.inner.family) };
+    }
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What ipsec_rs needs from the kernel that the 6.12 `kernel` crate lacks.
+//!
+//! `bindings` holds the raw, bindgen-generated FFI; every other module here is
+//! a safe wrapper over it, so that the module proper (`ipsec_rs/`) contains
+//! (almost) no `unsafe`. All raw FFI of the project lives in this directory.
+
+pub mod bindings;
+pub mod errno;
+pub mod genetlink;
+pub mod net;
+pub mod netfilter;
+pub mod percpu;
+pub mod skb;
+pub mod sync;
+pub mod xfrm;
+
+/// Monotonic time in nanoseconds (any context, lock-free).
+pub fn now_ns() -> u64 {
+    // SAFETY: no preconditions; NMI-safe accessor.
+    unsafe { bindings::ktime_get_mono_fast_ns() }
+}
+
+/// Fills `buf` with random bytes from the kernel's CRNG (any context).
+pub fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len() as _) }
+}
+
+/// Waits until every CPU has left the networking RCU read-side sections
+/// (netfilter hooks, protocol handlers) that were running (may sleep).
+pub fn synchronize_net() {
+    // SAFETY: process context is the caller's obligation; no other precondition.
+    unsafe { bindings::synchronize_net() }
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Network namespaces: a borrowed `struct net`, and per-namespace state
+//! registered with `register_pernet_subsys()`.
+
+use super::bindings as b;
+use core::{cell::UnsafeCell, ffi::c_int, marker::PhantomData, mem::size_of, ptr};
+use kernel::{error::to_result, prelude::*, types::Opaque};
+
+/// A network namespace, borrowed for as long as the kernel guarantees it lives
+/// (the duration of a hook, a netlink request, or a pernet callback).
+#[repr(transparent)]
+pub struct Net(Opaque<b::net>);
+
+impl Net {
+    /// Borrows a `struct net`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `struct net` that stays alive for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *const b::net) -> &'a Net {
+        // SAFETY: `Net` is a transparent wrapper of `Opaque<net>`, and the
+        // caller guarantees the pointee is live for `'a`.
+        unsafe { &*ptr.cast::<Net>() }
+    }
+
+    /// The raw pointer, for the wrappers of this directory.
+    pub fn as_ptr(&self) -> *mut b::net {
+        self.0.get()
+    }
+
+    /// The namespace's cookie: a 64-bit identifier unique for the boot,
+    /// which userspace can read too (`SO_NETNS_COOKIE`).
+    pub fn cookie(&self) -> u64 {
+        // SAFETY: `self` is a live `struct net` by the type invariant.
+        unsafe { b::ipsec_rs_net_cookie(self.as_ptr()) }
+    }
+}
+
+/// Storage for the id the kernel assigns to a pernet subsystem.
+///
+/// The kernel writes it once inside `register_pernet_subsys()`, before any
+/// callback runs, and only reads it afterwards.
+pub struct PernetId(UnsafeCell<u32>);
+
+// SAFETY: written only by `register_pernet_subsys()` under `pernet_ops_rwsem`
+// before any reader can exist; read-only afterwards.
+unsafe impl Sync for PernetId {}
+
+impl PernetId {
+    /// An unassigned id, for a `static`.
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new(0))
+    }
+
+    fn get(&self) -> u32 {
+        // SAFETY: see the `Sync` impl: no writer after registration.
+        unsafe { *self.0.get() }
+    }
+}
+
+/// Per-network-namespace state, created for every namespace (existing ones
+/// at registration, new ones as they appear) and dropped when it goes away.
+pub trait PernetState: Sized + Send + Sync + 'static {
+    /// The static that holds this subsystem's id.
+    fn id() -> &'static PernetId;
+
+    /// Creates the state for `net`, in place at `slot` (stable for the
+    /// namespace's life: the state may hand out pointers to itself).
+    fn init(net: &Net) -> impl PinInit<Self, Error>;
+
+    /// This subsystem's state in `net`.
+    fn get(net: &Net) -> &Self {
+        // SAFETY: `net` is live, `id()` was assigned at registration, and
+        // `init_cb` initialised the slot before the namespace became visible;
+        // it is dropped only in `exit_cb`, after which `net` is not handed out.
+        unsafe { &*b::ipsec_rs_net_generic(net.as_ptr(), Self::id().get()).cast::<Self>() }
+    }
+}
+
+unsafe extern "C" fn init_cb<T: PernetState>(net: *mut b::net) -> c_int {
+    // SAFETY: the kernel passes a live namespace that outlives this call.
+    let net_ref = unsafe { Net::from_raw(net) };
+    // SAFETY: the kernel allocated `size_of::<T>()` bytes for our id in `net`.
+    let slot = unsafe { b::ipsec_rs_net_generic(net, T::id().get()) }.cast::<T>();
+    // SAFETY: `slot` is valid, suitably aligned (net_generic slots are
+    // kmalloc'ed) and pinned for the namespace's life; on error nothing is
+    // left initialised, which matches the kernel not calling exit.
+    match unsafe { T::init(net_ref).__pinned_init(slot) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn exit_cb<T: PernetState>(net: *mut b::net) {
+    // SAFETY: `init_cb` initialised this slot; the kernel calls exit once.
+    unsafe { ptr::drop_in_place(b::ipsec_rs_net_generic(net, T::id().get()).cast::<T>()) }
+}
+
+/// A registered pernet subsystem.
+///
+/// # Invariants
+///
+/// `ops` is registered with the kernel from `new()` until `drop()`.
+pub struct PernetRegistration<T: PernetState> {
+    ops: Pin<KBox<Opaque<b::pernet_operations>>>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the registration is only an owner of kernel-side state; the kernel
+// synchronises (un)registration with `pernet_ops_rwsem`.
+unsafe impl<T: PernetState> Send for PernetRegistration<T> {}
+// SAFETY: as above; `&self` offers no operation.
+unsafe impl<T: PernetState> Sync for PernetRegistration<T> {}
+
+impl<T: PernetState> PernetRegistration<T> {
+    /// Registers `T` for every network namespace (process context).
+    pub fn new() -> Result<Self> {
+        let ops = KBox::pin(
+            Opaque::new(b::pernet_operations {
+                init: Some(init_cb::<T>),
+                exit: Some(exit_cb::<T>),
+                id: T::id().0.get(),
+                size: size_of::<T>(),
+                ..Default::default()
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `ops` is fully initialised and pinned until `drop()`
+        // unregisters it.
+        to_result(unsafe { b::register_pernet_subsys(ops.get()) })?;
+        Ok(Self { ops, _t: PhantomData })
+    }
+}
+
+impl<T: PernetState> Drop for PernetRegistration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered by the type invariant; this calls `exit_cb` for
+        // every namespace and waits for them.
+        unsafe { b::unregister_pernet_subsys(self.ops.get()) }
+    }
+}

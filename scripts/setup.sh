@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# ipsec_rs set-up: installs what the project needs on a Debian 12 machine and
+# builds the project's kernels, caching every expensive artefact outside the
+# clone, keyed by its inputs.
+#
+#   scripts/setup.sh [toolchain|debug|perf|all]     (default: all)
+#
+# Cache root: $IPSEC_RS_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs.
+#   apt/                private APT state for Debian trixie (nothing from trixie
+#                       is installed into the system: packages are extracted)
+#   src/linux-<ver>/    the kernel source (Debian linux-source-6.12)
+#   rust-src-<ver>/     the Rust library source matching `rustc` exactly
+#   bindgen-<ver>/      bindgen-cli, built with cargo
+#   kbuild/<flavour>-<key>/   kernel build trees (O=), key = hash of inputs
+#   kernel-<flavour>    symlink to the current build tree of that flavour
+#   toolchain.mk        make variables for the top-level Makefile
+#
+# Environment knobs:
+#   IPSEC_RS_KVER       Debian version of linux-source-6.12 (pinned below);
+#                       if the mirror no longer has it, the newest 6.12.x is used
+#                       with a warning and caches are keyed by what was used.
+#   IPSEC_RS_JOBS       parallel jobs for the kernel build (default: nproc+1)
+#   DEBIAN_MIRROR       default http://deb.debian.org/debian
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${IPSEC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs}
+KVER_PIN=${IPSEC_RS_KVER:-6.12.117-1}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+BINDGEN_VER=0.72.1
+LLVM_VER=16
+JOBS=${IPSEC_RS_JOBS:-$(($(nproc) + 1))}
+
+DEB_PACKAGES=(
+	# C/LLVM toolchain for a Rust-enabled kernel (make LLVM=-16)
+	clang-16 lld-16 llvm-16 libclang-16-dev flex bison bc libelf-dev libssl-dev
+	cpio xz-utils make git
+	# QEMU lab: software-emulated guest running the host's userspace over 9p
+	qemu-system-x86 busybox-static
+	# what the selftests run inside the guest
+	iproute2 iputils-ping kmod tcpdump python3 python3-yaml python3-jsonschema
+	strongswan-charon strongswan-swanctl socat
+)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+need_root_for_apt() {
+	if [ "$(id -u)" -ne 0 ]; then
+		die "missing Debian packages: $* (run as root, or: sudo apt-get install $*)"
+	fi
+}
+
+install_packages() {
+	local missing=() p
+	for p in "${DEB_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && { log "Debian packages: all present"; return; }
+	need_root_for_apt "${missing[@]}"
+	log "installing Debian packages: ${missing[*]}"
+	apt-get update -qq || die "apt-get update failed (is the Debian mirror reachable?)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+		die "apt-get install failed for: ${missing[*]}"
+}
+
+# A private APT configuration that sees Debian trixie, for downloading (never
+# installing) the kernel and Rust library sources.
+trixie_apt() {
+	local d=$CACHE/apt
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/etc/parts"
+	touch "$d/status"
+	cat >"$d/apt.conf" <<-EOF
+		Dir::Etc::SourceList "$d/etc/sources.list";
+		Dir::Etc::SourceParts "$d/etc/parts";
+		Dir::State::Lists "$d/lists";
+		Dir::Cache "$d/cache";
+		Dir::State::status "$d/status";
+		APT::Architecture "amd64";
+		APT::Sandbox::User "root";
+	EOF
+	cat >"$d/etc/sources.list" <<-EOF
+		deb [trusted=yes] $MIRROR trixie main
+		deb [trusted=yes] $MIRROR trixie-backports main
+	EOF
+	export APT_CONFIG=$d/apt.conf
+	# Refresh the lists at most once a day.
+	if [ -z "$(find "$d/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+		log "refreshing trixie package lists"
+		apt-get update -qq || die "cannot read Debian trixie from $MIRROR (network or mirror down?)"
+	fi
+}
+
+# deb_fetch PACKAGE VERSION DESTDIR: download and extract one package.
+deb_fetch() {
+	local pkg=$1 ver=$2 dest=$3 tmp
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq "$pkg=$ver") ||
+		die "cannot download $pkg=$ver from Debian trixie"
+	mkdir -p "$dest.tmp"
+	dpkg-deb -x "$tmp"/*.deb "$dest.tmp"
+	rm -rf "$tmp" "$dest"
+	mv "$dest.tmp" "$dest"
+}
+
+fetch_kernel_source() {
+	local avail
+	avail=$(apt-cache madison linux-source-6.12 | awk '{print $3}')
+	[ -n "$avail" ] || die "linux-source-6.12 is not on the trixie mirror"
+	if grep -qxF "$KVER_PIN" <<<"$avail"; then
+		KVER=$KVER_PIN
+	else
+		KVER=$(sort -V <<<"$avail" | tail -1)
+		log "WARNING: pinned linux-source-6.12 $KVER_PIN is gone; using $KVER"
+	fi
+	KSRC=$CACHE/src/linux-$KVER
+	if [ -f "$KSRC/.ipsec_rs_ok" ]; then
+		log "kernel source $KVER: cached"
+		return
+	fi
+	log "fetching linux-source-6.12 $KVER"
+	deb_fetch linux-source-6.12 "$KVER" "$CACHE/src/deb-$KVER"
+	rm -rf "$KSRC" && mkdir -p "$KSRC"
+	tar -C "$KSRC" --strip-components=1 -xJf "$CACHE"/src/deb-"$KVER"/usr/src/linux-source-6.12.tar.xz
+	rm -rf "$CACHE/src/deb-$KVER"
+	touch "$KSRC/.ipsec_rs_ok"
+}
+
+fetch_rust_src() {
+	local rv dv
+	rv=$(rustc --version | awk '{print $2}')
+	RUSTC_VERSION=$rv
+	RUST_SRC=$CACHE/rust-src-$rv
+	if [ -d "$RUST_SRC/usr/src/rustc-$rv/library/core" ]; then
+		log "rust-src $rv: cached"
+	else
+		dv=$(apt-cache madison rust-src | awk -v v="$rv" '$3 ~ "^"v"\\+" {print $3}' | sort -V | tail -1)
+		[ -n "$dv" ] || die "no Debian rust-src matches rustc $rv (the kernel needs the exact library source)"
+		log "fetching rust-src $dv for rustc $rv"
+		deb_fetch rust-src "$dv" "$RUST_SRC"
+	fi
+	RUST_LIB_SRC=$RUST_SRC/usr/src/rustc-$rv/library
+}
+
+build_bindgen() {
+	BINDGEN_DIR=$CACHE/bindgen-$BINDGEN_VER
+	if [ -x "$BINDGEN_DIR/bin/bindgen" ]; then
+		log "bindgen $BINDGEN_VER: cached"
+		return
+	fi
+	log "building bindgen-cli $BINDGEN_VER (about 3 minutes)"
+	LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VER/lib cargo install -q bindgen-cli \
+		--version "$BINDGEN_VER" --locked --root "$BINDGEN_DIR" ||
+		die "cargo install bindgen-cli $BINDGEN_VER failed (is crates.io reachable?)"
+}
+
+write_toolchain_mk() {
+	cat >"$CACHE/toolchain.mk.tmp" <<-EOF
+		# Written by scripts/setup.sh; do not edit.
+		RUST_LIB_SRC := $RUST_LIB_SRC
+		BINDGEN := $BINDGEN_DIR/bin/bindgen
+		LIBCLANG_PATH := /usr/lib/llvm-$LLVM_VER/lib
+		IPSEC_RS_KVER := $KVER
+	EOF
+	mv "$CACHE/toolchain.mk.tmp" "$CACHE/toolchain.mk"
+}
+
+kmake() {
+	PATH=$BINDGEN_DIR/bin:$PATH LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VER/lib \
+		make -s -C "$KSRC" O="$1" LLVM=-$LLVM_VER RUST_LIB_SRC="$RUST_LIB_SRC" "${@:2}"
+}
+
+# Every option of the merged fragments must be in the final .config exactly.
+check_config() {
+	local out=$1 frag line bad=0
+	shift
+	for frag in "$@"; do
+		while IFS= read -r line; do
+			case "$line" in
+			CONFIG_*=*)
+				grep -qxF "$line" "$out/.config" || { log "config lost: $line ($frag)"; bad=1; } ;;
+			"# CONFIG_"*" is not set")
+				local opt=${line#\# }; opt=${opt%% *}
+				if grep -q "^$opt=" "$out/.config"; then log "config not unset: $opt ($frag)"; bad=1; fi ;;
+			esac
+		done <"$frag"
+	done
+	[ $bad -eq 0 ] || die "kernel configuration dropped options above (a missing dependency?)"
+}
+
+build_kernel() {
+	local flavour=$1 frags key out start
+	frags=("$ROOT/scripts/kconfig/base.config" "$ROOT/scripts/kconfig/$flavour.config")
+	key=$( {
+		echo "$KVER"; cat "${frags[@]}"; rustc -vV; clang-$LLVM_VER --version | head -1
+		echo "bindgen $BINDGEN_VER"; sed -n '/^build_kernel()/,/^}/p;/^check_config()/,/^}/p' "$0"
+	} | sha256sum | cut -c1-16)
+	out=$CACHE/kbuild/$flavour-$key
+	if [ -f "$out/.ipsec_rs_ok" ]; then
+		log "kernel $flavour ($KVER, $key): cached"
+	else
+		log "building the $flavour kernel $KVER ($key) with $JOBS jobs; 8-15 minutes cold"
+		start=$(date +%s)
+		rm -rf "$out" && mkdir -p "$out"
+		kmake "$out" tinyconfig >/dev/null
+		(cd "$out" && KCONFIG_CONFIG=.config "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$out" \
+			.config "${frags[@]}" >/dev/null)
+		kmake "$out" olddefconfig >/dev/null
+		check_config "$out" "${frags[@]}"
+		kmake "$out" rustavailable >/dev/null || die "the kernel says Rust is not available"
+		kmake "$out" -j"$JOBS" bzImage modules_prepare || die "kernel build failed ($out)"
+		# A full build produces Module.symvers, without which modpost rejects
+		# every kernel symbol an external module uses.
+		kmake "$out" -j"$JOBS" || die "kernel build failed ($out)"
+		touch "$out/.ipsec_rs_ok"
+		log "kernel $flavour built in $(($(date +%s) - start)) s"
+	fi
+	# Keep one build per flavour: drop stale trees with other keys.
+	find "$CACHE/kbuild" -mindepth 1 -maxdepth 1 -name "$flavour-*" ! -name "$flavour-$key" \
+		-exec rm -rf {} + 2>/dev/null || true
+	ln -sfn "$out" "$CACHE/kernel-$flavour"
+}
+
+main() {
+	local what=${1:-all}
+	mkdir -p "$CACHE"
+	install_packages
+	trixie_apt
+	fetch_kernel_source
+	fetch_rust_src
+	build_bindgen
+	write_toolchain_mk
+	case "$what" in
+	toolchain) ;;
+	debug | perf) build_kernel "$what" ;;
+	all) build_kernel debug; build_kernel perf ;;
+	*) die "unknown target '$what' (toolchain|debug|perf|all)" ;;
+	esac
+	log "done; cache at $CACHE"
+}
+
+main "$@"

@@ -1,0 +1,155 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers of the ipsec_rs selftests (sourced). kselftest conventions:
+# TAP on stdout, exit 0 pass / 1 fail / 4 skip.
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+_ktap_n=0
+_ktap_failed=0
+
+# ktap_plan [N]: without N the plan is printed at the end (TAP 13 allows it).
+_ktap_deferred=0
+ktap_plan() {
+	echo "TAP version 13"
+	if [ -n "${1:-}" ]; then echo "1..$1"; else _ktap_deferred=1; fi
+}
+ok() { _ktap_n=$((_ktap_n + 1)); echo "ok $_ktap_n $*"; }
+not_ok() { _ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1)); echo "not ok $_ktap_n $*"; }
+# check DESCRIPTION COMMAND...: one TAP line from a command's status.
+check() {
+	_d=$1; shift
+	if "$@"; then ok "$_d"; else not_ok "$_d"; fi
+}
+# check_eq DESCRIPTION GOT WANT
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1 ($2)"; else not_ok "$1: got '$2', want '$3'"; fi
+}
+diag() { echo "# $*"; }
+ktap_finish() {
+	[ $_ktap_deferred -eq 1 ] && echo "1..$_ktap_n"
+	if [ $_ktap_failed -eq 0 ]; then exit $KSFT_PASS; fi
+	diag "$_ktap_failed failed"
+	exit $KSFT_FAIL
+}
+skip_test() { echo "1..0 # SKIP $*"; exit $KSFT_SKIP; }
+die() { echo "Bail out! $*"; exit $KSFT_FAIL; }
+
+require_root() { [ "$(id -u)" -eq 0 ] || skip_test "needs root"; }
+require_cmd() { for c; do command -v "$c" >/dev/null 2>&1 || skip_test "needs $c"; done; }
+
+IPSEC_RS_KO=${IPSEC_RS_KO:-$IPSEC_RS_REPO/ipsec_rs.ko}
+load_module() {
+	[ -f "$IPSEC_RS_KO" ] || die "module not built: $IPSEC_RS_KO"
+	insmod "$IPSEC_RS_KO" "$@"
+}
+unload_module() { rmmod ipsec_rs; }
+module_loaded() { grep -q '^ipsec_rs ' /proc/modules; }
+
+# The control tool built from userspace/ (host build, shared over 9p).
+IPSEC_RS_TOOL=${IPSEC_RS_TOOL:-$IPSEC_RS_REPO/userspace/target/debug/ipsec-rs}
+require_tool() { [ -x "$IPSEC_RS_TOOL" ] || die "control tool not built: $IPSEC_RS_TOOL"; }
+# stat NETNS NAME: one counter of the module in a namespace ("" = init netns).
+stat() {
+	if [ -n "$1" ]; then
+		ip netns exec "$1" "$IPSEC_RS_TOOL" stats --json | json_get "$2"
+	else
+		"$IPSEC_RS_TOOL" stats --json | json_get "$2"
+	fi
+}
+# json_get KEY: an integer member of the one-line JSON object on stdin
+# (sed, not python: starting python over 9p under TCG costs seconds).
+json_get() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+# snap NETNS: read all counters of a namespace once (each tool start costs
+# seconds under TCG); then `cnt NAME` reads one from the snapshot.
+snap() { SNAP=$(ip netns exec "$1" "$IPSEC_RS_TOOL" stats --json); }
+cnt() { echo "$SNAP" | json_get "$1"; }
+
+# Two routers, "a" and "b", joined by a veth link with documentation
+# addresses (they never leave the guest):
+#   a: 192.0.2.1/24, 2001:db8::1/64   <-veth->   b: 192.0.2.2/24, 2001:db8::2/64
+topo_two_routers() {
+	ip netns add a && ip netns add b || die "cannot create namespaces"
+	ip link add va netns a type veth peer name vb netns b
+	for n in a b; do ip -n $n link set lo up; done
+	ip -n a addr add 192.0.2.1/24 dev va
+	ip -n b addr add 192.0.2.2/24 dev vb
+	ip -n a addr add 2001:db8::1/64 dev va nodad
+	ip -n b addr add 2001:db8::2/64 dev vb nodad
+	ip -n a link set va up
+	ip -n b link set vb up
+}
+topo_cleanup() { ip netns del a 2>/dev/null; ip netns del b 2>/dev/null; true; }
+
+# xfrm_tunnel_gcm SRC_A DST_B [SPI_AB SPI_BA]: an ESP tunnel-mode SA pair
+# and policies between a and b, AES-GCM-128 (rfc4106); SPIs default to
+# 0x1000 (a->b) and 0x2000 (b->a). xfrm_tunnel_gcm6: the IPv6 pair
+# 2001:db8::1 <-> 2001:db8::2 with SPIs 0x3000 and 0x4000.
+KEY_AB=0x0102030405060708090a0b0c0d0e0f1011121314
+KEY_BA=0x1112131415161718191a1b1c1d1e1f2021222324
+xfrm_tunnel_gcm6() { xfrm_tunnel_gcm 2001:db8::1 2001:db8::2 0x3000 0x4000; }
+xfrm_tunnel_gcm() {
+	_a=$1 _b=$2 _sab=${3:-0x1000} _sba=${4:-0x2000}
+	for n in a b; do
+		ip -n $n xfrm state add src $_a dst $_b proto esp spi $_sab mode tunnel \
+			aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+		ip -n $n xfrm state add src $_b dst $_a proto esp spi $_sba mode tunnel \
+			aead 'rfc4106(gcm(aes))' $KEY_BA 128 || return 1
+	done
+	ip -n a xfrm policy add src $_a dst $_b dir out tmpl src $_a dst $_b proto esp mode tunnel
+	ip -n a xfrm policy add src $_b dst $_a dir in tmpl src $_b dst $_a proto esp mode tunnel
+	ip -n b xfrm policy add src $_b dst $_a dir out tmpl src $_b dst $_a proto esp mode tunnel
+	ip -n b xfrm policy add src $_a dst $_b dir in tmpl src $_a dst $_b proto esp mode tunnel
+}
+
+# xfrm_packets NETNS SPI: the packet count of an SA, from `ip -s xfrm state`.
+xfrm_packets() {
+	ip -n "$1" -s xfrm state get src "$3" dst "$4" proto esp spi "$2" 2>/dev/null |
+		sed -n '/lifetime current:/{n;s/.*, *\([0-9]*\)(packets).*/\1/p}'
+}
+
+# scan_kernel_log: a splat in the kernel log so far (the runner judges the
+# whole log after the test too; this lets a test fail at the right step).
+kernel_log_clean() { ! dmesg | grep -Eq 'WARNING:|BUG:|Oops|KASAN:|panicked at'; }
+
+# jfield KEY: a member of a one-line JSON object on stdin, unquoted
+# ("null" for null).
+jfield() { sed -n "s/.*\"$1\":\\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p" | tr -d '"'; }
+
+# netns_cookie NETNS: the namespace's cookie (SO_NETNS_COOKIE), as the
+# module reports it in events.
+netns_cookie() {
+	ip netns exec "$1" python3 -c 'import socket,struct; s=socket.socket(); print(struct.unpack("Q", s.getsockopt(socket.SOL_SOCKET, 71, 8))[0])'
+}
+
+INJECT="python3 $IPSEC_RS_REPO/selftests/lib/esp_inject.py"
+
+# monitor_start NETNS FILE [args]: `ipsec-rs monitor --json` in the
+# background, returning once it has subscribed.
+monitor_start() {
+	_ns=$1 _f=$2; shift 2
+	ip netns exec "$_ns" "$IPSEC_RS_TOOL" monitor --json "$@" >"$_f" 2>"$_f.err" &
+	MONITOR_PID=$!
+	_i=0
+	while [ $_i -lt 100 ] && ! grep -q listening "$_f.err"; do sleep 0.1; _i=$((_i + 1)); done
+	grep -q listening "$_f.err"
+}
+
+# topo_hosts_behind_routers: after topo_two_routers, a host behind each router
+# and forwarding between them:
+#   h1 198.51.100.10 -- a 198.51.100.1 | b 203.0.113.1 -- h2 203.0.113.10
+topo_hosts_behind_routers() {
+	for h in h1 h2; do ip netns add $h; ip -n $h link set lo up; done
+	ip link add eth0 netns h1 type veth peer name lan netns a
+	ip link add eth0 netns h2 type veth peer name lan netns b
+	ip -n h1 addr add 198.51.100.10/24 dev eth0; ip -n h1 link set eth0 up
+	ip -n a addr add 198.51.100.1/24 dev lan; ip -n a link set lan up
+	ip -n h2 addr add 203.0.113.10/24 dev eth0; ip -n h2 link set eth0 up
+	ip -n b addr add 203.0.113.1/24 dev lan; ip -n b link set lan up
+	ip -n h1 route add default via 198.51.100.1
+	ip -n h2 route add default via 203.0.113.1
+	for n in a b; do ip netns exec $n sysctl -qw net.ipv4.ip_forward=1; done
+	ip -n a route add 203.0.113.0/24 via 192.0.2.2
+	ip -n b route add 198.51.100.0/24 via 192.0.2.1
+}

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# ipsec_rs QEMU selftest runner. Boots the given kernel once per test under
+# software emulation, runs the test inside the guest on the host's own
+# userspace (shared read-only over 9p), and prints kselftest TAP.
+#
+#   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
+#                       [--expect-fault CLASS] ['TEST[:ARGS] [expect=CLASS]' ...]
+#
+# TEST is a script under selftests/ (default: every selftests/*.sh listed in
+# selftests/TESTS). ARGS, after a colon, are passed to it (commas become
+# spaces). A test passes when its script exits 0 *and* the referee finds
+# nothing in the guest's kernel log and kmemleak reports: any WARNING, BUG,
+# Oops, atomic-sleep, lockdep, KASAN or RCU report, Rust panic, or leak
+# fails it, and the offending excerpt is printed after the TAP line.
+# Exit 4 from a test is a skip; the runner exits 0 if all passed or skipped,
+# 1 otherwise.
+#
+# --expect-fault CLASS inverts the referee for the canary self-test: the test
+# passes only if the referee reports exactly CLASS (or "none": nothing).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${IPSEC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs}
+KDIR=$CACHE/kernel-debug
+TIMEOUT=${IPSEC_RS_VM_TIMEOUT:-900}
+ACCEL="-accel tcg -cpu max"
+KEEP=0
+KO=""
+EXPECT=""
+MEM=${IPSEC_RS_VM_MEM:-1024}
+TESTS=()
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) KDIR=$2; shift 2 ;;
+	--timeout) TIMEOUT=$2; shift 2 ;;
+	--kvm) ACCEL="-accel kvm -cpu host"; shift ;;
+	--keep) KEEP=1; shift ;;
+	--ko) KO=$(readlink -f "$2"); shift 2 ;;
+	--expect-fault) EXPECT=$2; shift 2 ;;
+	-h | --help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) TESTS+=("$1"); shift ;;
+	esac
+done
+if [ ${#TESTS[@]} -eq 0 ]; then
+	mapfile -t TESTS < <(grep -Ev '^#|^$' "$ROOT/selftests/TESTS")
+fi
+
+say() { printf '%s\n' "$*"; }
+skip_all() {
+	say "TAP version 13"; say "1..0 # SKIP $*"
+	printf '\n*** SKIP: %s ***\n\n' "$*" >&2
+	exit 4
+}
+
+BZIMAGE=$KDIR/arch/x86/boot/bzImage
+[ -f "$BZIMAGE" ] || skip_all "no kernel image at $BZIMAGE (run 'make setup')"
+command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 not installed (run 'make setup')"
+[ -x /bin/busybox ] || skip_all "/bin/busybox (busybox-static) not installed (run 'make setup')"
+[ -r /dev/kvm ] || [ "$ACCEL" = "-accel tcg -cpu max" ] || skip_all "--kvm given but /dev/kvm is not usable"
+
+# What the referee expects of this kernel: a debug kernel must show that its
+# checkers are on, so a runner that booted the wrong kernel fails.
+DEBUG_KERNEL=0
+grep -q '^CONFIG_PROVE_LOCKING=y' "$KDIR/.config" 2>/dev/null && DEBUG_KERNEL=1
+BOOT_LINES=()
+if [ $DEBUG_KERNEL -eq 1 ]; then
+	BOOT_LINES+=("Lock dependency validator" "kmemleak: Kernel memory leak detector initialized")
+	grep -q '^CONFIG_KASAN=y' "$KDIR/.config" && BOOT_LINES+=("KernelAddressSanitizer initialized")
+fi
+
+# The initramfs: a static busybox and our /init, cached by content.
+initrd_key=$(cat /bin/busybox "$ROOT/selftests/lib/initramfs-init" | sha256sum | cut -c1-16)
+INITRD=$CACHE/initramfs-$initrd_key.cpio.gz
+if [ ! -f "$INITRD" ]; then
+	t=$(mktemp -d)
+	mkdir -p "$t/bin" && cp /bin/busybox "$t/bin/busybox"
+	install -m755 "$ROOT/selftests/lib/initramfs-init" "$t/init"
+	mkdir -p "$CACHE"
+	(cd "$t" && find . | cpio -o -H newc --quiet | gzip -1) >"$INITRD.tmp" && mv "$INITRD.tmp" "$INITRD"
+	rm -rf "$t"
+fi
+
+RESULTS=${IPSEC_RS_RESULTS:-$ROOT/out/selftests}
+mkdir -p "$RESULTS"
+
+# The referee: classes of kernel reports, each a regular expression.
+declare -A FAULTS=(
+	[warning]='WARNING:'
+	[bug]='BUG:|kernel BUG at'
+	[oops]='Oops'
+	[atomic_sleep]='sleeping function called from invalid context|scheduling while atomic'
+	[lockdep]='possible circular locking|inconsistent lock state|possible recursive locking|suspicious RCU usage|WARNING: lock held when returning|bad unlock balance|Invalid wait context'
+	[kasan]='KASAN:'
+	[rust_panic]='rust_panic|panicked at'
+	[kmemleak]='unreferenced object'
+)
+# Precedence when one fault prints several kinds of lines (a KASAN report is
+# also a "BUG:"; an atomic-sleep report is printed as a "BUG:" too).
+FAULT_ORDER=(kasan atomic_sleep lockdep rust_panic kmemleak oops bug warning)
+
+classify() {	# $1: directory of one run -> prints the fault classes found
+	local d=$1 f found=()
+	cat "$d"/dmesg.txt "$d"/console.log 2>/dev/null >"$d/kernel-all.txt"
+	cat "$d"/kmemleak-*.txt 2>/dev/null >>"$d/kernel-all.txt"
+	for f in "${FAULT_ORDER[@]}"; do
+		grep -Eq "${FAULTS[$f]}" "$d/kernel-all.txt" && found+=("$f")
+	done
+	# A KASAN report prints "BUG: KASAN:"; an atomic sleep "BUG: sleeping";
+	# lockdep reports start with "WARNING: possible ..." : report the
+	# specific class alone when the generic lines are only its headers.
+	local generic_extra=0
+	if printf '%s\n' "${found[@]}" | grep -qE '^(kasan|atomic_sleep|lockdep)$'; then
+		# (Captured, not `| grep -q`: under pipefail an early-exiting
+		# grep -q would fail the pipeline on SIGPIPE.)
+		local others
+		others=$(grep -E 'BUG:|WARNING:' "$d/kernel-all.txt" |
+			grep -Ev "KASAN:|sleeping function|scheduling while atomic|possible circular|inconsistent lock|possible recursive|suspicious RCU|lock held when|bad unlock|Invalid wait context")
+		[ -n "$others" ] && generic_extra=1
+		if [ $generic_extra -eq 0 ]; then
+			local keep=()
+			for f in "${found[@]}"; do
+				case $f in bug | warning) ;; *) keep+=("$f") ;; esac
+			done
+			found=("${keep[@]}")
+		fi
+	fi
+	printf '%s\n' "${found[@]}" | sed '/^$/d' | sort -u | paste -sd, -
+}
+
+excerpt() {	# $1: run dir
+	local d=$1 pat
+	pat=$(IFS='|'; echo "${FAULTS[*]}")
+	grep -En -B3 -A25 "$pat" "$d/kernel-all.txt" | head -80 | sed 's/^/#   /'
+}
+
+n=0 failed=0
+say "TAP version 13"
+say "1..${#TESTS[@]}"
+for entry in "${TESTS[@]}"; do
+	n=$((n + 1))
+	spec=${entry%% *}
+	EXPECT_THIS=$EXPECT
+	case " $entry " in *" expect="*) EXPECT_THIS=$(sed -n 's/.* expect=\([^ ]*\).*/\1/p' <<<" $entry ") ;; esac
+	TIMEOUT_THIS=$TIMEOUT
+	case " $entry " in *" timeout="*) TIMEOUT_THIS=$(sed -n 's/.* timeout=\([0-9]*\).*/\1/p' <<<" $entry ") ;; esac
+	name=${spec%%:*}
+	args=""
+	[ "$spec" != "$name" ] && args=${spec#*:}
+	tag=$(echo "$spec" | tr -c 'A-Za-z0-9_.-' '_')
+	d=$RESULTS/$tag
+	rm -rf "$d" && mkdir -p "$d"
+	if [ ! -f "$ROOT/selftests/$name" ]; then
+		say "not ok $n $spec # no such test selftests/$name"
+		failed=$((failed + 1))
+		continue
+	fi
+	start=$(date +%s)
+	for attempt in 1 2 3; do
+	rm -f "$d"/*.txt "$d/rc" "$d/test.log"
+	# shellcheck disable=SC2086
+	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM" -smp 2 \
+		-display none -no-reboot -monitor none -serial "file:$d/console.log" \
+		-kernel "$BZIMAGE" -initrd "$INITRD" \
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
+		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo=$ROOT ipsecrs_ksrc=$(readlink -f "$KDIR/source" 2>/dev/null) ipsecrs_test=$name ipsecrs_args=$args ipsecrs_ko=$KO" \
+		</dev/null >"$d/qemu.log" 2>&1
+	qrc=$?
+	# A kernel report already in the log before the test started is not
+	# the test's, and it may have switched lockdep off for this boot, so
+	# this boot cannot referee: boot again (seen under TCG: a KASAN
+	# report from an interrupt during identify_boot_cpu, 1 boot in ~10).
+	allpat=$(IFS='|'; echo "${FAULTS[*]}")
+	if [ -f "$d/dmesg-boot.txt" ] && grep -Eq "$allpat" "$d/dmesg-boot.txt"; then
+		say "# $spec: kernel report during boot, before the test (attempt $attempt):"
+		grep -E -m3 "$allpat" "$d/dmesg-boot.txt" | sed 's/^/#   /'
+		mv "$d/dmesg-boot.txt" "$d/dmesg-boot-failed-$attempt.log"
+		[ $attempt -lt 3 ] && { say "# rebooting"; continue; }
+		echo "boot-time kernel report on 3 boots" >"$d/boot-failed"
+	fi
+	break
+	done
+	secs=$(($(date +%s) - start))
+	rc=$(cat "$d/rc" 2>/dev/null || echo "")
+	faults=$(classify "$d")
+	reason=""
+	if [ -f "$d/boot-failed" ]; then
+		reason="the kernel reported a fault while booting, on 3 boots"
+	elif [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+		reason="guest timed out after ${TIMEOUT_THIS}s"
+	elif [ -z "$rc" ]; then
+		reason="guest died before the test finished (qemu rc=$qrc)"
+	fi
+	if [ -z "$reason" ]; then
+		for line in "${BOOT_LINES[@]}"; do
+			# (grep on the files: `cat | grep -q` fails under pipefail
+			# when grep stops early and cat gets SIGPIPE.)
+			grep -qsF "$line" "$d/dmesg-boot.txt" "$d/dmesg.txt" || reason="booted the wrong kernel: no '$line' in the log"
+		done
+	fi
+	# The test's own TAP lines, indented as kselftest nests them.
+	sed 's/^/# /' "$d/test.log" 2>/dev/null
+	if [ -n "$EXPECT_THIS" ]; then
+		want=$EXPECT_THIS; [ "$want" = none ] && want=""
+		if [ -z "$reason" ] && [ "$faults" = "$want" ]; then
+			say "ok $n $spec # referee reported '${faults:-none}' as expected (${secs}s)"
+		else
+			say "not ok $n $spec # referee reported '${faults:-none}', expected '$EXPECT_THIS' ${reason:+($reason)}"
+			excerpt "$d"
+			failed=$((failed + 1))
+		fi
+		continue
+	fi
+	if [ -n "$reason" ]; then
+		say "not ok $n $spec # $reason"
+		tail -30 "$d/console.log" 2>/dev/null | sed 's/^/#   /'
+		[ -n "$faults" ] && excerpt "$d"
+		failed=$((failed + 1))
+	elif [ -n "$faults" ]; then
+		say "not ok $n $spec # kernel reported: $faults (test rc=$rc)"
+		excerpt "$d"
+		failed=$((failed + 1))
+	elif [ "$rc" = 4 ]; then
+		say "ok $n $spec # SKIP (${secs}s) $(grep -m1 -i 'skip' "$d/test.log" | cut -c1-120)"
+		printf '\n*** SKIP: %s ***\n\n' "$spec" >&2
+	elif [ "$rc" = 0 ]; then
+		say "ok $n $spec (${secs}s)"
+	else
+		say "not ok $n $spec # test exited $rc (${secs}s)"
+		failed=$((failed + 1))
+	fi
+	[ $KEEP -eq 1 ] || rm -f "$d/kernel-all.txt"
+done
+say "# results in $RESULTS"
+[ $failed -eq 0 ]

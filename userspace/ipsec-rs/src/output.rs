@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Human and JSON renderings of counters, settings and events.
+//!
+//! JSON key names are the YAML spec's attribute names with `-` replaced by
+//! `_` (`esp-v4` -> `esp_v4`), which are also the field names of the core
+//! crate's typed structs.  They are part of the tool's interface: tests
+//! pin the exact strings.
+
+use std::fmt::Write as _;
+
+use ipsec_rs_core::esp::{Family, IpAddr};
+use ipsec_rs_core::frag::{DfMode, PreFrag};
+use ipsec_rs_core::nl::{stats_attr, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig};
+use ipsec_rs_core::replay::ReplayMode;
+use serde_json::{json, Map, Value};
+
+/// Where a counter belongs in the human table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Inbound ESP processing.
+    Inbound,
+    /// The NAT-T port's non-ESP traffic.
+    NatT,
+    /// Invalid-SPI detection and its rate limiter.
+    InvalidSpi,
+    /// Outbound DF / pre-fragmentation.
+    Outbound,
+}
+
+impl Section {
+    fn title(self) -> &'static str {
+        match self {
+            Section::Inbound => "Inbound ESP",
+            Section::NatT => "NAT-T port (UDP 4500), passed on",
+            Section::InvalidSpi => "Invalid SPI",
+            Section::Outbound => "Outbound (tunnel mode)",
+        }
+    }
+}
+
+/// One counter: attribute number, name, section and description.
+pub struct CounterInfo {
+    /// `stats` attribute number.
+    pub kind: u16,
+    /// JSON key (YAML name with `_`).
+    pub name: &'static str,
+    /// Section of the human table.
+    pub section: Section,
+    /// Description for the human table.
+    pub what: &'static str,
+}
+
+macro_rules! counters {
+    ($($kind:ident, $name:literal, $sec:ident, $what:literal;)*) => {
+        /// Every counter of the `stats` attribute set, in attribute order.
+        pub const COUNTERS: &[CounterInfo] = &[
+            $(CounterInfo { kind: stats_attr::$kind, name: $name, section: Section::$sec, what: $what },)*
+        ];
+    };
+}
+
+counters! {
+    ESP_V4, "esp_v4", Inbound, "ESP packets, IPv4";
+    ESP_V6, "esp_v6", Inbound, "ESP packets, IPv6";
+    UDP_ENCAP_V4, "udp_encap_v4", Inbound, "UDP-encapsulated ESP packets, IPv4";
+    UDP_ENCAP_V6, "udp_encap_v6", Inbound, "UDP-encapsulated ESP packets, IPv6";
+    INVALID_SPI_V4, "invalid_spi_v4", InvalidSpi, "dropped, no SA for the SPI, IPv4";
+    INVALID_SPI_V6, "invalid_spi_v6", InvalidSpi, "dropped, no SA for the SPI, IPv6";
+    EVENTS_SENT, "events_sent", InvalidSpi, "invalid-SPI events sent";
+    SUPPRESSED_FLOW, "suppressed_flow", InvalidSpi, "events suppressed by the per-flow limit";
+    SUPPRESSED_GLOBAL, "suppressed_global", InvalidSpi, "events suppressed by the global limit";
+    FLOWS_EVICTED, "flows_evicted", InvalidSpi, "active flows evicted from the table";
+    DECAP_OK, "decap_ok", Inbound, "#pkts decaps (decrypted, verified, handed back)";
+    AUTH_FAILED, "auth_failed", Inbound, "#pkts verify failed (ICV)";
+    REPLAY_DROPPED, "replay_dropped", Inbound, "#pkts replay failed (already seen)";
+    REPLAY_TOO_OLD, "replay_too_old", Inbound, "#pkts replay failed (left of window)";
+    PASSED_TO_XFRM, "passed_to_xfrm", Inbound, "left to XFRM (algorithm or mode not handled)";
+    NAT_KEEPALIVE, "nat_keepalive", NatT, "NAT keepalives";
+    IKE_PASSED, "ike_passed", NatT, "IKE (non-ESP marker) datagrams";
+    MALFORMED, "malformed", Inbound, "malformed or truncated ESP";
+    RESERVED_SPI, "reserved_spi", Inbound, "reserved SPI (1..255)";
+    FRAG_BEFORE_ENC, "frag_before_enc", Outbound, "#pkts fragmented before encryption";
+    FRAG_AFTER_ENC, "frag_after_enc", Outbound, "#pkts left to fragment after encryption";
+    DF_DROPPED, "df_dropped", Outbound, "#pkts dropped, DF set (ICMP frag needed sent)";
+}
+
+fn counter_value(c: &Counters, kind: u16) -> u64 {
+    let mut c = *c;
+    c.get_mut(kind).map(|v| *v).unwrap_or(0)
+}
+
+/// `stats --json`: one flat object, counters in attribute order.
+pub fn counters_json(c: &Counters) -> String {
+    let mut m = Map::new();
+    for i in COUNTERS {
+        m.insert(i.name.to_string(), json!(counter_value(c, i.kind)));
+    }
+    Value::Object(m).to_string()
+}
+
+/// `stats`: an aligned table by section.
+pub fn counters_table(c: &Counters) -> String {
+    let width = COUNTERS
+        .iter()
+        .map(|i| counter_value(c, i.kind).to_string().len())
+        .max();
+    let width = width.unwrap_or(1).max(5);
+    let mut out = String::from("ipsec_rs counters (this network namespace)\n");
+    for sec in [
+        Section::Inbound,
+        Section::NatT,
+        Section::InvalidSpi,
+        Section::Outbound,
+    ] {
+        let _ = writeln!(out, "\n  {}:", sec.title());
+        for i in COUNTERS.iter().filter(|i| i.section == sec) {
+            let _ = writeln!(
+                out,
+                "    {:<18} {:>width$}  {}",
+                i.name,
+                counter_value(c, i.kind),
+                i.what
+            );
+        }
+    }
+    out
+}
+
+/// Formats an address like `inet_ntop`.
+pub fn addr_string(a: &IpAddr) -> String {
+    match a.family {
+        Family::V4 => {
+            let b = a.bytes;
+            std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+        }
+        Family::V6 => std::net::Ipv6Addr::from(a.bytes).to_string(),
+    }
+}
+
+/// `ipv4` or `ipv6`.
+pub fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+/// The YAML enum name of a DF mode.
+pub fn df_name(m: DfMode) -> &'static str {
+    match m {
+        DfMode::Clear => "clear",
+        DfMode::Set => "set",
+        DfMode::Copy => "copy",
+    }
+}
+
+/// The YAML enum name of a pre-fragmentation setting.
+pub fn prefrag_name(p: PreFrag) -> &'static str {
+    match p {
+        PreFrag::Enabled => "enabled",
+        PreFrag::Disabled => "disabled",
+    }
+}
+
+/// Maps an interface index to its name in the caller's namespace.
+pub type IfNamer<'a> = &'a dyn Fn(u32) -> Option<String>;
+
+/// The system's `if_indextoname`.
+pub fn system_ifname(ifindex: u32) -> Option<String> {
+    let mut buf = [0u8; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has the IF_NAMESIZE bytes the function may write.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// `monitor --json`: one object per event, fixed keys (absent ports and
+/// unknown interface names are `null`).
+pub fn event_json(e: &InvalidSpiEvent, ifname: IfNamer<'_>) -> String {
+    let v = json!({
+        "event": "invalid_spi",
+        "family": family_name(e.saddr.family),
+        "saddr": addr_string(&e.saddr),
+        "daddr": addr_string(&e.daddr),
+        "spi": e.spi,
+        "proto": e.proto(),
+        "encap_sport": e.encap.map(|p| p.sport),
+        "encap_dport": e.encap.map(|p| p.dport),
+        "seq": e.seq,
+        "ifindex": e.ifindex,
+        "ifname": ifname(e.ifindex),
+        "netns_cookie": e.netns_cookie,
+        "suppressed": e.suppressed,
+        "timestamp_ns": e.timestamp_ns,
+    });
+    v.to_string()
+}
+
+/// `monitor`: the vendor's log line plus the fields it lacks.
+///
+/// The vendor's `prot=50` is the IPsec protocol (ESP); for UDP-encapsulated
+/// packets the UDP ports follow in `encap=udp SPORT->DPORT`.
+pub fn event_line(e: &InvalidSpiEvent, ifname: IfNamer<'_>) -> String {
+    let mut s = format!(
+        "%CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for \
+         destaddr={}, prot=50, spi=0x{:X}({}), srcaddr={}",
+        addr_string(&e.daddr),
+        e.spi,
+        e.spi,
+        addr_string(&e.saddr),
+    );
+    if let Some(p) = e.encap {
+        let _ = write!(s, ", encap=udp {}->{}", p.sport, p.dport);
+    }
+    let _ = write!(s, ", seq={}", e.seq);
+    match ifname(e.ifindex) {
+        Some(n) => {
+            let _ = write!(s, ", if={n}({})", e.ifindex);
+        }
+        None => {
+            let _ = write!(s, ", ifindex={}", e.ifindex);
+        }
+    }
+    let _ = write!(
+        s,
+        ", netns=0x{:x}, suppressed={}",
+        e.netns_cookie, e.suppressed
+    );
+    s
+}
+
+/// `show global --json`.
+pub fn config_json(c: &GlobalConfig) -> String {
+    json!({
+        "invalid_spi_enable": c.invalid_spi_enable,
+        "flow_rate": c.flow_rate,
+        "flow_burst": c.flow_burst,
+        "global_rate": c.global_rate,
+        "global_burst": c.global_burst,
+        "flow_table_size": c.flow_table_size,
+        "log_interval_ms": c.log_interval_ms,
+        "flow_idle_timeout_ms": c.flow_idle_timeout_ms,
+        "replay_window": c.replay_window,
+        "replay_disabled": c.replay_disabled,
+        "df_mode": df_name(c.df_mode),
+        "prefrag": prefrag_name(c.prefrag),
+    })
+    .to_string()
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// `show global`.
+pub fn config_text(c: &GlobalConfig) -> String {
+    let replay = if c.replay_disabled {
+        format!("disabled (window {} kept)", c.replay_window)
+    } else {
+        format!("window {} packets", c.replay_window)
+    };
+    let rows = [
+        ("anti-replay", replay),
+        ("df-mode", df_name(c.df_mode).to_string()),
+        ("prefrag", prefrag_name(c.prefrag).to_string()),
+        ("invalid-spi", on_off(c.invalid_spi_enable).to_string()),
+        (
+            "flow-rate",
+            format!("{} per interval, burst {}", c.flow_rate, c.flow_burst),
+        ),
+        (
+            "global-rate",
+            format!("{} per interval, burst {}", c.global_rate, c.global_burst),
+        ),
+        ("log-interval", format!("{} ms", c.log_interval_ms)),
+        ("flow-table-size", format!("{} flows", c.flow_table_size)),
+        (
+            "flow-idle-timeout",
+            format!("{} ms", c.flow_idle_timeout_ms),
+        ),
+    ];
+    let mut out = String::from("ipsec_rs global settings\n");
+    for (k, v) in rows {
+        let _ = writeln!(out, "  {k:<18} {v}");
+    }
+    out
+}
+
+fn opt_name<T>(v: Option<T>, f: fn(T) -> &'static str) -> Value {
+    v.map_or(Value::Null, |x| Value::from(f(x)))
+}
+
+/// One SA as a JSON value; `null` means "inherited".
+pub fn sa_value(s: &SaConfig) -> Value {
+    let (window, disabled) = match s.replay {
+        None => (Value::Null, Value::Null),
+        Some(ReplayMode::Window(w)) => (json!(w), json!(false)),
+        Some(ReplayMode::Disabled) => (Value::Null, json!(true)),
+    };
+    json!({
+        "family": family_name(s.sel.daddr.family),
+        "daddr": addr_string(&s.sel.daddr),
+        "spi": s.sel.spi,
+        "proto": s.sel.proto,
+        "replay_window": window,
+        "replay_disabled": disabled,
+        "df_mode": opt_name(s.frag.df, df_name),
+        "prefrag": opt_name(s.frag.prefrag, prefrag_name),
+    })
+}
+
+/// One interface as a JSON value; `null` means "inherited".
+pub fn if_value(i: &IfConfig, ifname: IfNamer<'_>) -> Value {
+    json!({
+        "ifindex": i.ifindex,
+        "ifname": ifname(i.ifindex),
+        "df_mode": opt_name(i.frag.df, df_name),
+        "prefrag": opt_name(i.frag.prefrag, prefrag_name),
+    })
+}
+
+fn or_inherit(v: Option<&'static str>) -> &'static str {
+    v.unwrap_or("inherit")
+}
+
+/// `show sa` table.
+pub fn sa_table(sas: &[SaConfig]) -> String {
+    let mut out = format!(
+        "{:<40} {:<22} {:<14} {:<8} {}\n",
+        "DESTINATION", "SPI", "REPLAY", "DF", "PREFRAG"
+    );
+    for s in sas {
+        let _ = writeln!(
+            out,
+            "{:<40} {:<22} {:<14} {:<8} {}",
+            addr_string(&s.sel.daddr),
+            format!("0x{:08x}({})", s.sel.spi, s.sel.spi),
+            crate::proto::replay_mode_name(s.replay),
+            or_inherit(s.frag.df.map(df_name)),
+            or_inherit(s.frag.prefrag.map(prefrag_name)),
+        );
+    }
+    out
+}
+
+/// `show if` table.
+pub fn if_table(ifs: &[IfConfig], ifname: IfNamer<'_>) -> String {
+    let mut out = format!(
+        "{:<20} {:<8} {:<8} {}\n",
+        "INTERFACE", "INDEX", "DF", "PREFRAG"
+    );
+    for i in ifs {
+        let _ = writeln!(
+            out,
+            "{:<20} {:<8} {:<8} {}",
+            ifname(i.ifindex).unwrap_or_else(|| "?".into()),
+            i.ifindex,
+            or_inherit(i.frag.df.map(df_name)),
+            or_inherit(i.frag.prefrag.map(prefrag_name)),
+        );
+    }
+    out
+}

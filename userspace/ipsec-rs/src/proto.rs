@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `ipsec_rs` family's requests and replies.
+//!
+//! Every attribute payload is encoded and decoded by the core crate's `nl`
+//! module, the same code the kernel module runs, so tool and module cannot
+//! disagree about the wire format.  This module only frames requests for the
+//! [`ipsec_rs_genl::Client`] and picks the right command numbers.
+
+use ipsec_rs_core::nl::{
+    self, cmd, config_attr, AttrWriter, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, NlError,
+    NoSpace, SaConfig, SaSelector, Unknown,
+};
+use ipsec_rs_core::{
+    frag::{DfMode, FragSettings, PreFrag},
+    replay::ReplayMode,
+};
+use ipsec_rs_genl::{Client, Event, GenlMsg, Transport};
+use std::time::Duration;
+
+use crate::error::AppError;
+
+/// Room for the largest request we build (a few small attributes).
+const REQ_BUF: usize = 512;
+
+/// Runs `f` on a scratch buffer and returns the encoded bytes.
+fn encode(f: impl FnOnce(&mut [u8]) -> Result<usize, NoSpace>) -> Vec<u8> {
+    let mut buf = vec![0u8; REQ_BUF];
+    // REQ_BUF is far larger than any request of the family.
+    let n = f(&mut buf).expect("request fits in REQ_BUF");
+    buf.truncate(n);
+    buf
+}
+
+/// A patch of the global configuration (`SET_CONFIG`): `None` keeps the
+/// current value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConfigPatch {
+    /// `invalid-spi-enable`.
+    pub invalid_spi_enable: Option<bool>,
+    /// `flow-rate`.
+    pub flow_rate: Option<u32>,
+    /// `flow-burst`.
+    pub flow_burst: Option<u32>,
+    /// `global-rate`.
+    pub global_rate: Option<u32>,
+    /// `global-burst`.
+    pub global_burst: Option<u32>,
+    /// `flow-table-size`.
+    pub flow_table_size: Option<u32>,
+    /// `log-interval-ms`.
+    pub log_interval_ms: Option<u32>,
+    /// `flow-idle-timeout-ms`.
+    pub flow_idle_timeout_ms: Option<u32>,
+    /// `replay-window`.
+    pub replay_window: Option<u32>,
+    /// `replay-disabled`.
+    pub replay_disabled: Option<bool>,
+    /// `df-mode`.
+    pub df_mode: Option<DfMode>,
+    /// `prefrag`.
+    pub prefrag: Option<PreFrag>,
+}
+
+impl ConfigPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ConfigPatch::default()
+    }
+
+    /// The `SET_CONFIG` attributes.
+    pub fn encode(&self) -> Vec<u8> {
+        use config_attr::*;
+        encode(|buf| {
+            let mut w = AttrWriter::new(buf);
+            let u32s = [
+                (FLOW_RATE, self.flow_rate),
+                (FLOW_BURST, self.flow_burst),
+                (GLOBAL_RATE, self.global_rate),
+                (GLOBAL_BURST, self.global_burst),
+                (FLOW_TABLE_SIZE, self.flow_table_size),
+                (LOG_INTERVAL_MS, self.log_interval_ms),
+                (FLOW_IDLE_TIMEOUT_MS, self.flow_idle_timeout_ms),
+                (REPLAY_WINDOW, self.replay_window),
+            ];
+            if let Some(v) = self.invalid_spi_enable {
+                w.put_u8(INVALID_SPI_ENABLE, u8::from(v))?;
+            }
+            for (kind, v) in u32s {
+                if let Some(v) = v {
+                    w.put_u32(kind, v)?;
+                }
+            }
+            if let Some(v) = self.replay_disabled {
+                w.put_u8(REPLAY_DISABLED, u8::from(v))?;
+            }
+            if let Some(m) = self.df_mode {
+                w.put_u8(DF_MODE, nl::df_mode_to_u8(m))?;
+            }
+            if let Some(p) = self.prefrag {
+                w.put_u8(PREFRAG, nl::prefrag_to_u8(p))?;
+            }
+            Ok(w.len())
+        })
+    }
+
+    /// Validates the patch the way the module does (core's
+    /// [`GlobalConfig::patched`]), applied to the defaults: every value's
+    /// range and the exclusive replay settings.  The module re-validates
+    /// against its current configuration.
+    pub fn validate(&self) -> Result<(), NlError> {
+        GlobalConfig::DEFAULT
+            .patched(&self.encode(), Unknown::Reject)
+            .map(|_| ())
+    }
+}
+
+/// The `SA_SET` attributes, validated by core's decoder first.
+pub fn encode_sa_set(sa: &SaConfig) -> Result<Vec<u8>, NlError> {
+    let bytes = encode(|b| sa.encode(b));
+    SaConfig::decode(&bytes, Unknown::Reject)?;
+    Ok(bytes)
+}
+
+/// The `SA_GET` attributes selecting one SA.
+pub fn encode_sa_get(sel: &SaSelector) -> Result<Vec<u8>, NlError> {
+    let sa = SaConfig {
+        sel: *sel,
+        replay: None,
+        frag: FragSettings::default(),
+    };
+    encode_sa_set(&sa)
+}
+
+/// The `IF_SET` attributes, validated by core's decoder first.
+pub fn encode_if_set(i: &IfConfig) -> Result<Vec<u8>, NlError> {
+    let bytes = encode(|b| i.encode(b));
+    IfConfig::decode(&bytes, Unknown::Reject)?;
+    Ok(bytes)
+}
+
+/// The `IF_GET` attributes selecting one interface.
+pub fn encode_if_get(ifindex: u32) -> Result<Vec<u8>, NlError> {
+    encode_if_set(&IfConfig {
+        ifindex,
+        frag: FragSettings::default(),
+    })
+}
+
+fn bad_reply(what: &str, e: NlError) -> AppError {
+    AppError::Reply(format!("{what}: {}", e.msg))
+}
+
+fn only_reply(mut msgs: Vec<GenlMsg>, what: &str) -> Result<GenlMsg, AppError> {
+    if msgs.len() != 1 {
+        return Err(AppError::Reply(format!(
+            "{what}: expected one reply, got {}",
+            msgs.len()
+        )));
+    }
+    Ok(msgs.remove(0))
+}
+
+/// What a monitor receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notification {
+    /// An invalid-SPI event.
+    InvalidSpi(InvalidSpiEvent),
+    /// Events were lost (socket buffer overflow).
+    Overrun,
+    /// The timeout expired.
+    Timeout,
+}
+
+/// The module, reached through a generic-netlink client.
+pub struct Module<T: Transport> {
+    client: Client<T>,
+}
+
+impl<T: Transport> Module<T> {
+    /// Resolves the `ipsec_rs` family over `io`.
+    pub fn connect(io: T) -> Result<Self, AppError> {
+        Ok(Module {
+            client: Client::connect(io, nl::FAMILY_NAME)?,
+        })
+    }
+
+    fn request(&mut self, c: u8, attrs: &[u8], dump: bool) -> Result<Vec<GenlMsg>, AppError> {
+        Ok(self.client.request(c, nl::FAMILY_VERSION, attrs, dump)?)
+    }
+
+    /// `GET_STATS`.
+    pub fn stats(&mut self) -> Result<Counters, AppError> {
+        let m = only_reply(self.request(cmd::GET_STATS, &[], false)?, "GET_STATS")?;
+        Counters::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("GET_STATS", e))
+    }
+
+    /// `GET_CONFIG`.
+    pub fn config(&mut self) -> Result<GlobalConfig, AppError> {
+        let m = only_reply(self.request(cmd::GET_CONFIG, &[], false)?, "GET_CONFIG")?;
+        GlobalConfig::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("GET_CONFIG", e))
+    }
+
+    /// `SET_CONFIG` with the patch's attributes.
+    pub fn set_config(&mut self, patch: &ConfigPatch) -> Result<(), AppError> {
+        self.request(cmd::SET_CONFIG, &patch.encode(), false)?;
+        Ok(())
+    }
+
+    /// `SA_GET` of one SA, or a dump of all SAs with overrides.
+    pub fn sas(&mut self, sel: Option<&SaSelector>) -> Result<Vec<SaConfig>, AppError> {
+        let msgs = match sel {
+            Some(s) => {
+                let attrs = encode_sa_get(s).map_err(AppError::validation)?;
+                self.request(cmd::SA_GET, &attrs, false)?
+            }
+            None => self.request(cmd::SA_GET, &[], true)?,
+        };
+        msgs.iter()
+            .map(|m| SaConfig::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("SA_GET", e)))
+            .collect()
+    }
+
+    /// `SA_SET`: replaces the overrides of one SA.
+    pub fn set_sa(&mut self, sa: &SaConfig) -> Result<(), AppError> {
+        let attrs = encode_sa_set(sa).map_err(AppError::validation)?;
+        self.request(cmd::SA_SET, &attrs, false)?;
+        Ok(())
+    }
+
+    /// `IF_GET` of one interface, or a dump of all interfaces with overrides.
+    pub fn ifaces(&mut self, ifindex: Option<u32>) -> Result<Vec<IfConfig>, AppError> {
+        let msgs = match ifindex {
+            Some(i) => {
+                let attrs = encode_if_get(i).map_err(AppError::validation)?;
+                self.request(cmd::IF_GET, &attrs, false)?
+            }
+            None => self.request(cmd::IF_GET, &[], true)?,
+        };
+        msgs.iter()
+            .map(|m| IfConfig::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("IF_GET", e)))
+            .collect()
+    }
+
+    /// `IF_SET`: replaces the overrides of one interface.
+    pub fn set_iface(&mut self, i: &IfConfig) -> Result<(), AppError> {
+        let attrs = encode_if_set(i).map_err(AppError::validation)?;
+        self.request(cmd::IF_SET, &attrs, false)?;
+        Ok(())
+    }
+
+    /// Joins the `events` multicast group.
+    pub fn subscribe(&mut self) -> Result<(), AppError> {
+        Ok(self.client.join(nl::MCGRP_EVENTS)?)
+    }
+
+    /// Waits at most `timeout` for the next notification.  Messages with
+    /// other commands are skipped; an event that does not decode is logged
+    /// and skipped (a newer module may send what this tool cannot read).
+    pub fn next(&mut self, timeout: Option<Duration>) -> Result<Notification, AppError> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            match self.client.next_event(left)? {
+                Event::Timeout => return Ok(Notification::Timeout),
+                Event::Overrun => return Ok(Notification::Overrun),
+                Event::Message(m) if m.cmd == cmd::EVENT_INVALID_SPI => {
+                    match InvalidSpiEvent::decode(&m.attrs, Unknown::Skip) {
+                        Ok(ev) => return Ok(Notification::InvalidSpi(ev)),
+                        Err(e) => tracing::warn!("undecodable invalid-SPI event: {}", e.msg),
+                    }
+                }
+                Event::Message(m) => tracing::debug!(cmd = m.cmd, "ignoring notification"),
+            }
+        }
+    }
+
+    /// How many overruns the client has seen.
+    pub fn overruns(&self) -> u64 {
+        self.client.overruns()
+    }
+
+    /// Gives the transport back (tests inspect what was sent).
+    pub fn into_transport(self) -> T {
+        self.client.into_transport()
+    }
+}
+
+/// The replay setting of an SA in words.
+pub fn replay_mode_name(m: Option<ReplayMode>) -> String {
+    match m {
+        None => "inherit".into(),
+        Some(ReplayMode::Disabled) => "disabled".into(),
+        Some(ReplayMode::Window(w)) => format!("window {w}"),
+    }
+}

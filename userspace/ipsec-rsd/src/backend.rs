@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What "recover towards a peer" means for each IKE daemon.
+//!
+//! strongSwan (measured): charon answers a received INVALID_SPI notify like
+//! a liveness check and deletes nothing.  What makes a strongSwan peer drop
+//! its stale SAs is INITIAL_CONTACT in a fresh IKE_AUTH (its uniqueness
+//! check replaces the old IKE SA and its CHILD_SAs) or Delete payloads.  So:
+//!
+//! 1. `list-sas` for the peer's connection: the IKE SAs to the peer;
+//! 2. if there are some (the peer sends on a CHILD_SA we no longer have),
+//!    `terminate` them: the Delete makes the peer drop the stale CHILD_SA;
+//! 3. `initiate` the configured child (or every child of the connection,
+//!    from `list-conns`): the new IKE_AUTH carries INITIAL_CONTACT, as we
+//!    have no IKE SA with the peer any more;
+//! 4. follow `ike-updown`/`child-updown` during the initiation and confirm
+//!    with `list-sas` that the CHILD_SA is installed.
+//!
+//! Each recovery opens its own VICI connection, so a charon restart between
+//! two recoveries needs no reconnection logic.
+//!
+//! libreswan: `ipsec whack --crash ADDRESS` (pluto treats the peer as
+//! crashed and drops its states), then `ipsec whack --name CONN --initiate
+//! --asynchronous`.
+
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Config, Peer};
+use crate::vici::{self, Client, Message};
+
+/// Why a recovery failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong.
+    pub msg: String,
+    /// Whether trying again soon may help (the IKE daemon is not running
+    /// yet, or has not loaded its configuration yet, as after a reboot).
+    pub retry: bool,
+}
+
+impl Failure {
+    fn fatal(msg: impl Into<String>) -> Self {
+        Failure {
+            msg: msg.into(),
+            retry: false,
+        }
+    }
+    fn transient(msg: impl Into<String>) -> Self {
+        Failure {
+            msg: msg.into(),
+            retry: true,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+/// A recovery back end.
+pub trait Backend: Send {
+    /// Logs whether the configured peers match what the IKE daemon has
+    /// loaded (startup check; never fatal: the IKE daemon may start later).
+    fn check(&mut self, peers: &[Peer]);
+    /// Recovers towards `peer`: `Ok(summary)` once new SAs are up (or the
+    /// action was handed over), `Err(reason)` otherwise.
+    fn recover(&mut self, peer: &Peer) -> Result<String, Failure>;
+}
+
+/// Opens VICI connections.
+pub trait Connector: Send {
+    /// The stream type.
+    type Stream: Read + Write;
+    /// A new connection to charon.
+    fn connect(&mut self) -> Result<Client<Self::Stream>, vici::Error>;
+}
+
+/// The real connector: charon's unix socket.
+pub struct UnixConnector {
+    /// Socket path.
+    pub path: PathBuf,
+    /// Read/write time limit.
+    pub timeout: Duration,
+}
+
+impl Connector for UnixConnector {
+    type Stream = UnixStream;
+    fn connect(&mut self) -> Result<Client<UnixStream>, vici::Error> {
+        Client::connect(&self.path, self.timeout)
+    }
+}
+
+/// strongSwan over VICI.
+pub struct StrongSwan<C: Connector> {
+    conn: C,
+    /// Time limit charon gets for `initiate`/`terminate`, milliseconds.
+    timeout_ms: u64,
+}
+
+/// One IKE SA from `list-sas`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IkeSa {
+    /// Connection name.
+    pub name: String,
+    /// `uniqueid`.
+    pub id: String,
+    /// `remote-host`.
+    pub remote: Option<IpAddr>,
+    /// `state`.
+    pub state: String,
+    /// CHILD_SAs: name, state, inbound SPI, outbound SPI.
+    pub children: Vec<(String, String, String, String)>,
+}
+
+/// The IKE SAs in `list-sa` event messages.
+pub fn parse_sas(events: &[Message]) -> Vec<IkeSa> {
+    let mut out = Vec::new();
+    for ev in events {
+        for (name, sa) in ev.sections() {
+            let children = sa
+                .get_section("child-sas")
+                .map(|c| {
+                    c.sections()
+                        .map(|(_, ch)| {
+                            let g = |k| ch.get_str(k).unwrap_or_default();
+                            (g("name"), g("state"), g("spi-in"), g("spi-out"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(IkeSa {
+                name: name.to_string(),
+                id: sa.get_str("uniqueid").unwrap_or_default(),
+                remote: sa.get_str("remote-host").and_then(|h| h.parse().ok()),
+                state: sa.get_str("state").unwrap_or_default(),
+                children,
+            });
+        }
+    }
+    out
+}
+
+/// The children of connection `conn` in `list-conn` event messages; `None`
+/// if the connection is not loaded.
+pub fn parse_children(events: &[Message], conn: &str) -> Option<Vec<String>> {
+    events.iter().find_map(|ev| {
+        ev.get_section(conn).map(|c| {
+            c.get_section("children")
+                .map(|ch| ch.sections().map(|(n, _)| n.to_string()).collect())
+                .unwrap_or_default()
+        })
+    })
+}
+
+impl StrongSwan<UnixConnector> {
+    /// The back end for `cfg`.
+    pub fn from_config(cfg: &Config) -> Self {
+        let t = Duration::from_secs(cfg.vici.timeout_secs);
+        StrongSwan {
+            conn: UnixConnector {
+                path: cfg.vici.socket.clone(),
+                // The socket waits a little longer than charon's own limit.
+                timeout: t + Duration::from_secs(5),
+            },
+            timeout_ms: t.as_millis() as u64,
+        }
+    }
+}
+
+impl<C: Connector> StrongSwan<C> {
+    /// A back end over `conn` (tests pass a fake).
+    pub fn new(conn: C, timeout_ms: u64) -> Self {
+        StrongSwan { conn, timeout_ms }
+    }
+
+    fn list_sas(c: &mut Client<C::Stream>, conn: &str) -> Result<Vec<IkeSa>, vici::Error> {
+        let (evs, _) = c.streamed(
+            "list-sas",
+            "list-sa",
+            Message::new().kv("noblock", "yes").kv("ike", conn),
+        )?;
+        Ok(parse_sas(&evs))
+    }
+
+    fn children(c: &mut Client<C::Stream>, peer: &Peer) -> Result<Vec<String>, Failure> {
+        let (evs, _) = c
+            .streamed(
+                "list-conns",
+                "list-conn",
+                Message::new().kv("ike", &peer.connection),
+            )
+            .map_err(|e| Failure::fatal(e.to_string()))?;
+        let children = parse_children(&evs, &peer.connection).ok_or_else(|| {
+            Failure::transient(format!(
+                "connection '{}' is not loaded in charon",
+                peer.connection
+            ))
+        })?;
+        match &peer.child {
+            Some(ch) if children.contains(ch) => Ok(vec![ch.clone()]),
+            Some(ch) => Err(Failure::fatal(format!(
+                "connection '{}' has no child '{ch}' in charon",
+                peer.connection
+            ))),
+            None if children.is_empty() => Err(Failure::fatal(format!(
+                "connection '{}' has no children in charon",
+                peer.connection
+            ))),
+            None => Ok(children),
+        }
+    }
+
+    fn run(&mut self, peer: &Peer) -> Result<String, Failure> {
+        let mut c = self
+            .conn
+            .connect()
+            .map_err(|e| Failure::transient(e.to_string()))?;
+        let conn = peer.connection.as_str();
+        let children = Self::children(&mut c, peer)?;
+        let stale: Vec<IkeSa> = Self::list_sas(&mut c, conn)
+            .map_err(|e| Failure::fatal(e.to_string()))?
+            .into_iter()
+            .filter(|s| s.remote == Some(peer.address))
+            .collect();
+        for sa in &stale {
+            tracing::info!(
+                "peer {}: terminating IKE SA {}[{}] ({}) so the peer deletes its stale CHILD_SAs",
+                peer.address,
+                sa.name,
+                sa.id,
+                sa.state
+            );
+            let r = c
+                .request(
+                    "terminate",
+                    Message::new()
+                        .kv("ike-id", &sa.id)
+                        .kv("timeout", self.timeout_ms.min(5000).to_string())
+                        .kv("force", "yes"),
+                )
+                .map_err(|e| Failure::fatal(e.to_string()))?;
+            if let Err(e) = r.check_success() {
+                // Already gone, or the peer did not answer the Delete in
+                // time (force removed it locally): initiate anyway.
+                tracing::warn!("peer {}: terminate IKE SA {}: {e}", peer.address, sa.id);
+            }
+        }
+        if stale.is_empty() {
+            tracing::info!(
+                "peer {}: no IKE SA; initiating '{conn}' (INITIAL_CONTACT makes the peer drop its stale SAs)",
+                peer.address
+            );
+        }
+        for child in &children {
+            let r = c
+                .request_following(
+                    "initiate",
+                    Message::new()
+                        .kv("child", child)
+                        .kv("ike", conn)
+                        .kv("timeout", self.timeout_ms.to_string())
+                        .kv("init-limits", "no"),
+                    &["ike-updown", "child-updown"],
+                    |name, m| {
+                        let up = m.get_str("up").unwrap_or_else(|| "no".into());
+                        for (sa, body) in m.sections() {
+                            tracing::info!(
+                                "peer {}: {name}: {sa} {} (state {})",
+                                peer.address,
+                                if up == "yes" { "up" } else { "down" },
+                                body.get_str("state").unwrap_or_default()
+                            );
+                        }
+                    },
+                )
+                .map_err(|e| Failure::fatal(e.to_string()))?;
+            r.check_success()
+                .map_err(|e| Failure::fatal(format!("initiate {conn}/{child}: {e}")))?;
+        }
+        let now = Self::list_sas(&mut c, conn).map_err(|e| Failure::fatal(e.to_string()))?;
+        let up: Vec<String> = now
+            .iter()
+            .filter(|s| s.remote == Some(peer.address) && s.state == "ESTABLISHED")
+            .flat_map(|s| {
+                s.children
+                    .iter()
+                    .filter(|ch| ch.1 == "INSTALLED" && children.contains(&ch.0))
+                    .map(move |ch| {
+                        format!(
+                            "IKE SA {}[{}] CHILD_SA {} spi-in 0x{} spi-out 0x{}",
+                            s.name, s.id, ch.0, ch.2, ch.3
+                        )
+                    })
+            })
+            .collect();
+        if up.is_empty() {
+            return Err(Failure::fatal(format!(
+                "initiate '{conn}' succeeded but list-sas shows no installed CHILD_SA"
+            )));
+        }
+        Ok(up.join("; "))
+    }
+}
+
+impl<C: Connector> Backend for StrongSwan<C> {
+    fn check(&mut self, peers: &[Peer]) {
+        let mut c = match self.conn.connect() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot check the peers' connections now: {e}; will retry at recovery time"
+                );
+                return;
+            }
+        };
+        for p in peers {
+            match Self::children(&mut c, p) {
+                Ok(ch) => tracing::info!(
+                    "peer {}: connection '{}' loaded in charon, children {:?}",
+                    p.address,
+                    p.connection,
+                    ch
+                ),
+                Err(e) => tracing::warn!("peer {}: {e}", p.address),
+            }
+        }
+    }
+
+    fn recover(&mut self, peer: &Peer) -> Result<String, Failure> {
+        self.run(peer)
+    }
+}
+
+/// Runs external commands (tests substitute a fake).
+pub trait Runner: Send {
+    /// Runs `prog args...`; returns whether it exited 0, and its output.
+    fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)>;
+}
+
+/// The real runner.
+pub struct Command;
+
+impl Runner for Command {
+    fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)> {
+        let out = std::process::Command::new(prog)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.success(), text.trim().to_string()))
+    }
+}
+
+/// libreswan through `ipsec whack`.
+pub struct Libreswan<R: Runner> {
+    ipsec: PathBuf,
+    initiate: bool,
+    runner: R,
+}
+
+impl<R: Runner> Libreswan<R> {
+    /// The back end for `cfg`, running commands with `runner`.
+    pub fn new(cfg: &Config, runner: R) -> Self {
+        Libreswan {
+            ipsec: cfg.libreswan.ipsec.clone(),
+            initiate: cfg.libreswan.initiate,
+            runner,
+        }
+    }
+
+    /// The commands for one recovery.
+    pub fn commands(&self, peer: &Peer) -> Vec<Vec<String>> {
+        let mut v = vec![vec![
+            "whack".to_string(),
+            "--crash".to_string(),
+            peer.address.to_string(),
+        ]];
+        if self.initiate {
+            v.push(vec![
+                "whack".into(),
+                "--name".into(),
+                peer.connection.clone(),
+                "--initiate".into(),
+                "--asynchronous".into(),
+            ]);
+        }
+        v
+    }
+
+    /// Gives the runner back.
+    pub fn into_runner(self) -> R {
+        self.runner
+    }
+}
+
+impl<R: Runner> Backend for Libreswan<R> {
+    fn check(&mut self, _peers: &[Peer]) {}
+
+    fn recover(&mut self, peer: &Peer) -> Result<String, Failure> {
+        let mut done = Vec::new();
+        for args in self.commands(peer) {
+            let shown = format!("{} {}", self.ipsec.display(), args.join(" "));
+            let (ok, out) = self
+                .runner
+                .run(&self.ipsec, &args)
+                .map_err(|e| Failure::fatal(format!("{shown}: {e}")))?;
+            if !ok {
+                return Err(Failure::fatal(format!("{shown} failed: {out}")));
+            }
+            done.push(shown);
+        }
+        Ok(done.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vici::{packet, Packet};
+    use std::path::Path;
+
+    struct Script {
+        input: io::Cursor<Vec<u8>>,
+        output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+    impl Read for Script {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.input.read(b)
+        }
+    }
+    impl Write for Script {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.output.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Hands out one scripted connection.
+    struct Fake {
+        input: Option<Vec<u8>>,
+        output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+    impl Connector for Fake {
+        type Stream = Script;
+        fn connect(&mut self) -> Result<Client<Script>, vici::Error> {
+            let input = self.input.take().ok_or_else(|| {
+                vici::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused))
+            })?;
+            Ok(Client::new(Script {
+                input: io::Cursor::new(input),
+                output: self.output.clone(),
+            }))
+        }
+    }
+
+    fn pkt(ty: u8, name: Option<&str>, msg: Message) -> Vec<u8> {
+        Packet {
+            ty,
+            name: name.map(Into::into),
+            msg,
+        }
+        .encode()
+        .unwrap()
+    }
+    fn confirm() -> Vec<u8> {
+        pkt(packet::EVENT_CONFIRM, None, Message::new())
+    }
+    fn resp(m: Message) -> Vec<u8> {
+        pkt(packet::CMD_RESPONSE, None, m)
+    }
+    fn ev(name: &str, m: Message) -> Vec<u8> {
+        pkt(packet::EVENT, Some(name), m)
+    }
+    fn ok() -> Message {
+        Message::new().kv("success", "yes")
+    }
+    fn conn_event() -> Vec<u8> {
+        ev(
+            "list-conn",
+            Message::new().section(
+                "a-b",
+                Message::new()
+                    .kv("remote_addrs", "192.0.2.1")
+                    .section("children", Message::new().section("net", Message::new())),
+            ),
+        )
+    }
+    fn sa_event(id: &str, state: &str, child_state: &str) -> Vec<u8> {
+        ev(
+            "list-sa",
+            Message::new().section(
+                "a-b",
+                Message::new()
+                    .kv("uniqueid", id)
+                    .kv("remote-host", "192.0.2.1")
+                    .kv("state", state)
+                    .section(
+                        "child-sas",
+                        Message::new().section(
+                            "net-5",
+                            Message::new()
+                                .kv("name", "net")
+                                .kv("state", child_state)
+                                .kv("spi-in", "c1234567")
+                                .kv("spi-out", "c7654321"),
+                        ),
+                    ),
+            ),
+        )
+    }
+    fn peer() -> Peer {
+        Peer {
+            address: "192.0.2.1".parse().unwrap(),
+            connection: "a-b".into(),
+            child: None,
+            limit: None,
+        }
+    }
+
+    /// One packet sent: type, name, message.
+    type Req = (u8, String, Message);
+
+    /// The packets sent, in order.
+    fn requests(out: &[u8]) -> Vec<Req> {
+        let mut v = Vec::new();
+        let mut i = 0;
+        while i < out.len() {
+            let n = u32::from_be_bytes(out[i..i + 4].try_into().unwrap()) as usize;
+            let p = Packet::decode(&out[i + 4..i + 4 + n]).unwrap();
+            v.push((p.ty, p.name.unwrap_or_default(), p.msg));
+            i += 4 + n;
+        }
+        v
+    }
+
+    fn run(input: Vec<u8>) -> (Result<String, Failure>, Vec<Req>) {
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut b = StrongSwan::new(
+            Fake {
+                input: Some(input),
+                output: output.clone(),
+            },
+            10_000,
+        );
+        let r = b.recover(&peer());
+        let out = output.lock().unwrap().clone();
+        (r, requests(&out))
+    }
+
+    fn cmds(reqs: &[Req]) -> Vec<String> {
+        reqs.iter()
+            .filter(|r| r.0 == packet::CMD_REQUEST)
+            .map(|r| r.1.clone())
+            .collect()
+    }
+
+    #[test]
+    fn no_ike_sa_means_initiate() {
+        let input = [
+            confirm(),
+            conn_event(),
+            resp(Message::new()),
+            confirm(), // list-conns
+            confirm(),
+            resp(Message::new()),
+            confirm(), // list-sas: none
+            confirm(),
+            confirm(), // register updown
+            ev("child-updown", Message::new().kv("up", "yes")),
+            resp(ok()),
+            confirm(),
+            confirm(), // initiate
+            confirm(),
+            sa_event("2", "ESTABLISHED", "INSTALLED"),
+            resp(Message::new()),
+            confirm(),
+        ]
+        .concat();
+        let (r, reqs) = run(input);
+        let summary = r.unwrap();
+        assert!(
+            summary.contains("CHILD_SA net spi-in 0xc1234567"),
+            "{summary}"
+        );
+        assert_eq!(
+            cmds(&reqs),
+            ["list-conns", "list-sas", "initiate", "list-sas"]
+        );
+        let init = &reqs.iter().find(|r| r.1 == "initiate").unwrap().2;
+        assert_eq!(init.get_str("child").as_deref(), Some("net"));
+        assert_eq!(init.get_str("ike").as_deref(), Some("a-b"));
+        assert_eq!(init.get_str("timeout").as_deref(), Some("10000"));
+    }
+
+    #[test]
+    fn existing_ike_sa_is_terminated_then_initiated() {
+        let input = [
+            confirm(),
+            conn_event(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            sa_event("1", "ESTABLISHED", "INSTALLED"),
+            resp(Message::new()),
+            confirm(),
+            resp(ok()), // terminate
+            confirm(),
+            confirm(),
+            resp(ok()),
+            confirm(),
+            confirm(), // initiate
+            confirm(),
+            sa_event("3", "ESTABLISHED", "INSTALLED"),
+            resp(Message::new()),
+            confirm(),
+        ]
+        .concat();
+        let (r, reqs) = run(input);
+        assert!(r.unwrap().contains("IKE SA a-b[3]"));
+        assert_eq!(
+            cmds(&reqs),
+            [
+                "list-conns",
+                "list-sas",
+                "terminate",
+                "initiate",
+                "list-sas"
+            ]
+        );
+        let term = &reqs.iter().find(|r| r.1 == "terminate").unwrap().2;
+        assert_eq!(term.get_str("ike-id").as_deref(), Some("1"));
+        assert_eq!(term.get_str("force").as_deref(), Some("yes"));
+    }
+
+    #[test]
+    fn failures_are_errors() {
+        // Connection not loaded.
+        let input = [confirm(), resp(Message::new()), confirm()].concat();
+        let (r, _) = run(input);
+        assert_eq!(
+            r.unwrap_err(),
+            Failure::transient("connection 'a-b' is not loaded in charon")
+        );
+        // initiate fails.
+        let input = [
+            confirm(),
+            conn_event(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            confirm(),
+            resp(
+                Message::new()
+                    .kv("success", "no")
+                    .kv("errmsg", "establishing CHILD_SA 'net' failed"),
+            ),
+            confirm(),
+            confirm(),
+        ]
+        .concat();
+        let (r, _) = run(input);
+        assert_eq!(
+            r.unwrap_err(),
+            Failure::fatal("initiate a-b/net: vici: establishing CHILD_SA 'net' failed")
+        );
+        // charon not running.
+        let mut b = StrongSwan::new(
+            Fake {
+                input: None,
+                output: Default::default(),
+            },
+            1000,
+        );
+        let e = b.recover(&peer()).unwrap_err();
+        assert!(e.retry && e.msg.contains("refused"), "{e:?}");
+    }
+
+    #[derive(Default)]
+    struct FakeRunner {
+        calls: Vec<(PathBuf, Vec<String>)>,
+        fail_at: Option<usize>,
+    }
+    impl Runner for FakeRunner {
+        fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)> {
+            self.calls.push((prog.into(), args.to_vec()));
+            let ok = self.fail_at != Some(self.calls.len() - 1);
+            Ok((
+                ok,
+                if ok {
+                    String::new()
+                } else {
+                    "no such connection".into()
+                },
+            ))
+        }
+    }
+
+    #[test]
+    fn libreswan_crashes_then_initiates() {
+        let cfg = Config::from_toml(
+            "[recovery]\nbackend = \"libreswan\"\n[libreswan]\nipsec = \"/usr/sbin/ipsec\"\n",
+            Path::new("t"),
+        )
+        .unwrap();
+        let mut b = Libreswan::new(&cfg, FakeRunner::default());
+        let r = b.recover(&peer()).unwrap();
+        assert_eq!(
+            r,
+            "/usr/sbin/ipsec whack --crash 192.0.2.1; /usr/sbin/ipsec whack --name a-b --initiate --asynchronous"
+        );
+        let calls = b.into_runner().calls;
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].0, PathBuf::from("/usr/sbin/ipsec"));
+        assert_eq!(calls[0].1, ["whack", "--crash", "192.0.2.1"]);
+
+        let mut b = Libreswan::new(
+            &cfg,
+            FakeRunner {
+                fail_at: Some(0),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            b.recover(&peer()).unwrap_err().msg,
+            "/usr/sbin/ipsec whack --crash 192.0.2.1 failed: no such connection"
+        );
+        assert_eq!(b.into_runner().calls.len(), 1);
+
+        let cfg = Config::from_toml("[libreswan]\ninitiate = false\n", Path::new("t")).unwrap();
+        let b = Libreswan::new(&cfg, FakeRunner::default());
+        assert_eq!(
+            b.commands(&peer()),
+            vec![vec!["whack", "--crash", "192.0.2.1"]]
+        );
+    }
+}
