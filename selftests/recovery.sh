@@ -40,8 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
-charons_start() { charon_start a && charon_start b; }
-loads() { swan_load a >/dev/null && swan_load b >/dev/null; }
 no_child_b() { ! swan_child_up b; }
 show() { sed 's/^/#   /' "$@"; }
 
@@ -52,43 +50,18 @@ check "insmod" load_module
 
 run_mode() {	# $1: on | off
 	mode=$1
-	rm -rf "$SWAN_DIR"; mkdir -p "$SWAN_DIR/a" "$SWAN_DIR/b"
-	swan_conf a 192.0.2.1 192.0.2.2 198.51.100.0/24 203.0.113.0/24
-	swan_conf b 192.0.2.2 192.0.2.1 203.0.113.0/24 198.51.100.0/24
-	swan_ns a && swan_ns b || die "cannot create mount namespaces"
 	t=$(now)
-	check "$mode: charon started on A and B" charons_start
-	diag "$mode: charons up in $(awk "BEGIN{printf \"%.1f\", $(now) - $t}") s"
-	check "$mode: swanctl --load-all on A and B" loads
-	t=$(now)
-	swan_in a swanctl --initiate --child net --timeout 30 >"$SWAN_DIR/a/initiate.log" 2>&1
-	check "$mode: A initiated IKE and CHILD_SA" swan_child_up a
+	check "$mode: A and B started charon, A initiated IKE and CHILD_SA" swan_lab_up
 	diag "$mode: SAs up in $(awk "BEGIN{printf \"%.1f\", $(now) - $t}") s"
-	check "$mode: B has the CHILD_SA" swan_child_up b
 	check "$mode: host 1 reaches host 2 through the tunnel" \
 		ip netns exec h1 ping -q -c 3 -i $IV -W 2 203.0.113.10
-	old=$(ip -n a xfrm state | sed -n '/^src 192.0.2.1 dst 192.0.2.2/{n;s/.*spi \(0x[0-9a-f]*\).*/\1/p}' | head -1)
-	old_spi=$(printf '0x%x' "$old")	# as the module logs it: no leading zeros
+	old_spi=$(stale_spi)
 	diag "$mode: A sends on SPI $old_spi"
 
 	if [ "$mode" = on ]; then enabled=true; else enabled=false; fi
-	cat >"$SWAN_DIR/rsd.toml" <<-CONF
-	[recovery]
-	enabled = $enabled
-	stats_interval_secs = 0
-	[vici]
-	socket = "/run/charon.vici"
-	[[peer]]
-	address = "192.0.2.1"
-	connection = "peer"
-	child = "net"
-	CONF
+	rsd_conf $enabled
 	check "$mode: ipsec-rsd --check-config" sh -c "'$RSD' --check-config -c '$SWAN_DIR/rsd.toml' >/dev/null"
-	nsenter -t "$(swan_holder b)" -m -n -- "$RSD" -c "$SWAN_DIR/rsd.toml" >"$SWAN_DIR/rsd.log" 2>&1 &
-	RSD_PID=$!
-	_i=0
-	while [ $_i -lt 100 ] && ! grep -qs subscribed "$SWAN_DIR/rsd.log"; do sleep 0.1; _i=$((_i + 1)); done
-	check "$mode: ipsec-rsd subscribed to the module's events" grep -q subscribed "$SWAN_DIR/rsd.log"
+	check "$mode: ipsec-rsd subscribed to the module's events" rsd_start
 
 	# Host 1 pings continuously; router B reboots meanwhile. The ping is
 	# stopped (SIGINT: it prints its summary) a fixed time after the wipe.
@@ -99,12 +72,7 @@ run_mode() {	# $1: on | off
 	PING_PID=$!
 	sleep 3
 	dmesg -c >/dev/null
-	charon_crash b
-	charon_start b || not_ok "$mode: charon restarted on B"
-	swan_load b >/dev/null
-	wipe=$(now)
-	ip -n b xfrm state flush
-	ip -n b xfrm policy flush
+	wipe=$(b_reboot) || not_ok "$mode: charon restarted on B"
 	diag "$mode: B rebooted at $wipe: charon restarted (config loaded, nothing initiated), XFRM flushed"
 	sleep $dur
 	kill -INT $PING_PID
@@ -125,7 +93,7 @@ run_mode() {	# $1: on | off
 		check "$mode: the daemon acted on the event" grep -q 'acted (peer 192.0.2.1, connection peer)' "$SWAN_DIR/rsd.log"
 		check "$mode: the recovery completed" grep -q 'recovery towards 192.0.2.1 done' "$SWAN_DIR/rsd.log"
 		check "$mode: new CHILD_SA on B" swan_child_up b
-		check "$mode: A dropped the stale SA $old" sh -c "! ip -n a xfrm state | grep -q 'spi $old '"
+		check "$mode: A dropped the stale SA $old_spi" a_dropped $old_spi
 		echo "# RESULT recovery on: $lost packets lost, traffic flowed again ${heal} s after the first lost packet"
 		if [ "$heal" != none ] && awk "BEGIN{exit !($heal <= $HEAL_MAX)}"; then
 			ok "$mode: traffic flows again within $HEAL_MAX s ($heal s, $lost packets lost)"
@@ -145,7 +113,7 @@ run_mode() {	# $1: on | off
 		check_eq "$mode: no reply after B's reboot" "$late" 0
 		check "$mode: black hole lasted at least $HOLE_MIN s ($hole s)" awk "BEGIN{exit !($hole >= $HOLE_MIN)}"
 		check "$mode: B still has no CHILD_SA" no_child_b
-		check "$mode: A still has the stale SA $old" sh -c "ip -n a xfrm state | grep -q 'spi $old '"
+		check "$mode: A still has the stale SA $old_spi" a_has_sa $old_spi
 	fi
 	diag "$mode: charon B log since the reboot:"
 	awk '/Starting IKE charon/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' \

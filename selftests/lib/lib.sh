@@ -16,7 +16,14 @@ ktap_plan() {
 	if [ -n "${1:-}" ]; then echo "1..$1"; else _ktap_deferred=1; fi
 }
 ok() { _ktap_n=$((_ktap_n + 1)); echo "ok $_ktap_n $*"; }
-not_ok() { _ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1)); echo "not ok $_ktap_n $*"; }
+not_ok() {
+	_ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1))
+	echo "not ok $_ktap_n $*"
+	# Repeated by ktap_finish: a CI log that shows only its tail still
+	# names what failed.
+	_ktap_failures="${_ktap_failures:-}#   not ok $_ktap_n $*
+"
+}
 # check DESCRIPTION COMMAND...: one TAP line from a command's status.
 check() {
 	_d=$1; shift
@@ -30,7 +37,8 @@ diag() { echo "# $*"; }
 ktap_finish() {
 	[ $_ktap_deferred -eq 1 ] && echo "1..$_ktap_n"
 	if [ $_ktap_failed -eq 0 ]; then exit $KSFT_PASS; fi
-	diag "$_ktap_failed failed"
+	diag "$_ktap_failed failed:"
+	printf '%s' "$_ktap_failures"
 	exit $KSFT_FAIL
 }
 skip_test() { echo "1..0 # SKIP $*"; exit $KSFT_SKIP; }

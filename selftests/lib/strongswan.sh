@@ -150,3 +150,76 @@ ping_analyse() {
 			else printf "%d none %s -\n", 0, pts;
 		}'
 }
+
+# The A/B recovery lab shared by recovery.sh and rsd_resilience.sh: router A
+# (192.0.2.1) protects 198.51.100.0/24, router B (192.0.2.2) 203.0.113.0/24.
+
+# swan_lab_up: fresh $SWAN_DIR, both charons started with the connection
+# loaded, A initiates; fails unless both routers have the CHILD_SA.
+swan_lab_up() {
+	rm -rf "$SWAN_DIR"; mkdir -p "$SWAN_DIR/a" "$SWAN_DIR/b"
+	swan_conf a 192.0.2.1 192.0.2.2 198.51.100.0/24 203.0.113.0/24
+	swan_conf b 192.0.2.2 192.0.2.1 203.0.113.0/24 198.51.100.0/24
+	swan_ns a && swan_ns b || return 1
+	charon_start a && charon_start b || return 1
+	swan_load a >/dev/null && swan_load b >/dev/null || return 1
+	swan_in a swanctl --initiate --child net --timeout 30 >"$SWAN_DIR/a/initiate.log" 2>&1
+	swan_child_up a && swan_child_up b
+}
+
+# stale_spi: the SPI A sends on towards B, as the module logs it (hex, no
+# leading zeros).
+stale_spi() {
+	_s=$(ip -n a xfrm state | sed -n '/^src 192.0.2.1 dst 192.0.2.2/{n;s/.*spi \(0x[0-9a-f]*\).*/\1/p}' | head -1)
+	[ -n "$_s" ] && printf '0x%x' "$_s"
+}
+# a_has_sa SPI: A still has the outbound SA with SPI.
+a_has_sa() { ip -n a xfrm state | grep -q "spi $(printf '0x%08x' "$1") "; }
+a_dropped() { ! a_has_sa "$1"; }
+
+# b_reboot: router B loses everything: charon killed (no Delete reaches A)
+# and restarted with the configuration loaded but nothing initiated, XFRM
+# states and policies flushed. Prints the time the SAs were gone.
+b_reboot() {
+	charon_crash b
+	charon_start b || return 1
+	swan_load b >/dev/null
+	ip -n b xfrm state flush
+	ip -n b xfrm policy flush
+	date +%s.%N
+}
+
+# rsd_conf ENABLED [RECOVERY_LINE...]: ipsec-rsd's configuration in
+# $SWAN_DIR/rsd.toml with A as the one static peer.
+rsd_conf() {
+	_en=$1; shift
+	{
+		echo "[recovery]"
+		echo "enabled = $_en"
+		echo "stats_interval_secs = 0"
+		for _l; do echo "$_l"; done
+		printf '[vici]\nsocket = "/run/charon.vici"\n'
+		printf '[[peer]]\naddress = "192.0.2.1"\nconnection = "peer"\nchild = "net"\n'
+	} >"$SWAN_DIR/rsd.toml"
+}
+# rsd_start: run ipsec-rsd in B's namespaces (pid in RSD_PID, log in
+# $SWAN_DIR/rsd.log); fails unless it subscribed within 10 s.
+rsd_start() {
+	nsenter -t "$(swan_holder b)" -m -n -- "$RSD" -c "$SWAN_DIR/rsd.toml" >"$SWAN_DIR/rsd.log" 2>&1 &
+	RSD_PID=$!
+	rsd_wait_log 1 subscribed 10
+}
+# rsd_wait_log N PATTERN SECS: wait until PATTERN is on N lines of the log.
+rsd_wait_log() {
+	_i=0
+	while [ $_i -lt $(($3 * 10)) ]; do
+		[ "$(grep -c "$2" "$SWAN_DIR/rsd.log")" -ge "$1" ] && return 0
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 1
+}
+# rsd_stat NAME: the daemon's counter NAME from its last stats line (SIGUSR1).
+rsd_stat() {
+	kill -USR1 "$RSD_PID" && sleep 0.5
+	grep 'ipsec-rsd stats:' "$SWAN_DIR/rsd.log" | tail -1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
+}
