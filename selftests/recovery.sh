@@ -21,11 +21,7 @@
 # Argument: on, off, or nothing for both.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 . "$IPSEC_RS_REPO/selftests/lib/strongswan.sh"
-require_root
-require_cmd ip ping awk
-require_swan
-require_tool
-[ -x "$RSD" ] || die "ipsec-rsd not built: $RSD"
+require_swan_lab
 MODES=${1:-on off}
 IV=0.2			# ping interval
 HEAL_MAX=5		# seconds from the first lost packet to traffic flowing

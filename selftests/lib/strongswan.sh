@@ -154,6 +154,16 @@ ping_analyse() {
 # The A/B recovery lab shared by recovery.sh and rsd_resilience.sh: router A
 # (192.0.2.1) protects 198.51.100.0/24, router B (192.0.2.2) 203.0.113.0/24.
 
+# require_swan_lab: skip without root or strongSwan; fail if our tools are
+# not built.
+require_swan_lab() {
+	require_root
+	require_cmd ip ping awk
+	require_swan
+	require_tool
+	[ -x "$RSD" ] || die "ipsec-rsd not built: $RSD"
+}
+
 # swan_lab_up: fresh $SWAN_DIR, both charons started with the connection
 # loaded, A initiates; fails unless both routers have the CHILD_SA.
 swan_lab_up() {

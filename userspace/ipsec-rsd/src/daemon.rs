@@ -190,6 +190,8 @@ struct Sub {
     sent_base: Option<u64>,
     received: u64,
     lost_before: u64,
+    /// An overrun happened; the loss is estimated when the socket is idle.
+    overrun_pending: bool,
 }
 
 fn module_events_sent() -> Option<u64> {
@@ -221,6 +223,7 @@ fn subscribe(counters: &Counters, lost_before: u64) -> Result<Sub, GenlError> {
         sent_base: module_events_sent(),
         received: 0,
         lost_before,
+        overrun_pending: false,
     })
 }
 
@@ -315,20 +318,31 @@ pub fn run(cfg: Config, backend: Box<dyn Backend>) {
                     }
                 }
                 Ok(Event::Message(m)) => tracing::debug!(cmd = m.cmd, "ignoring message"),
-                Ok(Event::Timeout) => {}
+                Ok(Event::Timeout) => {
+                    // The backlog queued before an overrun has been read:
+                    // what the module sent and we never received is lost.
+                    if s.overrun_pending {
+                        s.overrun_pending = false;
+                        let est = match (s.sent_base, module_events_sent()) {
+                            (Some(base), Some(now)) => {
+                                now.saturating_sub(base).saturating_sub(s.received)
+                            }
+                            _ => 0,
+                        };
+                        lost = s.lost_before + est;
+                        counters.events_lost.store(lost, Ordering::Relaxed);
+                        tracing::warn!(
+                            "about {est} events lost to netlink overruns since subscribing \
+                             (the module reports a flow again after its interval)"
+                        );
+                    }
+                }
                 Ok(Event::Overrun) => {
                     Counters::inc(&counters.overruns);
-                    let est = match (s.sent_base, module_events_sent()) {
-                        (Some(base), Some(now)) => {
-                            now.saturating_sub(base).saturating_sub(s.received)
-                        }
-                        _ => 0,
-                    };
-                    lost = s.lost_before + est;
-                    counters.events_lost.store(lost, Ordering::Relaxed);
+                    s.overrun_pending = true;
                     tracing::warn!(
-                        "netlink receive buffer overrun (ENOBUFS): about {est} events lost since subscribing; \
-                         continuing (the module reports a flow again after its interval)"
+                        "netlink receive buffer overrun (ENOBUFS): events were lost; continuing \
+                         (the loss is estimated once the backlog is read)"
                     );
                 }
                 Err(e) => {
