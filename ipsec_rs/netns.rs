@@ -8,6 +8,7 @@ use crate::{
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
     nl, receive,
+    settings::Settings,
 };
 use core::sync::atomic::AtomicBool;
 use kernel::{new_mutex, prelude::*, sync::Mutex};
@@ -22,7 +23,9 @@ static NET_ID: PernetId = PernetId::new();
 ///   decision, and by netlink (process context) to swap in a reconfigured
 ///   limiter. Nothing sleeps or allocates under it.
 /// - `config`: mutex, process context only (netlink); serialises
-///   configuration changes. Taken before `limiter`, never inside it.
+///   configuration changes, including every write of `settings`. Taken
+///   before `limiter`, never inside it.
+/// - `settings`: no lock for readers (RCU); writers hold `config`.
 #[pin_data]
 pub(crate) struct Shared {
     /// Counters of this namespace.
@@ -35,6 +38,9 @@ pub(crate) struct Shared {
     /// The configuration of this namespace.
     #[pin]
     pub(crate) config: Mutex<nl::GlobalConfig>,
+    /// Per-SA, per-interface and global DF / pre-fragmentation / replay
+    /// settings, read lock-free by the packet paths.
+    pub(crate) settings: Settings,
 }
 
 /// Per-namespace state, created by the pernet `init` callback and dropped by
@@ -69,6 +75,7 @@ impl PernetState for NetState {
                     invalid_spi_enabled: AtomicBool::new(cfg.invalid_spi_enable),
                     limiter <- BhSpinLock::new(limiter),
                     config <- new_mutex!(cfg),
+                    settings: Settings::new(&cfg)?,
                 }? Error),
                 GFP_KERNEL,
             )?;
