@@ -7,7 +7,7 @@ use crate::{
     invalid_spi::{self, Limiter},
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
-    nl, receive,
+    nl, output, receive,
     settings::Settings,
 };
 use core::sync::atomic::AtomicBool;
@@ -46,10 +46,11 @@ pub(crate) struct Shared {
 /// Per-namespace state, created by the pernet `init` callback and dropped by
 /// `exit`.
 ///
-/// Owners: `hooks` holds a pointer to `*shared`; `drop()` unregisters the
-/// hooks (waiting until no CPU runs them) before `shared` is freed.
+/// Owners: `hooks` and `out_hooks` hold pointers to `*shared`; `drop()`
+/// unregisters both (waiting until no CPU runs them) before `shared` is freed.
 pub(crate) struct NetState {
     hooks: Option<netfilter::Registration>,
+    out_hooks: Option<netfilter::Registration>,
     shared: Pin<KBox<Shared>>,
 }
 
@@ -86,7 +87,17 @@ impl PernetState for NetState {
             let hooks = unsafe {
                 netfilter::Registration::new(net, &receive::HOOKS, &*shared as *const Shared)?
             };
-            Ok(NetState { hooks: Some(hooks), shared })
+            // SAFETY: as above; `Outbound` is a `repr(transparent)` view of
+            // `Shared`, so the pointer is valid for it too. If this fails,
+            // `hooks` is dropped (unregistered) before `shared`.
+            let out_hooks = unsafe {
+                netfilter::Registration::new(
+                    net,
+                    &output::HOOKS,
+                    (&*shared as *const Shared).cast::<output::Outbound>(),
+                )?
+            };
+            Ok(NetState { hooks: Some(hooks), out_hooks: Some(out_hooks), shared })
         };
         // SAFETY: the closure either initialises all of `slot` with one
         // write, or returns an error having written nothing. `slot` is valid
@@ -104,5 +115,6 @@ impl Drop for NetState {
     fn drop(&mut self) {
         // Unregister before `shared` goes, whatever the field order.
         self.hooks.take();
+        self.out_hooks.take();
     }
 }

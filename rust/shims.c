@@ -170,12 +170,12 @@ struct xfrm_state *ipsec_rs_skb_dst_xfrm(const struct sk_buff *skb)
 
 u32 ipsec_rs_skb_dst_mtu(const struct sk_buff *skb)
 {
-	return dst_mtu(skb_dst(skb));
+	return skb_dst(skb) ? dst_mtu(skb_dst(skb)) : 0;
 }
 
 u32 ipsec_rs_ip_skb_dst_mtu(struct sock *sk, const struct sk_buff *skb)
 {
-	return ip_skb_dst_mtu(sk, skb);
+	return skb_dst(skb) ? ip_skb_dst_mtu(sk, skb) : 0;
 }
 
 bool ipsec_rs_skb_ignore_df(const struct sk_buff *skb)
