@@ -7,6 +7,8 @@
 //! One file per concern, like WireGuard's module:
 //! - `netns.rs`: the state each network namespace gets;
 //! - `receive.rs`: the inbound hooks that see ESP and UDP-encapsulated ESP;
+//! - `output.rs`: the outbound hooks (outer DF bit, pre-fragmentation);
+//! - `settings.rs`: per-SA, per-interface and global settings;
 //! - `counters.rs`: the counters and their names;
 //! - `netlink.rs`: the generic-netlink family `ipsec_rs`.
 //!
@@ -49,7 +51,9 @@ mod counters;
 mod invalid_spi;
 mod netlink;
 mod netns;
+mod output;
 mod receive;
+mod settings;
 
 module! {
     type: IpsecRs,

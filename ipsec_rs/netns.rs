@@ -7,7 +7,8 @@ use crate::{
     invalid_spi::{self, Limiter},
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
-    nl, receive,
+    nl, output, receive,
+    settings::Settings,
 };
 use core::sync::atomic::AtomicBool;
 use kernel::{new_mutex, prelude::*, sync::Mutex};
@@ -22,7 +23,9 @@ static NET_ID: PernetId = PernetId::new();
 ///   decision, and by netlink (process context) to swap in a reconfigured
 ///   limiter. Nothing sleeps or allocates under it.
 /// - `config`: mutex, process context only (netlink); serialises
-///   configuration changes. Taken before `limiter`, never inside it.
+///   configuration changes, including every write of `settings`. Taken
+///   before `limiter`, never inside it.
+/// - `settings`: no lock for readers (RCU); writers hold `config`.
 #[pin_data]
 pub(crate) struct Shared {
     /// Counters of this namespace.
@@ -35,15 +38,19 @@ pub(crate) struct Shared {
     /// The configuration of this namespace.
     #[pin]
     pub(crate) config: Mutex<nl::GlobalConfig>,
+    /// Per-SA, per-interface and global DF / pre-fragmentation / replay
+    /// settings, read lock-free by the packet paths.
+    pub(crate) settings: Settings,
 }
 
 /// Per-namespace state, created by the pernet `init` callback and dropped by
 /// `exit`.
 ///
-/// Owners: `hooks` holds a pointer to `*shared`; `drop()` unregisters the
-/// hooks (waiting until no CPU runs them) before `shared` is freed.
+/// Owners: `hooks` and `out_hooks` hold pointers to `*shared`; `drop()`
+/// unregisters both (waiting until no CPU runs them) before `shared` is freed.
 pub(crate) struct NetState {
     hooks: Option<netfilter::Registration>,
+    out_hooks: Option<netfilter::Registration>,
     shared: Pin<KBox<Shared>>,
 }
 
@@ -69,6 +76,7 @@ impl PernetState for NetState {
                     invalid_spi_enabled: AtomicBool::new(cfg.invalid_spi_enable),
                     limiter <- BhSpinLock::new(limiter),
                     config <- new_mutex!(cfg),
+                    settings: Settings::new(&cfg)?,
                 }? Error),
                 GFP_KERNEL,
             )?;
@@ -79,7 +87,17 @@ impl PernetState for NetState {
             let hooks = unsafe {
                 netfilter::Registration::new(net, &receive::HOOKS, &*shared as *const Shared)?
             };
-            Ok(NetState { hooks: Some(hooks), shared })
+            // SAFETY: as above; `Outbound` is a `repr(transparent)` view of
+            // `Shared`, so the pointer is valid for it too. If this fails,
+            // `hooks` is dropped (unregistered) before `shared`.
+            let out_hooks = unsafe {
+                netfilter::Registration::new(
+                    net,
+                    &output::HOOKS,
+                    (&*shared as *const Shared).cast::<output::Outbound>(),
+                )?
+            };
+            Ok(NetState { hooks: Some(hooks), out_hooks: Some(out_hooks), shared })
         };
         // SAFETY: the closure either initialises all of `slot` with one
         // write, or returns an error having written nothing. `slot` is valid
@@ -97,5 +115,6 @@ impl Drop for NetState {
     fn drop(&mut self) {
         // Unregister before `shared` goes, whatever the field order.
         self.hooks.take();
+        self.out_hooks.take();
     }
 }

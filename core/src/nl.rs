@@ -217,8 +217,11 @@ pub mod stats_attr {
     pub const FRAG_AFTER_ENC: u16 = 21;
     /// Outbound packets dropped with ICMP fragmentation needed / packet too big.
     pub const DF_DROPPED: u16 = 22;
+    /// Outbound packets the DF / pre-fragmentation path dropped for lack of memory or
+    /// because fragmentation or encryption of a fragment failed.
+    pub const OUT_ERRORS: u16 = 23;
     /// Highest attribute number.
-    pub const MAX: u16 = DF_DROPPED;
+    pub const MAX: u16 = OUT_ERRORS;
 }
 
 /// Encoding ran out of buffer space.
@@ -1061,6 +1064,8 @@ pub struct Counters {
     pub frag_after_enc: u64,
     /// See [`stats_attr::DF_DROPPED`].
     pub df_dropped: u64,
+    /// See [`stats_attr::OUT_ERRORS`].
+    pub out_errors: u64,
 }
 
 impl Counters {
@@ -1090,6 +1095,7 @@ impl Counters {
             FRAG_BEFORE_ENC => &mut self.frag_before_enc,
             FRAG_AFTER_ENC => &mut self.frag_after_enc,
             DF_DROPPED => &mut self.df_dropped,
+            OUT_ERRORS => &mut self.out_errors,
             _ => return None,
         })
     }
@@ -1606,6 +1612,7 @@ mod tests {
             ("stats", "frag-before-enc", st::FRAG_BEFORE_ENC),
             ("stats", "frag-after-enc", st::FRAG_AFTER_ENC),
             ("stats", "df-dropped", st::DF_DROPPED),
+            ("stats", "out-errors", st::OUT_ERRORS),
         ];
         let y = parse_yaml();
         assert_eq!(y.family, FAMILY_NAME);

@@ -83,6 +83,7 @@ counters! {
     FRAG_BEFORE_ENC, "frag_before_enc", Outbound, "#pkts fragmented before encryption";
     FRAG_AFTER_ENC, "frag_after_enc", Outbound, "#pkts left to fragment after encryption";
     DF_DROPPED, "df_dropped", Outbound, "#pkts dropped, DF set (ICMP frag needed sent)";
+    OUT_ERRORS, "out_errors", Outbound, "#pkts dropped, fragmentation or memory error";
 }
 
 fn counter_value(c: &Counters, kind: u16) -> u64 {

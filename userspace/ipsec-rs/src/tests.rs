@@ -550,7 +550,8 @@ fn stats_json_snapshot() {
             r#""decap_ok":11011,"auth_failed":12012,"replay_dropped":13013,"#,
             r#""replay_too_old":14014,"passed_to_xfrm":15015,"nat_keepalive":16016,"#,
             r#""ike_passed":17017,"malformed":18018,"reserved_spi":19019,"#,
-            r#""frag_before_enc":20020,"frag_after_enc":21021,"df_dropped":1099511627776}"#,
+            r#""frag_before_enc":20020,"frag_after_enc":21021,"df_dropped":1099511627776,"#,
+            r#""out_errors":23023}"#,
             "\n"
         )
     );
