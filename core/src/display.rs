@@ -19,12 +19,9 @@ impl fmt::Display for IpAddr {
 }
 
 fn fmt_v6(bytes: &[u8; 16], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let mut groups = [0u16; 8];
-    for (g, pair) in groups.iter_mut().zip(bytes.chunks_exact(2)) {
-        if let [hi, lo] = pair {
-            *g = u16::from_be_bytes([*hi, *lo]);
-        }
-    }
+    // Plain indexing: the zip-over-chunks form left a panic path that objtool
+    // flags ("falls through to next function") in the module build.
+    let groups: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([bytes[2 * i], bytes[2 * i + 1]]));
     // Longest run of zero groups (length >= 2).
     let (mut best_start, mut best_len) = (8usize, 0usize);
     let mut i = 0;
