@@ -50,6 +50,8 @@ mod invalid_spi;
 mod netlink;
 mod netns;
 mod receive;
+mod rx;
+mod sa;
 
 module! {
     type: IpsecRs,
@@ -65,7 +67,20 @@ module! {
 /// requests), then the per-namespace state (hooks unregistered, counters freed).
 struct IpsecRs {
     _genl: KBox<netlink::Family>,
+    _rx: RxRegistration,
     _pernet: kapi::net::PernetRegistration<netns::NetState>,
+}
+
+/// The receive path's ESP handlers. Dropping it unregisters them (waiting
+/// for running ones), then waits for pending asynchronous decryptions,
+/// whose completions run module code and use per-namespace state.
+struct RxRegistration(Option<kapi::xfrm::Registration>);
+
+impl Drop for RxRegistration {
+    fn drop(&mut self) {
+        self.0.take();
+        kapi::crypto::wait_idle();
+    }
 }
 
 impl kernel::Module for IpsecRs {
@@ -73,10 +88,11 @@ impl kernel::Module for IpsecRs {
         // Namespaces first: the family's handlers look their state up. Until
         // the family is published, hooks count but send no events.
         let pernet = kapi::net::PernetRegistration::new()?;
+        let rx = RxRegistration(Some(kapi::xfrm::Registration::new::<rx::Rx>(rx::PRIORITY)?));
         let genl = netlink::register(module)?;
         netlink::publish(&genl);
         pr_info!("loaded\n");
-        Ok(IpsecRs { _genl: genl, _pernet: pernet })
+        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet })
     }
 }
 

@@ -8,8 +8,9 @@ use crate::{
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
     nl, receive,
+    sa::SaTable,
 };
-use core::sync::atomic::AtomicBool;
+use core::sync::atomic::{AtomicBool, AtomicU32};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 static NET_ID: PernetId = PernetId::new();
@@ -23,6 +24,10 @@ static NET_ID: PernetId = PernetId::new();
 ///   limiter. Nothing sleeps or allocates under it.
 /// - `config`: mutex, process context only (netlink); serialises
 ///   configuration changes. Taken before `limiter`, never inside it.
+/// - `sa_table`: BH spinlock; taken by the receive path (softirq) to find or
+///   add an SA's entry, and at teardown (process context) to flush. Inside
+///   it, an SA's own lock (`x->lock`) may be taken (seeding a new window,
+///   writing windows back); never the other way round.
 #[pin_data]
 pub(crate) struct Shared {
     /// Counters of this namespace.
@@ -32,6 +37,15 @@ pub(crate) struct Shared {
     /// Rate limiter of invalid-SPI events and log lines.
     #[pin]
     pub(crate) limiter: BhSpinLock<Limiter>,
+    /// The receive path on (`config.rx_enable`, read lock-free in softirq).
+    pub(crate) rx_enabled: AtomicBool,
+    /// Default replay window (`config.replay_window`), for new SAs.
+    pub(crate) replay_window: AtomicU32,
+    /// Replay checking off by default (`config.replay_disabled`), for new SAs.
+    pub(crate) replay_disabled: AtomicBool,
+    /// The SAs the receive path decapsulates (see `sa.rs`).
+    #[pin]
+    pub(crate) sa_table: BhSpinLock<SaTable>,
     /// The configuration of this namespace.
     #[pin]
     pub(crate) config: Mutex<nl::GlobalConfig>,
@@ -68,6 +82,10 @@ impl PernetState for NetState {
                     counters: Counters::new()?,
                     invalid_spi_enabled: AtomicBool::new(cfg.invalid_spi_enable),
                     limiter <- BhSpinLock::new(limiter),
+                    rx_enabled: AtomicBool::new(cfg.rx_enable),
+                    replay_window: AtomicU32::new(cfg.replay_window),
+                    replay_disabled: AtomicBool::new(cfg.replay_disabled),
+                    sa_table <- BhSpinLock::new(SaTable::new()?),
                     config <- new_mutex!(cfg),
                 }? Error),
                 GFP_KERNEL,
@@ -97,5 +115,10 @@ impl Drop for NetState {
     fn drop(&mut self) {
         // Unregister before `shared` goes, whatever the field order.
         self.hooks.take();
+        // No packet of this namespace reaches the receive path any more (its
+        // devices are gone: device pernet exits run before subsystems'), and
+        // no decryption is pending for it (each holds its device). Give the
+        // windows back to XFRM.
+        self.shared.sa_table.lock().flush();
     }
 }

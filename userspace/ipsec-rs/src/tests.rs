@@ -550,7 +550,8 @@ fn stats_json_snapshot() {
             r#""decap_ok":11011,"auth_failed":12012,"replay_dropped":13013,"#,
             r#""replay_too_old":14014,"passed_to_xfrm":15015,"nat_keepalive":16016,"#,
             r#""ike_passed":17017,"malformed":18018,"reserved_spi":19019,"#,
-            r#""frag_before_enc":20020,"frag_after_enc":21021,"df_dropped":1099511627776}"#,
+            r#""frag_before_enc":20020,"frag_after_enc":21021,"df_dropped":1099511627776,"#,
+            r#""bad_padding":23023,"sa_unusable":24024,"rx_errors":25025,"bad_inner":26026}"#,
             "\n"
         )
     );
@@ -581,7 +582,7 @@ fn show_global_json_snapshot() {
             r#"{"invalid_spi_enable":true,"flow_rate":1,"flow_burst":1,"global_rate":600,"#,
             r#""global_burst":60,"flow_table_size":4096,"log_interval_ms":60000,"#,
             r#""flow_idle_timeout_ms":120000,"replay_window":64,"replay_disabled":false,"#,
-            r#""df_mode":"copy","prefrag":"disabled"}"#,
+            r#""df_mode":"copy","prefrag":"disabled","rx_enable":false}"#,
             "\n"
         )
     );
