@@ -128,9 +128,8 @@ impl EspInput for Rx {
             None => return Input::Decline(skb),
         };
         // Outer addresses (and UDP source port) from the outer header.
-        let mut hdr = [0u8; 48];
         let (saddr, daddr, tos, sport_be) = {
-            let Some(h) = skb.view().network_bytes(&mut hdr) else { return Input::Decline(skb) };
+            let Some(h) = skb.network_header_bytes(48) else { return Input::Decline(skb) };
             match outer(h, family, encap_type != 0) {
                 Some(v) => v,
                 None => return Input::Decline(skb),

@@ -185,6 +185,24 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_reset_transport_header(self.ptr.as_ptr()) }
     }
 
+    /// Up to `max` bytes from the network header, which lies in the linear
+    /// head in front of `data` in a protocol handler (or at it).
+    pub fn network_header_bytes(&self, max: usize) -> Option<&[u8]> {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live skb; network header and data both point into the
+        // linear head, whose end is `data + headlen`.
+        unsafe {
+            let nh = b::ipsec_rs_skb_network_header(p);
+            let end = b::ipsec_rs_skb_data(p).add(self.headlen());
+            let avail = end.offset_from(nh);
+            if avail <= 0 {
+                return None;
+            }
+            let n = core::cmp::min(avail as usize, max);
+            Some(core::slice::from_raw_parts(nh, n))
+        }
+    }
+
     /// Turns the packet into its inner IP packet after tunnel-mode
     /// decapsulation: `data` points at the inner header (`hdr_len` bytes of
     /// it made linear here), the network header is reset there, the MAC

@@ -502,8 +502,9 @@ pub trait EspInput: 'static {
     fn input(skb: OwnedSkb, family: u16, encap_type: i32) -> Input;
 }
 
-unsafe extern "C" fn decline_cb(_skb: *mut b::sk_buff) -> c_int {
-    -(b::EINVAL as c_int)
+unsafe extern "C" fn handler_cb<T: EspInput, const AF: u16>(skb: *mut b::sk_buff) -> c_int {
+    // SAFETY: as `input_cb`, for plain ESP (`xfrm{4,6}_esp_rcv`).
+    unsafe { input_cb::<T, AF>(skb, 0, 0, 0) }
 }
 
 unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
@@ -549,12 +550,13 @@ unsafe extern "C" fn err6_cb(
 /// (`xfrm4_protocol_register`/`xfrm6_protocol_register`), global to all
 /// namespaces.
 ///
-/// Plain ESP: `handler` declines at once, so the next handler (esp4/esp6's
-/// `xfrm4_rcv`/`xfrm6_rcv`, or an XFRM interface's) runs
-/// `xfrm{4,6}_rcv_encap()`, which sets XFRM's control block, makes sure the
-/// packet has a route and walks the `input_handler`s from the top: ours
-/// comes first. UDP-encapsulated ESP enters through `input_handler` directly
-/// (`xfrm4_udp_encap_rcv()`). One entry point for both.
+/// Plain ESP arrives through `handler` (`xfrm{4,6}_esp_rcv()`, from the
+/// IP protocol table: reassembled, routed, locally delivered);
+/// UDP-encapsulated ESP through `input_handler` (`xfrm4_udp_encap_rcv()` ->
+/// `xfrm4_rcv_encap()`, which routes the packet if needed). Both go to
+/// `EspInput::input`, with encapsulation type 0 or the socket's. (esp4's own
+/// `handler`, `xfrm4_rcv()`, calls `xfrm_input()` directly: declining in
+/// `handler` would skip our `input_handler`.)
 ///
 /// # Invariants
 ///
@@ -576,7 +578,7 @@ impl Registration {
     pub fn new<T: EspInput>(priority: i32) -> Result<Self> {
         let v4 = KBox::pin(
             Opaque::new(b::xfrm4_protocol {
-                handler: Some(decline_cb),
+                handler: Some(handler_cb::<T, { b::AF_INET as u16 }>),
                 input_handler: Some(input_cb::<T, { b::AF_INET as u16 }>),
                 cb_handler: Some(cb_cb),
                 err_handler: Some(err4_cb),
@@ -587,7 +589,7 @@ impl Registration {
         )?;
         let v6 = KBox::pin(
             Opaque::new(b::xfrm6_protocol {
-                handler: Some(decline_cb),
+                handler: Some(handler_cb::<T, { b::AF_INET6 as u16 }>),
                 input_handler: Some(input_cb::<T, { b::AF_INET6 as u16 }>),
                 cb_handler: Some(cb_cb),
                 err_handler: Some(err6_cb),
