@@ -64,7 +64,7 @@ pub(crate) struct Rx;
 
 /// Whether we decapsulate for SA `p` arriving as `family`/`encap_type`.
 fn supported(p: &xfrm::Props, family: u16, encap_type: i32) -> bool {
-    p.mode == Mode::Tunnel
+    (p.mode == Mode::Tunnel || (p.mode == Mode::Transport && !(family == AF_INET6 && encap_type != 0)))
         && p.family == family
         && p.has_tfm
         && !p.offloaded
@@ -210,7 +210,14 @@ impl EspInput for Rx {
                 return Input::Consumed;
             }
         };
-        let op = RxOp { x, ctx, seq, seq_lo, spi, ivlen, alen, family, encap: encap_type != 0, saddr, sport_be, tos };
+        // Transport mode: the IP header to keep (IPv4: with its options;
+        // IPv6: with the extension headers before ESP).
+        let hdr_len = if family == AF_INET {
+            skb.network_header_bytes(1).and_then(|h| h.first().map(|v| usize::from(v & 0xf) * 4)).unwrap_or(0)
+        } else {
+            skb.network_to_data()
+        };
+        let op = RxOp { x, ctx, seq, seq_lo, spi, ivlen, alen, family, encap: encap_type != 0, saddr, sport_be, tos, hdr_len, mode: p.mode };
         let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
         match crypto::esp_decrypt(skb, nfrags, esn_hi, op) {
             Started::Done(op, skb, err) => op.complete(skb, err),
@@ -270,6 +277,8 @@ struct RxOp {
     saddr: [u8; 16],
     sport_be: u16,
     tos: u8,
+    hdr_len: usize,
+    mode: Mode,
 }
 
 impl Completion for RxOp {
@@ -333,6 +342,11 @@ impl Completion for RxOp {
             g.account(skb.view().len(), xfrm::real_seconds());
         }
 
+        if self.mode == Mode::Transport {
+            self.finish_transport(shared, skb, nexthdr);
+            return;
+        }
+
         let (ethertype, hlen, v6) = match nexthdr {
             IPPROTO_IPIP => (ETH_P_IP, 20, false),
             IPPROTO_IPV6 => (ETH_P_IPV6, 40, true),
@@ -366,7 +380,6 @@ impl Completion for RxOp {
         }
         let mark = self.x.smark(skb.view().mark());
         skb.set_mark(mark);
-        let _ = self.family;
         let RxOp { x, ctx, .. } = self;
         if skb.secpath_push(x).is_err() {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
@@ -377,5 +390,38 @@ impl Completion for RxOp {
         if !skb.reinject() {
             bump(&shared.counters, stat::RX_ERRORS);
         }
+    }
+}
+
+impl RxOp {
+    /// Transport mode, after the window advanced: the IP header back in
+    /// front of the payload, the security path, and XFRM's own
+    /// `transport_finish` (PRE_ROUTING again, then local delivery).
+    fn finish_transport(self, shared: &Shared, mut skb: OwnedSkb, nexthdr: u8) {
+        if nexthdr == IPPROTO_NONE {
+            drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
+            return;
+        }
+        let p = self.x.props();
+        if self.encap && self.sport_be != 0 && (self.saddr != p.saddr || self.sport_be != p.encap_sport_be) {
+            self.x.new_mapping(&self.saddr, self.sport_be);
+        }
+        if self.encap {
+            skb.set_csum_unnecessary();
+        }
+        if !skb.transport_restore_header(self.hdr_len) {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
+            return;
+        }
+        let mark = self.x.smark(skb.view().mark());
+        skb.set_mark(mark);
+        let RxOp { x, ctx, family, .. } = self;
+        if skb.secpath_push(x).is_err() {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+            return;
+        }
+        ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
+        bump(&shared.counters, stat::DECAP_OK);
+        let _ = skb.transport_finish(family, nexthdr);
     }
 }

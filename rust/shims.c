@@ -282,6 +282,31 @@ void ipsec_rs_ipv6_copy_dscp(unsigned int dscp, struct ipv6hdr *inner)
 	ipv6_copy_dscp(dscp, inner);
 }
 
+void ipsec_rs_skb_set_network_header(struct sk_buff *skb, int offset)
+{
+	skb_set_network_header(skb, offset);
+}
+
+void ipsec_rs_skb_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+void ipsec_rs_xfrm_mode_skb_cb_set_protocol(struct sk_buff *skb, u8 proto)
+{
+	XFRM_MODE_SKB_CB(skb)->protocol = proto;
+}
+
+void ipsec_rs_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void ipsec_rs_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x)
 {
 	xfrm_state_hold(x);

@@ -91,6 +91,11 @@ int ipsec_rs_ip6_ecn_set_ce(struct sk_buff *skb, struct ipv6hdr *iph);
 void ipsec_rs_ipv4_copy_dscp(unsigned int dscp, struct iphdr *inner);
 void ipsec_rs_ipv6_copy_dscp(unsigned int dscp, struct ipv6hdr *inner);
 
+void ipsec_rs_skb_set_network_header(struct sk_buff *skb, int offset);
+void ipsec_rs_skb_csum_unnecessary(struct sk_buff *skb);
+void ipsec_rs_xfrm_mode_skb_cb_set_protocol(struct sk_buff *skb, u8 proto);
+void ipsec_rs_rcu_read_lock(void);
+void ipsec_rs_rcu_read_unlock(void);
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x);
 u32 ipsec_rs_xfrm_smark_get(u32 mark, struct xfrm_state *x);
 void ipsec_rs_xfrm_inc_stats(struct net *net, int field);

@@ -203,6 +203,74 @@ impl OwnedSkb {
         }
     }
 
+    /// Bytes from the network header to `data` (the outer IP header and
+    /// what follows it up to the ESP header, in a protocol handler).
+    pub fn network_to_data(&self) -> usize {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live skb; both point into the linear head.
+        let d = unsafe { b::ipsec_rs_skb_data(p).offset_from(b::ipsec_rs_skb_network_header(p)) };
+        d.max(0) as usize
+    }
+
+    /// Transport-mode decapsulation, as `xfrm{4,6}_transport_input()`: the
+    /// first `hdr_len` bytes at the network header (the IP header, and for
+    /// IPv6 its extension headers before ESP) move forward to end right at
+    /// `data` (over the ESP header, IV and any UDP header), and the network
+    /// header follows them; `data` (the transport payload) stays.
+    /// Returns false if the header would not fit in front of `data`.
+    pub fn transport_restore_header(&mut self, hdr_len: usize) -> bool {
+        let p = self.ptr.as_ptr();
+        let Ok(off) = i32::try_from(hdr_len) else { return false };
+        // SAFETY: live and ours; the head is private (made writable before
+        // decryption); the network header lies `network_to_data() >=
+        // hdr_len` bytes before `data` (checked), so both ranges are inside
+        // the head; `copy` handles the overlap.
+        unsafe {
+            if self.network_to_data() < hdr_len {
+                return false;
+            }
+            let nh = b::ipsec_rs_skb_network_header(p);
+            let dst = b::ipsec_rs_skb_data(p).sub(hdr_len);
+            core::ptr::copy(nh, dst, hdr_len);
+            b::ipsec_rs_skb_set_network_header(p, -off);
+            b::ipsec_rs_skb_reset_transport_header(p);
+        }
+        true
+    }
+
+    /// Marks the transport checksum as verified (NAT-T transport mode: the
+    /// peer's checksums cover addresses a NAT rewrote), as esp4 does.
+    pub fn set_csum_unnecessary(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_csum_unnecessary(self.ptr.as_ptr()) }
+    }
+
+    /// Hands a transport-mode packet to XFRM's per-family
+    /// `transport_finish` (`xfrm{4,6}_transport_finish`): the IP header's
+    /// protocol becomes `nexthdr`, lengths and checksum are fixed, and the
+    /// packet goes through `PRE_ROUTING` again towards local delivery (via
+    /// XFRM's deferred reinjection queue), exactly as after xfrm_input.
+    pub fn transport_finish(self, family: u16, nexthdr: u8) -> i32 {
+        let p = self.into_raw();
+        // SAFETY: `p` is ours and handed over: transport_finish consumes it
+        // on every path. The afinfo is read under RCU, as xfrm_input does.
+        unsafe {
+            b::ipsec_rs_xfrm_mode_skb_cb_set_protocol(p, nexthdr);
+            b::ipsec_rs_nf_reset_ct(p);
+            b::ipsec_rs_rcu_read_lock();
+            let af = b::xfrm_state_afinfo_get_rcu(family.into());
+            let r = match af.as_ref().and_then(|a| a.transport_finish) {
+                Some(f) => f(p, 1),
+                None => {
+                    b::ipsec_rs_kfree_skb(p);
+                    -(b::EINVAL as i32)
+                }
+            };
+            b::ipsec_rs_rcu_read_unlock();
+            r
+        }
+    }
+
     /// Turns the packet into its inner IP packet after tunnel-mode
     /// decapsulation: `data` points at the inner header (`hdr_len` bytes of
     /// it made linear here), the network header is reset there, the MAC

@@ -48,6 +48,19 @@ mac_b=""
 craft4() { ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 192.0.2.1 --dst 192.0.2.2 --key $KEY_AB "$@" >/dev/null; }
 craft6() { ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 2001:db8::1 --dst 2001:db8::2 --key $KEY_AB "$@" >/dev/null; }
 # delta NAME: how much counter NAME moved since the last `mark_counters`.
+# wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
+wait_listen() {
+	_i=0
+	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
+		sleep 0.2; _i=$((_i + 1))
+	done
+}
+# wait_rcv: the receiver ends with the connection; never wait forever.
+wait_rcv() {
+	_i=0
+	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
+	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
+}
 mark_counters() { snap b; BASE=$SNAP; }
 delta() { echo $(( $(cnt "$1") - $(echo "$BASE" | json_get "$1") )); }
 
@@ -79,15 +92,15 @@ head -c 600000 /dev/urandom >/tmp/tx.bin
 want=$(sha256sum </tmp/tx.bin | cut -d' ' -f1)
 ip netns exec b socat -u TCP-LISTEN:5001,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
 RCV_PID=$!
-sleep 1
-check "bulk TCP a -> b over IPv4" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5001,connect-timeout=10
-wait $RCV_PID
+wait_listen b 5001
+check "bulk TCP a -> b over IPv4" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5001,connect-timeout=10,retry=10,interval=1
+wait_rcv
 check_eq "bulk transfer content (sha256)" "$(sha256sum </tmp/rx.bin | cut -d' ' -f1)" "$want"
 ip netns exec b socat -u TCP6-LISTEN:5002,reuseaddr OPEN:/tmp/rx6.bin,creat,trunc &
 RCV_PID=$!
-sleep 1
-check "bulk TCP a -> b over IPv6" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP6:[2001:db8::2]:5002,connect-timeout=10
-wait $RCV_PID
+wait_listen b 5002
+check "bulk TCP a -> b over IPv6" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP6:[2001:db8::2]:5002,connect-timeout=10,retry=10,interval=1
+wait_rcv
 check_eq "bulk IPv6 transfer content (sha256)" "$(sha256sum </tmp/rx6.bin | cut -d' ' -f1)" "$want"
 snap b
 check_eq "no auth failures or replays on real traffic" "$(cnt auth_failed)/$(cnt replay_dropped)/$(cnt replay_too_old)" 0/0/0
@@ -98,7 +111,8 @@ ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x5000 mode tun
 	aead 'rfc4106(gcm(aes))' $KEY_AB 128
 ip netns exec b socat -u UDP-RECV:7777 OPEN:/tmp/udp.txt,creat,append &
 RCV_PID=$!
-sleep 0.5
+_i=0
+while [ $_i -lt 100 ] && ! ip netns exec b grep -qi ':1E61 ' /proc/net/udp; do sleep 0.2; _i=$((_i + 1)); done
 mark_counters
 craft4 --spi 0x5000 --seq 100
 sleep 0.3; snap b

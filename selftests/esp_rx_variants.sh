@@ -30,6 +30,19 @@ xfrm_seq() {
 	ip -n b -s xfrm state get src "$2" dst "$3" proto esp spi "$1" |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
 }
+# wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
+wait_listen() {
+	_i=0
+	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
+		sleep 0.2; _i=$((_i + 1))
+	done
+}
+# wait_rcv: the receiver ends with the connection; never wait forever.
+wait_rcv() {
+	_i=0
+	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
+	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
+}
 mark_counters() { snap b; BASE=$SNAP; }
 delta() { echo $(( $(cnt "$1") - $(echo "$BASE" | json_get "$1") )); }
 # encap_socket NETNS: a UDP socket on port 4500 with UDP_ENCAP_ESPINUDP, as
@@ -73,9 +86,9 @@ check_eq "SA lifetime counts them" "$(xfrm_packets b 0x1100 192.0.2.1 192.0.2.2)
 head -c 200000 /dev/urandom >/tmp/tx.bin
 ip netns exec b socat -u TCP-LISTEN:5001,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
 RCV_PID=$!
-sleep 1
-check "bulk TCP a -> b, UDP-encapsulated" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5001,connect-timeout=10
-wait $RCV_PID
+wait_listen b 5001
+check "bulk TCP a -> b, UDP-encapsulated" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5001,connect-timeout=10,retry=10,interval=1
+wait_rcv
 check_eq "bulk content (sha256)" "$(sha256sum </tmp/rx.bin | cut -d' ' -f1)" "$(sha256sum </tmp/tx.bin | cut -d' ' -f1)"
 mark_counters
 craft4 --key $KEY_AB --spi 0x1100 --seq 100000,100000 --udp 4500:4500
