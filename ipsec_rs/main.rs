@@ -7,6 +7,7 @@
 //! One file per concern, like WireGuard's module:
 //! - `netns.rs`: the state each network namespace gets;
 //! - `receive.rs`: the inbound hooks that see ESP and UDP-encapsulated ESP;
+//! - `settings.rs`: per-SA, per-interface and global settings;
 //! - `counters.rs`: the counters and their names;
 //! - `netlink.rs`: the generic-netlink family `ipsec_rs`.
 //!
@@ -52,6 +53,7 @@ mod netns;
 mod receive;
 mod rx;
 mod sa;
+mod settings;
 
 module! {
     type: IpsecRs,
@@ -69,6 +71,7 @@ struct IpsecRs {
     _genl: KBox<netlink::Family>,
     _rx: RxRegistration,
     _pernet: kapi::net::PernetRegistration<netns::NetState>,
+    registry: Pin<KBox<netns::Registry>>,
 }
 
 /// The receive path's ESP handlers. Dropping it unregisters them (waiting
@@ -87,12 +90,13 @@ impl kernel::Module for IpsecRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Namespaces first: the family's handlers look their state up. Until
         // the family is published, hooks count but send no events.
+        let registry = netns::Registry::new()?;
         let pernet = kapi::net::PernetRegistration::new()?;
         let rx = RxRegistration(Some(kapi::xfrm::Registration::new::<rx::Rx>(rx::PRIORITY)?));
         let genl = netlink::register(module)?;
         netlink::publish(&genl);
         pr_info!("loaded\n");
-        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet })
+        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, registry })
     }
 }
 
@@ -101,6 +105,9 @@ impl Drop for IpsecRs {
         // Before the fields drop: stop hooks from sending events through the
         // family, and wait for those that might be.
         netlink::unpublish();
+        // Give every SA back to XFRM while our handlers still run: from here
+        // they decline every packet, and XFRM has our replay state.
+        self.registry.hand_back_all();
         pr_info!("unloading\n");
     }
 }

@@ -12,10 +12,11 @@
 use crate::{
     counters,
     invalid_spi,
-    kapi::genetlink::{self, OpSpec, Request},
+    kapi::genetlink::{self, Dump, OpSpec, Request},
     kapi::net::{Net, PernetState},
-    netns::NetState,
-    nl::{self, cmd, Unknown},
+    netns::{NetState, Shared},
+    nl::{self, cmd, IfConfig, SaConfig, Unknown},
+    settings::SetError,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{c_str, prelude::*};
@@ -92,6 +93,11 @@ impl genetlink::Handler for Handler {
                         return Err(EINVAL);
                     }
                 };
+                // Settings the packet paths read lock-free: publish first, so
+                // a failure leaves everything as it was.
+                if new.frag_settings() != cfg.frag_settings() || new.replay_mode() != cfg.replay_mode() {
+                    st.settings.set_global(&mut cfg, &new).map_err(|e| set_error(req, e))?;
+                }
                 if new.rate_config() != cfg.rate_config() || new.flow_table_size != cfg.flow_table_size {
                     // Allocate outside the BH lock; swap under it; free the
                     // old table after unlocking (process context).
@@ -110,16 +116,126 @@ impl genetlink::Handler for Handler {
                     crate::kapi::crypto::wait_idle();
                     st.sa_table.lock().flush();
                 }
+                if new.rx_enable && !cfg.rx_enable {
+                    st.sa_table.lock().reopen();
+                }
                 st.rx_enabled.store(new.rx_enable, Ordering::Relaxed);
                 *cfg = new;
                 Ok(())
             }
+            cmd::SA_GET | cmd::SA_SET => sa_cmd(st, command, req),
+            cmd::IF_GET | cmd::IF_SET => if_cmd(st, command, req),
             _ => {
                 req.set_err_msg(c"command not supported by this module version");
                 Err(crate::kapi::errno::eopnotsupp())
             }
         }
     }
+
+    fn dumpit(&self, command: u8, d: &mut Dump<'_>) -> Result {
+        let st = NetState::get(d.net()).shared();
+        dump(st, command, d)
+    }
+}
+
+/// Maps a refused settings change to errno and extended-ACK message.
+fn set_error(req: &Request<'_>, e: SetError) -> kernel::error::Error {
+    match e {
+        SetError::NoSuchSa => {
+            req.set_err_msg(c"no such SA in XFRM (family, daddr, spi, proto; unmarked SAs only)");
+            ENOENT
+        }
+        SetError::NoSuchDevice => {
+            req.set_err_msg(c"no such interface in this network namespace");
+            ENODEV
+        }
+        SetError::Full => {
+            req.set_err_msg(c"too many overrides in this namespace (see the admin guide for the limits)");
+            ENOSPC
+        }
+        SetError::NoMem => ENOMEM,
+    }
+}
+
+/// Decodes a request with the core's strict decoder, reporting its error.
+fn decode<T>(req: &Request<'_>, f: impl FnOnce(&[u8]) -> Result<T, nl::NlError>) -> Result<T> {
+    f(req.payload()).map_err(|e| {
+        req.set_err_msg(e.cmsg);
+        EINVAL
+    })
+}
+
+/// `SA_GET` (one SA; a dump is `dumpit`) and `SA_SET`.
+fn sa_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
+    let c = decode(req, |b| SaConfig::decode(b, Unknown::Reject))?;
+    let mut cfg = st.config.lock();
+    if command == cmd::SA_SET {
+        return st.settings.set_sa(&mut cfg, req.net(), &c).map_err(|e| set_error(req, e));
+    }
+    if c.replay.is_some() || c.frag.df.is_some() || c.frag.prefrag.is_some() {
+        req.set_err_msg(c"SA_GET takes only the SA selector");
+        return Err(EINVAL);
+    }
+    let got = st.settings.sa_get(&mut cfg, req.net(), &c.sel).map_err(|e| set_error(req, e))?;
+    drop(cfg);
+    reply_with(req, cmd::SA_GET, |b| got.encode(b))
+}
+
+/// `IF_GET` (one interface) and `IF_SET`.
+fn if_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
+    let c = decode(req, |b| IfConfig::decode(b, Unknown::Reject))?;
+    let mut cfg = st.config.lock();
+    if command == cmd::IF_SET {
+        return st.settings.set_if(&mut cfg, req.net(), &c).map_err(|e| set_error(req, e));
+    }
+    if c.frag.df.is_some() || c.frag.prefrag.is_some() {
+        req.set_err_msg(c"IF_GET takes only the interface index");
+        return Err(EINVAL);
+    }
+    let got = st.settings.if_get(&mut cfg, req.net(), c.ifindex).map_err(|e| set_error(req, e))?;
+    drop(cfg);
+    reply_with(req, cmd::IF_GET, |b| got.encode(b))
+}
+
+/// Dumps every SA or interface with overrides, a few per round. Each round
+/// takes a fresh copy (stale entries pruned) and resumes at the cursor's
+/// index: entries added or removed between rounds may shift the rest.
+fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
+    let map = |e| match e {
+        SetError::NoMem => ENOMEM,
+        _ => EINVAL,
+    };
+    let mut buf = [0u8; 128];
+    let mut pos = d.cursor();
+    // Copy the entries under the config mutex, then encode without it.
+    let mut cfg = st.config.lock();
+    match command {
+        cmd::SA_GET => {
+            let list = st.settings.sa_list(&mut cfg, d.net()).map_err(map)?;
+            drop(cfg);
+            while let Some(e) = list.get(pos) {
+                let n = e.encode(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
+                if !d.add(command, buf.get(..n).unwrap_or(&[]))? {
+                    break;
+                }
+                pos += 1;
+            }
+        }
+        cmd::IF_GET => {
+            let list = st.settings.if_list(&mut cfg, d.net()).map_err(map)?;
+            drop(cfg);
+            while let Some(e) = list.get(pos) {
+                let n = e.encode(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
+                if !d.add(command, buf.get(..n).unwrap_or(&[]))? {
+                    break;
+                }
+                pos += 1;
+            }
+        }
+        _ => return Err(crate::kapi::errno::eopnotsupp()),
+    }
+    d.set_cursor(pos);
+    Ok(())
 }
 
 /// Registers the family: reading is open to all (like /proc/net/xfrm_stat);
@@ -131,9 +247,13 @@ pub(crate) fn register(module: &'static ThisModule) -> Result<KBox<Family>> {
         c_str!("ipsec_rs"),
         nl::FAMILY_VERSION.into(),
         &[
-            OpSpec { cmd: cmd::GET_STATS, admin: false },
-            OpSpec { cmd: cmd::GET_CONFIG, admin: false },
-            OpSpec { cmd: cmd::SET_CONFIG, admin: true },
+            OpSpec { cmd: cmd::GET_STATS, admin: false, dump: false },
+            OpSpec { cmd: cmd::GET_CONFIG, admin: false, dump: false },
+            OpSpec { cmd: cmd::SET_CONFIG, admin: true, dump: false },
+            OpSpec { cmd: cmd::SA_GET, admin: false, dump: true },
+            OpSpec { cmd: cmd::SA_SET, admin: true, dump: false },
+            OpSpec { cmd: cmd::IF_GET, admin: false, dump: true },
+            OpSpec { cmd: cmd::IF_SET, admin: true, dump: false },
         ],
         &[c_str!("events")],
         Handler,

@@ -33,6 +33,7 @@ use crate::{
         self,
         crypto::{self, Aead, Completion, Started, ESP_HDR_LEN},
         net::PernetState,
+        rcu::RcuGuard,
         skb::OwnedSkb,
         xfrm::{self, Alg, EspInput, Input, Mib, Mode, StateRef},
     },
@@ -40,6 +41,7 @@ use crate::{
     nl::stats_attr as stat,
     replay::ReplayError,
     sa::{self, SaCtx},
+    settings::SaKey,
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
@@ -146,13 +148,21 @@ impl EspInput for Rx {
             return Input::Decline(skb);
         }
         let esn = p.flags & xfrm::FLAG_ESN != 0;
-        let mode = sa::mode_for(
-            shared.replay_window.load(Ordering::Relaxed),
-            shared.replay_disabled.load(Ordering::Relaxed),
-            p.xfrm_replay_window,
-        );
+        // The SA's own setting (`ipsec-rs set sa`), else the global one.
+        let per_sa = {
+            let g = RcuGuard::new();
+            shared.settings.read(g.side()).sa_replay(&SaKey::of_state(&x))
+        };
+        let mode = per_sa.unwrap_or_else(|| {
+            sa::mode_for(
+                shared.replay_window.load(Ordering::Relaxed),
+                shared.replay_disabled.load(Ordering::Relaxed),
+                p.xfrm_replay_window,
+            )
+        });
         let ctx = match sa::get_or_insert(&shared.sa_table, &x, mode, esn) {
             Ok(c) => c,
+            Err(sa::NoEntry::Closed) => return Input::Decline(skb),
             Err(sa::NoEntry::Resources) => {
                 // Never handled by us: XFRM's own state stays authoritative.
                 bump(&shared.counters, stat::PASSED_TO_XFRM);
@@ -177,6 +187,11 @@ impl EspInput for Rx {
 
         let seq = {
             let mut g = x.lock();
+            if ctx.retired(&g) {
+                // Handed back to XFRM meanwhile: XFRM's state is current.
+                drop(g);
+                return Input::Decline(skb);
+            }
             if !g.valid() {
                 drop(g);
                 drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
@@ -338,6 +353,11 @@ impl Completion for RxOp {
                 drop(g);
                 drop_pkt(shared, skb, c, Mib::InStateSeqError);
                 return;
+            }
+            if self.ctx.retired(&g) {
+                // XFRM took the SA over while we decrypted: keep its replay
+                // state ahead of what we accept.
+                g.xfrm_replay_raise(self.seq);
             }
             g.account(skb.view().len(), xfrm::real_seconds());
         }

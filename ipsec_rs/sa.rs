@@ -23,7 +23,7 @@ use crate::{
 };
 use core::{
     cell::UnsafeCell,
-    sync::atomic::{AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -53,6 +53,10 @@ pub(crate) struct SaCtx {
     /// Last replay log line (monotonic ns), and replay drops not logged since.
     last_log_ns: AtomicU64,
     unlogged: AtomicU64,
+    /// Handed back to XFRM (its replay state raised to ours): packets not
+    /// yet checked go to XFRM; packets already past the check raise XFRM's
+    /// state again when they advance. Written and read under `x->lock`.
+    retired: AtomicBool,
 }
 
 // SAFETY: `window` is only reached through `window()`, which requires the
@@ -88,8 +92,14 @@ impl SaCtx {
         Some(self.unlogged.swap(0, Ordering::Relaxed))
     }
 
-    /// Writes our highest sequence number back into XFRM's replay state.
-    /// Process context (takes the SA lock with bottom halves disabled).
+    /// Whether the SA was handed back to XFRM (call with `x->lock` held).
+    pub(crate) fn retired(&self, _g: &StateGuard<'_>) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    /// Hands the SA back to XFRM: writes our highest sequence number into
+    /// XFRM's replay state and retires the entry. Process context (takes
+    /// the SA lock with bottom halves disabled).
     fn write_back(&self) {
         let mut g = self.x.lock_bh();
         let top = match self.window(&mut g) {
@@ -97,6 +107,7 @@ impl SaCtx {
             None => return,
         };
         g.xfrm_replay_raise(top);
+        self.retired.store(true, Ordering::Relaxed);
     }
 }
 
@@ -116,6 +127,8 @@ pub(crate) struct SaTable {
     buckets: KVec<KVec<Option<Arc<SaCtx>>>>,
     count: usize,
     next_id: u32,
+    /// Flushed (receive path off, namespace or module going): no new entries.
+    closed: bool,
 }
 
 fn bucket_of(addr: usize) -> usize {
@@ -131,7 +144,7 @@ impl SaTable {
         for _ in 0..BUCKETS {
             buckets.push(KVec::new(), GFP_KERNEL)?;
         }
-        Ok(Self { buckets, count: 0, next_id: 1 })
+        Ok(Self { buckets, count: 0, next_id: 1, closed: false })
     }
 
     /// The entry of SA `x`, if any.
@@ -154,8 +167,16 @@ impl SaTable {
         }
     }
 
-    /// Drops every entry, writing windows back to XFRM (process context).
+    /// Accepts new entries again (receive path switched back on).
+    pub(crate) fn reopen(&mut self) {
+        self.closed = false;
+    }
+
+    /// Hands every SA back to XFRM (windows written back, entries retired
+    /// and dropped) and accepts no new entry until `reopen`. Process
+    /// context.
     pub(crate) fn flush(&mut self) {
+        self.closed = true;
         for b in self.buckets.iter_mut() {
             for slot in b.iter_mut() {
                 if let Some(c) = slot.take() {
@@ -173,6 +194,8 @@ impl SaTable {
 pub(crate) enum NoEntry {
     /// Out of memory (GFP_ATOMIC) or table full.
     Resources,
+    /// The table is closed (being handed back to XFRM).
+    Closed,
 }
 
 /// The entry of SA `x`, created if needed with `mode`, taking over XFRM's
@@ -184,8 +207,14 @@ pub(crate) fn get_or_insert(
     mode: ReplayMode,
     esn: bool,
 ) -> core::result::Result<Arc<SaCtx>, NoEntry> {
-    if let Some(c) = table.lock().get(x) {
-        return Ok(c);
+    {
+        let t = table.lock();
+        if let Some(c) = t.get(x) {
+            return Ok(c);
+        }
+        if t.closed {
+            return Err(NoEntry::Closed);
+        }
     }
     // Allocate outside the lock.
     let words = match mode {
@@ -205,6 +234,7 @@ pub(crate) fn get_or_insert(
             auth_failed: AtomicU64::new(0),
             last_log_ns: AtomicU64::new(0),
             unlogged: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
         },
         GFP_ATOMIC,
     )
@@ -214,6 +244,9 @@ pub(crate) fn get_or_insert(
     if let Some(c) = t.get(x) {
         // Another CPU won the race; ours is dropped.
         return Ok(c);
+    }
+    if t.closed {
+        return Err(NoEntry::Closed);
     }
     if t.count >= MAX_ENTRIES {
         t.sweep();

@@ -18,12 +18,74 @@ pub struct OpSpec {
     /// Requires CAP_NET_ADMIN in the namespace's user namespace
     /// (`GENL_UNS_ADMIN_PERM`): set on every command that changes state.
     pub admin: bool,
+    /// Also answers dump requests (`NLM_F_DUMP`) through `Handler::dumpit`.
+    pub dump: bool,
 }
 
 /// Handles the family's requests, in process context (may sleep).
 pub trait Handler: Sync + Send + 'static {
     /// Handles command `cmd`. The reply, if any, goes through `req.reply()`.
     fn doit(&self, cmd: u8, req: &Request<'_>) -> Result;
+
+    /// Handles one round of a dump of `cmd`: adds messages with
+    /// `dump.add()` starting at the entry `dump.cursor()` names, and moves
+    /// the cursor past what it added. The dump ends after a round that adds
+    /// nothing.
+    fn dumpit(&self, _cmd: u8, _dump: &mut Dump<'_>) -> Result {
+        Err(super::errno::eopnotsupp())
+    }
+}
+
+/// One round of a dump: a reply skb being filled.
+pub struct Dump<'a> {
+    skb: *mut b::sk_buff,
+    cb: *mut b::netlink_callback,
+    family: &'a b::genl_family,
+    added: bool,
+}
+
+impl<'a> Dump<'a> {
+    /// The requester's namespace.
+    pub fn net(&self) -> &'a Net {
+        // SAFETY: `cb` is live during the dump callback, and so is the
+        // requesting socket's namespace.
+        unsafe { Net::from_raw(b::ipsec_rs_dump_net(self.cb)) }
+    }
+
+    /// Where the previous round stopped (0 at the start).
+    pub fn cursor(&self) -> usize {
+        // SAFETY: `cb` is live; `args` is scratch space owned by the dump.
+        unsafe { *b::ipsec_rs_dump_args(self.cb) as usize }
+    }
+
+    /// Saves where the next round starts.
+    pub fn set_cursor(&mut self, c: usize) {
+        // SAFETY: as above.
+        unsafe { *b::ipsec_rs_dump_args(self.cb) = c as core::ffi::c_long };
+    }
+
+    /// Appends a message `cmd` carrying `attrs`. `Ok(false)` if it does not
+    /// fit this round (the next round starts with it).
+    pub fn add(&mut self, cmd: u8, attrs: &[u8]) -> Result<bool> {
+        // Netlink header, genetlink header, the attributes.
+        let need = 16 + 4 + attrs.len() + 8;
+        // SAFETY: `skb` is the dump's reply buffer, ours during the callback.
+        if unsafe { b::ipsec_rs_skb_tailroom(self.skb) } < need as u32 {
+            return Ok(false);
+        }
+        // SAFETY: as above, with room checked; `family` is registered.
+        unsafe {
+            let hdr = b::ipsec_rs_dump_put(self.skb, self.cb, self.family, cmd);
+            if hdr.is_null() {
+                return Ok(false);
+            }
+            let dst = b::skb_put(self.skb, attrs.len() as u32);
+            core::ptr::copy_nonoverlapping(attrs.as_ptr(), dst.cast::<u8>(), attrs.len());
+            b::ipsec_rs_genlmsg_end(self.skb, hdr);
+        }
+        self.added = true;
+        Ok(true)
+    }
 }
 
 /// A request being handled.
@@ -125,6 +187,23 @@ unsafe extern "C" fn doit_cb<H: Handler>(_skb: *mut b::sk_buff, info: *mut b::ge
     }
 }
 
+unsafe extern "C" fn dumpit_cb<H: Handler>(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) -> c_int {
+    // SAFETY: genetlink calls the dumps of our family with `cb->data`
+    // pointing to its `genl_dumpit_info` for the whole dump.
+    let info = unsafe { b::ipsec_rs_dump_info(cb) };
+    // SAFETY: `info->info.family` is our family, the first field of a
+    // `repr(C)` `Inner<H>` that lives until unregistration, after which no
+    // dump runs; `info->op.cmd` is the command being dumped.
+    let (inner, cmd) = unsafe { (&*(*info).info.family.cast::<Inner<H>>(), (*info).op.cmd) };
+    let mut d = Dump { skb, cb, family: &inner.family, added: false };
+    match inner.handler.dumpit(cmd, &mut d) {
+        // SAFETY: `skb` is live; its length is what we return to continue.
+        Ok(()) if d.added => unsafe { (*skb).len as c_int },
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 fn copy_name(dst: &mut [c_char], name: &CStr) -> Result {
     let bytes = name.as_bytes();
     if bytes.len() >= dst.len() {
@@ -174,7 +253,13 @@ impl<H: Handler> Family<H> {
                 flags |= b::GENL_UNS_ADMIN_PERM as u8;
             }
             kops.push(
-                b::genl_small_ops { doit: Some(doit_cb::<H>), cmd: o.cmd, flags, ..Default::default() },
+                b::genl_small_ops {
+                    doit: Some(doit_cb::<H>),
+                    dumpit: if o.dump { Some(dumpit_cb::<H>) } else { None },
+                    cmd: o.cmd,
+                    flags,
+                    ..Default::default()
+                },
                 GFP_KERNEL,
             )?;
         }

@@ -13,6 +13,7 @@ pub mod genetlink;
 pub mod net;
 pub mod netfilter;
 pub mod percpu;
+pub mod rcu;
 pub mod skb;
 pub mod sync;
 pub mod xfrm;

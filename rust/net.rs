@@ -37,6 +37,15 @@ impl Net {
     }
 }
 
+/// Whether `net` has an interface with index `ifindex` (any context).
+pub fn dev_exists(net: &Net, ifindex: u32) -> bool {
+    let Ok(idx) = i32::try_from(ifindex) else { return false };
+    let _rcu = super::rcu::RcuGuard::new();
+    // SAFETY: `net` is live; the lookup needs RCU, which `_rcu` holds; the
+    // device pointer is only compared with NULL, never dereferenced.
+    !unsafe { b::dev_get_by_index_rcu(net.as_ptr(), idx) }.is_null()
+}
+
 /// Storage for the id the kernel assigns to a pernet subsystem.
 ///
 /// The kernel writes it once inside `register_pernet_subsys()`, before any

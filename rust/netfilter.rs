@@ -18,17 +18,39 @@ pub enum Family {
 /// Where in the stack a hook runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HookPoint {
+    /// Every received packet, before routing.
+    PreRouting,
     /// Packets delivered locally (IPv4: after reassembly).
     LocalIn,
+    /// Locally generated packets, and packets XFRM encapsulated (the outer
+    /// packet, after encryption, in `xfrm_output_resume()`).
+    LocalOut,
+    /// Every packet about to leave, after routing; IPv4 packets about to
+    /// be transformed by XFRM pass it in `xfrm4_output()`, before encryption.
+    PostRouting,
+}
+
+/// Proof that a hook handed the packet over to someone else (the skb was
+/// consumed): only functions of this directory that consume an skb create it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stolen(());
+
+impl Stolen {
+    /// For the wrappers of this directory that consume an skb.
+    pub(super) fn new() -> Self {
+        Stolen(())
+    }
 }
 
 /// What a hook decides for a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Let the packet continue.
     Accept,
     /// Drop it (netfilter frees the skb and counts it).
     Drop,
+    /// The packet was consumed by the hook (`NF_STOLEN`).
+    Stolen(Stolen),
 }
 
 /// One hook to register: family, point and priority.
@@ -63,6 +85,41 @@ impl HookState<'_> {
         unsafe { (*self.raw.in_).ifindex }
     }
 
+    /// The hook point the packet is at (`None` for points this wrapper
+    /// does not register).
+    pub fn point(&self) -> Option<HookPoint> {
+        match u32::from(self.raw.hook) {
+            b::nf_inet_hooks::NF_INET_PRE_ROUTING => Some(HookPoint::PreRouting),
+            b::nf_inet_hooks::NF_INET_LOCAL_IN => Some(HookPoint::LocalIn),
+            b::nf_inet_hooks::NF_INET_LOCAL_OUT => Some(HookPoint::LocalOut),
+            b::nf_inet_hooks::NF_INET_POST_ROUTING => Some(HookPoint::PostRouting),
+            _ => None,
+        }
+    }
+
+    /// Index of the sending interface, 0 if none.
+    pub fn out_ifindex(&self) -> i32 {
+        if self.raw.out.is_null() {
+            return 0;
+        }
+        // SAFETY: a non-null `state->out` is a live device during the hook.
+        unsafe { (*self.raw.out).ifindex }
+    }
+
+    /// The socket the packet is sent for (NULL for forwarded packets), for
+    /// the wrappers of this directory.
+    pub(super) fn sk(&self) -> *mut b::sock {
+        self.raw.sk
+    }
+
+    /// Hooks run inside an RCU read-side critical section (`nf_hook()`
+    /// takes `rcu_read_lock()`): the proof, for as long as the hook runs.
+    pub fn rcu(&self) -> super::rcu::ReadSide<'_> {
+        // SAFETY: netfilter calls hooks under rcu_read_lock(), and `self`
+        // does not outlive the hook call.
+        unsafe { super::rcu::ReadSide::assume() }
+    }
+
 }
 
 /// The code run for each packet at a registered hook. Runs in softirq (or
@@ -84,6 +141,7 @@ unsafe extern "C" fn hook_cb<T: Hook>(
     match data.hook(skb, &HookState { raw: state }) {
         Verdict::Accept => b::NF_ACCEPT,
         Verdict::Drop => b::NF_DROP,
+        Verdict::Stolen(_) => b::NF_STOLEN,
     }
 }
 
@@ -122,7 +180,10 @@ impl Registration {
                     Family::Ipv6 => b::NFPROTO_IPV6 as u8,
                 },
                 hooknum: match s.point {
+                    HookPoint::PreRouting => b::nf_inet_hooks::NF_INET_PRE_ROUTING,
                     HookPoint::LocalIn => b::nf_inet_hooks::NF_INET_LOCAL_IN,
+                    HookPoint::LocalOut => b::nf_inet_hooks::NF_INET_LOCAL_OUT,
+                    HookPoint::PostRouting => b::nf_inet_hooks::NF_INET_POST_ROUTING,
                 },
                 priority: s.priority,
                 ..Default::default()

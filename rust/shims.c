@@ -15,6 +15,9 @@
 #include <linux/if_ether.h>
 #include <linux/etherdevice.h>
 #include <crypto/aead.h>
+#include <net/ip.h>
+#include <net/dst.h>
+#include <linux/rcupdate.h>
 #include "shims.h"
 
 void *ipsec_rs_net_generic(const struct net *net, unsigned int id)
@@ -378,4 +381,113 @@ void ipsec_rs_aead_request_set_crypt(struct aead_request *req,
 void ipsec_rs_aead_request_set_ad(struct aead_request *req, unsigned int assoclen)
 {
 	aead_request_set_ad(req, assoclen);
+}
+
+struct net *ipsec_rs_dump_net(const struct netlink_callback *cb)
+{
+	return sock_net(cb->skb->sk);
+}
+
+long *ipsec_rs_dump_args(struct netlink_callback *cb)
+{
+	return cb->args;
+}
+
+void *ipsec_rs_dump_put(struct sk_buff *skb, struct netlink_callback *cb,
+			const struct genl_family *family, u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			   family, NLM_F_MULTI, cmd);
+}
+
+const struct genl_dumpit_info *ipsec_rs_dump_info(struct netlink_callback *cb)
+{
+	return genl_dumpit_info(cb);
+}
+
+unsigned int ipsec_rs_skb_tailroom(const struct sk_buff *skb)
+{
+	return skb_tailroom(skb);
+}
+
+struct xfrm_state *ipsec_rs_skb_dst_xfrm(const struct sk_buff *skb)
+{
+	return skb_dst(skb) ? skb_dst(skb)->xfrm : NULL;
+}
+
+u32 ipsec_rs_skb_dst_mtu(const struct sk_buff *skb)
+{
+	return dst_mtu(skb_dst(skb));
+}
+
+u32 ipsec_rs_ip_skb_dst_mtu(struct sock *sk, const struct sk_buff *skb)
+{
+	return ip_skb_dst_mtu(sk, skb);
+}
+
+bool ipsec_rs_skb_ignore_df(const struct sk_buff *skb)
+{
+	return skb->ignore_df;
+}
+
+void ipsec_rs_skb_set_ignore_df(struct sk_buff *skb, bool on)
+{
+	skb->ignore_df = on;
+}
+
+bool ipsec_rs_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+u16 ipsec_rs_skb_protocol(const struct sk_buff *skb)
+{
+	return ntohs(skb->protocol);
+}
+
+u16 ipsec_rs_ipcb_flags(const struct sk_buff *skb)
+{
+	return IPCB(skb)->flags;
+}
+
+u16 ipsec_rs_ipcb_frag_max_size(const struct sk_buff *skb)
+{
+	return IPCB(skb)->frag_max_size;
+}
+
+void ipsec_rs_ipcb_set_frag_max_size(struct sk_buff *skb, u16 size)
+{
+	IPCB(skb)->frag_max_size = size;
+}
+
+/* ip_do_fragment()'s output for pre-fragmented packets: each fragment goes
+ * on where xfrm4_output()'s POST_ROUTING hook would have sent the packet. */
+int ipsec_rs_xfrm_output_frag(struct net *net, struct sock *sk, struct sk_buff *skb)
+{
+	return xfrm_output(sk, skb);
+}
+
+u8 ipsec_rs_xfrm_mode(const struct xfrm_state *x)
+{
+	return x->props.mode;
+}
+
+u16 ipsec_rs_xfrm_family(const struct xfrm_state *x)
+{
+	return x->props.family;
+}
+
+const void *ipsec_rs_xfrm_daddr(const struct xfrm_state *x)
+{
+	return &x->id.daddr;
+}
+
+u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x)
+{
+	return ntohl(x->id.spi);
+}
+
+u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x)
+{
+	return x->id.proto;
 }

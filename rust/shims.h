@@ -9,10 +9,16 @@
 
 #include <linux/types.h>
 #include <net/genetlink.h>
+#include <net/ip.h>
+#include <linux/xfrm.h>
 
 /* Constants bindgen cannot see through (function-like macros such as BIT()). */
 enum {
 	IPSEC_RS_GENL_MCAST_CAP_NET_ADMIN = GENL_MCAST_CAP_NET_ADMIN,
+	IPSEC_RS_IPSKB_FORWARDED = IPSKB_FORWARDED,
+	IPSEC_RS_IPSKB_XFRM_TRANSFORMED = IPSKB_XFRM_TRANSFORMED,
+	IPSEC_RS_XFRM_MODE_TUNNEL = XFRM_MODE_TUNNEL,
+	IPSEC_RS_IP_DF = IP_DF,
 };
 
 struct sk_buff;
@@ -21,6 +27,10 @@ struct genl_family;
 struct genl_info;
 struct netlink_ext_ack;
 struct xfrm_state;
+struct sock;
+struct netlink_callback;
+struct genl_dumpit_info;
+struct net_device;
 typedef struct spinlock spinlock_t;
 
 void *ipsec_rs_net_generic(const struct net *net, unsigned int id);
@@ -114,5 +124,32 @@ void ipsec_rs_aead_request_set_crypt(struct aead_request *req,
 				     struct scatterlist *sg, unsigned int cryptlen,
 				     u8 *iv);
 void ipsec_rs_aead_request_set_ad(struct aead_request *req, unsigned int assoclen);
+/* Dumps (netlink_callback). */
+struct net *ipsec_rs_dump_net(const struct netlink_callback *cb);
+long *ipsec_rs_dump_args(struct netlink_callback *cb);
+void *ipsec_rs_dump_put(struct sk_buff *skb, struct netlink_callback *cb,
+			const struct genl_family *family, u8 cmd);
+unsigned int ipsec_rs_skb_tailroom(const struct sk_buff *skb);
+const struct genl_dumpit_info *ipsec_rs_dump_info(struct netlink_callback *cb);
+
+/* Outbound path: skb fields behind bitfields, IPCB() and dst helpers. */
+struct xfrm_state *ipsec_rs_skb_dst_xfrm(const struct sk_buff *skb);
+u32 ipsec_rs_skb_dst_mtu(const struct sk_buff *skb);
+u32 ipsec_rs_ip_skb_dst_mtu(struct sock *sk, const struct sk_buff *skb);
+bool ipsec_rs_skb_ignore_df(const struct sk_buff *skb);
+void ipsec_rs_skb_set_ignore_df(struct sk_buff *skb, bool on);
+bool ipsec_rs_skb_is_gso(const struct sk_buff *skb);
+u16 ipsec_rs_skb_protocol(const struct sk_buff *skb);
+u16 ipsec_rs_ipcb_flags(const struct sk_buff *skb);
+u16 ipsec_rs_ipcb_frag_max_size(const struct sk_buff *skb);
+void ipsec_rs_ipcb_set_frag_max_size(struct sk_buff *skb, u16 size);
+int ipsec_rs_xfrm_output_frag(struct net *net, struct sock *sk, struct sk_buff *skb);
+
+/* struct xfrm_state fields. */
+u8 ipsec_rs_xfrm_mode(const struct xfrm_state *x);
+u16 ipsec_rs_xfrm_family(const struct xfrm_state *x);
+const void *ipsec_rs_xfrm_daddr(const struct xfrm_state *x);
+u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x);
+u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x);
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A borrowed socket buffer, read-only: what the receive hooks need to look
-//! at a packet without taking it over.
+//! A borrowed socket buffer: what the hooks need to look at a packet without
+//! taking it over, plus the few changes the outbound hooks make to a packet
+//! they are handed (netfilter gives a hook the skb exclusively while it runs).
 
 use super::bindings as b;
 use core::ffi::c_void;
@@ -60,6 +61,83 @@ impl SkBuff {
         // SAFETY: `p` points to `n` readable bytes living as long as `'a`
         // (the skb borrow or `buf`), see above.
         Some(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) })
+    }
+
+    /// `skb->ignore_df`: the packet may be fragmented despite its DF bit.
+    pub fn ignore_df(&self) -> bool {
+        // SAFETY: the skb is live by the type invariant.
+        unsafe { b::ipsec_rs_skb_ignore_df(self.as_ptr()) }
+    }
+
+    /// Sets `skb->ignore_df`. Only for the packet's current owner (a hook
+    /// the skb was handed to).
+    pub fn set_ignore_df(&self, on: bool) {
+        // SAFETY: the skb is live; the caller owns it (see above), so no one
+        // else writes the flag word concurrently.
+        unsafe { b::ipsec_rs_skb_set_ignore_df(self.as_ptr(), on) }
+    }
+
+    /// A GSO packet (segmented later; `len` may exceed any MTU).
+    pub fn is_gso(&self) -> bool {
+        // SAFETY: the skb is live.
+        unsafe { b::ipsec_rs_skb_is_gso(self.as_ptr()) }
+    }
+
+    /// `skb->protocol`, host order (`ETH_P_IP`, `ETH_P_IPV6`).
+    pub fn protocol(&self) -> u16 {
+        // SAFETY: the skb is live.
+        unsafe { b::ipsec_rs_skb_protocol(self.as_ptr()) }
+    }
+
+    /// `IPCB(skb)->flags` (`IPSKB_*`). Meaningful only where the IPv4 layer
+    /// owns `skb->cb` (IPv4 netfilter hooks).
+    pub fn ipcb_flags(&self) -> u16 {
+        // SAFETY: the skb is live; `cb` is plain memory.
+        unsafe { b::ipsec_rs_ipcb_flags(self.as_ptr()) }
+    }
+
+    /// `IPCB(skb)->frag_max_size`: the largest fragment of a reassembled
+    /// packet, 0 otherwise (IPv4 hooks only).
+    pub fn ipcb_frag_max_size(&self) -> u16 {
+        // SAFETY: as above.
+        unsafe { b::ipsec_rs_ipcb_frag_max_size(self.as_ptr()) }
+    }
+
+    /// Sets or clears the DF bit of the IPv4 header at the network header
+    /// and fixes the header checksum. Returns whether the bit changed. Only
+    /// for the packet's current owner; unshares the header first (may
+    /// allocate with GFP_ATOMIC). `Err` if the header cannot be made
+    /// writable or is not IPv4.
+    pub fn set_ipv4_df(&self, df: bool) -> kernel::error::Result<bool> {
+        let skb = self.as_ptr();
+        // SAFETY: the skb is live.
+        let off = unsafe { b::ipsec_rs_skb_network_offset(skb) };
+        let hdr = core::mem::size_of::<b::iphdr>() as i32;
+        if off < 0 || i64::from(self.len()) < i64::from(off) + i64::from(hdr) {
+            return Err(kernel::error::code::EINVAL);
+        }
+        // SAFETY: the skb is live and ours (caller); this may reallocate the
+        // head, after which only freshly computed pointers are used.
+        kernel::error::to_result(unsafe { b::skb_ensure_writable(skb, (off + hdr) as u32) })?;
+        // SAFETY: the first `off + 20` bytes are now linear and private to
+        // this skb, so the IPv4 header at the network header may be written;
+        // `iphdr` has alignment 4 like the network header in the linear data
+        // (the stack aligns it, and `ip_send_check()` relies on the same).
+        unsafe {
+            let iph = b::ipsec_rs_skb_network_header(skb).cast::<b::iphdr>();
+            if (*iph).version() != 4 {
+                return Err(kernel::error::code::EINVAL);
+            }
+            let old = u16::from_be((*iph).frag_off);
+            let dfbit = b::IPSEC_RS_IP_DF as u16;
+            let new = if df { old | dfbit } else { old & !dfbit };
+            if new == old {
+                return Ok(false);
+            }
+            (*iph).frag_off = new.to_be();
+            b::ip_send_check(iph);
+        }
+        Ok(true)
     }
 }
 

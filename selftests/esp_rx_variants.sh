@@ -157,22 +157,63 @@ check_eq "packets past the hard limit dropped" "$(delta decap_ok)" 6
 check_eq "hard-expired SA deleted" "$(ip -n b xfrm state list spi 0x1500 | grep -c spi)" 0
 flush
 
-# 5. Transport mode is left to XFRM, counted.
-for n in a b; do
-	ip -n $n xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1600 mode transport \
-		aead 'rfc4106(gcm(aes))' $KEY_AB 128
-	ip -n $n xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2600 mode transport \
-		aead 'rfc4106(gcm(aes))' $KEY_BA 128
+# 5. Transport mode (IPv4 and IPv6), decapsulated by the module.
+for pair in "192.0.2.1 192.0.2.2 0x1600 0x2600" "2001:db8::1 2001:db8::2 0x1700 0x2700"; do
+	set -- $pair
+	for n in a b; do
+		ip -n $n xfrm state add src $1 dst $2 proto esp spi $3 mode transport replay-window 32 \
+			aead 'rfc4106(gcm(aes))' $KEY_AB 128
+		ip -n $n xfrm state add src $2 dst $1 proto esp spi $4 mode transport replay-window 32 \
+			aead 'rfc4106(gcm(aes))' $KEY_BA 128
+	done
+	ip -n a xfrm policy add src $1 dst $2 dir out tmpl proto esp mode transport
+	ip -n b xfrm policy add src $1 dst $2 dir in tmpl proto esp mode transport
+	ip -n b xfrm policy add src $2 dst $1 dir out tmpl proto esp mode transport
+	ip -n a xfrm policy add src $2 dst $1 dir in tmpl proto esp mode transport
 done
-ip -n a xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir out tmpl proto esp mode transport
-ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl proto esp mode transport
-ip -n b xfrm policy add src 192.0.2.2 dst 192.0.2.1 dir out tmpl proto esp mode transport
-ip -n a xfrm policy add src 192.0.2.2 dst 192.0.2.1 dir in tmpl proto esp mode transport
 mark_counters
-check "ping a -> b, transport mode (XFRM decapsulates)" ip netns exec a ping -q -c 5 -i 0.05 -W 2 192.0.2.2
+check "ping a -> b, transport mode, IPv4" ip netns exec a ping -q -c 5 -i 0.05 -W 2 192.0.2.2
+check "ping a -> b, transport mode, IPv6" ip netns exec a ping -q -c 5 -i 0.05 -W 2 2001:db8::2
+head -c 100000 /dev/urandom >/tmp/tx.bin
+ip netns exec b socat -u TCP-LISTEN:5003,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
+RCV_PID=$!
+wait_listen b 5003
+check "bulk TCP a -> b, transport mode" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5003,connect-timeout=10,retry=10,interval=1
+wait_rcv
+check_eq "transport-mode bulk content (sha256)" "$(sha256sum </tmp/rx.bin | cut -d' ' -f1)" "$(sha256sum </tmp/tx.bin | cut -d' ' -f1)"
 snap b
-check_eq "transport-mode packets passed to XFRM" "$(delta passed_to_xfrm)" 5
+check "transport-mode packets decapsulated by the module" [ "$(delta decap_ok)" -ge 10 ]
+check_eq "XFRM did not decrypt them" "$(xfrm_seq 0x1600 192.0.2.1 192.0.2.2)/$(xfrm_seq 0x1700 2001:db8::1 2001:db8::2)" 0x0/0x0
+flush
+
+# 6. An algorithm the module does not handle (HMAC-SHA-512) is left to XFRM, counted.
+for n in a b; do
+	ip -n $n xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1800 mode tunnel \
+		enc 'cbc(aes)' $ENC_AB auth-trunc 'hmac(sha512)' ${AUTH_AB}${AUTH_AB#0x} 256
+	ip -n $n xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2800 mode tunnel \
+		enc 'cbc(aes)' $ENC_BA auth-trunc 'hmac(sha512)' ${AUTH_BA}${AUTH_BA#0x} 256
+done
+policies 192.0.2.1 192.0.2.2
+mark_counters
+check "ping a -> b, HMAC-SHA-512 (XFRM decapsulates)" ip netns exec a ping -q -c 5 -i 0.05 -W 2 192.0.2.2
+snap b
+check_eq "HMAC-SHA-512 packets passed to XFRM" "$(delta passed_to_xfrm)" 5
 check_eq "and not decapsulated by the module" "$(delta decap_ok)" 0
+flush
+
+# 7. Per-SA anti-replay settings (ipsec-rs set sa) override the global ones.
+for spi in 0x1900 0x1a00; do
+	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $spi mode tunnel \
+		aead 'rfc4106(gcm(aes))' $KEY_AB 128
+done
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+check "per-SA anti-replay off" ip netns exec b "$IPSEC_RS_TOOL" set sa 192.0.2.2 0x1900 --replay-window off
+check "per-SA window 1024" ip netns exec b "$IPSEC_RS_TOOL" set sa 192.0.2.2 0x1a00 --replay-window 1024
+mark_counters
+craft4 --key $KEY_AB --spi 0x1900 --seq 5,5
+craft4 --key $KEY_AB --spi 0x1a00 --seq 2000,1000
+sleep 0.5; snap b
+check_eq "replay off: a repeated packet accepted; window 1024: 1000 back accepted" "$(delta decap_ok)/$(delta replay_dropped)/$(delta replay_too_old)" 4/0/0
 flush
 
 check "rmmod" unload_module

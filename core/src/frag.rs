@@ -235,6 +235,98 @@ pub fn decide(i: &FragInput) -> Action {
     }
 }
 
+/// What happens to the outer IPv4 header of a tunnel-mode ESP packet once it is encrypted
+/// (the second half of the table: where the inner packet can no longer be seen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OuterDecision {
+    /// The DF bit the outer header must carry.
+    pub df: bool,
+    /// The packet does not fit and is left to the outer IP layer to fragment (the "fragment
+    /// after encryption" rows).
+    pub fragment_after: bool,
+}
+
+/// Outer DF bit of an encrypted tunnel-mode packet.  `xfrm_df` is the bit XFRM wrote (the
+/// inner packet's DF bit, or 0 for SAs with `XFRM_STATE_NOPMTUDISC`); `fits` says whether the
+/// packet fits the MTU of its route.
+///
+/// A packet that fits gets the mode's bit (clear: 0, set: 1, copy: XFRM's).  One that does
+/// not fit reached this point because [`decide`] chose "fragment after encryption", so its DF
+/// bit is cleared for the IP layer to fragment it; except with `copy`, which keeps XFRM's bit
+/// (and so Linux's own behaviour) whatever it is.
+pub const fn outer_after_encryption(mode: DfMode, xfrm_df: bool, fits: bool) -> OuterDecision {
+    if fits {
+        let df = match mode {
+            DfMode::Clear => false,
+            DfMode::Set => true,
+            DfMode::Copy => xfrm_df,
+        };
+        return OuterDecision {
+            df,
+            fragment_after: false,
+        };
+    }
+    match mode {
+        DfMode::Copy => OuterDecision {
+            df: xfrm_df,
+            fragment_after: !xfrm_df,
+        },
+        DfMode::Clear | DfMode::Set => OuterDecision {
+            df: false,
+            fragment_after: true,
+        },
+    }
+}
+
+/// The fields of an IPv4 header the outbound path needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Info {
+    /// Header length in bytes (IHL * 4).
+    pub hdr_len: u32,
+    /// The DF bit.
+    pub df: bool,
+    /// Protocol.
+    pub proto: u8,
+    /// Destination address.
+    pub daddr: [u8; 4],
+}
+
+/// Reads an IPv4 header at the start of `hdr`; `None` if it is not one (version, IHL).
+pub fn ipv4_info(hdr: &[u8]) -> Option<Ipv4Info> {
+    let vihl = *hdr.first()?;
+    let hdr_len = u32::from(vihl & 0x0f) * 4;
+    if vihl >> 4 != 4 || hdr_len < 20 || hdr.len() < 20 {
+        return None;
+    }
+    let frag = u16::from_be_bytes([*hdr.get(6)?, *hdr.get(7)?]);
+    let d = hdr.get(16..20)?;
+    Some(Ipv4Info {
+        hdr_len,
+        df: frag & 0x4000 != 0,
+        proto: *hdr.get(9)?,
+        daddr: [*d.first()?, *d.get(1)?, *d.get(2)?, *d.get(3)?],
+    })
+}
+
+/// The SPI of an outer IPv4 packet XFRM built: ESP (protocol 50) or ESP in UDP (RFC 3948:
+/// any ports, since XFRM only builds UDP for encapsulation, and a non-zero first word).
+/// `None` for anything else, or if the header is cut short.
+pub fn outer_esp_spi(pkt: &[u8], ip: &Ipv4Info) -> Option<u32> {
+    let at = usize::try_from(ip.hdr_len).ok()?;
+    let at = match ip.proto {
+        50 => at,
+        17 => at.checked_add(8)?,
+        _ => return None,
+    };
+    let w = pkt.get(at..at.checked_add(4)?)?;
+    let spi = u32::from_be_bytes([*w.first()?, *w.get(1)?, *w.get(2)?, *w.get(3)?]);
+    if spi == 0 {
+        None
+    } else {
+        Some(spi)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +494,59 @@ mod tests {
         i.df_mode = DfMode::Set;
         i.inner_df = true;
         assert_eq!(decide(&i), Action::DropIcmpFragNeeded { mtu: 0 });
+    }
+
+    fn v4hdr(proto: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x45, 0, 0, 0, 0, 0, (frag >> 8) as u8, frag as u8, 64, proto, 0, 0];
+        h.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+        h.extend_from_slice(payload);
+        h
+    }
+
+    #[test]
+    fn outer_header_parsing() {
+        let esp = v4hdr(50, 0x4000, &[0, 0, 0x10, 0, 0, 0, 0, 1]);
+        let ip = ipv4_info(&esp).unwrap();
+        assert_eq!(ip, Ipv4Info { hdr_len: 20, df: true, proto: 50, daddr: [192, 0, 2, 2] });
+        assert_eq!(outer_esp_spi(&esp, &ip), Some(0x1000));
+        let udp = v4hdr(17, 0, &[0x11, 0x94, 0x80, 0x00, 0, 16, 0, 0, 0, 0, 0x20, 0]);
+        let ip = ipv4_info(&udp).unwrap();
+        assert!(!ip.df);
+        assert_eq!(outer_esp_spi(&udp, &ip), Some(0x2000));
+        // IKE on the encapsulation port (non-ESP marker), other protocols, short headers.
+        let ike = v4hdr(17, 0, &[0x11, 0x94, 0x11, 0x94, 0, 16, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(outer_esp_spi(&ike, &ipv4_info(&ike).unwrap()), None);
+        let tcp = v4hdr(6, 0, &[0; 20]);
+        assert_eq!(outer_esp_spi(&tcp, &ipv4_info(&tcp).unwrap()), None);
+        assert_eq!(outer_esp_spi(&esp[..22], &ipv4_info(&esp).unwrap()), None);
+        assert_eq!(ipv4_info(&esp[..19]), None);
+        let mut v6 = esp.clone();
+        v6[0] = 0x60;
+        assert_eq!(ipv4_info(&v6), None);
+        let mut badihl = esp.clone();
+        badihl[0] = 0x44;
+        assert_eq!(ipv4_info(&badihl), None);
+    }
+
+    #[test]
+    fn outer_bit_after_encryption() {
+        use DfMode::*;
+        for xdf in [false, true] {
+            let fit = |m| outer_after_encryption(m, xdf, true);
+            assert_eq!(fit(Clear), OuterDecision { df: false, fragment_after: false });
+            assert_eq!(fit(Set), OuterDecision { df: true, fragment_after: false });
+            assert_eq!(fit(Copy), OuterDecision { df: xdf, fragment_after: false });
+            for m in [Clear, Set] {
+                assert_eq!(
+                    outer_after_encryption(m, xdf, false),
+                    OuterDecision { df: false, fragment_after: true }
+                );
+            }
+            assert_eq!(
+                outer_after_encryption(Copy, xdf, false),
+                OuterDecision { df: xdf, fragment_after: !xdf }
+            );
+        }
     }
 
     #[test]

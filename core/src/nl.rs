@@ -219,14 +219,17 @@ pub mod stats_attr {
     pub const FRAG_AFTER_ENC: u16 = 21;
     /// Outbound packets dropped with ICMP fragmentation needed / packet too big.
     pub const DF_DROPPED: u16 = 22;
+    /// Outbound packets the DF / pre-fragmentation path dropped for lack of memory or
+    /// because fragmentation or encryption of a fragment failed.
+    pub const OUT_ERRORS: u16 = 23;
     /// Packets dropped for a bad ESP padding length or padding contents.
-    pub const BAD_PADDING: u16 = 23;
+    pub const BAD_PADDING: u16 = 24;
     /// Packets dropped because their SA was being deleted or had expired.
-    pub const SA_UNUSABLE: u16 = 24;
+    pub const SA_UNUSABLE: u16 = 25;
     /// Packets dropped for lack of resources (memory, backlog) on the receive path.
-    pub const RX_ERRORS: u16 = 25;
+    pub const RX_ERRORS: u16 = 26;
     /// Decrypted packets whose next header the SA's mode does not accept (or dummies).
-    pub const BAD_INNER: u16 = 26;
+    pub const BAD_INNER: u16 = 27;
     /// Highest attribute number.
     pub const MAX: u16 = BAD_INNER;
 }
@@ -1076,6 +1079,8 @@ pub struct Counters {
     pub frag_after_enc: u64,
     /// See [`stats_attr::DF_DROPPED`].
     pub df_dropped: u64,
+    /// See [`stats_attr::OUT_ERRORS`].
+    pub out_errors: u64,
     /// See [`stats_attr::BAD_PADDING`].
     pub bad_padding: u64,
     /// See [`stats_attr::SA_UNUSABLE`].
@@ -1113,6 +1118,7 @@ impl Counters {
             FRAG_BEFORE_ENC => &mut self.frag_before_enc,
             FRAG_AFTER_ENC => &mut self.frag_after_enc,
             DF_DROPPED => &mut self.df_dropped,
+            OUT_ERRORS => &mut self.out_errors,
             BAD_PADDING => &mut self.bad_padding,
             SA_UNUSABLE => &mut self.sa_unusable,
             RX_ERRORS => &mut self.rx_errors,
@@ -1634,6 +1640,7 @@ mod tests {
             ("stats", "frag-before-enc", st::FRAG_BEFORE_ENC),
             ("stats", "frag-after-enc", st::FRAG_AFTER_ENC),
             ("stats", "df-dropped", st::DF_DROPPED),
+            ("stats", "out-errors", st::OUT_ERRORS),
             ("stats", "bad-padding", st::BAD_PADDING),
             ("stats", "sa-unusable", st::SA_UNUSABLE),
             ("stats", "rx-errors", st::RX_ERRORS),

@@ -153,3 +153,22 @@ topo_hosts_behind_routers() {
 	ip -n a route add 203.0.113.0/24 via 192.0.2.2
 	ip -n b route add 198.51.100.0/24 via 192.0.2.1
 }
+
+# xfrm_tunnel_subnets: after topo_hosts_behind_routers, a tunnel-mode ESP SA
+# pair between the routers (AES-GCM-128; SPI 0x1000 a->b, 0x2000 b->a,
+# reqid 1) and the policies that send h1 <-> h2 traffic through it.
+xfrm_tunnel_subnets() {
+	for n in a b; do
+		ip -n $n xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 reqid 1 \
+			mode tunnel aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+		ip -n $n xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2000 reqid 1 \
+			mode tunnel aead 'rfc4106(gcm(aes))' $KEY_BA 128 || return 1
+	done
+	_l=198.51.100.0/24 _r=203.0.113.0/24
+	ip -n a xfrm policy add src $_l dst $_r dir out tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 1 mode tunnel &&
+	ip -n a xfrm policy add src $_r dst $_l dir fwd tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 1 mode tunnel &&
+	ip -n a xfrm policy add src $_r dst $_l dir in tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 1 mode tunnel &&
+	ip -n b xfrm policy add src $_r dst $_l dir out tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 1 mode tunnel &&
+	ip -n b xfrm policy add src $_l dst $_r dir fwd tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 1 mode tunnel &&
+	ip -n b xfrm policy add src $_l dst $_r dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 1 mode tunnel
+}

@@ -83,6 +83,7 @@ counters! {
     FRAG_BEFORE_ENC, "frag_before_enc", Outbound, "#pkts fragmented before encryption";
     FRAG_AFTER_ENC, "frag_after_enc", Outbound, "#pkts left to fragment after encryption";
     DF_DROPPED, "df_dropped", Outbound, "#pkts dropped, DF set (ICMP frag needed sent)";
+    OUT_ERRORS, "out_errors", Outbound, "#pkts dropped, fragmentation or memory error";
     BAD_PADDING, "bad_padding", Inbound, "#pkts dropped, bad ESP padding";
     SA_UNUSABLE, "sa_unusable", Inbound, "#pkts dropped, SA deleted or expired";
     RX_ERRORS, "rx_errors", Inbound, "#pkts dropped, no memory or backlog full";

@@ -551,7 +551,7 @@ fn stats_json_snapshot() {
             r#""replay_too_old":14014,"passed_to_xfrm":15015,"nat_keepalive":16016,"#,
             r#""ike_passed":17017,"malformed":18018,"reserved_spi":19019,"#,
             r#""frag_before_enc":20020,"frag_after_enc":21021,"df_dropped":1099511627776,"#,
-            r#""bad_padding":23023,"sa_unusable":24024,"rx_errors":25025,"bad_inner":26026}"#,
+            r#""out_errors":23023,"bad_padding":24024,"sa_unusable":25025,"rx_errors":26026,"bad_inner":27027}"#,
             "\n"
         )
     );
