@@ -114,32 +114,20 @@ RCV_PID=$!
 _i=0
 while [ $_i -lt 100 ] && ! ip netns exec b grep -qi ':1E61 ' /proc/net/udp; do sleep 0.2; _i=$((_i + 1)); done
 mark_counters
-craft4 --spi 0x5000 --seq 100
-sleep 0.3; snap b
-check_eq "crafted packet accepted" "$(delta decap_ok)" 1
-craft4 --spi 0x5000 --seq 100
-sleep 0.3; snap b
+# One batch, in order: 100 ok; 100 replay; 36 too old (top 100, window 64);
+# 90, 80, 37 reordered within the window, ok; 1000 with a corrupted ICV;
+# 150 ok (it would be too old had the forged 1000 advanced the window);
+# 151 truncated; 152 bad padding; 153 with a wrong next header.
+craft4 --spi 0x5000 --pkt seq=100 --pkt seq=100 --pkt seq=36 --pkt seq=90 --pkt seq=80 --pkt seq=37 \
+	--pkt seq=1000,corrupt-icv --pkt seq=150 --pkt seq=151,truncate=20 --pkt seq=152,bad-pad \
+	--pkt seq=153,next-header=17
+sleep 1; snap b
+check_eq "crafted packets accepted (in order and reordered within the window)" "$(delta decap_ok)" 5
 check_eq "replayed packet dropped as replay" "$(delta replay_dropped)" 1
-craft4 --spi 0x5000 --seq 36
-sleep 0.3; snap b
 check_eq "packet left of the 64 window dropped as too old" "$(delta replay_too_old)" 1
-craft4 --spi 0x5000 --seq 90,80,37
-sleep 0.3; snap b
-check_eq "packets reordered within the window accepted" "$(delta decap_ok)" 4
-craft4 --spi 0x5000 --seq 200 --corrupt-icv
-sleep 0.3; snap b
 check_eq "corrupted ICV dropped and counted" "$(delta auth_failed)" 1
-craft4 --spi 0x5000 --seq 150
-sleep 0.3; snap b
-check_eq "window did not advance on the forged packet (150 accepted)" "$(delta decap_ok)" 5
-craft4 --spi 0x5000 --seq 151 --truncate 20
-sleep 0.3; snap b
 check_eq "truncated packet dropped and counted" "$(delta malformed)" 1
-craft4 --spi 0x5000 --seq 152 --bad-pad
-sleep 0.3; snap b
 check_eq "bad padding dropped and counted" "$(delta bad_padding)" 1
-craft4 --spi 0x5000 --seq 153 --next-header 17
-sleep 0.3; snap b
 check_eq "wrong next header dropped and counted" "$(delta bad_inner)" 1
 kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
 check_eq "exactly the accepted packets reached the UDP socket" "$(grep -c hello /tmp/udp.txt)" 5
@@ -151,8 +139,7 @@ check "default window 65536" ip netns exec b "$IPSEC_RS_TOOL" set global --repla
 ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x6000 mode tunnel \
 	aead 'rfc4106(gcm(aes))' $KEY_AB 128
 mark_counters
-craft4 --spi 0x6000 --seq 70000,10000
-craft4 --spi 0x5000 --seq 70000,10000
+craft4 --pkt spi=0x6000,seq=70000 --pkt spi=0x6000,seq=10000 --pkt spi=0x5000,seq=70000 --pkt spi=0x5000,seq=10000
 sleep 0.5; snap b
 check_eq "65536 window accepts 60000 back, 64 window rejects it" "$(delta decap_ok)/$(delta replay_too_old)" 3/1
 

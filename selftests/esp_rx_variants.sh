@@ -115,9 +115,8 @@ snap b
 check_eq "CBC/HMAC packets decapsulated by the module" "$(delta decap_ok)" 25
 check_eq "XFRM did not decrypt them" "$(xfrm_seq 0x1200 192.0.2.1 192.0.2.2)/$(xfrm_seq 0x1300 2001:db8::1 2001:db8::2)" 0x0/0x0
 mark_counters
-craft4 --alg cbc-sha256 --key $ENC_AB --auth-key $AUTH_AB --spi 0x1200 --seq 5000
-craft4 --alg cbc-sha256 --key $ENC_AB --auth-key $AUTH_AB --spi 0x1200 --seq 5001 --corrupt-icv
-craft4 --alg cbc-sha256 --key $ENC_AB --auth-key $AUTH_AB --spi 0x1200 --seq 5002 --bad-pad
+craft4 --alg cbc-sha256 --key $ENC_AB --auth-key $AUTH_AB --spi 0x1200 \
+	--pkt seq=5000 --pkt seq=5001,corrupt-icv --pkt seq=5002,bad-pad
 sleep 0.5; snap b
 check_eq "crafted CBC/HMAC: accepted / ICV failure / bad padding" "$(delta decap_ok)/$(delta auth_failed)/$(delta bad_padding)" 1/1/1
 flush
@@ -127,12 +126,8 @@ ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1400 mode tun
 	flag esn replay-window 128 aead 'rfc4106(gcm(aes))' $KEY_AB 128
 ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
 mark_counters
-craft4 --key $KEY_AB --spi 0x1400 --seq 200
-craft4 --key $KEY_AB --spi 0x1400 --seq 0xfffffff0
-craft4 --key $KEY_AB --spi 0x1400 --seq 5 --esn-hi 1
-craft4 --key $KEY_AB --spi 0x1400 --seq 0xfffffff8
-craft4 --key $KEY_AB --spi 0x1400 --seq 5 --esn-hi 1
-craft4 --key $KEY_AB --spi 0x1400 --seq 6 --esn-hi 0
+craft4 --key $KEY_AB --spi 0x1400 --pkt seq=200,esn-hi=0 --pkt seq=0xfffffff0,esn-hi=0 \
+	--pkt seq=5,esn-hi=1 --pkt seq=0xfffffff8,esn-hi=0 --pkt seq=5,esn-hi=1 --pkt seq=6,esn-hi=0
 sleep 0.5; snap b
 check_eq "ESN: 4 accepted across 2^32 (one reordered back)" "$(delta decap_ok)" 4
 check_eq "ESN: the replayed one dropped" "$(delta replay_dropped)" 1
@@ -210,8 +205,7 @@ ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 ds
 check "per-SA anti-replay off" ip netns exec b "$IPSEC_RS_TOOL" set sa 192.0.2.2 0x1900 --replay-window off
 check "per-SA window 1024" ip netns exec b "$IPSEC_RS_TOOL" set sa 192.0.2.2 0x1a00 --replay-window 1024
 mark_counters
-craft4 --key $KEY_AB --spi 0x1900 --seq 5,5
-craft4 --key $KEY_AB --spi 0x1a00 --seq 2000,1000
+craft4 --key $KEY_AB --pkt spi=0x1900,seq=5 --pkt spi=0x1900,seq=5 --pkt spi=0x1a00,seq=2000 --pkt spi=0x1a00,seq=1000
 sleep 0.5; snap b
 check_eq "replay off: a repeated packet accepted; window 1024: 1000 back accepted" "$(delta decap_ok)/$(delta replay_dropped)/$(delta replay_too_old)" 4/0/0
 flush

@@ -63,11 +63,14 @@ def main():
     ap.add_argument("--dst-mac", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--dst", required=True)
-    ap.add_argument("--spi", type=lambda s: int(s, 0), required=True)
+    ap.add_argument("--spi", type=lambda s: int(s, 0), default=0)
     ap.add_argument("--key", required=True)
     ap.add_argument("--auth-key")
     ap.add_argument("--alg", default="gcm")
-    ap.add_argument("--seq", required=True)
+    ap.add_argument("--seq")
+    ap.add_argument("--pkt", action="append", default=[],
+                    help="one packet: comma-separated seq=N, spi=N, esn-hi=N, truncate=N, "
+                         "next-header=N, corrupt-icv, bad-pad (overriding the options)")
     ap.add_argument("--esn-hi", type=lambda s: int(s, 0), default=None)
     ap.add_argument("--udp")
     ap.add_argument("--inner-dport", type=int, default=7777)
@@ -85,24 +88,37 @@ def main():
     s.bind((a.dev, 0))
     mac = bytes.fromhex(a.dst_mac.replace(":", ""))
     own = bytes.fromhex(open(f"/sys/class/net/{a.dev}/address").read().strip().replace(":", ""))
+    pkts = []
+    if a.seq:
+        pkts += [dict(seq=int(x, 0)) for x in a.seq.split(",")]
+    for spec in a.pkt:
+        d = {}
+        for item in spec.split(","):
+            k, _, v = item.partition("=")
+            d[k.replace("-", "_")] = int(v, 0) if v else True
+        pkts.append(d)
+    base = dict(spi=a.spi, esn_hi=a.esn_hi, truncate=a.truncate, next_header=a.next_header,
+                corrupt_icv=a.corrupt_icv, bad_pad=a.bad_pad)
     sent = 0
-    for seq in (int(x, 0) for x in a.seq.split(",")):
+    for p in pkts:
+        o = argparse.Namespace(**{**base, **p})
+        seq = o.seq
         data = f"{a.payload} {seq}".encode()
         u = udp(src.packed, dst.packed, 4000, a.inner_dport, data, v6)
         inner = ip6(src.packed, dst.packed, 17, u) if v6 else ip4(src.packed, dst.packed, 17, u)
-        nh = a.next_header if a.next_header is not None else (41 if v6 else 4)
+        nh = o.next_header if o.next_header is not None else (41 if v6 else 4)
         block = 4 if a.alg == "gcm" else 16
         padlen = (-(len(inner) + 2)) % block
         if padlen == 0:
             padlen = block
         pad = bytes(range(1, padlen + 1))
-        if a.bad_pad:
+        if o.bad_pad:
             pad = pad[:-1] + b"\x00"
         pt = inner + pad + bytes([padlen, nh])
-        hdr = struct.pack("!II", a.spi, seq & 0xFFFFFFFF)
+        hdr = struct.pack("!II", o.spi, seq & 0xFFFFFFFF)
         if a.alg == "gcm":
             iv = os.urandom(8)
-            aad = hdr if a.esn_hi is None else struct.pack("!III", a.spi, a.esn_hi, seq & 0xFFFFFFFF)
+            aad = hdr if o.esn_hi is None else struct.pack("!III", o.spi, o.esn_hi, seq & 0xFFFFFFFF)
             ct = AESGCM(key[:-4]).encrypt(key[-4:] + iv, pt, aad)
             esp = hdr + iv + ct
         else:
@@ -111,12 +127,12 @@ def main():
             ct = enc.update(pt) + enc.finalize()
             akey = bytes.fromhex(a.auth_key[2:] if a.auth_key.startswith("0x") else a.auth_key)
             h = hmac.HMAC(akey, hashes.SHA256())
-            h.update(hdr + iv + ct + (b"" if a.esn_hi is None else struct.pack("!I", a.esn_hi)))
+            h.update(hdr + iv + ct + (b"" if o.esn_hi is None else struct.pack("!I", o.esn_hi)))
             esp = hdr + iv + ct + h.finalize()[:16]
-        if a.corrupt_icv:
+        if o.corrupt_icv:
             esp = esp[:-1] + bytes([esp[-1] ^ 0x80])
-        if a.truncate is not None:
-            esp = esp[: a.truncate]
+        if o.truncate is not None:
+            esp = esp[: o.truncate]
         if a.udp:
             sp, dp = (int(p) for p in a.udp.split(":"))
             esp = udp(src.packed, dst.packed, sp, dp, esp, v6)
