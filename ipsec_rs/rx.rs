@@ -148,18 +148,21 @@ impl EspInput for Rx {
             return Input::Decline(skb);
         }
         let esn = p.flags & xfrm::FLAG_ESN != 0;
-        // The SA's own setting (`ipsec-rs set sa`), else the global one.
-        let per_sa = {
-            let g = RcuGuard::new();
-            shared.settings.read(g.side()).sa_replay(&SaKey::of_state(&x))
+        // For an SA seen for the first time: its own setting (`ipsec-rs set
+        // sa`), else the global one.
+        let mode = || {
+            let per_sa = {
+                let g = RcuGuard::new();
+                shared.settings.read(g.side()).sa_replay(&SaKey::of_state(&x))
+            };
+            per_sa.unwrap_or_else(|| {
+                sa::mode_for(
+                    shared.replay_window.load(Ordering::Relaxed),
+                    shared.replay_disabled.load(Ordering::Relaxed),
+                    p.xfrm_replay_window,
+                )
+            })
         };
-        let mode = per_sa.unwrap_or_else(|| {
-            sa::mode_for(
-                shared.replay_window.load(Ordering::Relaxed),
-                shared.replay_disabled.load(Ordering::Relaxed),
-                p.xfrm_replay_window,
-            )
-        });
         let ctx = match sa::get_or_insert(&shared.sa_table, &x, mode, esn) {
             Ok(c) => c,
             Err(sa::NoEntry::Closed) => return Input::Decline(skb),

@@ -198,13 +198,13 @@ pub(crate) enum NoEntry {
     Closed,
 }
 
-/// The entry of SA `x`, created if needed with `mode`, taking over XFRM's
+/// The entry of SA `x`, created if needed with the window `mode()` gives, taking over XFRM's
 /// replay state: the window starts at XFRM's highest sequence number, with
 /// everything XFRM's window covered marked seen. Softirq.
 pub(crate) fn get_or_insert(
     table: &BhSpinLock<SaTable>,
     x: &StateRef,
-    mode: ReplayMode,
+    mode: impl FnOnce() -> ReplayMode,
     esn: bool,
 ) -> core::result::Result<Arc<SaCtx>, NoEntry> {
     {
@@ -216,7 +216,8 @@ pub(crate) fn get_or_insert(
             return Err(NoEntry::Closed);
         }
     }
-    // Allocate outside the lock.
+    // A new SA: decide its window, allocate outside the lock.
+    let mode = mode();
     let words = match mode {
         ReplayMode::Window(w) => blocks_for(w),
         ReplayMode::Disabled => 0,
