@@ -88,7 +88,7 @@ check_eq "XFRM did not decrypt (its IPv4 replay seq unmoved)" "$(xfrm_seq 0x1000
 check_eq "XFRM did not decrypt (its IPv6 replay seq unmoved)" "$(xfrm_seq 0x3000 2001:db8::1 2001:db8::2)" 0x0
 check_eq "nothing left to XFRM" "$(cnt passed_to_xfrm)" 0
 
-head -c 600000 /dev/urandom >/tmp/tx.bin
+head -c 300000 /dev/urandom >/tmp/tx.bin
 want=$(sha256sum </tmp/tx.bin | cut -d' ' -f1)
 ip netns exec b socat -u TCP-LISTEN:5001,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
 RCV_PID=$!
@@ -130,7 +130,7 @@ check_eq "truncated packet dropped and counted" "$(delta malformed)" 1
 check_eq "bad padding dropped and counted" "$(delta bad_padding)" 1
 check_eq "wrong next header dropped and counted" "$(delta bad_inner)" 1
 kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
-check_eq "exactly the accepted packets reached the UDP socket" "$(grep -c hello /tmp/udp.txt)" 5
+check_eq "exactly the accepted packets reached the UDP socket" "$(grep -o 'hello [0-9]*' /tmp/udp.txt | tr '\n' ' ')" "hello 100 hello 90 hello 80 hello 37 hello 150 "
 check "replay log line" sh -c "dmesg | grep -q 'CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id='"
 check_eq "XFRM's per-SA replay statistic" "$(ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x5000 | sed -n 's/.*replay-window \([0-9]*\) replay \([0-9]*\) failed \([0-9]*\).*/\1 \2 \3/p')" "1 1 1"
 
