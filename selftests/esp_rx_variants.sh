@@ -193,7 +193,17 @@ for n in a b; do
 	ip -n $n xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2100 mode tunnel replay-window 32 \
 		aead 'rfc4106(gcm(aes))' $KEY_BA 128 encap espinudp 4500 4500 0.0.0.0
 done
-policies 192.0.2.1 192.0.2.2
+# The tunnel policies would also match the ESP-in-UDP datagrams themselves,
+# which UDP checks before handing them to the encapsulation socket: let
+# them through, as IKE daemons do for their port-4500 socket.
+for n in a b; do
+	ip -n $n xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4500 dir in priority 10
+	ip -n $n xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp sport 4500 dir in priority 10
+done
+ip -n a xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir out priority 100 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+ip -n a xfrm policy add src 192.0.2.2 dst 192.0.2.1 dir in priority 100 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp mode tunnel
+ip -n b xfrm policy add src 192.0.2.2 dst 192.0.2.1 dir out priority 100 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp mode tunnel
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in priority 100 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
 mark_counters
 check "ping a -> b, UDP-encapsulated" ip netns exec a ping -q -c 10 -i 0.05 -W 2 192.0.2.2
 snap b
