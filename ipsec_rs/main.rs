@@ -53,6 +53,8 @@ mod netlink;
 mod netns;
 mod output;
 mod receive;
+mod rx;
+mod sa;
 mod settings;
 
 module! {
@@ -69,18 +71,34 @@ module! {
 /// requests), then the per-namespace state (hooks unregistered, counters freed).
 struct IpsecRs {
     _genl: KBox<netlink::Family>,
+    _rx: RxRegistration,
     _pernet: kapi::net::PernetRegistration<netns::NetState>,
+    registry: Pin<KBox<netns::Registry>>,
+}
+
+/// The receive path's ESP handlers. Dropping it unregisters them (waiting
+/// for running ones), then waits for pending asynchronous decryptions,
+/// whose completions run module code and use per-namespace state.
+struct RxRegistration(Option<kapi::xfrm::Registration>);
+
+impl Drop for RxRegistration {
+    fn drop(&mut self) {
+        self.0.take();
+        kapi::crypto::wait_idle();
+    }
 }
 
 impl kernel::Module for IpsecRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Namespaces first: the family's handlers look their state up. Until
         // the family is published, hooks count but send no events.
+        let registry = netns::Registry::new()?;
         let pernet = kapi::net::PernetRegistration::new()?;
+        let rx = RxRegistration(Some(kapi::xfrm::Registration::new::<rx::Rx>(rx::PRIORITY)?));
         let genl = netlink::register(module)?;
         netlink::publish(&genl);
         pr_info!("loaded\n");
-        Ok(IpsecRs { _genl: genl, _pernet: pernet })
+        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, registry })
     }
 }
 
@@ -89,6 +107,9 @@ impl Drop for IpsecRs {
         // Before the fields drop: stop hooks from sending events through the
         // family, and wait for those that might be.
         netlink::unpublish();
+        // Give every SA back to XFRM while our handlers still run: from here
+        // they decline every packet, and XFRM has our replay state.
+        self.registry.hand_back_all();
         pr_info!("unloading\n");
     }
 }

@@ -106,6 +106,20 @@ impl genetlink::Handler for Handler {
                     drop(fresh);
                 }
                 st.invalid_spi_enabled.store(new.invalid_spi_enable, Ordering::Relaxed);
+                st.replay_window.store(new.replay_window, Ordering::Relaxed);
+                st.replay_disabled.store(new.replay_disabled, Ordering::Relaxed);
+                if cfg.rx_enable && !new.rx_enable {
+                    // Switching the receive path off hands the SAs back to
+                    // XFRM: give it our windows (flush writes them back).
+                    st.rx_enabled.store(false, Ordering::Relaxed);
+                    crate::kapi::synchronize_net();
+                    crate::kapi::crypto::wait_idle();
+                    st.sa_table.lock().flush();
+                }
+                if new.rx_enable && !cfg.rx_enable {
+                    st.sa_table.lock().reopen();
+                }
+                st.rx_enabled.store(new.rx_enable, Ordering::Relaxed);
                 *cfg = new;
                 Ok(())
             }

@@ -8,9 +8,10 @@ use crate::{
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
     nl, output, receive,
+    sa::SaTable,
     settings::Settings,
 };
-use core::sync::atomic::AtomicBool;
+use core::sync::atomic::{AtomicBool, AtomicU32};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 static NET_ID: PernetId = PernetId::new();
@@ -26,6 +27,10 @@ static NET_ID: PernetId = PernetId::new();
 ///   configuration changes, including every write of `settings`. Taken
 ///   before `limiter`, never inside it.
 /// - `settings`: no lock for readers (RCU); writers hold `config`.
+/// - `sa_table`: BH spinlock; taken by the receive path (softirq) to find or
+///   add an SA's entry, and at teardown (process context) to flush. Inside
+///   it, an SA's own lock (`x->lock`) may be taken (seeding a new window,
+///   writing windows back); never the other way round.
 #[pin_data]
 pub(crate) struct Shared {
     /// Counters of this namespace.
@@ -35,6 +40,15 @@ pub(crate) struct Shared {
     /// Rate limiter of invalid-SPI events and log lines.
     #[pin]
     pub(crate) limiter: BhSpinLock<Limiter>,
+    /// The receive path on (`config.rx_enable`, read lock-free in softirq).
+    pub(crate) rx_enabled: AtomicBool,
+    /// Default replay window (`config.replay_window`), for new SAs.
+    pub(crate) replay_window: AtomicU32,
+    /// Replay checking off by default (`config.replay_disabled`), for new SAs.
+    pub(crate) replay_disabled: AtomicBool,
+    /// The SAs the receive path decapsulates (see `sa.rs`).
+    #[pin]
+    pub(crate) sa_table: BhSpinLock<SaTable>,
     /// The configuration of this namespace.
     #[pin]
     pub(crate) config: Mutex<nl::GlobalConfig>,
@@ -75,6 +89,10 @@ impl PernetState for NetState {
                     counters: Counters::new()?,
                     invalid_spi_enabled: AtomicBool::new(cfg.invalid_spi_enable),
                     limiter <- BhSpinLock::new(limiter),
+                    rx_enabled: AtomicBool::new(cfg.rx_enable),
+                    replay_window: AtomicU32::new(cfg.replay_window),
+                    replay_disabled: AtomicBool::new(cfg.replay_disabled),
+                    sa_table <- BhSpinLock::new(SaTable::new()?),
                     config <- new_mutex!(cfg),
                     settings: Settings::new(&cfg)?,
                 }? Error),
@@ -97,6 +115,7 @@ impl PernetState for NetState {
                     (&*shared as *const Shared).cast::<output::Outbound>(),
                 )?
             };
+            registry_add(&shared)?;
             Ok(NetState { hooks: Some(hooks), out_hooks: Some(out_hooks), shared })
         };
         // SAFETY: the closure either initialises all of `slot` with one
@@ -116,5 +135,89 @@ impl Drop for NetState {
         // Unregister before `shared` goes, whatever the field order.
         self.hooks.take();
         self.out_hooks.take();
+        // No packet of this namespace reaches the receive path any more (its
+        // devices are gone: device pernet exits run before subsystems'), and
+        // no decryption is pending for it (each holds its device). Give the
+        // windows back to XFRM.
+        self.shared.sa_table.lock().flush();
+        registry_remove(&self.shared);
+    }
+}
+
+/// The `Shared` of every namespace (their addresses), so that module
+/// unload can hand every SA back to XFRM *before* the receive path is
+/// unregistered: otherwise XFRM would decapsulate, for a moment, with the
+/// replay state it had when we took the SA over.
+///
+/// Owner: the module (`IpsecRs`), which creates it before the pernet
+/// registration and frees it after; namespaces add themselves in `init`
+/// and remove themselves in `drop` (process context, under the mutex).
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registry {
+    #[pin]
+    list: Mutex<KVec<usize>>,
+}
+
+static REGISTRY: core::sync::atomic::AtomicPtr<Registry> = core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+impl Registry {
+    /// A new, empty registry, published for the namespaces (process context).
+    pub(crate) fn new() -> Result<Pin<KBox<Registry>>> {
+        let r = KBox::pin_init(pin_init!(Registry { list <- new_mutex!(KVec::new()) }), GFP_KERNEL)?;
+        REGISTRY.store(&*r as *const Registry as *mut Registry, core::sync::atomic::Ordering::Release);
+        Ok(r)
+    }
+
+    /// Hands every namespace's SAs back to XFRM (module unload, before the
+    /// receive path is unregistered). Process context.
+    pub(crate) fn hand_back_all(&self) {
+        let list = self.list.lock();
+        for &p in list.iter() {
+            // SAFETY: an address in the list is a live, pinned `Shared`: its
+            // `NetState` removes it (under this mutex, which we hold) before
+            // freeing it.
+            let shared = unsafe { &*(p as *const Shared) };
+            shared.sa_table.lock().flush();
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Registry {
+    fn drop(self: Pin<&mut Self>) {
+        REGISTRY.store(core::ptr::null_mut(), core::sync::atomic::Ordering::Release);
+    }
+}
+
+fn registry() -> Option<&'static Registry> {
+    let p = REGISTRY.load(core::sync::atomic::Ordering::Acquire);
+    // SAFETY: published by `Registry::new()` and cleared by its `drop()`,
+    // which runs after the pernet registration is gone (the module's field
+    // order), so every namespace callback sees a live registry.
+    unsafe { p.as_ref() }
+}
+
+fn registry_add(shared: &Shared) -> Result {
+    if let Some(r) = registry() {
+        r.list.lock().push(shared as *const Shared as usize, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+fn registry_remove(shared: &Shared) {
+    if let Some(r) = registry() {
+        let mut l = r.list.lock();
+        let me = shared as *const Shared as usize;
+        // No `swap_remove` in this kernel's KVec: move the last one here.
+        if let Some(i) = l.iter().position(|&p| p == me) {
+            let n = l.len();
+            if let Some(&last) = l.get(n - 1) {
+                if let Some(slot) = l.get_mut(i) {
+                    *slot = last;
+                }
+            }
+            // SAFETY: `n >= 1` (we found an element); the elements are `usize`.
+            unsafe { l.set_len(n - 1) };
+        }
     }
 }

@@ -131,13 +131,12 @@ impl Snapshot {
     /// For the receive path (softirq): `st.settings.read(state.rcu())`
     /// in a hook, or under a `kapi::rcu::RcuGuard` elsewhere, then
     /// `.sa_replay(&SaKey::of_state(x))` or `.replay_for(..)`.
-    #[allow(dead_code)] // Used by the receive path (issue 5).
     pub(crate) fn sa_replay(&self, key: &SaKey) -> Option<ReplayMode> {
         self.sa(key).and_then(|e| e.replay)
     }
 
     /// The replay setting that applies to the SA: its own, or the global one.
-    #[allow(dead_code)] // Used by the receive path (issue 5).
+    #[allow(dead_code)]
     pub(crate) fn replay_for(&self, key: &SaKey) -> ReplayMode {
         self.sa_replay(key).unwrap_or(self.global_replay)
     }

@@ -17,6 +17,10 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/xfrm.h>
+#include <crypto/aead.h>
+#include <linux/scatterlist.h>
+#include <linux/udp.h>
+#include <linux/delay.h>
 #include <linux/random.h>
 #include <linux/timekeeping.h>
 #include "shims.h"

@@ -7,6 +7,7 @@
 //! (almost) no `unsafe`. All raw FFI of the project lives in this directory.
 
 pub mod bindings;
+pub mod crypto;
 pub mod errno;
 pub mod genetlink;
 pub mod net;

@@ -9,6 +9,12 @@
 #include <net/netns/generic.h>
 #include <net/genetlink.h>
 #include <net/xfrm.h>
+#include <net/inet_ecn.h>
+#include <net/dst_metadata.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <linux/if_ether.h>
+#include <linux/etherdevice.h>
+#include <crypto/aead.h>
 #include <net/ip.h>
 #include <net/dst.h>
 #include <linux/rcupdate.h>
@@ -126,6 +132,174 @@ void ipsec_rs_xfrm_state_put(struct xfrm_state *x)
 	xfrm_state_put(x);
 }
 
+struct net *ipsec_rs_skb_net(const struct sk_buff *skb)
+{
+	return dev_net(skb->dev);
+}
+
+unsigned char *ipsec_rs_skb_data(const struct sk_buff *skb)
+{
+	return skb->data;
+}
+
+unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb)
+{
+	return skb_network_header(skb);
+}
+
+unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb)
+{
+	return skb_transport_header(skb);
+}
+
+bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, len);
+}
+
+bool ipsec_rs_skb_cloned(const struct sk_buff *skb)
+{
+	return skb_cloned(skb);
+}
+
+bool ipsec_rs_skb_is_nonlinear(const struct sk_buff *skb)
+{
+	return skb_is_nonlinear(skb);
+}
+
+bool ipsec_rs_skb_has_frag_list(const struct sk_buff *skb)
+{
+	return skb_has_frag_list(skb);
+}
+
+bool ipsec_rs_skb_has_shared_frag(const struct sk_buff *skb)
+{
+	return skb_has_shared_frag(skb);
+}
+
+unsigned int ipsec_rs_skb_nr_frags(const struct sk_buff *skb)
+{
+	return skb_shinfo(skb)->nr_frags;
+}
+
+int ipsec_rs_pskb_trim(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_trim(skb, len);
+}
+
+void ipsec_rs_skb_csum_none(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_NONE;
+}
+
+void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len)
+{
+	return __skb_push(skb, len);
+}
+
+void *ipsec_rs___skb_pull(struct sk_buff *skb, unsigned int len)
+{
+	return __skb_pull(skb, len);
+}
+
+int ipsec_rs_skb_unclone(struct sk_buff *skb)
+{
+	return skb_unclone(skb, GFP_ATOMIC);
+}
+
+void ipsec_rs_skb_reset_network_header(struct sk_buff *skb)
+{
+	skb_reset_network_header(skb);
+}
+
+void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb)
+{
+	skb_reset_transport_header(skb);
+}
+
+void ipsec_rs_skb_mac_header_rebuild(struct sk_buff *skb)
+{
+	skb_mac_header_rebuild(skb);
+}
+
+void ipsec_rs_skb_set_eth_proto(struct sk_buff *skb)
+{
+	/* As xfrm_input's tunnel decapsulation: the rebuilt L2 header names the inner protocol. */
+	if (skb->mac_len)
+		eth_hdr(skb)->h_proto = skb->protocol;
+}
+
+void ipsec_rs_skb_set_protocol(struct sk_buff *skb, __be16 proto)
+{
+	skb->protocol = proto;
+}
+
+void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark)
+{
+	skb->mark = mark;
+}
+
+void ipsec_rs_nf_reset_ct(struct sk_buff *skb)
+{
+	nf_reset_ct(skb);
+}
+
+void ipsec_rs_skb_dst_drop(struct sk_buff *skb)
+{
+	if (skb_valid_dst(skb))
+		skb_dst_drop(skb);
+}
+
+struct net_device *ipsec_rs_skb_dev(const struct sk_buff *skb)
+{
+	return skb->dev;
+}
+
+void ipsec_rs_dev_hold(struct net_device *dev)
+{
+	dev_hold(dev);
+}
+
+void ipsec_rs_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+int ipsec_rs_ip_ecn_set_ce(struct iphdr *iph)
+{
+	return IP_ECN_set_ce(iph);
+}
+
+int ipsec_rs_ip6_ecn_set_ce(struct sk_buff *skb, struct ipv6hdr *iph)
+{
+	return IP6_ECN_set_ce(skb, iph);
+}
+
+void ipsec_rs_ipv4_copy_dscp(unsigned int dscp, struct iphdr *inner)
+{
+	ipv4_copy_dscp(dscp, inner);
+}
+
+void ipsec_rs_ipv6_copy_dscp(unsigned int dscp, struct ipv6hdr *inner)
+{
+	ipv6_copy_dscp(dscp, inner);
+}
+
+void ipsec_rs_skb_set_network_header(struct sk_buff *skb, int offset)
+{
+	skb_set_network_header(skb, offset);
+}
+
+void ipsec_rs_skb_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+void ipsec_rs_xfrm_mode_skb_cb_set_protocol(struct sk_buff *skb, u8 proto)
+{
+	XFRM_MODE_SKB_CB(skb)->protocol = proto;
+}
+
 void ipsec_rs_rcu_read_lock(void)
 {
 	rcu_read_lock();
@@ -134,6 +308,79 @@ void ipsec_rs_rcu_read_lock(void)
 void ipsec_rs_rcu_read_unlock(void)
 {
 	rcu_read_unlock();
+}
+
+void ipsec_rs_xfrm_state_hold(struct xfrm_state *x)
+{
+	xfrm_state_hold(x);
+}
+
+u32 ipsec_rs_xfrm_smark_get(u32 mark, struct xfrm_state *x)
+{
+	return xfrm_smark_get(mark, x);
+}
+
+void ipsec_rs_xfrm_inc_stats(struct net *net, int field)
+{
+	XFRM_INC_STATS(net, field);
+}
+
+void ipsec_rs_spin_lock(spinlock_t *lock)
+{
+	spin_lock(lock);
+}
+
+void ipsec_rs_spin_unlock(spinlock_t *lock)
+{
+	spin_unlock(lock);
+}
+
+unsigned int ipsec_rs_crypto_aead_ivsize(struct crypto_aead *tfm)
+{
+	return crypto_aead_ivsize(tfm);
+}
+
+unsigned int ipsec_rs_crypto_aead_authsize(struct crypto_aead *tfm)
+{
+	return crypto_aead_authsize(tfm);
+}
+
+unsigned int ipsec_rs_crypto_aead_reqsize(struct crypto_aead *tfm)
+{
+	return crypto_aead_reqsize(tfm);
+}
+
+unsigned int ipsec_rs_crypto_aead_alignmask(struct crypto_aead *tfm)
+{
+	return crypto_aead_alignmask(tfm);
+}
+
+unsigned int ipsec_rs_crypto_tfm_ctx_alignment(void)
+{
+	return crypto_tfm_ctx_alignment();
+}
+
+void ipsec_rs_aead_request_set_tfm(struct aead_request *req, struct crypto_aead *tfm)
+{
+	aead_request_set_tfm(req, tfm);
+}
+
+void ipsec_rs_aead_request_set_callback(struct aead_request *req,
+					ipsec_rs_crypto_done_t done, void *data)
+{
+	aead_request_set_callback(req, 0, done, data);
+}
+
+void ipsec_rs_aead_request_set_crypt(struct aead_request *req,
+				     struct scatterlist *sg, unsigned int cryptlen,
+				     u8 *iv)
+{
+	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
+}
+
+void ipsec_rs_aead_request_set_ad(struct aead_request *req, unsigned int assoclen)
+{
+	aead_request_set_ad(req, assoclen);
 }
 
 struct net *ipsec_rs_dump_net(const struct netlink_callback *cb)
@@ -211,11 +458,6 @@ u16 ipsec_rs_ipcb_frag_max_size(const struct sk_buff *skb)
 void ipsec_rs_ipcb_set_frag_max_size(struct sk_buff *skb, u16 size)
 {
 	IPCB(skb)->frag_max_size = size;
-}
-
-void *ipsec_rs_skb_network_header(const struct sk_buff *skb)
-{
-	return skb_network_header(skb);
 }
 
 /* ip_do_fragment()'s output for pre-fragmented packets: each fragment goes

@@ -62,9 +62,68 @@ void ipsec_rs_spin_unlock_bh(spinlock_t *lock);
 u32 ipsec_rs_skb_mark(const struct sk_buff *skb);
 void ipsec_rs_xfrm_state_put(struct xfrm_state *x);
 
+/* Receive path (ipsec_rs/rx.rs through rust/{skb,xfrm,crypto}.rs). */
+struct crypto_aead;
+struct aead_request;
+struct scatterlist;
+struct iphdr;
+struct ipv6hdr;
+typedef void (*ipsec_rs_crypto_done_t)(void *data, int err);
+
+struct net *ipsec_rs_skb_net(const struct sk_buff *skb);
+unsigned char *ipsec_rs_skb_data(const struct sk_buff *skb);
+unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb);
+unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb);
+bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
+bool ipsec_rs_skb_cloned(const struct sk_buff *skb);
+bool ipsec_rs_skb_is_nonlinear(const struct sk_buff *skb);
+bool ipsec_rs_skb_has_frag_list(const struct sk_buff *skb);
+bool ipsec_rs_skb_has_shared_frag(const struct sk_buff *skb);
+unsigned int ipsec_rs_skb_nr_frags(const struct sk_buff *skb);
+int ipsec_rs_pskb_trim(struct sk_buff *skb, unsigned int len);
+void ipsec_rs_skb_csum_none(struct sk_buff *skb);
+void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len);
+void *ipsec_rs___skb_pull(struct sk_buff *skb, unsigned int len);
+int ipsec_rs_skb_unclone(struct sk_buff *skb);
+void ipsec_rs_skb_reset_network_header(struct sk_buff *skb);
+void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb);
+void ipsec_rs_skb_mac_header_rebuild(struct sk_buff *skb);
+void ipsec_rs_skb_set_eth_proto(struct sk_buff *skb);
+void ipsec_rs_skb_set_protocol(struct sk_buff *skb, __be16 proto);
+void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark);
+void ipsec_rs_nf_reset_ct(struct sk_buff *skb);
+void ipsec_rs_skb_dst_drop(struct sk_buff *skb);
+struct net_device *ipsec_rs_skb_dev(const struct sk_buff *skb);
+void ipsec_rs_dev_hold(struct net_device *dev);
+void ipsec_rs_dev_put(struct net_device *dev);
+int ipsec_rs_ip_ecn_set_ce(struct iphdr *iph);
+int ipsec_rs_ip6_ecn_set_ce(struct sk_buff *skb, struct ipv6hdr *iph);
+void ipsec_rs_ipv4_copy_dscp(unsigned int dscp, struct iphdr *inner);
+void ipsec_rs_ipv6_copy_dscp(unsigned int dscp, struct ipv6hdr *inner);
+
+void ipsec_rs_skb_set_network_header(struct sk_buff *skb, int offset);
+void ipsec_rs_skb_csum_unnecessary(struct sk_buff *skb);
+void ipsec_rs_xfrm_mode_skb_cb_set_protocol(struct sk_buff *skb, u8 proto);
 void ipsec_rs_rcu_read_lock(void);
 void ipsec_rs_rcu_read_unlock(void);
+void ipsec_rs_xfrm_state_hold(struct xfrm_state *x);
+u32 ipsec_rs_xfrm_smark_get(u32 mark, struct xfrm_state *x);
+void ipsec_rs_xfrm_inc_stats(struct net *net, int field);
+void ipsec_rs_spin_lock(spinlock_t *lock);
+void ipsec_rs_spin_unlock(spinlock_t *lock);
 
+unsigned int ipsec_rs_crypto_aead_ivsize(struct crypto_aead *tfm);
+unsigned int ipsec_rs_crypto_aead_authsize(struct crypto_aead *tfm);
+unsigned int ipsec_rs_crypto_aead_reqsize(struct crypto_aead *tfm);
+unsigned int ipsec_rs_crypto_aead_alignmask(struct crypto_aead *tfm);
+unsigned int ipsec_rs_crypto_tfm_ctx_alignment(void);
+void ipsec_rs_aead_request_set_tfm(struct aead_request *req, struct crypto_aead *tfm);
+void ipsec_rs_aead_request_set_callback(struct aead_request *req,
+					ipsec_rs_crypto_done_t done, void *data);
+void ipsec_rs_aead_request_set_crypt(struct aead_request *req,
+				     struct scatterlist *sg, unsigned int cryptlen,
+				     u8 *iv);
+void ipsec_rs_aead_request_set_ad(struct aead_request *req, unsigned int assoclen);
 /* Dumps (netlink_callback). */
 struct net *ipsec_rs_dump_net(const struct netlink_callback *cb);
 long *ipsec_rs_dump_args(struct netlink_callback *cb);
@@ -84,7 +143,6 @@ u16 ipsec_rs_skb_protocol(const struct sk_buff *skb);
 u16 ipsec_rs_ipcb_flags(const struct sk_buff *skb);
 u16 ipsec_rs_ipcb_frag_max_size(const struct sk_buff *skb);
 void ipsec_rs_ipcb_set_frag_max_size(struct sk_buff *skb, u16 size);
-void *ipsec_rs_skb_network_header(const struct sk_buff *skb);
 int ipsec_rs_xfrm_output_frag(struct net *net, struct sock *sk, struct sk_buff *skb);
 
 /* struct xfrm_state fields. */

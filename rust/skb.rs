@@ -140,3 +140,354 @@ impl SkBuff {
         Ok(true)
     }
 }
+
+/// A socket buffer this code owns (a protocol handler that took the packet):
+/// dropping it frees the packet (`kfree_skb`), so no error path can leak it.
+///
+/// # Invariants
+///
+/// `ptr` is a live skb that nothing else frees or uses while `self` exists.
+pub struct OwnedSkb {
+    ptr: core::ptr::NonNull<b::sk_buff>,
+}
+
+// SAFETY: an skb may be handed from one CPU to another (async crypto
+// completion); ownership is exclusive by the type invariant.
+unsafe impl Send for OwnedSkb {}
+
+impl OwnedSkb {
+    /// Takes ownership of an skb.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a live skb whose ownership the caller hands over.
+    pub unsafe fn from_raw(ptr: *mut b::sk_buff) -> Option<Self> {
+        core::ptr::NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// Gives ownership back (to the stack, or to an async operation).
+    pub fn into_raw(self) -> *mut b::sk_buff {
+        let p = self.ptr.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+
+    /// The shared read-only view.
+    pub fn view(&self) -> &SkBuff {
+        // SAFETY: live by the type invariant; no data changes while borrowed
+        // (every mutation below takes `&mut self`).
+        unsafe { SkBuff::from_raw(self.ptr.as_ptr()) }
+    }
+
+    /// Makes the first `len` bytes at `data` linear; false if the packet is
+    /// shorter or memory is short (GFP_ATOMIC).
+    pub fn may_pull(&mut self, len: usize) -> bool {
+        let Ok(len) = u32::try_from(len) else { return false };
+        // SAFETY: live and ours by the type invariant.
+        unsafe { b::ipsec_rs_pskb_may_pull(self.ptr.as_ptr(), len) }
+    }
+
+    /// Copies `out.len()` bytes from offset `off` (from `data`, linear or
+    /// paged) into `out`.
+    pub fn copy_bits(&self, off: usize, out: &mut [u8]) -> bool {
+        let (Ok(off), Ok(n)) = (i32::try_from(off), i32::try_from(out.len())) else { return false };
+        // SAFETY: live skb; `out` is valid for `n` bytes; the callee checks
+        // bounds against the packet and fails rather than overrunning.
+        unsafe { b::skb_copy_bits(self.ptr.as_ptr(), off, out.as_mut_ptr().cast(), n) == 0 }
+    }
+
+    /// The linear bytes `[off, off + len)` from `data`, if linear.
+    pub fn linear(&self, off: usize, len: usize) -> Option<&[u8]> {
+        let end = off.checked_add(len)?;
+        if end > self.headlen() {
+            return None;
+        }
+        // SAFETY: `[data, data + headlen)` is the skb's linear area, live
+        // while we own it; `end <= headlen`.
+        Some(unsafe { core::slice::from_raw_parts(b::ipsec_rs_skb_data(self.ptr.as_ptr()).add(off), len) })
+    }
+
+    /// Length of the linear part (`skb_headlen`).
+    pub fn headlen(&self) -> usize {
+        // SAFETY: live skb; plain fields.
+        unsafe { ((*self.ptr.as_ptr()).len - (*self.ptr.as_ptr()).data_len) as usize }
+    }
+
+    /// Ensures the data can be written in place (what esp_input does before
+    /// decrypting into the same buffer): returns the number of scatterlist
+    /// entries the data needs, or an error (GFP_ATOMIC).
+    pub fn make_writable(&mut self) -> Result<usize, i32> {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live and ours.
+        unsafe {
+            if !b::ipsec_rs_skb_cloned(p) {
+                if !b::ipsec_rs_skb_is_nonlinear(p) {
+                    return Ok(1);
+                }
+                if !b::ipsec_rs_skb_has_frag_list(p) && !b::ipsec_rs_skb_has_shared_frag(p) {
+                    return Ok(b::ipsec_rs_skb_nr_frags(p) as usize + 1);
+                }
+            }
+            let mut trailer: *mut b::sk_buff = core::ptr::null_mut();
+            let n = b::skb_cow_data(p, 0, &mut trailer);
+            if n < 0 { Err(n) } else { Ok(n as usize) }
+        }
+    }
+
+    /// Trims the packet to `len` bytes.
+    pub fn trim(&mut self, len: usize) -> bool {
+        let Ok(len) = u32::try_from(len) else { return false };
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_pskb_trim(self.ptr.as_ptr(), len) == 0 }
+    }
+
+    /// Marks the checksum state unknown (the payload was rewritten).
+    pub fn set_csum_none(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_csum_none(self.ptr.as_ptr()) }
+    }
+
+    /// Removes `len` bytes from the front, keeping CHECKSUM_COMPLETE right.
+    /// The caller made them linear (`may_pull`).
+    pub fn pull_rcsum(&mut self, len: usize) -> bool {
+        if len > self.headlen() {
+            return false;
+        }
+        // SAFETY: live and ours; `len <= headlen` (checked).
+        unsafe { !b::skb_pull_rcsum(self.ptr.as_ptr(), len as u32).is_null() }
+    }
+
+    /// Resets the transport header to `data`.
+    pub fn reset_transport_header(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_reset_transport_header(self.ptr.as_ptr()) }
+    }
+
+    /// Up to `max` bytes from the network header, which lies in the linear
+    /// head in front of `data` in a protocol handler (or at it).
+    pub fn network_header_bytes(&self, max: usize) -> Option<&[u8]> {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live skb; network header and data both point into the
+        // linear head, whose end is `data + headlen`.
+        unsafe {
+            let nh = b::ipsec_rs_skb_network_header(p);
+            let end = b::ipsec_rs_skb_data(p).add(self.headlen());
+            let avail = end.offset_from(nh);
+            if avail <= 0 {
+                return None;
+            }
+            let n = core::cmp::min(avail as usize, max);
+            Some(core::slice::from_raw_parts(nh, n))
+        }
+    }
+
+    /// Bytes from the network header to `data` (the outer IP header and
+    /// what follows it up to the ESP header, in a protocol handler).
+    pub fn network_to_data(&self) -> usize {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live skb; both point into the linear head.
+        let d = unsafe { b::ipsec_rs_skb_data(p).offset_from(b::ipsec_rs_skb_network_header(p)) };
+        d.max(0) as usize
+    }
+
+    /// Transport-mode decapsulation, as `xfrm{4,6}_transport_input()`: the
+    /// first `hdr_len` bytes at the network header (the IP header, and for
+    /// IPv6 its extension headers before ESP) move forward to end right at
+    /// `data` (over the ESP header, IV and any UDP header), and the network
+    /// header follows them; `data` (the transport payload) stays.
+    /// Returns false if the header would not fit in front of `data`.
+    pub fn transport_restore_header(&mut self, hdr_len: usize) -> bool {
+        let p = self.ptr.as_ptr();
+        let Ok(off) = i32::try_from(hdr_len) else { return false };
+        // SAFETY: live and ours; the head is private (made writable before
+        // decryption); the network header lies `network_to_data() >=
+        // hdr_len` bytes before `data` (checked), so both ranges are inside
+        // the head; `copy` handles the overlap.
+        unsafe {
+            if self.network_to_data() < hdr_len {
+                return false;
+            }
+            let nh = b::ipsec_rs_skb_network_header(p);
+            let dst = b::ipsec_rs_skb_data(p).sub(hdr_len);
+            core::ptr::copy(nh, dst, hdr_len);
+            b::ipsec_rs_skb_set_network_header(p, -off);
+            b::ipsec_rs_skb_reset_transport_header(p);
+        }
+        true
+    }
+
+    /// Marks the transport checksum as verified (NAT-T transport mode: the
+    /// peer's checksums cover addresses a NAT rewrote), as esp4 does.
+    pub fn set_csum_unnecessary(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_csum_unnecessary(self.ptr.as_ptr()) }
+    }
+
+    /// Hands a transport-mode packet to XFRM's per-family
+    /// `transport_finish` (`xfrm{4,6}_transport_finish`): the IP header's
+    /// protocol becomes `nexthdr`, lengths and checksum are fixed, and the
+    /// packet goes through `PRE_ROUTING` again towards local delivery (via
+    /// XFRM's deferred reinjection queue), exactly as after xfrm_input.
+    pub fn transport_finish(self, family: u16, nexthdr: u8) -> i32 {
+        let p = self.into_raw();
+        // SAFETY: `p` is ours and handed over: transport_finish consumes it
+        // on every path. The afinfo is read under RCU, as xfrm_input does.
+        unsafe {
+            b::ipsec_rs_xfrm_mode_skb_cb_set_protocol(p, nexthdr);
+            b::ipsec_rs_nf_reset_ct(p);
+            b::ipsec_rs_rcu_read_lock();
+            let af = b::xfrm_state_afinfo_get_rcu(family.into());
+            let r = match af.as_ref().and_then(|a| a.transport_finish) {
+                Some(f) => f(p, 1),
+                None => {
+                    b::ipsec_rs_kfree_skb(p);
+                    -(b::EINVAL as i32)
+                }
+            };
+            b::ipsec_rs_rcu_read_unlock();
+            r
+        }
+    }
+
+    /// Turns the packet into its inner IP packet after tunnel-mode
+    /// decapsulation: `data` points at the inner header (`hdr_len` bytes of
+    /// it made linear here), the network header is reset there, the MAC
+    /// header rebuilt in front of it, and `skb->protocol` set to
+    /// `ethertype` (host order). Returns false (packet unchanged enough to
+    /// be dropped) if the header cannot be pulled or the skb unshared.
+    pub fn become_inner(&mut self, ethertype: u16, hdr_len: usize) -> bool {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live and ours; the inner header is made linear first.
+        unsafe {
+            b::ipsec_rs_skb_set_protocol(p, ethertype.to_be());
+            if !self.may_pull(hdr_len) {
+                return false;
+            }
+            if b::ipsec_rs_skb_unclone(p) != 0 {
+                return false;
+            }
+            b::ipsec_rs_skb_reset_network_header(p);
+            b::ipsec_rs_skb_mac_header_rebuild(p);
+            b::ipsec_rs_skb_set_eth_proto(p);
+        }
+        true
+    }
+
+    /// Sets ECN CE on the inner IPv4 (`v6 == false`) or IPv6 header at the
+    /// network header.
+    pub fn inner_set_ce(&mut self, v6: bool) {
+        let p = self.ptr.as_ptr();
+        // SAFETY: the network header is the inner header, linear and private
+        // (`become_inner`).
+        unsafe {
+            let h = b::ipsec_rs_skb_network_header(p);
+            if v6 {
+                b::ipsec_rs_ip6_ecn_set_ce(p, h.cast());
+            } else {
+                b::ipsec_rs_ip_ecn_set_ce(h.cast());
+            }
+        }
+    }
+
+    /// Copies the DSCP `dscp` (a full TOS/traffic-class byte) into the inner header.
+    pub fn inner_copy_dscp(&mut self, v6: bool, dscp: u8) {
+        let p = self.ptr.as_ptr();
+        // SAFETY: as `inner_set_ce`.
+        unsafe {
+            let h = b::ipsec_rs_skb_network_header(p);
+            if v6 {
+                b::ipsec_rs_ipv6_copy_dscp(dscp.into(), h.cast());
+            } else {
+                b::ipsec_rs_ipv4_copy_dscp(dscp.into(), h.cast());
+            }
+        }
+    }
+
+    /// Sets the firewall mark.
+    pub fn set_mark(&mut self, mark: u32) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_set_mark(self.ptr.as_ptr(), mark) }
+    }
+
+    /// Hands the decapsulated packet to the stack as a newly received one
+    /// (`netif_rx`: the backlog of this CPU), after dropping its route and
+    /// conntrack entry, which belonged to the outer packet. Any context with
+    /// BH disabled. Returns false if the backlog dropped it.
+    pub fn reinject(self) -> bool {
+        let p = self.into_raw();
+        // SAFETY: `p` is ours and handed over to netif_rx, which frees it on drop.
+        unsafe {
+            b::ipsec_rs_nf_reset_ct(p);
+            b::ipsec_rs_skb_dst_drop(p);
+            b::netif_rx(p) == b::NET_RX_SUCCESS as i32
+        }
+    }
+
+    /// Takes a reference on the receiving device (kept across async crypto,
+    /// as xfrm_input does), dropped with the returned value.
+    pub fn hold_dev(&self) -> DevRef {
+        // SAFETY: a received skb has a live device; we take a reference.
+        unsafe {
+            let dev = b::ipsec_rs_skb_dev(self.ptr.as_ptr());
+            b::ipsec_rs_dev_hold(dev);
+            DevRef(dev)
+        }
+    }
+
+    /// The packet's namespace (`dev_net(skb->dev)`), as a handle that does
+    /// not borrow the packet.
+    pub fn net_ref(&self) -> NetRef {
+        // SAFETY: a received skb has a live device.
+        NetRef(unsafe { b::ipsec_rs_skb_net(self.ptr.as_ptr()) })
+    }
+
+    /// Raw pointer, for the wrappers of this directory.
+    pub fn as_ptr(&self) -> *mut b::sk_buff {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for OwnedSkb {
+    fn drop(&mut self) {
+        // SAFETY: ours by the type invariant, freed once.
+        unsafe { b::ipsec_rs_kfree_skb(self.ptr.as_ptr()) }
+    }
+}
+
+/// A reference on a network device, dropped (`dev_put`) with the value.
+///
+/// # Invariants
+///
+/// `self.0` is a device on which we own one reference (`dev_hold`).
+pub struct DevRef(*mut b::net_device);
+
+// SAFETY: a device reference may be dropped on any CPU.
+unsafe impl Send for DevRef {}
+
+impl Drop for DevRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (invariant).
+        unsafe { b::ipsec_rs_dev_put(self.0) }
+    }
+}
+
+/// The namespace of a packet being received.
+///
+/// # Invariants
+///
+/// Points to the live namespace of a packet that is being processed (in
+/// its protocol handler, or in an operation that holds its device). A
+/// namespace outlives the processing of its packets: its devices, which
+/// such packets reference (and async operations hold), are unregistered
+/// before the namespace's pernet state is torn down.
+#[derive(Clone, Copy)]
+pub struct NetRef(*mut b::net);
+
+impl NetRef {
+    /// The namespace.
+    pub fn get(&self) -> &super::net::Net {
+        // SAFETY: live by the type invariant, for as long as the handle is
+        // used within the packet's processing.
+        unsafe { super::net::Net::from_raw(self.0) }
+    }
+}

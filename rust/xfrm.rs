@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! XFRM's SA database, read-only, and the hand-over of packets to XFRM's
-//! output path.
+//! XFRM: the SA database (lookups, held references, the SA's lock, its
+//! lifetime and statistics accounting), the ESP protocol-handler chain, the
+//! security path of a decapsulated packet, and the hand-over of packets to
+//! XFRM's output path.
 
 use super::{
     bindings as b,
     net::Net,
     netfilter::{HookState, Stolen},
-    skb::SkBuff,
+    skb::{OwnedSkb, SkBuff},
 };
-use core::{ops::Deref, ptr::NonNull};
+use core::{ffi::c_int, ops::Deref, ptr::NonNull};
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
 /// An SA (`struct xfrm_state`), borrowed.
@@ -61,29 +63,6 @@ impl State {
     }
 }
 
-/// A reference to an SA taken by a lookup, dropped (`xfrm_state_put`) with
-/// this value.
-///
-/// # Invariants
-///
-/// `0` holds one reference to a live SA.
-pub struct StateRef(NonNull<b::xfrm_state>);
-
-impl Deref for StateRef {
-    type Target = State;
-    fn deref(&self) -> &State {
-        // SAFETY: we hold a reference (invariant).
-        unsafe { State::from_raw(self.0.as_ptr()) }
-    }
-}
-
-impl Drop for StateRef {
-    fn drop(&mut self) {
-        // SAFETY: the reference we hold (invariant) is dropped once.
-        unsafe { b::ipsec_rs_xfrm_state_put(self.0.as_ptr()) };
-    }
-}
-
 /// Looks up the SA for (`daddr`, `spi`, `proto`) in `net` that a packet with
 /// `mark` would use: the lookup `xfrm_input()` performs. `daddr` holds 4
 /// (IPv4, first bytes) or 16 significant bytes; `family` is AF_INET or
@@ -99,7 +78,7 @@ pub fn lookup(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, famil
     // network byte order as the kernel expects.
     let x = unsafe { b::xfrm_state_lookup(net.as_ptr(), mark, &addr, spi.to_be(), proto, family) };
     // The lookup returned a reference we now own (or nothing).
-    NonNull::new(x).map(StateRef)
+    NonNull::new(x).map(|ptr| StateRef { ptr })
 }
 
 /// Whether XFRM has an SA for (`daddr`, `spi`, `proto`) in `net`, see
@@ -169,4 +148,607 @@ pub fn fragment_to_xfrm(skb: &SkBuff, state: &HookState<'_>, max_len: u16) -> (S
         b::ip_do_fragment(state.net().as_ptr(), state.sk(), skb, Some(b::ipsec_rs_xfrm_output_frag))
     };
     (Stolen::new(), to_result(r))
+}
+
+/// Mode of an SA (`x->props.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Transport mode.
+    Transport,
+    /// Tunnel mode.
+    Tunnel,
+    /// BEET, route optimisation, anything else.
+    Other,
+}
+
+/// The algorithm an SA uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alg {
+    /// `rfc4106(gcm(aes))`.
+    Rfc4106Gcm,
+    /// `cbc(aes)` encryption with `hmac(sha256)` authentication.
+    CbcAesHmacSha256,
+    /// Anything else (left to XFRM).
+    Other,
+}
+
+/// What the receive path needs to know about an SA before touching a
+/// packet: the SA's immutable configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Props {
+    /// Mode.
+    pub mode: Mode,
+    /// Outer address family (AF_INET, AF_INET6).
+    pub family: u16,
+    /// `XFRM_STATE_*` flags.
+    pub flags: u8,
+    /// Encapsulation type (`UDP_ENCAP_ESPINUDP`) or 0.
+    pub encap_type: u16,
+    /// Encapsulation source port (network order), for NAT mapping changes.
+    pub encap_sport_be: u16,
+    /// XFRM interface id (0: none).
+    pub if_id: u32,
+    /// SA direction (0 unspecified, 1 in, 2 out).
+    pub dir: u8,
+    /// Hardware offload configured.
+    pub offloaded: bool,
+    /// The SA's AEAD transform exists (`x->data`).
+    pub has_tfm: bool,
+    /// Algorithm.
+    pub alg: Alg,
+    /// XFRM's own replay window (`replay-window`, or the ESN window).
+    pub xfrm_replay_window: u32,
+    /// The SA's source address as installed (for NAT mapping changes).
+    pub saddr: [u8; 16],
+}
+
+/// `XFRM_STATE_ESN`.
+pub const FLAG_ESN: u8 = b::XFRM_STATE_ESN as u8;
+/// `XFRM_STATE_NOECN`.
+pub const FLAG_NOECN: u8 = b::XFRM_STATE_NOECN as u8;
+/// `XFRM_STATE_DECAP_DSCP`.
+pub const FLAG_DECAP_DSCP: u8 = b::XFRM_STATE_DECAP_DSCP as u8;
+/// `UDP_ENCAP_ESPINUDP`.
+pub const UDP_ENCAP_ESPINUDP: u16 = b::UDP_ENCAP_ESPINUDP as u16;
+
+fn c_name(n: &[core::ffi::c_char]) -> &[u8] {
+    // SAFETY: `c_char` and `u8` have the same size and alignment.
+    let s = unsafe { core::slice::from_raw_parts(n.as_ptr().cast::<u8>(), n.len()) };
+    let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+    s.get(..end).unwrap_or(&[])
+}
+
+/// A reference to an XFRM state, held from lookup (or `clone`) until drop.
+///
+/// # Invariants
+///
+/// `ptr` is a live `xfrm_state` on which `self` owns one reference.
+pub struct StateRef {
+    ptr: NonNull<b::xfrm_state>,
+}
+
+// SAFETY: the reference count is atomic, and everything `StateRef` does with
+// mutable state of the SA happens under the SA's lock (`StateGuard`).
+unsafe impl Send for StateRef {}
+// SAFETY: as above.
+unsafe impl Sync for StateRef {}
+
+impl Deref for StateRef {
+    type Target = State;
+    fn deref(&self) -> &State {
+        // SAFETY: we hold a reference (invariant).
+        unsafe { State::from_raw(self.ptr.as_ptr()) }
+    }
+}
+
+impl Clone for StateRef {
+    fn clone(&self) -> Self {
+        // SAFETY: live by the invariant; takes a new reference.
+        unsafe { b::ipsec_rs_xfrm_state_hold(self.ptr.as_ptr()) };
+        Self { ptr: self.ptr }
+    }
+}
+
+impl Drop for StateRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (invariant); any context.
+        unsafe { b::ipsec_rs_xfrm_state_put(self.ptr.as_ptr()) }
+    }
+}
+
+impl StateRef {
+    /// `xfrm_input_state_lookup()`: the lookup xfrm_input() does (with its
+    /// per-CPU input cache). Softirq.
+    pub fn lookup_input(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> Option<Self> {
+        let addr = to_xfrm_addr(daddr);
+        // SAFETY: as `lookup`.
+        let x = unsafe { b::xfrm_input_state_lookup(net.as_ptr(), mark, &addr, spi.to_be(), proto, family) };
+        NonNull::new(x).map(|ptr| Self { ptr })
+    }
+
+    fn raw(&self) -> &b::xfrm_state {
+        // SAFETY: live by the invariant. The fields read through this
+        // reference without the SA's lock are set when the SA is created and
+        // never change afterwards (props, algorithms, encapsulation
+        // template, transform); the ones that change are only touched
+        // through `StateGuard`.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The SA's identity, stable while the reference is held.
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// The immutable configuration the receive path decides on.
+    pub fn props(&self) -> Props {
+        let x = self.raw();
+        let mode = match u32::from(x.props.mode) {
+            b::XFRM_MODE_TRANSPORT => Mode::Transport,
+            b::XFRM_MODE_TUNNEL => Mode::Tunnel,
+            _ => Mode::Other,
+        };
+        // SAFETY: `encap`, `aead`, `ealg`, `aalg`, `replay_esn` are null or
+        // point to allocations owned by the SA and never replaced while it
+        // is in the SA database (xfrm_state_update copies into a new SA, or
+        // replaces `encap` only under the SA lock with the same type).
+        let (encap_type, encap_sport_be) = match unsafe { x.encap.as_ref() } {
+            Some(e) => (e.encap_type, e.encap_sport),
+            None => (0, 0),
+        };
+        // SAFETY: as above.
+        let alg = unsafe {
+            if let Some(a) = x.aead.as_ref() {
+                if c_name(&a.alg_name) == b"rfc4106(gcm(aes))" {
+                    Alg::Rfc4106Gcm
+                } else {
+                    Alg::Other
+                }
+            } else if let (Some(e), Some(a)) = (x.ealg.as_ref(), x.aalg.as_ref()) {
+                if c_name(&e.alg_name) == b"cbc(aes)" && c_name(&a.alg_name) == b"hmac(sha256)" {
+                    Alg::CbcAesHmacSha256
+                } else {
+                    Alg::Other
+                }
+            } else {
+                Alg::Other
+            }
+        };
+        // SAFETY: as above.
+        let xfrm_replay_window = match unsafe { x.replay_esn.as_ref() } {
+            Some(r) => r.replay_window,
+            None => u32::from(x.props.replay_window),
+        };
+        let mut saddr = [0u8; 16];
+        // SAFETY: `xfrm_address_t` is 16 bytes of address.
+        unsafe {
+            core::ptr::copy_nonoverlapping((&x.props.saddr as *const b::xfrm_address_t).cast::<u8>(), saddr.as_mut_ptr(), 16)
+        };
+        Props {
+            mode,
+            family: x.props.family,
+            flags: x.props.flags,
+            encap_type,
+            encap_sport_be,
+            if_id: x.if_id,
+            dir: x.dir,
+            offloaded: !x.xso.dev.is_null(),
+            has_tfm: !x.data.is_null(),
+            alg,
+            xfrm_replay_window,
+            saddr,
+        }
+    }
+
+    /// The SA's transform (set up by esp4/esp6 `init_state`, keys set).
+    pub fn aead(&self) -> Option<super::crypto::Aead<'_>> {
+        let p = self.raw().data.cast::<b::crypto_aead>();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: for an ESP SA `x->data` is the AEAD transform, freed only
+        // when the SA is destroyed, i.e. after our reference is dropped; the
+        // borrow ties it to `self`.
+        Some(unsafe { super::crypto::Aead::from_raw(p) })
+    }
+
+    /// The SA's mark-rewrite (`xfrm_smark_get`) of `mark`.
+    pub fn smark(&self, mark: u32) -> u32 {
+        // SAFETY: live; reads immutable props.
+        unsafe { b::ipsec_rs_xfrm_smark_get(mark, self.ptr.as_ptr()) }
+    }
+
+    /// Takes the SA's lock (`x->lock`, a plain spinlock: softirq, or BH
+    /// disabled, as xfrm_input takes it).
+    pub fn lock(&self) -> StateGuard<'_> {
+        // SAFETY: live; the lock is initialised with the SA.
+        unsafe { b::ipsec_rs_spin_lock(&self.raw().lock as *const _ as *mut b::spinlock_t) };
+        StateGuard { x: self }
+    }
+
+    /// Takes the SA's lock from process context (bottom halves disabled,
+    /// since softirq takes it too).
+    pub fn lock_bh(&self) -> StateGuardBh<'_> {
+        // SAFETY: live; the lock is initialised with the SA.
+        unsafe { b::ipsec_rs_spin_lock_bh(&self.raw().lock as *const _ as *mut b::spinlock_t) };
+        StateGuardBh { g: core::mem::ManuallyDrop::new(StateGuard { x: self }) }
+    }
+
+    /// Whether the SA is dead (deleted or expired: never used again).
+    /// Lock-free snapshot.
+    pub fn is_dead(&self) -> bool {
+        // SAFETY: live; a racy byte read of `km.state`, as the kernel's own
+        // lockless checks do (READ_ONCE).
+        let st = unsafe { core::ptr::read_volatile(&self.raw().km.state) };
+        u32::from(st) == b::XFRM_STATE_DEAD
+    }
+
+    /// Reports a changed NAT mapping (source address or port of a
+    /// UDP-encapsulated SA) to the key manager, as esp4/esp6 do.
+    pub fn new_mapping(&self, addr: &[u8; 16], sport_be: u16) {
+        let mut a = to_xfrm_addr(addr);
+        // SAFETY: live; `a` outlives the call. Any context (it takes its own locks).
+        unsafe { b::km_new_mapping(self.ptr.as_ptr(), &mut a, sport_be) };
+    }
+
+    /// Gives the reference away, to the packet's security path.
+    fn into_raw(self) -> *mut b::xfrm_state {
+        let p = self.ptr.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+}
+
+fn to_xfrm_addr(daddr: &[u8; 16]) -> b::xfrm_address_t {
+    let mut addr = b::xfrm_address_t::default();
+    // SAFETY: `xfrm_address_t` is a 16-byte union of address forms; writing
+    // its bytes is how the kernel fills it too.
+    unsafe { core::ptr::copy_nonoverlapping(daddr.as_ptr(), (&mut addr as *mut b::xfrm_address_t).cast::<u8>(), 16) };
+    addr
+}
+
+/// XFRM's replay state as it stands (for taking over from XFRM).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct XfrmReplay {
+    /// Highest sequence number XFRM accepted (64 bits with ESN).
+    pub top: u64,
+    /// XFRM's window.
+    pub window: u32,
+}
+
+/// The SA's lock, held.
+pub struct StateGuard<'a> {
+    x: &'a StateRef,
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: held by this guard.
+        unsafe { b::ipsec_rs_spin_unlock(&self.x.raw().lock as *const _ as *mut b::spinlock_t) };
+    }
+}
+
+/// The SA's lock held from process context; derefs to [`StateGuard`].
+pub struct StateGuardBh<'a> {
+    g: core::mem::ManuallyDrop<StateGuard<'a>>,
+}
+
+impl<'a> core::ops::Deref for StateGuardBh<'a> {
+    type Target = StateGuard<'a>;
+    fn deref(&self) -> &StateGuard<'a> {
+        &self.g
+    }
+}
+
+impl<'a> core::ops::DerefMut for StateGuardBh<'a> {
+    fn deref_mut(&mut self) -> &mut StateGuard<'a> {
+        &mut self.g
+    }
+}
+
+impl Drop for StateGuardBh<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken with spin_lock_bh in `lock_bh`; the inner guard is
+        // never dropped (ManuallyDrop), so this is the only unlock.
+        unsafe { b::ipsec_rs_spin_unlock_bh(&self.g.x.raw().lock as *const _ as *mut b::spinlock_t) };
+    }
+}
+
+impl StateGuard<'_> {
+    /// The address of the locked SA (see `StateRef::addr`).
+    pub fn state_addr(&self) -> usize {
+        self.x.addr()
+    }
+
+    /// Raises XFRM's replay state to `top` (if it is behind), marking
+    /// everything in XFRM's window as seen: what we accepted, XFRM will
+    /// not accept again when it takes over.
+    pub fn xfrm_replay_raise(&mut self, top: u64) {
+        let x = self.raw_mut();
+        // SAFETY: locked; `replay`/`replay_esn` are protected by `x->lock`;
+        // `bmp` has `bmp_len` words.
+        unsafe {
+            match (*x).replay_esn.as_mut() {
+                Some(r) => {
+                    let cur = (u64::from(r.seq_hi) << 32) | u64::from(r.seq);
+                    if top > cur {
+                        r.seq = top as u32;
+                        r.seq_hi = (top >> 32) as u32;
+                        let bmp = r.bmp.as_mut_slice(r.bmp_len as usize);
+                        for w in bmp.iter_mut() {
+                            *w = u32::MAX;
+                        }
+                    }
+                }
+                None => {
+                    let top = top as u32;
+                    if top > (*x).replay.seq {
+                        (*x).replay.seq = top;
+                        (*x).replay.bitmap = u32::MAX;
+                    }
+                }
+            }
+        }
+    }
+
+    fn raw_mut(&mut self) -> *mut b::xfrm_state {
+        self.x.ptr.as_ptr()
+    }
+
+    /// `x->km.state == XFRM_STATE_VALID` (not being deleted, not expired,
+    /// not an acquire placeholder).
+    pub fn valid(&self) -> bool {
+        u32::from(self.x.raw().km.state) == b::XFRM_STATE_VALID
+    }
+
+    /// `xfrm_state_check_expire()`: accounts first use, fires soft/hard
+    /// expiry (and the key manager's expire event); true if the SA may not
+    /// be used (hard limit reached).
+    pub fn check_expire(&mut self) -> bool {
+        // SAFETY: live and locked, as the callee expects.
+        unsafe { b::xfrm_state_check_expire(self.raw_mut()) != 0 }
+    }
+
+    /// Accounts one received packet of `bytes` bytes in the SA's lifetime
+    /// counters (`ip -s xfrm state`), as xfrm_input does after decryption.
+    pub fn account(&mut self, bytes: u32, now_real_secs: i64) {
+        let x = self.raw_mut();
+        // SAFETY: locked; these fields are protected by `x->lock`.
+        unsafe {
+            (*x).curlft.bytes = (*x).curlft.bytes.wrapping_add(u64::from(bytes));
+            (*x).curlft.packets = (*x).curlft.packets.wrapping_add(1);
+            (*x).lastused = now_real_secs;
+        }
+    }
+
+    /// Bumps the SA's "replay" statistic (`ip -s xfrm state`: replay).
+    pub fn stat_replay(&mut self) {
+        // SAFETY: locked; protected field.
+        unsafe { (*self.raw_mut()).stats.replay = (*self.raw_mut()).stats.replay.wrapping_add(1) }
+    }
+
+    /// Bumps the SA's "replay-window" statistic (too old).
+    pub fn stat_replay_window(&mut self) {
+        // SAFETY: locked; protected field.
+        unsafe { (*self.raw_mut()).stats.replay_window = (*self.raw_mut()).stats.replay_window.wrapping_add(1) }
+    }
+
+    /// Bumps the SA's "integrity" statistic (ICV failure).
+    pub fn stat_integrity_failed(&mut self) {
+        // SAFETY: locked; protected field.
+        unsafe { (*self.raw_mut()).stats.integrity_failed = (*self.raw_mut()).stats.integrity_failed.wrapping_add(1) }
+    }
+
+    /// XFRM's own replay state.
+    pub fn xfrm_replay(&self) -> XfrmReplay {
+        let x = self.x.raw();
+        // SAFETY: locked; `replay_esn` is owned by the SA.
+        match unsafe { x.replay_esn.as_ref() } {
+            Some(r) => XfrmReplay { top: (u64::from(r.seq_hi) << 32) | u64::from(r.seq), window: r.replay_window },
+            None => XfrmReplay { top: u64::from(x.replay.seq), window: u32::from(x.props.replay_window) },
+        }
+    }
+}
+
+/// XFRM statistics (`/proc/net/xfrm_stat`) the receive path bumps.
+#[derive(Clone, Copy, Debug)]
+pub enum Mib {
+    /// XfrmInError.
+    InError = b::LINUX_MIB_XFRMINERROR as isize,
+    /// XfrmInBufferError.
+    InBufferError = b::LINUX_MIB_XFRMINBUFFERERROR as isize,
+    /// XfrmInHdrError.
+    InHdrError = b::LINUX_MIB_XFRMINHDRERROR as isize,
+    /// XfrmInStateProtoError.
+    InStateProtoError = b::LINUX_MIB_XFRMINSTATEPROTOERROR as isize,
+    /// XfrmInStateModeError.
+    InStateModeError = b::LINUX_MIB_XFRMINSTATEMODEERROR as isize,
+    /// XfrmInStateSeqError.
+    InStateSeqError = b::LINUX_MIB_XFRMINSTATESEQERROR as isize,
+    /// XfrmInStateExpired.
+    InStateExpired = b::LINUX_MIB_XFRMINSTATEEXPIRED as isize,
+    /// XfrmInStateInvalid.
+    InStateInvalid = b::LINUX_MIB_XFRMINSTATEINVALID as isize,
+}
+
+impl Net {
+    /// Bumps an XFRM statistic of this namespace (any context).
+    pub fn xfrm_inc(&self, m: Mib) {
+        // SAFETY: live namespace; per-CPU SNMP counter.
+        unsafe { b::ipsec_rs_xfrm_inc_stats(self.as_ptr(), m as c_int) }
+    }
+}
+
+/// Why a security path could not be attached.
+#[derive(Clone, Copy, Debug)]
+pub struct SecpathFull;
+
+impl OwnedSkb {
+    /// Attaches `x` to the packet's security path (`secpath_set`, then the
+    /// state pushed as xfrm_input does), so that XFRM's inbound policy
+    /// check (`xfrm_policy_check`) accepts the decapsulated packet. The
+    /// reference moves into the security path. Clears `olen` (no offload
+    /// state for the inner packet).
+    pub fn secpath_push(&mut self, x: StateRef) -> core::result::Result<(), SecpathFull> {
+        // SAFETY: live and ours; GFP_ATOMIC inside.
+        let sp = unsafe { b::secpath_set(self.as_ptr()) };
+        if sp.is_null() {
+            return Err(SecpathFull);
+        }
+        // SAFETY: `sp` is the skb's own security path (extension), writable
+        // after secpath_set (it un-shares it).
+        unsafe {
+            let len = (*sp).len;
+            if len < 0 || len as usize >= b::XFRM_MAX_DEPTH as usize {
+                return Err(SecpathFull);
+            }
+            (*sp).xvec[len as usize] = x.into_raw();
+            (*sp).len = len + 1;
+            (*sp).olen = 0;
+        }
+        Ok(())
+    }
+}
+
+/// What an ESP protocol handler decides for a packet.
+pub enum Input {
+    /// Not ours: the packet goes on to the next handler (XFRM), untouched.
+    Decline(OwnedSkb),
+    /// Ours: taken over (delivered, queued for async crypto, or dropped).
+    Consumed,
+}
+
+/// An ESP receive handler on XFRM's protocol-handler chain.
+pub trait EspInput: 'static {
+    /// Handles a reassembled, locally delivered ESP packet of `family`
+    /// (AF_INET/AF_INET6), with `encap_type` 0 (plain ESP) or
+    /// `UDP_ENCAP_ESPINUDP`. `skb->data` and the transport header point at
+    /// the ESP header, the network header at the outer IP header. Softirq.
+    fn input(skb: OwnedSkb, family: u16, encap_type: i32) -> Input;
+}
+
+unsafe extern "C" fn handler_cb<T: EspInput, const AF: u16>(skb: *mut b::sk_buff) -> c_int {
+    // SAFETY: as `input_cb`, for plain ESP (`xfrm{4,6}_esp_rcv`).
+    unsafe { input_cb::<T, AF>(skb, 0, 0, 0) }
+}
+
+unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
+    skb: *mut b::sk_buff,
+    _nexthdr: c_int,
+    _spi: b::__be32,
+    encap_type: c_int,
+) -> c_int {
+    // SAFETY: the handler chain hands us the skb: we either return -EINVAL
+    // and leave it to the next handler, or consume it.
+    let Some(skb) = (unsafe { OwnedSkb::from_raw(skb) }) else { return -(b::EINVAL as c_int) };
+    match T::input(skb, AF, encap_type) {
+        Input::Decline(skb) => {
+            let _ = skb.into_raw();
+            -(b::EINVAL as c_int)
+        }
+        Input::Consumed => 0,
+    }
+}
+
+unsafe extern "C" fn cb_cb(_skb: *mut b::sk_buff, _err: c_int) -> c_int {
+    // Not ours (we never call xfrm_input): let the next handler see it.
+    1
+}
+
+unsafe extern "C" fn err4_cb(_skb: *mut b::sk_buff, _info: u32) -> c_int {
+    // ICMP errors about ESP: esp4 handles them (PMTU, redirects).
+    1
+}
+
+unsafe extern "C" fn err6_cb(
+    _skb: *mut b::sk_buff,
+    _opt: *mut b::inet6_skb_parm,
+    _type: u8,
+    _code: u8,
+    _offset: c_int,
+    _info: b::__be32,
+) -> c_int {
+    1
+}
+
+/// ESP handlers registered on the IPv4 and IPv6 chains
+/// (`xfrm4_protocol_register`/`xfrm6_protocol_register`), global to all
+/// namespaces.
+///
+/// Plain ESP arrives through `handler` (`xfrm{4,6}_esp_rcv()`, from the
+/// IP protocol table: reassembled, routed, locally delivered);
+/// UDP-encapsulated ESP through `input_handler` (`xfrm4_udp_encap_rcv()` ->
+/// `xfrm4_rcv_encap()`, which routes the packet if needed). Both go to
+/// `EspInput::input`, with encapsulation type 0 or the socket's. (esp4's own
+/// `handler`, `xfrm4_rcv()`, calls `xfrm_input()` directly: declining in
+/// `handler` would skip our `input_handler`.)
+///
+/// # Invariants
+///
+/// `v4`/`v6` are registered from `new()` until `drop()`, pinned.
+pub struct Registration {
+    v4: Pin<KBox<Opaque<b::xfrm4_protocol>>>,
+    v6: Pin<KBox<Opaque<b::xfrm6_protocol>>>,
+}
+
+// SAFETY: only registration state; the kernel serialises (de)registration.
+unsafe impl Send for Registration {}
+// SAFETY: `&Registration` offers no operation.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Registers `T` for ESP over IPv4 and IPv6 at `priority` (handlers run
+    /// in decreasing priority: esp4/esp6 are at 0, XFRM interfaces at 10,
+    /// vti at 100). Process context.
+    pub fn new<T: EspInput>(priority: i32) -> Result<Self> {
+        let v4 = KBox::pin(
+            Opaque::new(b::xfrm4_protocol {
+                handler: Some(handler_cb::<T, { b::AF_INET as u16 }>),
+                input_handler: Some(input_cb::<T, { b::AF_INET as u16 }>),
+                cb_handler: Some(cb_cb),
+                err_handler: Some(err4_cb),
+                next: core::ptr::null_mut(),
+                priority,
+            }),
+            GFP_KERNEL,
+        )?;
+        let v6 = KBox::pin(
+            Opaque::new(b::xfrm6_protocol {
+                handler: Some(handler_cb::<T, { b::AF_INET6 as u16 }>),
+                input_handler: Some(input_cb::<T, { b::AF_INET6 as u16 }>),
+                cb_handler: Some(cb_cb),
+                err_handler: Some(err6_cb),
+                next: core::ptr::null_mut(),
+                priority,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: pinned until `drop()` deregisters it.
+        to_result(unsafe { b::xfrm4_protocol_register(v4.get(), b::IPPROTO_ESP as u8) })?;
+        // SAFETY: as above.
+        if let Err(e) = to_result(unsafe { b::xfrm6_protocol_register(v6.get(), b::IPPROTO_ESP as u8) }) {
+            // SAFETY: registered just above; waits for running handlers.
+            unsafe { b::xfrm4_protocol_deregister(v4.get(), b::IPPROTO_ESP as u8) };
+            return Err(e);
+        }
+        Ok(Self { v4, v6 })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered (invariant). Each call ends with
+        // synchronize_net(): no CPU runs our handlers afterwards (async
+        // crypto completions are waited for separately, see crypto.rs).
+        unsafe {
+            b::xfrm6_protocol_deregister(self.v6.get(), b::IPPROTO_ESP as u8);
+            b::xfrm4_protocol_deregister(self.v4.get(), b::IPPROTO_ESP as u8);
+        }
+    }
+}
+
+/// Wall-clock seconds (`ktime_get_real_seconds`), for `lastused`.
+pub fn real_seconds() -> i64 {
+    // SAFETY: no preconditions.
+    unsafe { b::ktime_get_real_seconds() }
 }

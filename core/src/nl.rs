@@ -132,8 +132,10 @@ pub mod config_attr {
     pub const DF_MODE: u16 = 11;
     /// u8 enum prefrag: global pre-fragmentation.
     pub const PREFRAG: u16 = 12;
+    /// u8 0/1: the module's own inbound ESP path on (default off).
+    pub const RX_ENABLE: u16 = 13;
     /// Highest attribute number.
-    pub const MAX: u16 = PREFRAG;
+    pub const MAX: u16 = RX_ENABLE;
 }
 
 /// Attributes of per-SA settings (attribute set `sa`).  An SA is selected like XFRM does:
@@ -220,8 +222,16 @@ pub mod stats_attr {
     /// Outbound packets the DF / pre-fragmentation path dropped for lack of memory or
     /// because fragmentation or encryption of a fragment failed.
     pub const OUT_ERRORS: u16 = 23;
+    /// Packets dropped for a bad ESP padding length or padding contents.
+    pub const BAD_PADDING: u16 = 24;
+    /// Packets dropped because their SA was being deleted or had expired.
+    pub const SA_UNUSABLE: u16 = 25;
+    /// Packets dropped for lack of resources (memory, backlog) on the receive path.
+    pub const RX_ERRORS: u16 = 26;
+    /// Decrypted packets whose next header the SA's mode does not accept (or dummies).
+    pub const BAD_INNER: u16 = 27;
     /// Highest attribute number.
-    pub const MAX: u16 = OUT_ERRORS;
+    pub const MAX: u16 = BAD_INNER;
 }
 
 /// Encoding ran out of buffer space.
@@ -713,6 +723,8 @@ pub struct GlobalConfig {
     pub df_mode: DfMode,
     /// Global pre-fragmentation.
     pub prefrag: PreFrag,
+    /// The module's own inbound ESP path (off: XFRM decapsulates everything).
+    pub rx_enable: bool,
 }
 
 /// Smallest flow table.
@@ -737,6 +749,7 @@ impl GlobalConfig {
         replay_disabled: false,
         df_mode: super::frag::DEFAULT_DF_MODE,
         prefrag: super::frag::DEFAULT_PREFRAG,
+        rx_enable: false,
     };
 
     /// The rate-limiter settings this configuration implies.
@@ -801,6 +814,7 @@ impl GlobalConfig {
         w.put_u8(REPLAY_DISABLED, u8::from(self.replay_disabled))?;
         w.put_u8(DF_MODE, df_mode_to_u8(self.df_mode))?;
         w.put_u8(PREFRAG, prefrag_to_u8(self.prefrag))?;
+        w.put_u8(RX_ENABLE, u8::from(self.rx_enable))?;
         Ok(w.len())
     }
 
@@ -847,6 +861,7 @@ impl GlobalConfig {
                 }
                 DF_MODE => c.df_mode = df_mode_attr(&a)?,
                 PREFRAG => c.prefrag = prefrag_attr(&a)?,
+                RX_ENABLE => c.rx_enable = a.flag()?,
                 _ => {}
             }
             Ok(())
@@ -1066,6 +1081,14 @@ pub struct Counters {
     pub df_dropped: u64,
     /// See [`stats_attr::OUT_ERRORS`].
     pub out_errors: u64,
+    /// See [`stats_attr::BAD_PADDING`].
+    pub bad_padding: u64,
+    /// See [`stats_attr::SA_UNUSABLE`].
+    pub sa_unusable: u64,
+    /// See [`stats_attr::RX_ERRORS`].
+    pub rx_errors: u64,
+    /// See [`stats_attr::BAD_INNER`].
+    pub bad_inner: u64,
 }
 
 impl Counters {
@@ -1096,6 +1119,10 @@ impl Counters {
             FRAG_AFTER_ENC => &mut self.frag_after_enc,
             DF_DROPPED => &mut self.df_dropped,
             OUT_ERRORS => &mut self.out_errors,
+            BAD_PADDING => &mut self.bad_padding,
+            SA_UNUSABLE => &mut self.sa_unusable,
+            RX_ERRORS => &mut self.rx_errors,
+            BAD_INNER => &mut self.bad_inner,
             _ => return None,
         })
     }
@@ -1579,6 +1606,7 @@ mod tests {
             ("config", "replay-disabled", c::REPLAY_DISABLED),
             ("config", "df-mode", c::DF_MODE),
             ("config", "prefrag", c::PREFRAG),
+            ("config", "rx-enable", c::RX_ENABLE),
             ("sa", "family", s::FAMILY),
             ("sa", "daddr", s::DADDR),
             ("sa", "spi", s::SPI),
@@ -1613,6 +1641,10 @@ mod tests {
             ("stats", "frag-after-enc", st::FRAG_AFTER_ENC),
             ("stats", "df-dropped", st::DF_DROPPED),
             ("stats", "out-errors", st::OUT_ERRORS),
+            ("stats", "bad-padding", st::BAD_PADDING),
+            ("stats", "sa-unusable", st::SA_UNUSABLE),
+            ("stats", "rx-errors", st::RX_ERRORS),
+            ("stats", "bad-inner", st::BAD_INNER),
         ];
         let y = parse_yaml();
         assert_eq!(y.family, FAMILY_NAME);

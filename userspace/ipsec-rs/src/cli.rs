@@ -238,6 +238,10 @@ pub struct GlobalArgs {
     /// Detect, count and report packets with an unknown SPI.
     #[arg(long, value_enum)]
     pub invalid_spi: Option<OnOff>,
+    /// Decapsulate inbound ESP in the module (tunnel mode, AES-GCM and
+    /// AES-CBC/HMAC-SHA-256); off leaves every packet to XFRM (default off).
+    #[arg(long, value_enum)]
+    pub rx: Option<OnOff>,
     /// Invalid-SPI events per log interval per flow (>= 1).
     #[arg(long, value_name = "N")]
     pub flow_rate: Option<u32>,

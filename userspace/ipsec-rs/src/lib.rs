@@ -94,6 +94,7 @@ pub fn global_patch(a: &GlobalArgs) -> Result<ConfigPatch, AppError> {
         replay_disabled: a.replay.map(|v| !v.on()),
         df_mode: a.df_mode.map(Into::into),
         prefrag: a.prefrag.map(|v| v.prefrag()),
+        rx_enable: a.rx.map(|v| v.on()),
     };
     if p.is_empty() {
         return Err(AppError::Usage(

@@ -84,6 +84,10 @@ counters! {
     FRAG_AFTER_ENC, "frag_after_enc", Outbound, "#pkts left to fragment after encryption";
     DF_DROPPED, "df_dropped", Outbound, "#pkts dropped, DF set (ICMP frag needed sent)";
     OUT_ERRORS, "out_errors", Outbound, "#pkts dropped, fragmentation or memory error";
+    BAD_PADDING, "bad_padding", Inbound, "#pkts dropped, bad ESP padding";
+    SA_UNUSABLE, "sa_unusable", Inbound, "#pkts dropped, SA deleted or expired";
+    RX_ERRORS, "rx_errors", Inbound, "#pkts dropped, no memory or backlog full";
+    BAD_INNER, "bad_inner", Inbound, "#pkts dropped, inner protocol wrong or dummy";
 }
 
 fn counter_value(c: &Counters, kind: u16) -> u64 {
@@ -249,6 +253,7 @@ pub fn config_json(c: &GlobalConfig) -> String {
         "replay_disabled": c.replay_disabled,
         "df_mode": df_name(c.df_mode),
         "prefrag": prefrag_name(c.prefrag),
+        "rx_enable": c.rx_enable,
     })
     .to_string()
 }
@@ -273,6 +278,7 @@ pub fn config_text(c: &GlobalConfig) -> String {
         ("df-mode", df_name(c.df_mode).to_string()),
         ("prefrag", prefrag_name(c.prefrag).to_string()),
         ("invalid-spi", on_off(c.invalid_spi_enable).to_string()),
+        ("rx", on_off(c.rx_enable).to_string()),
         (
             "flow-rate",
             format!("{} per interval, burst {}", c.flow_rate, c.flow_burst),

@@ -60,6 +60,8 @@ pub struct ConfigPatch {
     pub df_mode: Option<DfMode>,
     /// `prefrag`.
     pub prefrag: Option<PreFrag>,
+    /// `rx-enable`.
+    pub rx_enable: Option<bool>,
 }
 
 impl ConfigPatch {
@@ -99,6 +101,9 @@ impl ConfigPatch {
             }
             if let Some(p) = self.prefrag {
                 w.put_u8(PREFRAG, nl::prefrag_to_u8(p))?;
+            }
+            if let Some(v) = self.rx_enable {
+                w.put_u8(RX_ENABLE, u8::from(v))?;
             }
             Ok(w.len())
         })

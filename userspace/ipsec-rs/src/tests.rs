@@ -551,7 +551,7 @@ fn stats_json_snapshot() {
             r#""replay_too_old":14014,"passed_to_xfrm":15015,"nat_keepalive":16016,"#,
             r#""ike_passed":17017,"malformed":18018,"reserved_spi":19019,"#,
             r#""frag_before_enc":20020,"frag_after_enc":21021,"df_dropped":1099511627776,"#,
-            r#""out_errors":23023}"#,
+            r#""out_errors":23023,"bad_padding":24024,"sa_unusable":25025,"rx_errors":26026,"bad_inner":27027}"#,
             "\n"
         )
     );
@@ -582,7 +582,7 @@ fn show_global_json_snapshot() {
             r#"{"invalid_spi_enable":true,"flow_rate":1,"flow_burst":1,"global_rate":600,"#,
             r#""global_burst":60,"flow_table_size":4096,"log_interval_ms":60000,"#,
             r#""flow_idle_timeout_ms":120000,"replay_window":64,"replay_disabled":false,"#,
-            r#""df_mode":"copy","prefrag":"disabled"}"#,
+            r#""df_mode":"copy","prefrag":"disabled","rx_enable":false}"#,
             "\n"
         )
     );

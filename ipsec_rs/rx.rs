@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The inbound ESP data path: XFRM's SAs, our anti-replay window, the
+//! kernel's AEAD, and the decapsulated packet handed back to the stack as
+//! XFRM would hand it.
+//!
+//! Entry: the ESP handler on XFRM's protocol chain (`kapi::xfrm::Registration`,
+//! priority [`PRIORITY`]), for locally delivered, reassembled ESP, plain or
+//! UDP-encapsulated. For each packet, in this order:
+//!
+//! 1. SA lookup (`xfrm_input_state_lookup`, a held reference). SAs we do not
+//!    handle (mode, algorithm, offload, XFRM interface, direction, encap
+//!    type) are declined untouched: XFRM handles them (`passed_to_xfrm`).
+//! 2. Under the SA's lock: state valid, anti-replay *check* (ESN high bits
+//!    inferred), lifetime check (`xfrm_state_check_expire`: soft/hard
+//!    expiry and its key-manager events).
+//! 3. Decryption and ICV verification with the SA's transform, possibly
+//!    asynchronous (`kapi::crypto`); the rest runs in `RxOp::complete`.
+//! 4. Trailer: padding length and contents, next header.
+//! 5. Under the SA's lock: anti-replay *update* (re-checked: a duplicate
+//!    may have won a race), lifetime accounting (`ip -s xfrm state`).
+//! 6. Tunnel mode: outer headers removed, ECN/DSCP as XFRM does, security
+//!    path with the SA attached (XFRM's inbound policy check accepts the
+//!    packet), mark rewritten, conntrack and route dropped, and the inner
+//!    packet re-enters the stack through `netif_rx`.
+//!
+//! Every drop is counted, in our counters and in XFRM's (`/proc/net/xfrm_stat`,
+//! per-SA `ip -s xfrm state` statistics), as xfrm_input would count it.
+
+use crate::{
+    counters::bump,
+    kapi::{
+        self,
+        crypto::{self, Aead, Completion, Started, ESP_HDR_LEN},
+        net::PernetState,
+        rcu::RcuGuard,
+        skb::OwnedSkb,
+        xfrm::{self, Alg, EspInput, Input, Mib, Mode, StateRef},
+    },
+    netns::{NetState, Shared},
+    nl::stats_attr as stat,
+    replay::ReplayError,
+    sa::{self, SaCtx},
+    settings::SaKey,
+};
+use core::sync::atomic::Ordering;
+use kernel::{prelude::*, sync::Arc};
+
+/// Our place on XFRM's ESP handler chain: after vti (100), which claims
+/// the packets of its tunnels; before XFRM interfaces (10) and esp4/esp6 (0).
+pub(crate) const PRIORITY: i32 = 50;
+
+const IPPROTO_ESP: u8 = 50;
+const IPPROTO_IPIP: u8 = 4;
+const IPPROTO_IPV6: u8 = 41;
+const IPPROTO_NONE: u8 = 59;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+const EBADMSG: i32 = 74;
+const ECN_CE: u8 = 3;
+
+/// The handler type registered on the chain.
+pub(crate) struct Rx;
+
+/// Whether we decapsulate for SA `p` arriving as `family`/`encap_type`.
+fn supported(p: &xfrm::Props, family: u16, encap_type: i32) -> bool {
+    (p.mode == Mode::Tunnel || (p.mode == Mode::Transport && !(family == AF_INET6 && encap_type != 0)))
+        && p.family == family
+        && p.has_tfm
+        && !p.offloaded
+        && p.if_id == 0
+        && (p.dir == 0 || p.dir == 1)
+        && i32::from(p.encap_type) == encap_type
+        && matches!(p.alg, Alg::Rfc4106Gcm | Alg::CbcAesHmacSha256)
+}
+
+/// Drops a packet we own: our counter, XFRM's statistic.
+fn drop_pkt(shared: &Shared, skb: OwnedSkb, counter: u16, mib: Mib) {
+    bump(&shared.counters, counter);
+    skb.net_ref().get().xfrm_inc(mib);
+    drop(skb);
+}
+
+/// A replay-check failure: counted per SA (ours and XFRM's statistics),
+/// logged rate-limited in the guide's words.
+fn replay_failed(shared: &Shared, ctx: &SaCtx, g: &mut xfrm::StateGuard<'_>, e: ReplayError, seq_lo: u32, spi: u32) -> u16 {
+    let counter = match e {
+        ReplayError::TooOld => {
+            g.stat_replay_window();
+            ctx.too_old.fetch_add(1, Ordering::Relaxed);
+            stat::REPLAY_TOO_OLD
+        }
+        ReplayError::Replayed | ReplayError::SeqZero | ReplayError::SeqOverflow => {
+            g.stat_replay();
+            ctx.replayed.fetch_add(1, Ordering::Relaxed);
+            stat::REPLAY_DROPPED
+        }
+    };
+    let _ = shared;
+    if let Some(unlogged) = ctx.log_allowed(kapi::now_ns()) {
+        pr_warn!(
+            "%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id={} (spi={:#x}, seq={}, {} more since last report)\n",
+            ctx.conn_id.load(Ordering::Relaxed),
+            spi,
+            seq_lo,
+            unlogged
+        );
+    }
+    counter
+}
+
+impl EspInput for Rx {
+    fn input(mut skb: OwnedSkb, family: u16, encap_type: i32) -> Input {
+        let netr = skb.net_ref();
+        let net = netr.get();
+        let shared = NetState::get(net).shared();
+        if !shared.rx_enabled.load(Ordering::Relaxed) {
+            return Input::Decline(skb);
+        }
+        if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
+            return Input::Decline(skb);
+        }
+        if !skb.may_pull(ESP_HDR_LEN) {
+            return Input::Decline(skb);
+        }
+        let (spi, seq_lo) = match skb.linear(0, ESP_HDR_LEN) {
+            Some(h) => (be32(h, 0), be32(h, 4)),
+            None => return Input::Decline(skb),
+        };
+        // Outer addresses (and UDP source port) from the outer header.
+        let (saddr, daddr, tos, sport_be) = {
+            let Some(h) = skb.network_header_bytes(48) else { return Input::Decline(skb) };
+            match outer(h, family, encap_type != 0) {
+                Some(v) => v,
+                None => return Input::Decline(skb),
+            }
+        };
+        let Some(x) = StateRef::lookup_input(net, skb.view().mark(), &daddr, spi, IPPROTO_ESP, family) else {
+            // No SA: XFRM counts and drops it (the invalid-SPI hook has
+            // already seen it).
+            return Input::Decline(skb);
+        };
+        let p = x.props();
+        if !supported(&p, family, encap_type) {
+            bump(&shared.counters, stat::PASSED_TO_XFRM);
+            return Input::Decline(skb);
+        }
+        let esn = p.flags & xfrm::FLAG_ESN != 0;
+        // For an SA seen for the first time: its own setting (`ipsec-rs set
+        // sa`), else the global one.
+        let mode = || {
+            let per_sa = {
+                let g = RcuGuard::new();
+                shared.settings.read(g.side()).sa_replay(&SaKey::of_state(&x))
+            };
+            per_sa.unwrap_or_else(|| {
+                sa::mode_for(
+                    shared.replay_window.load(Ordering::Relaxed),
+                    shared.replay_disabled.load(Ordering::Relaxed),
+                    p.xfrm_replay_window,
+                )
+            })
+        };
+        let ctx = match sa::get_or_insert(&shared.sa_table, &x, mode, esn) {
+            Ok(c) => c,
+            Err(sa::NoEntry::Closed) => return Input::Decline(skb),
+            Err(sa::NoEntry::Resources) => {
+                // Never handled by us: XFRM's own state stays authoritative.
+                bump(&shared.counters, stat::PASSED_TO_XFRM);
+                bump(&shared.counters, stat::RX_ERRORS);
+                return Input::Decline(skb);
+            }
+        };
+
+        // From here the packet is ours: every path below consumes it.
+        let (ivlen, alen) = match x.aead() {
+            Some(a) => (a.ivsize(), a.authsize()),
+            None => {
+                drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+                return Input::Consumed;
+            }
+        };
+        let len = skb.view().len() as usize;
+        if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
+            drop_pkt(shared, skb, stat::MALFORMED, Mib::InHdrError);
+            return Input::Consumed;
+        }
+
+        let seq = {
+            let mut g = x.lock();
+            if ctx.retired(&g) {
+                // Handed back to XFRM meanwhile: XFRM's state is current.
+                drop(g);
+                return Input::Decline(skb);
+            }
+            if !g.valid() {
+                drop(g);
+                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+                return Input::Consumed;
+            }
+            let checked = match ctx.window(&mut g) {
+                Some(w) => w.check(seq_lo),
+                None => Err(ReplayError::Replayed),
+            };
+            let seq = match checked {
+                Ok(s) => s,
+                Err(e) => {
+                    let c = replay_failed(shared, &ctx, &mut g, e, seq_lo, spi);
+                    drop(g);
+                    drop_pkt(shared, skb, c, Mib::InStateSeqError);
+                    return Input::Consumed;
+                }
+            };
+            if g.check_expire() {
+                drop(g);
+                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
+                return Input::Consumed;
+            }
+            seq
+        };
+
+        let nfrags = match skb.make_writable() {
+            Ok(n) => n,
+            Err(_) => {
+                drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+                return Input::Consumed;
+            }
+        };
+        // Transport mode: the IP header to keep (IPv4: with its options;
+        // IPv6: with the extension headers before ESP).
+        let hdr_len = if family == AF_INET {
+            skb.network_header_bytes(1).and_then(|h| h.first().map(|v| usize::from(v & 0xf) * 4)).unwrap_or(0)
+        } else {
+            skb.network_to_data()
+        };
+        let op = RxOp { x, ctx, seq, seq_lo, spi, ivlen, alen, family, encap: encap_type != 0, saddr, sport_be, tos, hdr_len, mode: p.mode };
+        let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
+        match crypto::esp_decrypt(skb, nfrags, esn_hi, op) {
+            Started::Done(op, skb, err) => op.complete(skb, err),
+            Started::Pending => {}
+        }
+        Input::Consumed
+    }
+}
+
+fn be32(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    if let Some(s) = b.get(off..off + 4) {
+        a.copy_from_slice(s);
+    }
+    u32::from_be_bytes(a)
+}
+
+/// Source and destination address, TOS/traffic class, and the UDP source
+/// port (network order, 0 without encapsulation) of the outer header.
+fn outer(h: &[u8], family: u16, udp: bool) -> Option<([u8; 16], [u8; 16], u8, u16)> {
+    let mut s = [0u8; 16];
+    let mut d = [0u8; 16];
+    match family {
+        AF_INET => {
+            s[..4].copy_from_slice(h.get(12..16)?);
+            d[..4].copy_from_slice(h.get(16..20)?);
+            let ihl = usize::from(*h.first()? & 0xf) * 4;
+            let sport = if udp { u16::from_ne_bytes([*h.get(ihl)?, *h.get(ihl + 1)?]) } else { 0 };
+            Some((s, d, *h.get(1)?, sport))
+        }
+        AF_INET6 => {
+            s.copy_from_slice(h.get(8..24)?);
+            d.copy_from_slice(h.get(24..40)?);
+            let tc = (*h.first()? << 4) | (*h.get(1)? >> 4);
+            // UDP-encapsulated ESP over IPv6: the UDP header follows the
+            // fixed header (extension headers before UDP are not expected
+            // on IKE's socket path; without them we do not check mappings).
+            let sport = if udp && *h.get(6)? == 17 { u16::from_ne_bytes([*h.get(40)?, *h.get(41)?]) } else { 0 };
+            Some((s, d, tc, sport))
+        }
+        _ => None,
+    }
+}
+
+/// A packet between the replay check and delivery (crosses an async
+/// decryption).
+struct RxOp {
+    x: StateRef,
+    ctx: Arc<SaCtx>,
+    seq: u64,
+    seq_lo: u32,
+    spi: u32,
+    ivlen: usize,
+    alen: usize,
+    family: u16,
+    encap: bool,
+    saddr: [u8; 16],
+    sport_be: u16,
+    tos: u8,
+    hdr_len: usize,
+    mode: Mode,
+}
+
+impl Completion for RxOp {
+    fn aead(&self) -> Option<Aead<'_>> {
+        self.x.aead()
+    }
+
+    fn complete(self, mut skb: OwnedSkb, err: i32) {
+        let netr = skb.net_ref();
+        let shared = NetState::get(netr.get()).shared();
+        if err != 0 {
+            if err == -EBADMSG {
+                self.x.lock().stat_integrity_failed();
+                self.ctx.auth_failed.fetch_add(1, Ordering::Relaxed);
+                drop_pkt(shared, skb, stat::AUTH_FAILED, Mib::InStateProtoError);
+            } else {
+                drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateProtoError);
+            }
+            return;
+        }
+
+        // Trailer: pad length, next header, and the padding itself
+        // (RFC 4303 2.4: 1, 2, 3, ...).
+        let len = skb.view().len() as usize;
+        let elen = len - ESP_HDR_LEN - self.ivlen;
+        let mut tail = [0u8; 2];
+        if !skb.copy_bits(len - self.alen - 2, &mut tail) {
+            drop_pkt(shared, skb, stat::MALFORMED, Mib::InStateProtoError);
+            return;
+        }
+        let (padlen, nexthdr) = (usize::from(tail[0]), tail[1]);
+        if padlen + 2 + self.alen >= elen {
+            drop_pkt(shared, skb, stat::BAD_PADDING, Mib::InStateProtoError);
+            return;
+        }
+        let mut pad = [0u8; 255];
+        let pad = &mut pad[..padlen];
+        if !skb.copy_bits(len - self.alen - 2 - padlen, pad) || pad.iter().enumerate().any(|(i, &b)| usize::from(b) != i + 1) {
+            drop_pkt(shared, skb, stat::BAD_PADDING, Mib::InStateProtoError);
+            return;
+        }
+        if !skb.trim(len - self.alen - 2 - padlen) || !skb.pull_rcsum(ESP_HDR_LEN + self.ivlen) {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InBufferError);
+            return;
+        }
+        skb.reset_transport_header();
+
+        // Authenticated: advance the window, account the SA's lifetime.
+        {
+            let mut g = self.x.lock();
+            let r = match self.ctx.window(&mut g) {
+                Some(w) => w.update(self.seq),
+                None => Err(ReplayError::Replayed),
+            };
+            if let Err(e) = r {
+                let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq_lo, self.spi);
+                drop(g);
+                drop_pkt(shared, skb, c, Mib::InStateSeqError);
+                return;
+            }
+            if self.ctx.retired(&g) {
+                // XFRM took the SA over while we decrypted: keep its replay
+                // state ahead of what we accept.
+                g.xfrm_replay_raise(self.seq);
+            }
+            g.account(skb.view().len(), xfrm::real_seconds());
+        }
+
+        if self.mode == Mode::Transport {
+            self.finish_transport(shared, skb, nexthdr);
+            return;
+        }
+
+        let (ethertype, hlen, v6) = match nexthdr {
+            IPPROTO_IPIP => (ETH_P_IP, 20, false),
+            IPPROTO_IPV6 => (ETH_P_IPV6, 40, true),
+            IPPROTO_NONE => {
+                // A dummy packet (RFC 4303 2.6): discarded, counted as such.
+                drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
+                return;
+            }
+            _ => {
+                drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
+                return;
+            }
+        };
+
+        // NAT traversal: an authenticated packet from a new address or port
+        // tells the key manager, as esp4/esp6 do.
+        let p = self.x.props();
+        if self.encap && self.sport_be != 0 && (self.saddr != p.saddr || self.sport_be != p.encap_sport_be) {
+            self.x.new_mapping(&self.saddr, self.sport_be);
+        }
+
+        if !skb.become_inner(ethertype, hlen) {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
+            return;
+        }
+        if p.flags & xfrm::FLAG_DECAP_DSCP != 0 {
+            skb.inner_copy_dscp(v6, self.tos);
+        }
+        if p.flags & xfrm::FLAG_NOECN == 0 && self.tos & ECN_CE == ECN_CE {
+            skb.inner_set_ce(v6);
+        }
+        let mark = self.x.smark(skb.view().mark());
+        skb.set_mark(mark);
+        let RxOp { x, ctx, .. } = self;
+        if skb.secpath_push(x).is_err() {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+            return;
+        }
+        ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
+        bump(&shared.counters, stat::DECAP_OK);
+        if !skb.reinject() {
+            bump(&shared.counters, stat::RX_ERRORS);
+        }
+    }
+}
+
+impl RxOp {
+    /// Transport mode, after the window advanced: the IP header back in
+    /// front of the payload, the security path, and XFRM's own
+    /// `transport_finish` (PRE_ROUTING again, then local delivery).
+    fn finish_transport(self, shared: &Shared, mut skb: OwnedSkb, nexthdr: u8) {
+        if nexthdr == IPPROTO_NONE {
+            drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
+            return;
+        }
+        let p = self.x.props();
+        if self.encap && self.sport_be != 0 && (self.saddr != p.saddr || self.sport_be != p.encap_sport_be) {
+            self.x.new_mapping(&self.saddr, self.sport_be);
+        }
+        if self.encap {
+            skb.set_csum_unnecessary();
+        }
+        if !skb.transport_restore_header(self.hdr_len) {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
+            return;
+        }
+        let mark = self.x.smark(skb.view().mark());
+        skb.set_mark(mark);
+        let RxOp { x, ctx, family, .. } = self;
+        if skb.secpath_push(x).is_err() {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+            return;
+        }
+        ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
+        bump(&shared.counters, stat::DECAP_OK);
+        let _ = skb.transport_finish(family, nexthdr);
+    }
+}

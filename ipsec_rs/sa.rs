@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the module keeps per XFRM SA it decapsulates: the anti-replay
+//! window (the core crate's O(1) ring) and per-SA counters.
+//!
+//! Owner: a per-namespace table (`SaTable`, behind a BH spinlock), keyed by
+//! the SA itself. Each entry holds a reference on its `xfrm_state`, so the
+//! key (the state's address) cannot be reused while the entry exists.
+//! Entries are created by the first packet of an SA (softirq, GFP_ATOMIC),
+//! removed by a sweep when their SA is no longer valid (deleted, expired,
+//! replaced), and all dropped when the namespace or the module goes away;
+//! at that point each window writes its highest sequence number back into
+//! XFRM's own replay state, so that XFRM, taking over, does not accept
+//! what we already accepted (and we, loading again, start from there).
+//!
+//! The window itself is protected by the SA's own lock (`x->lock`), which
+//! xfrm_input also takes for its replay state: a check and an update are a
+//! handful of instructions under it.
+
+use crate::{
+    kapi::{sync::BhSpinLock, xfrm::{StateGuard, StateRef}},
+    replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MIN_WINDOW, MAX_WINDOW},
+};
+use core::{
+    cell::UnsafeCell,
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// Buckets of the table (a power of two).
+const BUCKETS: usize = 256;
+/// Most SAs tracked per namespace; beyond, new SAs are left to XFRM.
+pub(crate) const MAX_ENTRIES: usize = 65_536;
+/// Minimum interval between two replay log lines of one SA.
+const LOG_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// The module's state for one SA.
+pub(crate) struct SaCtx {
+    x: StateRef,
+    /// Guarded by the SA's lock (`x->lock`): see `window()`.
+    window: UnsafeCell<ReplayWindow<KVec<u64>>>,
+    /// Connection id in log lines (per namespace, from 1; set before the
+    /// entry is published).
+    pub(crate) conn_id: AtomicU32,
+    /// Packets decapsulated.
+    pub(crate) decap_ok: AtomicU64,
+    /// Replays dropped (in window, already seen).
+    pub(crate) replayed: AtomicU64,
+    /// Too-old packets dropped (left of the window).
+    pub(crate) too_old: AtomicU64,
+    /// ICV failures.
+    pub(crate) auth_failed: AtomicU64,
+    /// Last replay log line (monotonic ns), and replay drops not logged since.
+    last_log_ns: AtomicU64,
+    unlogged: AtomicU64,
+    /// Handed back to XFRM (its replay state raised to ours): packets not
+    /// yet checked go to XFRM; packets already past the check raise XFRM's
+    /// state again when they advance. Written and read under `x->lock`.
+    retired: AtomicBool,
+}
+
+// SAFETY: `window` is only reached through `window()`, which requires the
+// SA's lock held; everything else is atomic or immutable.
+unsafe impl Sync for SaCtx {}
+// SAFETY: as above; the state reference may be dropped on any CPU.
+unsafe impl Send for SaCtx {}
+
+impl SaCtx {
+    /// The window, with the SA's lock held (`guard` must be this SA's).
+    pub(crate) fn window<'a>(&'a self, guard: &'a mut StateGuard<'_>) -> Option<&'a mut ReplayWindow<KVec<u64>>> {
+        if guard.state_addr() != self.x.addr() {
+            return None;
+        }
+        // SAFETY: the SA's lock is held (the guard, borrowed mutably for the
+        // life of the result, proves it), and every access to `window` goes
+        // through here, so this is the only reference.
+        Some(unsafe { &mut *self.window.get() })
+    }
+
+    /// Whether a replay log line may be printed now; returns the number of
+    /// replay drops not logged before this one.
+    pub(crate) fn log_allowed(&self, now_ns: u64) -> Option<u64> {
+        let last = self.last_log_ns.load(Ordering::Relaxed);
+        if last != 0 && now_ns.wrapping_sub(last) < LOG_INTERVAL_NS {
+            self.unlogged.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if self.last_log_ns.compare_exchange(last, now_ns.max(1), Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            self.unlogged.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(self.unlogged.swap(0, Ordering::Relaxed))
+    }
+
+    /// Whether the SA was handed back to XFRM (call with `x->lock` held).
+    pub(crate) fn retired(&self, _g: &StateGuard<'_>) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    /// Hands the SA back to XFRM: writes our highest sequence number into
+    /// XFRM's replay state and retires the entry. Process context (takes
+    /// the SA lock with bottom halves disabled).
+    fn write_back(&self) {
+        let mut g = self.x.lock_bh();
+        let top = match self.window(&mut g) {
+            Some(w) => w.top(),
+            None => return,
+        };
+        g.xfrm_replay_raise(top);
+        self.retired.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Which window an SA gets.
+pub(crate) fn mode_for(global_window: u32, global_disabled: bool, xfrm_window: u32) -> ReplayMode {
+    if global_disabled {
+        return ReplayMode::Disabled;
+    }
+    // The larger of our default and the window the SA was installed with
+    // (`replay-window`): never narrower than what XFRM would have accepted.
+    let w = global_window.max(xfrm_window).clamp(MIN_WINDOW, MAX_WINDOW);
+    ReplayMode::Window(w)
+}
+
+/// The SAs of one namespace.
+pub(crate) struct SaTable {
+    buckets: KVec<KVec<Option<Arc<SaCtx>>>>,
+    count: usize,
+    next_id: u32,
+    /// Flushed (receive path off, namespace or module going): no new entries.
+    closed: bool,
+}
+
+fn bucket_of(addr: usize) -> usize {
+    // xfrm_state objects come from a slab: drop the low bits, mix the rest.
+    let h = (addr >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
+    (h >> 24) & (BUCKETS - 1)
+}
+
+impl SaTable {
+    /// An empty table (process context).
+    pub(crate) fn new() -> Result<Self> {
+        let mut buckets = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
+        for _ in 0..BUCKETS {
+            buckets.push(KVec::new(), GFP_KERNEL)?;
+        }
+        Ok(Self { buckets, count: 0, next_id: 1, closed: false })
+    }
+
+    /// The entry of SA `x`, if any.
+    pub(crate) fn get(&self, x: &StateRef) -> Option<Arc<SaCtx>> {
+        let b = self.buckets.get(bucket_of(x.addr()))?;
+        b.iter().flatten().find(|c| c.x.addr() == x.addr()).cloned()
+    }
+
+    /// Removes entries whose SA is no longer valid. Any context (drops
+    /// references on dead SAs; their windows are not written back: XFRM
+    /// will never use those SAs again).
+    fn sweep(&mut self) {
+        for b in self.buckets.iter_mut() {
+            for slot in b.iter_mut() {
+                if slot.as_ref().map_or(false, |c| c.x.is_dead()) {
+                    *slot = None;
+                    self.count -= 1;
+                }
+            }
+        }
+    }
+
+    /// Accepts new entries again (receive path switched back on).
+    pub(crate) fn reopen(&mut self) {
+        self.closed = false;
+    }
+
+    /// Hands every SA back to XFRM (windows written back, entries retired
+    /// and dropped) and accepts no new entry until `reopen`. Process
+    /// context.
+    pub(crate) fn flush(&mut self) {
+        self.closed = true;
+        for b in self.buckets.iter_mut() {
+            for slot in b.iter_mut() {
+                if let Some(c) = slot.take() {
+                    if !c.x.is_dead() {
+                        c.write_back();
+                    }
+                }
+            }
+        }
+        self.count = 0;
+    }
+}
+
+/// Why no entry could be made.
+pub(crate) enum NoEntry {
+    /// Out of memory (GFP_ATOMIC) or table full.
+    Resources,
+    /// The table is closed (being handed back to XFRM).
+    Closed,
+}
+
+/// The entry of SA `x`, created if needed with the window `mode()` gives, taking over XFRM's
+/// replay state: the window starts at XFRM's highest sequence number, with
+/// everything XFRM's window covered marked seen. Softirq.
+pub(crate) fn get_or_insert(
+    table: &BhSpinLock<SaTable>,
+    x: &StateRef,
+    mode: impl FnOnce() -> ReplayMode,
+    esn: bool,
+) -> core::result::Result<Arc<SaCtx>, NoEntry> {
+    {
+        let t = table.lock();
+        if let Some(c) = t.get(x) {
+            return Ok(c);
+        }
+        if t.closed {
+            return Err(NoEntry::Closed);
+        }
+    }
+    // A new SA: decide its window, allocate outside the lock.
+    let mode = mode();
+    let words = match mode {
+        ReplayMode::Window(w) => blocks_for(w),
+        ReplayMode::Disabled => 0,
+    };
+    let storage = KVec::from_elem(0u64, words, GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
+    let window = ReplayWindow::new(storage, mode, esn).map_err(|_| NoEntry::Resources)?;
+    let ctx = Arc::new(
+        SaCtx {
+            x: x.clone(),
+            window: UnsafeCell::new(window),
+            conn_id: AtomicU32::new(0),
+            decap_ok: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            too_old: AtomicU64::new(0),
+            auth_failed: AtomicU64::new(0),
+            last_log_ns: AtomicU64::new(0),
+            unlogged: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+        },
+        GFP_ATOMIC,
+    )
+    .map_err(|_| NoEntry::Resources)?;
+
+    let mut t = table.lock();
+    if let Some(c) = t.get(x) {
+        // Another CPU won the race; ours is dropped.
+        return Ok(c);
+    }
+    if t.closed {
+        return Err(NoEntry::Closed);
+    }
+    if t.count >= MAX_ENTRIES {
+        t.sweep();
+        if t.count >= MAX_ENTRIES {
+            return Err(NoEntry::Resources);
+        }
+    }
+    // Seed from XFRM under the SA's lock, inside the table lock: no packet
+    // of this SA can be decapsulated by us before the entry is complete.
+    {
+        let mut g = x.lock();
+        let xr = g.xfrm_replay();
+        if let Some(w) = ctx.window(&mut g) {
+            if xr.top != 0 {
+                let covered = u64::from(xr.window.max(1)).min(xr.top);
+                let mut s = xr.top + 1 - covered;
+                while s <= xr.top {
+                    let _: core::result::Result<(), ReplayError> = w.update(s);
+                    s += 1;
+                }
+            }
+        }
+    }
+    ctx.conn_id.store(t.next_id, Ordering::Relaxed);
+    t.next_id = t.next_id.wrapping_add(1).max(1);
+    let bucket = bucket_of(x.addr());
+    let Some(b) = t.buckets.get_mut(bucket) else { return Err(NoEntry::Resources) };
+    match b.iter_mut().find(|s| s.is_none()) {
+        Some(slot) => *slot = Some(ctx.clone()),
+        None => b.push(Some(ctx.clone()), GFP_ATOMIC).map_err(|_| NoEntry::Resources)?,
+    }
+    t.count += 1;
+    // Dead SAs are collected whenever a new SA appears (rekeying makes
+    // both happen together): O(entries), once per SA.
+    t.sweep();
+    Ok(ctx)
+}

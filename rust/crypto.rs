@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AEAD decryption of an ESP packet in place, with the SA's own transform,
+//! from softirq: synchronous or asynchronous.
+//!
+//! The transform is the one esp4/esp6 built for the SA (`x->data`: for
+//! example `seqiv(rfc4106(gcm(aes)))` or `echainiv(authenc(hmac(sha256),cbc(aes)))`,
+//! keys set), so keys never leave XFRM and every algorithm XFRM can run is
+//! one we could run. Such a transform may be asynchronous (with AES-NI the
+//! AEAD is a SIMD wrapper that defers to `cryptd` when the FPU is not
+//! usable): `crypto_aead_decrypt()` then returns `-EINPROGRESS` and the
+//! completion runs later, from `cryptd`'s worker with bottom halves
+//! disabled. The request memory must therefore live until the completion:
+//! it is one GFP_ATOMIC allocation per packet (IV, request, scatterlist),
+//! like esp4's, freed on every path. Per-CPU request memory would be
+//! reused by the next packet on that CPU while an asynchronous request
+//! still owns it.
+//!
+//! No `CRYPTO_TFM_REQ_MAY_BACKLOG`: a full asynchronous queue fails the
+//! request (`-EBUSY`) and the packet is dropped and counted, as in esp4.
+//! No `CRYPTO_TFM_REQ_MAY_SLEEP`: we run in softirq.
+
+use super::{bindings as b, skb::{DevRef, OwnedSkb}};
+use core::{
+    alloc::Layout,
+    ffi::c_void,
+    marker::PhantomData,
+    mem::{size_of, ManuallyDrop},
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::{
+    alloc::{allocator::Kmalloc, Allocator},
+    prelude::*,
+};
+
+/// ESP header length (SPI and sequence number).
+pub const ESP_HDR_LEN: usize = 8;
+
+/// Decryptions started and not yet completed (module-wide).
+static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Waits until no asynchronous decryption is pending, so that their
+/// completions (module code, per-namespace state) have all run. Process
+/// context, after the protocol handlers are unregistered (no new ones).
+pub fn wait_idle() {
+    while INFLIGHT.load(Ordering::Acquire) != 0 {
+        // SAFETY: process context (caller).
+        unsafe { b::msleep(1) };
+    }
+}
+
+/// An AEAD transform borrowed from an SA.
+pub struct Aead<'a> {
+    tfm: NonNull<b::crypto_aead>,
+    _borrow: PhantomData<&'a ()>,
+}
+
+impl Aead<'_> {
+    /// Borrows a transform.
+    ///
+    /// # Safety
+    ///
+    /// `tfm` must be a live AEAD transform with its keys set, not freed for `'a`.
+    pub unsafe fn from_raw<'a>(tfm: *mut b::crypto_aead) -> Aead<'a> {
+        Aead {
+            // SAFETY: non-null per the caller's contract (checked by the caller).
+            tfm: unsafe { NonNull::new_unchecked(tfm) },
+            _borrow: PhantomData,
+        }
+    }
+
+    /// IV length on the wire.
+    pub fn ivsize(&self) -> usize {
+        // SAFETY: live transform.
+        unsafe { b::ipsec_rs_crypto_aead_ivsize(self.tfm.as_ptr()) as usize }
+    }
+
+    /// ICV length.
+    pub fn authsize(&self) -> usize {
+        // SAFETY: live transform.
+        unsafe { b::ipsec_rs_crypto_aead_authsize(self.tfm.as_ptr()) as usize }
+    }
+}
+
+/// What happens once a decryption finished: called exactly once, with the
+/// packet (ESP header back in place, `data` at it) and the result: 0, or
+/// `-EBADMSG` (ICV mismatch), or another negative errno. Softirq or BH
+/// disabled.
+pub trait Completion: Send + Sized + 'static {
+    /// The transform to decrypt with, which must stay alive as long as
+    /// `self` does (for example, held by the SA reference `self` owns).
+    fn aead(&self) -> Option<Aead<'_>>;
+
+    /// Continues with the decrypted (or rejected) packet.
+    fn complete(self, skb: OwnedSkb, err: i32);
+}
+
+/// How a decryption started.
+pub enum Started<C> {
+    /// Finished already (synchronously, or failed to start): continue now.
+    Done(C, OwnedSkb, i32),
+    /// Pending: `C::complete` will run from the completion.
+    Pending,
+}
+
+/// Head of the per-packet allocation; IV, request and scatterlist follow.
+#[repr(C)]
+struct OpHead<C> {
+    skb: *mut b::sk_buff,
+    ctx: ManuallyDrop<C>,
+    layout: Layout,
+    /// The receiving device, held while the operation is pending.
+    dev: ManuallyDrop<Option<DevRef>>,
+    /// Bytes the ESN layout overwrote in front of the ESP header.
+    saved: [u8; 4],
+    esn: bool,
+}
+
+const fn align_up(v: usize, a: usize) -> usize {
+    (v + a - 1) & !(a - 1)
+}
+
+/// Decrypts the ESP packet at `skb->data` in place (header, IV, payload,
+/// ICV), authenticating the SPI and sequence number. With `esn_hi`, the
+/// high 32 sequence bits are authenticated too (RFC 4303 appendix A,
+/// the layout esp4 uses: the header is moved 4 bytes forward for the
+/// duration and restored before `complete`). `nfrags` is what
+/// `OwnedSkb::make_writable()` returned. The caller checked that the packet
+/// holds at least the header, the IV and the ICV.
+pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Option<u32>, ctx: C) -> Started<C> {
+    // The transform lives as long as `ctx` (`Completion::aead`), which the
+    // operation owns until the end: the raw pointer outlives the borrow.
+    let (tfm, ivlen) = match ctx.aead() {
+        Some(a) => (a.tfm.as_ptr(), a.ivsize()),
+        None => return Started::Done(ctx, skb, -(b::EINVAL as i32)),
+    };
+    let len = skb.view().len() as usize;
+    let Some(elen) = len.checked_sub(ESP_HDR_LEN + ivlen) else {
+        return Started::Done(ctx, skb, -(b::EINVAL as i32));
+    };
+    // SAFETY: live transform.
+    let (alignmask, reqsize, ctx_align) = unsafe {
+        (
+            b::ipsec_rs_crypto_aead_alignmask(tfm) as usize,
+            b::ipsec_rs_crypto_aead_reqsize(tfm) as usize,
+            b::ipsec_rs_crypto_tfm_ctx_alignment() as usize,
+        )
+    };
+    let iv_off = align_up(size_of::<OpHead<C>>(), alignmask + 1);
+    let req_off = align_up(iv_off + ivlen, ctx_align.max(8));
+    let sg_off = align_up(req_off + size_of::<b::aead_request>() + reqsize, core::mem::align_of::<b::scatterlist>());
+    let total = sg_off + nfrags * size_of::<b::scatterlist>();
+    let align = (alignmask + 1).max(ctx_align).max(core::mem::align_of::<OpHead<C>>()).next_power_of_two();
+    let Ok(layout) = Layout::from_size_align(total, align) else {
+        return Started::Done(ctx, skb, -(b::EINVAL as i32));
+    };
+    let Ok(mem) = Kmalloc::alloc(layout, GFP_ATOMIC) else {
+        return Started::Done(ctx, skb, -(b::ENOMEM as i32));
+    };
+    let base = mem.as_ptr().cast::<u8>();
+
+    let assoclen = ESP_HDR_LEN + if esn_hi.is_some() { 4 } else { 0 };
+    let mut saved = [0u8; 4];
+    if let Some(hi) = esn_hi {
+        // SAFETY: `data` has an IP (and maybe UDP) header in front in the
+        // same linear, private head (`make_writable`), so 4 bytes of
+        // headroom exist; the ESP header is linear (caller pulled it).
+        unsafe {
+            let p = b::ipsec_rs___skb_push(skb.as_ptr(), 4).cast::<u8>();
+            core::ptr::copy_nonoverlapping(p, saved.as_mut_ptr(), 4);
+            core::ptr::copy(p.add(4), p, 4);
+            core::ptr::copy_nonoverlapping(hi.to_be_bytes().as_ptr(), p.add(4), 4);
+        }
+    }
+
+    // SAFETY: `base` holds `total` bytes aligned to `align`; every offset
+    // below is within it and suitably aligned (computed above).
+    let (head, iv, req, sg) = unsafe {
+        let head = base.cast::<OpHead<C>>();
+        head.write(OpHead { skb: core::ptr::null_mut(), ctx: ManuallyDrop::new(ctx), layout, dev: ManuallyDrop::new(None), saved, esn: esn_hi.is_some() });
+        (head, base.add(iv_off), base.add(req_off).cast::<b::aead_request>(), base.add(sg_off).cast::<b::scatterlist>())
+    };
+
+    // SAFETY: `sg` has room for `nfrags` entries; the skb is ours, its data
+    // writable in place, and spans `nfrags` segments at most.
+    let n = unsafe {
+        b::sg_init_table(sg, nfrags as u32);
+        b::skb_to_sgvec(skb.as_ptr(), sg, 0, skb.view().len() as i32)
+    };
+    if n < 0 {
+        // SAFETY: `head` was initialised above and is taken back once.
+        let (ctx, skb, _dev) = unsafe { finish(head, skb.into_raw()) };
+        return Started::Done(ctx, skb, n);
+    }
+    skb.set_csum_none();
+    let dev = skb.hold_dev();
+    INFLIGHT.fetch_add(1, Ordering::AcqRel);
+    let cryptlen = (elen + ivlen) as u32;
+    // SAFETY: the request lives in our allocation with `reqsize` bytes of
+    // context behind it; IV buffer of `ivlen` bytes; the skb (now owned by
+    // the operation) stays alive until `finish`.
+    let err = unsafe {
+        (*head).skb = skb.into_raw();
+        (*head).dev = ManuallyDrop::new(Some(dev));
+        b::ipsec_rs_aead_request_set_tfm(req, tfm);
+        b::ipsec_rs_aead_request_set_callback(req, Some(done::<C>), head.cast::<c_void>());
+        b::ipsec_rs_aead_request_set_crypt(req, sg, cryptlen, iv);
+        b::ipsec_rs_aead_request_set_ad(req, assoclen as u32);
+        b::crypto_aead_decrypt(req)
+    };
+    if err == -(b::EINPROGRESS as i32) {
+        return Started::Pending;
+    }
+    // Finished (or failed, -EBUSY included): the completion will not run.
+    // SAFETY: `head` is initialised and owned by us again.
+    let (ctx, skb, dev) = unsafe { finish(head, (*head).skb) };
+    drop(dev);
+    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    Started::Done(ctx, skb, err)
+}
+
+/// Restores the ESN layout, frees the operation, and returns its context and packet.
+///
+/// # Safety
+///
+/// `head` is an initialised operation no one else uses, `skb` its packet.
+unsafe fn finish<C>(head: *mut OpHead<C>, skb: *mut b::sk_buff) -> (C, OwnedSkb, Option<DevRef>) {
+    // SAFETY: caller's contract: each field is moved out once.
+    let (ctx, dev, layout, saved, esn) = unsafe {
+        (
+            ManuallyDrop::into_inner(core::ptr::read(&(*head).ctx)),
+            ManuallyDrop::into_inner(core::ptr::read(&(*head).dev)),
+            (*head).layout,
+            (*head).saved,
+            (*head).esn,
+        )
+    };
+    if esn {
+        // SAFETY: undoes the shuffle of `esp_decrypt` on the same linear bytes.
+        unsafe {
+            let p = b::ipsec_rs_skb_data(skb);
+            core::ptr::copy(p, p.add(4), 4);
+            core::ptr::copy_nonoverlapping(saved.as_ptr(), p, 4);
+            b::ipsec_rs___skb_pull(skb, 4);
+        }
+    }
+    // SAFETY: allocated by `Kmalloc::alloc` with `layout`; freed once.
+    unsafe { Kmalloc::free(NonNull::new_unchecked(head.cast::<u8>()), layout) };
+    // SAFETY: the operation owned the packet.
+    let skb = unsafe { OwnedSkb::from_raw(skb) }.expect("operation without packet");
+    (ctx, skb, dev)
+}
+
+unsafe extern "C" fn done<C: Completion>(data: *mut c_void, err: i32) {
+    if err == -(b::EINPROGRESS as i32) {
+        // A backlog notification (we never ask for backlogging): not the end.
+        return;
+    }
+    let head = data.cast::<OpHead<C>>();
+    // SAFETY: `data` is the operation `esp_decrypt` started and left
+    // pending; the crypto layer completes it exactly once.
+    let (ctx, skb, dev) = unsafe { finish(head, (*head).skb) };
+    ctx.complete(skb, err);
+    drop(dev);
+    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+}

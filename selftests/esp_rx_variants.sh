@@ -1,0 +1,233 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The module's inbound ESP path beyond plain AES-GCM: UDP-encapsulated ESP
+# (RFC 3948), AES-CBC + HMAC-SHA-256, ESN across the 2^32 boundary, SA
+# lifetime limits (expire events), and SAs it does not handle (transport
+# mode) left to XFRM and counted. XFRM in namespace a is the sender where a
+# real peer is needed; selftests/lib/esp_craft.py otherwise.
+. "$IPSEC_RS_REPO/selftests/lib/lib.sh"
+require_root
+require_cmd ip ping python3 socat sha256sum
+require_tool
+trap 'kill $ENC_A $ENC_B $MON $RCV_PID 2>/dev/null; topo_cleanup' EXIT
+
+CRAFT="python3 $IPSEC_RS_REPO/selftests/lib/esp_craft.py"
+KEY_AB=0x0102030405060708090a0b0c0d0e0f1011121314
+KEY_BA=0x1112131415161718191a1b1c1d1e1f2021222324
+ENC_AB=0x000102030405060708090a0b0c0d0e0f
+AUTH_AB=0x202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f
+ENC_BA=0x101112131415161718191a1b1c1d1e1f
+AUTH_BA=0x303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f
+
+policies() {
+	ip -n a xfrm policy add src $1 dst $2 dir out tmpl src $1 dst $2 proto esp mode tunnel
+	ip -n a xfrm policy add src $2 dst $1 dir in tmpl src $2 dst $1 proto esp mode tunnel
+	ip -n b xfrm policy add src $2 dst $1 dir out tmpl src $2 dst $1 proto esp mode tunnel
+	ip -n b xfrm policy add src $1 dst $2 dir in tmpl src $1 dst $2 proto esp mode tunnel
+}
+flush() { for n in a b; do ip -n $n xfrm state flush; ip -n $n xfrm policy flush; done; }
+xfrm_seq() {
+	ip -n b -s xfrm state get src "$2" dst "$3" proto esp spi "$1" |
+		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
+}
+# wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
+wait_listen() {
+	_i=0
+	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
+		sleep 0.2; _i=$((_i + 1))
+	done
+}
+# wait_rcv: the receiver ends with the connection; never wait forever.
+wait_rcv() {
+	_i=0
+	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
+	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
+}
+mark_counters() { snap b; BASE=$SNAP; }
+delta() { echo $(( $(cnt "$1") - $(echo "$BASE" | json_get "$1") )); }
+# encap_socket NETNS: a UDP socket on port 4500 with UDP_ENCAP_ESPINUDP, as
+# an IKE daemon has (this is what routes UDP-encapsulated ESP to XFRM).
+encap_socket() {
+	ip netns exec "$1" python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 4500))
+s.setsockopt(socket.IPPROTO_UDP, 100, 2)
+print("ready", flush=True)
+time.sleep(3600)' >/tmp/encap_$1.out &
+}
+
+ktap_plan
+topo_two_routers
+mac_b=$(ip -n b -o link show vb | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+craft4() { ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 192.0.2.1 --dst 192.0.2.2 "$@" >/dev/null; }
+check "insmod" load_module
+check "receive path on in b" ip netns exec b "$IPSEC_RS_TOOL" set global --rx on
+
+# 2. AES-CBC + HMAC-SHA-256, IPv4 and IPv6, real traffic and a forged ICV.
+for pair in "192.0.2.1 192.0.2.2 0x1200 0x2200" "2001:db8::1 2001:db8::2 0x1300 0x2300"; do
+	set -- $pair
+	for n in a b; do
+		ip -n $n xfrm state add src $1 dst $2 proto esp spi $3 mode tunnel replay-window 32 \
+			enc 'cbc(aes)' $ENC_AB auth-trunc 'hmac(sha256)' $AUTH_AB 128
+		ip -n $n xfrm state add src $2 dst $1 proto esp spi $4 mode tunnel replay-window 32 \
+			enc 'cbc(aes)' $ENC_BA auth-trunc 'hmac(sha256)' $AUTH_BA 128
+	done
+	policies $1 $2
+done
+mark_counters
+check "ping a -> b, AES-CBC/HMAC-SHA-256, IPv4" ip netns exec a ping -q -c 10 -i 0.05 -W 2 192.0.2.2
+check "ping a -> b, AES-CBC/HMAC-SHA-256, IPv6" ip netns exec a ping -q -c 10 -i 0.05 -W 2 2001:db8::2
+check "1400-byte ping, AES-CBC/HMAC-SHA-256" ip netns exec a ping -q -c 5 -i 0.05 -W 2 -s 1400 192.0.2.2
+snap b
+check_eq "CBC/HMAC packets decapsulated by the module" "$(delta decap_ok)" 25
+check_eq "XFRM did not decrypt them" "$(xfrm_seq 0x1200 192.0.2.1 192.0.2.2)/$(xfrm_seq 0x1300 2001:db8::1 2001:db8::2)" 0x0/0x0
+mark_counters
+craft4 --alg cbc-sha256 --key $ENC_AB --auth-key $AUTH_AB --spi 0x1200 \
+	--pkt seq=5000 --pkt seq=5001,corrupt-icv --pkt seq=5002,bad-pad
+sleep 0.5; snap b
+check_eq "crafted CBC/HMAC: accepted / ICV failure / bad padding" "$(delta decap_ok)/$(delta auth_failed)/$(delta bad_padding)" 1/1/1
+flush
+
+# 3. ESN: the high 32 bits are inferred across 2^32 and authenticated.
+ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1400 mode tunnel \
+	flag esn replay-window 128 aead 'rfc4106(gcm(aes))' $KEY_AB 128
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+mark_counters
+craft4 --key $KEY_AB --spi 0x1400 --pkt seq=200,esn-hi=0 --pkt seq=0xfffffff0,esn-hi=0 \
+	--pkt seq=5,esn-hi=1 --pkt seq=0xfffffff8,esn-hi=0 --pkt seq=5,esn-hi=1 --pkt seq=6,esn-hi=0
+sleep 0.5; snap b
+check_eq "ESN: 4 accepted across 2^32 (one reordered back)" "$(delta decap_ok)" 4
+check_eq "ESN: the replayed one dropped" "$(delta replay_dropped)" 1
+check_eq "ESN: wrong high bits fail authentication" "$(delta auth_failed)" 1
+flush
+
+# 4. Lifetime limits: soft and hard packet limits fire expire events.
+ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1500 mode tunnel \
+	aead 'rfc4106(gcm(aes))' $KEY_AB 128 limit packet-soft 3 limit packet-hard 6
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+ip -n b xfrm monitor expire >/tmp/expire.txt 2>&1 &
+MON=$!
+sleep 0.5
+mark_counters
+craft4 --key $KEY_AB --spi 0x1500 --seq 1,2,3,4,5,6,7,8
+sleep 1
+snap b
+kill $MON 2>/dev/null
+check "soft expire event" grep -q 'hard 0' /tmp/expire.txt
+check "hard expire event" grep -q 'hard 1' /tmp/expire.txt
+check_eq "packets past the hard limit dropped" "$(delta decap_ok)" 6
+check_eq "hard-expired SA deleted" "$(ip -n b xfrm state list spi 0x1500 | grep -c spi)" 0
+flush
+
+# 5. Transport mode (IPv4 and IPv6), decapsulated by the module.
+for pair in "192.0.2.1 192.0.2.2 0x1600 0x2600" "2001:db8::1 2001:db8::2 0x1700 0x2700"; do
+	set -- $pair
+	for n in a b; do
+		ip -n $n xfrm state add src $1 dst $2 proto esp spi $3 mode transport replay-window 32 \
+			aead 'rfc4106(gcm(aes))' $KEY_AB 128
+		ip -n $n xfrm state add src $2 dst $1 proto esp spi $4 mode transport replay-window 32 \
+			aead 'rfc4106(gcm(aes))' $KEY_BA 128
+	done
+	ip -n a xfrm policy add src $1 dst $2 dir out tmpl proto esp mode transport
+	ip -n b xfrm policy add src $1 dst $2 dir in tmpl proto esp mode transport
+	ip -n b xfrm policy add src $2 dst $1 dir out tmpl proto esp mode transport
+	ip -n a xfrm policy add src $2 dst $1 dir in tmpl proto esp mode transport
+done
+mark_counters
+check "ping a -> b, transport mode, IPv4" ip netns exec a ping -q -c 5 -i 0.05 -W 2 192.0.2.2
+check "ping a -> b, transport mode, IPv6" ip netns exec a ping -q -c 5 -i 0.05 -W 2 2001:db8::2
+head -c 100000 /dev/urandom >/tmp/tx.bin
+ip netns exec b socat -u TCP-LISTEN:5003,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
+RCV_PID=$!
+wait_listen b 5003
+check "bulk TCP a -> b, transport mode" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5003,connect-timeout=10,retry=3,interval=1
+wait_rcv
+check_eq "transport-mode bulk content (sha256)" "$(sha256sum </tmp/rx.bin | cut -d' ' -f1)" "$(sha256sum </tmp/tx.bin | cut -d' ' -f1)"
+snap b
+check "transport-mode packets decapsulated by the module" [ "$(delta decap_ok)" -ge 10 ]
+check_eq "XFRM did not decrypt them" "$(xfrm_seq 0x1600 192.0.2.1 192.0.2.2)/$(xfrm_seq 0x1700 2001:db8::1 2001:db8::2)" 0x0/0x0
+flush
+
+# 6. An algorithm the module does not handle (HMAC-SHA-512) is left to XFRM, counted.
+for n in a b; do
+	ip -n $n xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1800 mode tunnel \
+		enc 'cbc(aes)' $ENC_AB auth-trunc 'hmac(sha512)' ${AUTH_AB}${AUTH_AB#0x} 256
+	ip -n $n xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2800 mode tunnel \
+		enc 'cbc(aes)' $ENC_BA auth-trunc 'hmac(sha512)' ${AUTH_BA}${AUTH_BA#0x} 256
+done
+policies 192.0.2.1 192.0.2.2
+mark_counters
+check "ping a -> b, HMAC-SHA-512 (XFRM decapsulates)" ip netns exec a ping -q -c 5 -i 0.05 -W 2 192.0.2.2
+snap b
+check_eq "HMAC-SHA-512 packets passed to XFRM" "$(delta passed_to_xfrm)" 5
+check_eq "and not decapsulated by the module" "$(delta decap_ok)" 0
+flush
+
+# 7. Per-SA anti-replay settings (ipsec-rs set sa) override the global ones.
+for spi in 0x1900 0x1a00; do
+	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $spi mode tunnel \
+		aead 'rfc4106(gcm(aes))' $KEY_AB 128
+done
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+check "per-SA anti-replay off" ip netns exec b "$IPSEC_RS_TOOL" set sa 192.0.2.2 0x1900 --replay-window off
+check "per-SA window 1024" ip netns exec b "$IPSEC_RS_TOOL" set sa 192.0.2.2 0x1a00 --replay-window 1024
+mark_counters
+craft4 --key $KEY_AB --pkt spi=0x1900,seq=5 --pkt spi=0x1900,seq=5 --pkt spi=0x1a00,seq=2000 --pkt spi=0x1a00,seq=1000
+sleep 0.5; snap b
+check_eq "replay off: a repeated packet accepted; window 1024: 1000 back accepted" "$(delta decap_ok)/$(delta replay_dropped)/$(delta replay_too_old)" 4/0/0
+flush
+
+# 8. UDP-encapsulated ESP (NAT-T), AES-GCM, IPv4 (argument no-udp skips it).
+if [ "${1:-}" != no-udp ]; then
+encap_socket a; ENC_A=$!
+encap_socket b; ENC_B=$!
+i=0
+while [ $i -lt 150 ] && ! { grep -q ready /tmp/encap_a.out && grep -q ready /tmp/encap_b.out; } 2>/dev/null; do
+	sleep 0.2; i=$((i + 1))
+done
+check "UDP_ENCAP_ESPINUDP sockets ready in a and b" sh -c "grep -q ready /tmp/encap_a.out && grep -q ready /tmp/encap_b.out"
+for n in a b; do
+	ip -n $n xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1100 mode tunnel replay-window 32 \
+		aead 'rfc4106(gcm(aes))' $KEY_AB 128 encap espinudp 4500 4500 0.0.0.0
+	ip -n $n xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x2100 mode tunnel replay-window 32 \
+		aead 'rfc4106(gcm(aes))' $KEY_BA 128 encap espinudp 4500 4500 0.0.0.0
+done
+# The tunnel policies would also match the ESP-in-UDP datagrams themselves,
+# which UDP checks before handing them to the encapsulation socket: let
+# them through, as IKE daemons do for their port-4500 socket.
+for n in a b; do
+	ip -n $n xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4500 dir in priority 10
+	ip -n $n xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp sport 4500 dir in priority 10
+done
+ip -n a xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir out priority 100 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+ip -n a xfrm policy add src 192.0.2.2 dst 192.0.2.1 dir in priority 100 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp mode tunnel
+ip -n b xfrm policy add src 192.0.2.2 dst 192.0.2.1 dir out priority 100 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp mode tunnel
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in priority 100 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+mark_counters
+check "ping a -> b, UDP-encapsulated" ip netns exec a ping -q -c 10 -i 0.05 -W 2 192.0.2.2
+snap b
+diag "b counters: $SNAP"
+diag "b xfrm_stat: $(ip netns exec b grep -v ' 0$' /proc/net/xfrm_stat | tr '\n' ' ')"
+diag "a xfrm_stat: $(ip netns exec a grep -v ' 0$' /proc/net/xfrm_stat | tr '\n' ' ')"
+check_eq "UDP-encapsulated packets decapsulated by the module" "$(delta decap_ok)" 10
+check_eq "counted as UDP-encapsulated ESP" "$(delta udp_encap_v4)" 10
+check_eq "XFRM did not decrypt them (replay seq unmoved)" "$(xfrm_seq 0x1100 192.0.2.1 192.0.2.2)" 0x0
+check_eq "SA lifetime counts them" "$(xfrm_packets b 0x1100 192.0.2.1 192.0.2.2)" 10
+head -c 200000 /dev/urandom >/tmp/tx.bin
+ip netns exec b socat -u TCP-LISTEN:5001,reuseaddr OPEN:/tmp/rx.bin,creat,trunc &
+RCV_PID=$!
+wait_listen b 5001
+check "bulk TCP a -> b, UDP-encapsulated" ip netns exec a socat -u OPEN:/tmp/tx.bin TCP:192.0.2.2:5001,connect-timeout=10,retry=3,interval=1
+wait_rcv
+check_eq "bulk content (sha256)" "$(sha256sum </tmp/rx.bin | cut -d' ' -f1)" "$(sha256sum </tmp/tx.bin | cut -d' ' -f1)"
+mark_counters
+craft4 --key $KEY_AB --spi 0x1100 --seq 100000,100000 --udp 4500:4500
+sleep 0.5; snap b
+check_eq "crafted UDP-encapsulated packet accepted, replay dropped" "$(delta decap_ok)/$(delta replay_dropped)" 1/1
+flush
+fi
+
+check "rmmod" unload_module
+check "kernel log clean" kernel_log_clean
+ktap_finish
