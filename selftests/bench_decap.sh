@@ -17,9 +17,10 @@
 # sender's own softirq, so the time a run takes is the sender's cost plus
 # b's. In b the decapsulated datagrams reach a UDP socket whose filter drops
 # them (after XFRM's policy check and the checksum), counted by the kernel;
-# esp_blast stops the clock when all N are counted. Runs, alternating, for
-# each size and repetition (the SA is replaced before each run, so the
-# anti-replay window starts empty):
+# esp_blast stops the clock when all N are counted. Runs, back to back for
+# each size and repetition, plain first in odd repetitions and last in even
+# ones, xfrm and module in alternating order (the SA is replaced before each
+# run, so the anti-replay window starts empty):
 #   floor   the same frames to a foreign MAC: b drops them at IP input
 #           (sending and veth only; subtracted below)
 #   plain   XFRM decapsulates, ipsec_rs not loaded
@@ -120,24 +121,32 @@ run() {
 rx() { ip netns exec b "$IPSEC_RS_TOOL" set global --rx "$1" >/dev/null; }
 
 : >$RES
+# loaded ORDER...: the module loaded, the runs in that order, unloaded.
+loaded() {
+	load_module || die "insmod failed"
+	snap b
+	for _l; do
+		[ "$_l" = module ] && rx on || rx off
+		run "$_l" "$size"
+	done
+	unload_module || not_ok "rmmod after the $size B runs of repetition $rep"
+}
 rep=1
 while [ $rep -le "$REPS" ]; do
 	diag "repetition $rep of $REPS"
+	# Each size's four runs back to back, so the ratios within a
+	# repetition compare runs seconds apart; the order alternates between
+	# repetitions so that neither path always runs first.
 	for size in $SIZES; do
 		run floor $size
-		run plain $size
-	done
-	load_module || die "insmod failed"
-	snap b
-	for size in $SIZES; do
-		# Which of the two goes first alternates between repetitions.
 		if [ $((rep % 2)) = 1 ]; then
-			rx off; run xfrm $size; rx on; run module $size
+			run plain $size
+			loaded xfrm module
 		else
-			rx on; run module $size; rx off; run xfrm $size
+			loaded module xfrm
+			run plain $size
 		fi
 	done
-	check "rmmod after repetition $rep" unload_module
 	rep=$((rep + 1))
 done
 
@@ -186,9 +195,9 @@ for size in $SIZES; do
 	done
 	[ -n "$fl" ] && awk -v n="$N" -v s="$size" -v f="$fl" 'BEGIN {
 		printf "# %4d  floor  %8.0f          (sending and veth alone)\n", s, n * 1e9 / f }'
-	# The verdict: ratios paired within each repetition (the xfrm and module
-	# runs are adjacent; plain ones a few seconds away), less sensitive to
-	# the host's load drifting than a ratio of medians.
+	# The verdict: ratios paired within each repetition (a size's runs are
+	# back to back), less sensitive to the host's load drifting than a
+	# ratio of medians.
 	p=$(paired $size plain) x=$(paired $size xfrm)
 	if [ -n "$p" ]; then
 		set -- $p
