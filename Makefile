@@ -68,7 +68,9 @@ run: modules
 
 # Benchmarks: the core's microbenchmarks on the host, then the QEMU ones on
 # the perf kernel (the module is rebuilt against it; `make` rebuilds it for
-# the debug kernel again).
+# the debug kernel again): bench.sh (XFRM round trips with and without the
+# module's hooks), bench_decap.sh (inbound decapsulation, the module's
+# receive path against XFRM; Documentation/testing.rst explains its table).
 # The perf build goes to its own directory: the debug and perf kernels have
 # the same vermagic, and a module built for one must never be loaded into
 # the other.
@@ -81,7 +83,10 @@ bench:
 	$(MAKE) -C $(IPSEC_RS_CACHE)/kernel-perf M=$(PERF_BUILD) LLVM=$(LLVM) \
 		$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
 		$(if $(BINDGEN),BINDGEN=$(BINDGEN)) modules
-	selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko bench.sh
+	$(MAKE) -C selftests/tools
+	cd userspace && cargo build
+	selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko \
+		bench.sh 'bench_decap.sh timeout=1800'
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true

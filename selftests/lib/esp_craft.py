@@ -4,8 +4,9 @@
 
     esp_craft.py --dev IF --dst-mac MAC --src A --dst B --spi N --key HEX
                  --seq N[,N...] [--esn-hi N] [--alg gcm|cbc-sha256 --auth-key HEX]
-                 [--udp SPORT:DPORT] [--inner-dport P] [--payload TEXT]
+                 [--udp SPORT:DPORT] [--inner-dport P] [--payload TEXT] [--size N]
                  [--corrupt-icv] [--truncate N] [--bad-pad] [--next-header N]
+                 [--out FILE]
 
 Sends, from an AF_PACKET socket on IF (so the sender's own XFRM policies do
 not apply), one tunnel-mode ESP packet per sequence number: the inner packet
@@ -15,6 +16,12 @@ carrying TEXT and the sequence number. rfc4106(gcm(aes)) with a 20-byte key
 the high 32 bits authenticated with ESN. The faults make a packet that the
 receiver must drop: a flipped ICV bit, a packet cut to N bytes of ESP, a
 padding byte out of sequence, another next-header value.
+
+An item of --seq may be a range A-B (inclusive). --size N makes the inner
+UDP payload exactly N bytes (TEXT and the sequence number, padded with
+"x"). --out FILE writes the frames to FILE instead of sending them, each as
+a 2-byte big-endian length and the Ethernet frame (for selftests/tools/
+esp_blast, which sends them fast); IF then only gives the source MAC.
 """
 import argparse
 import ipaddress
@@ -79,18 +86,25 @@ def main():
     ap.add_argument("--truncate", type=int)
     ap.add_argument("--bad-pad", action="store_true")
     ap.add_argument("--next-header", type=int)
+    ap.add_argument("--size", type=int)
+    ap.add_argument("--out")
     a = ap.parse_args()
 
     src, dst = ipaddress.ip_address(a.src), ipaddress.ip_address(a.dst)
     v6 = src.version == 6
     key = bytes.fromhex(a.key[2:] if a.key.startswith("0x") else a.key)
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    s.bind((a.dev, 0))
+    if a.out:
+        out = open(a.out, "wb")
+    else:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((a.dev, 0))
     mac = bytes.fromhex(a.dst_mac.replace(":", ""))
     own = bytes.fromhex(open(f"/sys/class/net/{a.dev}/address").read().strip().replace(":", ""))
     pkts = []
     if a.seq:
-        pkts += [dict(seq=int(x, 0)) for x in a.seq.split(",")]
+        for x in a.seq.split(","):
+            lo, _, hi = x.partition("-")
+            pkts += [dict(seq=n) for n in range(int(lo, 0), int(hi or lo, 0) + 1)]
     for spec in a.pkt:
         d = {}
         for item in spec.split(","):
@@ -104,6 +118,10 @@ def main():
         o = argparse.Namespace(**{**base, **p})
         seq = o.seq
         data = f"{a.payload} {seq}".encode()
+        if a.size is not None:
+            if len(data) > a.size:
+                sys.exit(f"esp_craft.py: --size {a.size} is smaller than {data!r}")
+            data += b"x" * (a.size - len(data))
         u = udp(src.packed, dst.packed, 4000, a.inner_dport, data, v6)
         inner = ip6(src.packed, dst.packed, 17, u) if v6 else ip4(src.packed, dst.packed, 17, u)
         nh = o.next_header if o.next_header is not None else (41 if v6 else 4)
@@ -141,8 +159,14 @@ def main():
             proto = 50
         outer = ip6(src.packed, dst.packed, proto, esp) if v6 else ip4(src.packed, dst.packed, proto, esp, seq & 0xFFFF)
         eth = mac + own + struct.pack("!H", 0x86DD if v6 else 0x0800)
-        s.send(eth + outer)
+        if a.out:
+            frame = eth + outer
+            out.write(struct.pack("!H", len(frame)) + frame)
+        else:
+            s.send(eth + outer)
         sent += 1
+    if a.out:
+        out.close()
     print(sent)
     return 0
 
