@@ -47,22 +47,6 @@ xfrm_seq() {
 mac_b=""
 craft4() { ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 192.0.2.1 --dst 192.0.2.2 --key $KEY_AB "$@" >/dev/null; }
 craft6() { ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 2001:db8::1 --dst 2001:db8::2 --key $KEY_AB "$@" >/dev/null; }
-# delta NAME: how much counter NAME moved since the last `mark_counters`.
-# wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
-wait_listen() {
-	_i=0
-	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
-		sleep 0.2; _i=$((_i + 1))
-	done
-}
-# wait_rcv: the receiver ends with the connection; never wait forever.
-wait_rcv() {
-	_i=0
-	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
-	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
-}
-mark_counters() { snap b; BASE=$SNAP; }
-delta() { echo $(( $(cnt "$1") - $(echo "$BASE" | json_get "$1") )); }
 
 ktap_plan
 topo_two_routers

@@ -30,21 +30,6 @@ xfrm_seq() {
 	ip -n b -s xfrm state get src "$2" dst "$3" proto esp spi "$1" |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
 }
-# wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
-wait_listen() {
-	_i=0
-	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
-		sleep 0.2; _i=$((_i + 1))
-	done
-}
-# wait_rcv: the receiver ends with the connection; never wait forever.
-wait_rcv() {
-	_i=0
-	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
-	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
-}
-mark_counters() { snap b; BASE=$SNAP; }
-delta() { echo $(( $(cnt "$1") - $(echo "$BASE" | json_get "$1") )); }
 # encap_socket NETNS: a UDP socket on port 4500 with UDP_ENCAP_ESPINUDP, as
 # an IKE daemon has (this is what routes UDP-encapsulated ESP to XFRM).
 encap_socket() {

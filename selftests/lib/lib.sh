@@ -180,3 +180,21 @@ xfrm_tunnel_subnets() {
 	ip -n b xfrm policy add src $_l dst $_r dir fwd tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 1 mode tunnel &&
 	ip -n b xfrm policy add src $_l dst $_r dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 1 mode tunnel
 }
+
+# wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
+wait_listen() {
+	_i=0
+	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
+		sleep 0.2; _i=$((_i + 1))
+	done
+}
+# wait_rcv: the receiver (pid in RCV_PID) ends with the connection; never wait forever.
+wait_rcv() {
+	_i=0
+	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
+	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
+}
+# mark_counters / delta NAME: how much module counter NAME moved in router b
+# since the last mark_counters (receive-path tests).
+mark_counters() { snap b; BASE=$SNAP; }
+delta() { echo $(( $(cnt "$1") - $(echo "$BASE" | json_get "$1") )); }
