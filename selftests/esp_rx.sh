@@ -20,29 +20,13 @@ require_tool
 trap 'kill $RCV_PID $FLOOD 2>/dev/null; topo_cleanup' EXIT
 
 CRAFT="python3 $IPSEC_RS_REPO/selftests/lib/esp_craft.py"
-KEY_AB=0x0102030405060708090a0b0c0d0e0f1011121314
-KEY_BA=0x1112131415161718191a1b1c1d1e1f2021222324
 
 # sa_pair SRC DST SPI_AB SPI_BA [extra state options]: tunnel-mode GCM SAs
 # with replay-window 32 (so that XFRM, if it decrypted, would advance its
 # anti-replay context), and policies.
 sa_pair() {
-	_a=$1 _b=$2 _sab=$3 _sba=$4; shift 4
-	for n in a b; do
-		ip -n $n xfrm state add src $_a dst $_b proto esp spi $_sab mode tunnel \
-			replay-window 32 aead 'rfc4106(gcm(aes))' $KEY_AB 128 "$@" || return 1
-		ip -n $n xfrm state add src $_b dst $_a proto esp spi $_sba mode tunnel \
-			replay-window 32 aead 'rfc4106(gcm(aes))' $KEY_BA 128 "$@" || return 1
-	done
-	ip -n a xfrm policy add src $_a dst $_b dir out tmpl src $_a dst $_b proto esp mode tunnel
-	ip -n a xfrm policy add src $_b dst $_a dir in tmpl src $_b dst $_a proto esp mode tunnel
-	ip -n b xfrm policy add src $_b dst $_a dir out tmpl src $_b dst $_a proto esp mode tunnel
-	ip -n b xfrm policy add src $_a dst $_b dir in tmpl src $_a dst $_b proto esp mode tunnel
-}
-# xfrm_seq SPI SRC DST: XFRM's anti-replay "seq" of an SA in b.
-xfrm_seq() {
-	ip -n b -s xfrm state get src "$2" dst "$3" proto esp spi "$1" |
-		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
+	_sa_a=$1 _sa_b=$2 _sa_ab=$3 _sa_ba=$4; shift 4
+	xfrm_tunnel_gcm $_sa_a $_sa_b $_sa_ab $_sa_ba replay-window 32 "$@"
 }
 mac_b=""
 craft4() { ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 192.0.2.1 --dst 192.0.2.2 --key $KEY_AB "$@" >/dev/null; }

@@ -12,8 +12,6 @@ require_tool
 trap 'kill $ENC_A $ENC_B $MON $RCV_PID 2>/dev/null; topo_cleanup' EXIT
 
 CRAFT="python3 $IPSEC_RS_REPO/selftests/lib/esp_craft.py"
-KEY_AB=0x0102030405060708090a0b0c0d0e0f1011121314
-KEY_BA=0x1112131415161718191a1b1c1d1e1f2021222324
 ENC_AB=0x000102030405060708090a0b0c0d0e0f
 AUTH_AB=0x202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f
 ENC_BA=0x101112131415161718191a1b1c1d1e1f
@@ -26,10 +24,6 @@ policies() {
 	ip -n b xfrm policy add src $1 dst $2 dir in tmpl src $1 dst $2 proto esp mode tunnel
 }
 flush() { for n in a b; do ip -n $n xfrm state flush; ip -n $n xfrm policy flush; done; }
-xfrm_seq() {
-	ip -n b -s xfrm state get src "$2" dst "$3" proto esp spi "$1" |
-		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
-}
 # encap_socket NETNS: a UDP socket on port 4500 with UDP_ENCAP_ESPINUDP, as
 # an IKE daemon has (this is what routes UDP-encapsulated ESP to XFRM).
 encap_socket() {

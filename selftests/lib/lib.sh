@@ -97,18 +97,27 @@ topo_cleanup() { ip netns del a 2>/dev/null; ip netns del b 2>/dev/null; true; }
 KEY_AB=0x0102030405060708090a0b0c0d0e0f1011121314
 KEY_BA=0x1112131415161718191a1b1c1d1e1f2021222324
 xfrm_tunnel_gcm6() { xfrm_tunnel_gcm 2001:db8::1 2001:db8::2 0x3000 0x4000; }
+# xfrm_tunnel_gcm A B [SPI_AB [SPI_BA [STATE_OPTION...]]]: GCM tunnel SAs
+# and policies between routers a (A) and b (B); options go to every state.
 xfrm_tunnel_gcm() {
 	_a=$1 _b=$2 _sab=${3:-0x1000} _sba=${4:-0x2000}
+	if [ $# -ge 4 ]; then shift 4; else set --; fi
 	for n in a b; do
 		ip -n $n xfrm state add src $_a dst $_b proto esp spi $_sab mode tunnel \
-			aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+			"$@" aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
 		ip -n $n xfrm state add src $_b dst $_a proto esp spi $_sba mode tunnel \
-			aead 'rfc4106(gcm(aes))' $KEY_BA 128 || return 1
+			"$@" aead 'rfc4106(gcm(aes))' $KEY_BA 128 || return 1
 	done
 	ip -n a xfrm policy add src $_a dst $_b dir out tmpl src $_a dst $_b proto esp mode tunnel
 	ip -n a xfrm policy add src $_b dst $_a dir in tmpl src $_b dst $_a proto esp mode tunnel
 	ip -n b xfrm policy add src $_b dst $_a dir out tmpl src $_b dst $_a proto esp mode tunnel
 	ip -n b xfrm policy add src $_a dst $_b dir in tmpl src $_a dst $_b proto esp mode tunnel
+}
+
+# xfrm_seq SPI SRC DST: XFRM's anti-replay "seq" of an SA in b.
+xfrm_seq() {
+	ip -n b -s xfrm state get src "$2" dst "$3" proto esp spi "$1" |
+		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
 }
 
 # xfrm_packets NETNS SPI: the packet count of an SA, from `ip -s xfrm state`.
