@@ -28,7 +28,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(PWD) LLVM=$(LLVM) \
 	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
 	$(if $(BINDGEN),BINDGEN=$(BINDGEN))
 
-.PHONY: all modules setup check test-host test-vm run bench clean canary
+.PHONY: all modules setup check test-host test-vm run bench bench-build bench-vm clean canary
 
 all: modules
 
@@ -75,9 +75,21 @@ run: modules
 # the same vermagic, and a module built for one must never be loaded into
 # the other.
 PERF_BUILD := $(PWD)/out/build-perf
-bench:
-	scripts/setup.sh perf
+PERF_VM := selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko
+# bench_decap.sh on a guest whose clock counts instructions (deterministic,
+# immune to the host's load; see Documentation/testing.rst); empty for the
+# host's clock.
+DECAP_CLOCK ?= --icount 1
+DECAP_ARGS ?= 20000,3
+bench: bench-build
 	cd core && cargo bench
+	$(PERF_VM) bench.sh
+	$(PERF_VM) $(DECAP_CLOCK) 'bench_decap.sh:$(DECAP_ARGS) timeout=3000'
+
+# The module, tools and userspace for the perf kernel, without running
+# anything.
+bench-build:
+	scripts/setup.sh perf
 	mkdir -p $(PERF_BUILD)
 	cp -a Kbuild ipsec_rs rust core $(PERF_BUILD)/
 	$(MAKE) -C $(IPSEC_RS_CACHE)/kernel-perf M=$(PERF_BUILD) LLVM=$(LLVM) \
@@ -85,8 +97,12 @@ bench:
 		$(if $(BINDGEN),BINDGEN=$(BINDGEN)) modules
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
-	selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko \
-		bench.sh 'bench_decap.sh timeout=1800'
+
+# Any benchmark or profile on the perf kernel, for example
+# `make bench-vm BENCH_TESTS='bench_decap.sh:10000,1,profile=512'`.
+BENCH_TESTS ?= bench.sh
+bench-vm: bench-build
+	$(PERF_VM) $(BENCH_VM_FLAGS) $(BENCH_TESTS)
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true

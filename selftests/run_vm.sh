@@ -6,7 +6,7 @@
 # userspace (shared read-only over 9p), and prints kselftest TAP.
 #
 #   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
-#                       [--expect-fault CLASS] ['TEST[:ARGS] [expect=CLASS]' ...]
+#                       [--icount SHIFT] [--expect-fault CLASS] ['TEST[:ARGS] [expect=CLASS]' ...]
 #
 # TEST is a script under selftests/ (default: every selftests/*.sh listed in
 # selftests/TESTS). ARGS, after a colon, are passed to it (commas become
@@ -16,6 +16,11 @@
 # fails it, and the offending excerpt is printed after the TAP line.
 # Exit 4 from a test is a skip; the runner exits 0 if all passed or skipped,
 # 1 otherwise.
+#
+# --icount SHIFT: the guest's clock counts executed instructions (each
+# 2^SHIFT ns; QEMU's -icount, one host thread) instead of following the
+# host's: timings inside the guest measure instructions executed, immune to
+# the host's load (benchmarks).
 #
 # --expect-fault CLASS inverts the referee for the canary self-test: the test
 # passes only if the referee reports exactly CLASS (or "none": nothing).
@@ -37,10 +42,11 @@ while [ $# -gt 0 ]; do
 	--kernel) KDIR=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
 	--kvm) ACCEL="-accel kvm -cpu host"; shift ;;
+	--icount) ACCEL="-accel tcg -cpu max -icount shift=$2,sleep=off"; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--ko) KO=$(readlink -f "$2"); shift 2 ;;
 	--expect-fault) EXPECT=$2; shift 2 ;;
-	-h | --help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) TESTS+=("$1"); shift ;;
 	esac
 done
