@@ -76,15 +76,33 @@ struct IpsecRs {
     registry: Pin<KBox<netns::Registry>>,
 }
 
-/// The receive path's ESP handlers. Dropping it unregisters them (waiting
-/// for running ones), then waits for pending asynchronous decryptions,
-/// whose completions run module code and use per-namespace state.
-struct RxRegistration(Option<kapi::xfrm::Registration>);
+/// The receive path's ESP handlers and the GRO cells its decapsulated
+/// packets re-enter the stack through. Dropping it unregisters the handlers
+/// (waiting for running ones), waits for pending asynchronous decryptions,
+/// whose completions run module code, use per-namespace state and hand
+/// packets to the cells, and only then withdraws and frees the cells.
+struct RxRegistration {
+    handlers: Option<kapi::xfrm::Registration>,
+    gro: Option<KBox<kapi::skb::GroCells>>,
+}
+
+impl RxRegistration {
+    fn new() -> Result<Self> {
+        let gro = KBox::new(kapi::skb::GroCells::new()?, GFP_KERNEL)?;
+        rx::set_gro(Some(&gro));
+        // From here `drop` unpublishes the cells again if registering fails.
+        let mut r = RxRegistration { handlers: None, gro: Some(gro) };
+        r.handlers = Some(kapi::xfrm::Registration::new::<rx::Rx>(rx::PRIORITY)?);
+        Ok(r)
+    }
+}
 
 impl Drop for RxRegistration {
     fn drop(&mut self) {
-        self.0.take();
+        self.handlers.take();
         kapi::crypto::wait_idle();
+        rx::set_gro(None);
+        self.gro.take();
     }
 }
 
@@ -94,7 +112,7 @@ impl kernel::Module for IpsecRs {
         // the family is published, hooks count but send no events.
         let registry = netns::Registry::new()?;
         let pernet = kapi::net::PernetRegistration::new()?;
-        let rx = RxRegistration(Some(kapi::xfrm::Registration::new::<rx::Rx>(rx::PRIORITY)?));
+        let rx = RxRegistration::new()?;
         let genl = netlink::register(module)?;
         netlink::publish(&genl);
         pr_info!("loaded\n");

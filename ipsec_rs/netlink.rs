@@ -95,6 +95,9 @@ impl genetlink::Handler for Handler {
                 };
                 // Settings the packet paths read lock-free: publish first, so
                 // a failure leaves everything as it was.
+                if new.frag_settings() != cfg.frag_settings() {
+                    st.engage_outbound(req.net())?;
+                }
                 if new.frag_settings() != cfg.frag_settings() || new.replay_mode() != cfg.replay_mode() {
                     st.settings.set_global(&mut cfg, &new).map_err(|e| set_error(req, e))?;
                 }
@@ -170,6 +173,9 @@ fn sa_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
     let c = decode(req, |b| SaConfig::decode(b, Unknown::Reject))?;
     let mut cfg = st.config.lock();
     if command == cmd::SA_SET {
+        if c.frag.df.is_some() || c.frag.prefrag.is_some() {
+            st.engage_outbound(req.net())?;
+        }
         return st.settings.set_sa(&mut cfg, req.net(), &c).map_err(|e| set_error(req, e));
     }
     if c.replay.is_some() || c.frag.df.is_some() || c.frag.prefrag.is_some() {
@@ -186,6 +192,7 @@ fn if_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
     let c = decode(req, |b| IfConfig::decode(b, Unknown::Reject))?;
     let mut cfg = st.config.lock();
     if command == cmd::IF_SET {
+        st.engage_outbound(req.net())?;
         return st.settings.set_if(&mut cfg, req.net(), &c).map_err(|e| set_error(req, e));
     }
     if c.frag.df.is_some() || c.frag.prefrag.is_some() {

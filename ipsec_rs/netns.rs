@@ -31,6 +31,9 @@ static NET_ID: PernetId = PernetId::new();
 ///   add an SA's entry, and at teardown (process context) to flush. Inside
 ///   it, an SA's own lock (`x->lock`) may be taken (seeding a new window,
 ///   writing windows back); never the other way round.
+/// - `out_hooks`: mutex, process context only; taken by netlink under
+///   `config` to register the outbound hooks, and by `NetState::drop` to
+///   unregister them.
 #[pin_data]
 pub(crate) struct Shared {
     /// Counters of this namespace.
@@ -55,16 +58,42 @@ pub(crate) struct Shared {
     /// Per-SA, per-interface and global DF / pre-fragmentation / replay
     /// settings, read lock-free by the packet paths.
     pub(crate) settings: Settings,
+    /// The outbound hooks (`output.rs`), registered the first time a DF or
+    /// pre-fragmentation setting is made in the namespace: until then no
+    /// packet pays for them. They point to this `Shared`.
+    #[pin]
+    out_hooks: Mutex<Option<netfilter::Registration>>,
+}
+
+impl Shared {
+    /// Registers the outbound hooks if they are not yet: called before a DF
+    /// or pre-fragmentation setting is published, so that a failure leaves
+    /// everything as it was. Process context, `config` held.
+    pub(crate) fn engage_outbound(&self, net: &Net) -> Result {
+        let mut hooks = self.out_hooks.lock();
+        if hooks.is_none() {
+            // SAFETY: `self` is the pinned, heap-allocated `Shared` of `net`'s
+            // `NetState`, whose `drop()` unregisters these hooks (taking them
+            // out of `out_hooks`) before `self` is freed; `net` outlives its
+            // pernet state. `Outbound` is a `repr(transparent)` view of
+            // `Shared`, so the pointer is valid for it.
+            let reg = unsafe {
+                netfilter::Registration::new(net, &output::HOOKS, (self as *const Shared).cast::<output::Outbound>())?
+            };
+            *hooks = Some(reg);
+        }
+        Ok(())
+    }
 }
 
 /// Per-namespace state, created by the pernet `init` callback and dropped by
 /// `exit`.
 ///
-/// Owners: `hooks` and `out_hooks` hold pointers to `*shared`; `drop()`
-/// unregisters both (waiting until no CPU runs them) before `shared` is freed.
+/// Owners: `hooks` and `shared.out_hooks` hold pointers to `*shared`;
+/// `drop()` unregisters both (waiting until no CPU runs them) before
+/// `shared` is freed.
 pub(crate) struct NetState {
     hooks: Option<netfilter::Registration>,
-    out_hooks: Option<netfilter::Registration>,
     shared: Pin<KBox<Shared>>,
 }
 
@@ -95,6 +124,7 @@ impl PernetState for NetState {
                     sa_table <- BhSpinLock::new(SaTable::new()?),
                     config <- new_mutex!(cfg),
                     settings: Settings::new(&cfg)?,
+                    out_hooks <- new_mutex!(None),
                 }? Error),
                 GFP_KERNEL,
             )?;
@@ -105,18 +135,8 @@ impl PernetState for NetState {
             let hooks = unsafe {
                 netfilter::Registration::new(net, &receive::HOOKS, &*shared as *const Shared)?
             };
-            // SAFETY: as above; `Outbound` is a `repr(transparent)` view of
-            // `Shared`, so the pointer is valid for it too. If this fails,
-            // `hooks` is dropped (unregistered) before `shared`.
-            let out_hooks = unsafe {
-                netfilter::Registration::new(
-                    net,
-                    &output::HOOKS,
-                    (&*shared as *const Shared).cast::<output::Outbound>(),
-                )?
-            };
             registry_add(&shared)?;
-            Ok(NetState { hooks: Some(hooks), out_hooks: Some(out_hooks), shared })
+            Ok(NetState { hooks: Some(hooks), shared })
         };
         // SAFETY: the closure either initialises all of `slot` with one
         // write, or returns an error having written nothing. `slot` is valid
@@ -134,7 +154,7 @@ impl Drop for NetState {
     fn drop(&mut self) {
         // Unregister before `shared` goes, whatever the field order.
         self.hooks.take();
-        self.out_hooks.take();
+        self.shared.out_hooks.lock().take();
         // No packet of this namespace reaches the receive path any more (its
         // devices are gone: device pernet exits run before subsystems'), and
         // no decryption is pending for it (each holds its device). Give the

@@ -5,8 +5,10 @@
 //! `core/src/frag.rs` and Documentation/design.rst for why each hook sits
 //! where it does).
 //!
-//! Three IPv4 hooks, all inert (one flag test) until some DF or
-//! pre-fragmentation setting is made in the namespace:
+//! Three IPv4 hooks, registered in a namespace the first time a DF or
+//! pre-fragmentation setting is made there (`Shared::engage_outbound`; until
+//! then no packet pays for them), and inert (one flag test) while every
+//! setting is back at its default:
 //!
 //! - `PRE_ROUTING`: a received packet with DF set gets `skb->ignore_df`,
 //!   so that `ip_forward()` does not drop it with ICMP fragmentation-needed

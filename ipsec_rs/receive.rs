@@ -28,17 +28,56 @@ pub(crate) static HOOKS: [HookSpec; 2] = [
     HookSpec { family: netfilter::Family::Ipv6, point: HookPoint::LocalIn, priority: PRIORITY },
 ];
 
-/// Bytes of headers copied from the packet to classify it: IPv6 with a few
+/// UDP header length.
+const UDP_HDR_LEN: usize = 8;
+/// Bytes of headers looked at first: an IPv4 header with options or an
+/// IPv6 header, then UDP and the ESP header, fit.
+const SHORT_HEADER_BYTES: usize = 64;
+/// Bytes of headers looked at when those were not enough: IPv6 with a few
 /// extension headers, UDP and the ESP header fit.
 const HEADER_BYTES: usize = 192;
 
+/// Classifies the packet from its first headers. A first look at the IP
+/// header (linear at `LOCAL_IN`) sorts out everything but ESP and UDP;
+/// UDP to another port than NAT-T and plain ESP need only their first
+/// transport bytes, made linear where they are not (the UDP or ESP handler
+/// would pull them next anyway); the rest (IPv6 extension headers, say) is
+/// parsed from a copy of the first `SHORT_HEADER_BYTES`, and only if they
+/// were too few, of `HEADER_BYTES`.
+fn classify(skb: &SkBuff) -> Option<Parsed> {
+    let len = skb.len() as usize;
+    let mut first = [0u8; esp::PEEK_BYTES];
+    let need = match esp::peek_ip(skb.network_bytes(&mut first)?, len) {
+        esp::Peek::NotEsp => return Some(Parsed::NotEsp),
+        esp::Peek::Udp(at) => match skb.pull_network(at + UDP_HDR_LEN).and_then(|h| h.get(at..)) {
+            Some(udp) if !esp::udp_dport_is_nat_t(udp) => return Some(Parsed::NotEsp),
+            Some(_) => at + UDP_HDR_LEN + esp::ESP_HDR_LEN,
+            None => 0,
+        },
+        esp::Peek::Esp(at) => at + esp::ESP_HDR_LEN,
+        esp::Peek::Parse => 0,
+    };
+    // Without a pull (not possible here, or no memory): from a copy.
+    if need != 0 {
+        if let Some(hdrs) = skb.pull_network(need.min(len)) {
+            return Some(esp::parse_ip_prefix(hdrs, len));
+        }
+    }
+    let mut short = [0u8; SHORT_HEADER_BYTES];
+    let p = esp::parse_ip_prefix(skb.network_bytes(&mut short)?, len);
+    if !matches!(p, Parsed::Truncated) || len <= SHORT_HEADER_BYTES {
+        return Some(p);
+    }
+    let mut buf = [0u8; HEADER_BYTES];
+    Some(esp::parse_ip_prefix(skb.network_bytes(&mut buf)?, len))
+}
+
 impl netfilter::Hook for Shared {
     fn hook(&self, skb: &SkBuff, state: &netfilter::HookState<'_>) -> Verdict {
-        let mut buf = [0u8; HEADER_BYTES];
-        let Some(hdrs) = skb.network_bytes(&mut buf) else {
+        let Some(parsed) = classify(skb) else {
             return Verdict::Accept;
         };
-        match esp::parse_ip_prefix(hdrs, skb.len() as usize) {
+        match parsed {
             Parsed::Esp(p) => {
                 let c = match (p.src.family, p.encap.is_some()) {
                     (Family::V4, false) => stat::ESP_V4,

@@ -22,7 +22,8 @@
 //! 6. Tunnel mode: outer headers removed, ECN/DSCP as XFRM does, security
 //!    path with the SA attached (XFRM's inbound policy check accepts the
 //!    packet), mark rewritten, conntrack and route dropped, and the inner
-//!    packet re-enters the stack through `netif_rx`.
+//!    packet re-enters the stack through the module's GRO cells, as XFRM's
+//!    own decapsulated packets do through xfrm_input's.
 //!
 //! Every drop is counted, in our counters and in XFRM's (`/proc/net/xfrm_stat`,
 //! per-SA `ip -s xfrm state` statistics), as xfrm_input would count it.
@@ -43,7 +44,7 @@ use crate::{
     sa::{self, SaCtx},
     settings::SaKey,
 };
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// Our place on XFRM's ESP handler chain: after vti (100), which claims
@@ -63,6 +64,26 @@ const ECN_CE: u8 = 3;
 
 /// The handler type registered on the chain.
 pub(crate) struct Rx;
+
+/// The GRO cells decapsulated tunnel-mode packets are handed to; owned by
+/// the module's receive-path registration, which publishes them before it
+/// registers the handlers and withdraws them once no handler or completion
+/// can run.
+static GRO: AtomicPtr<kapi::skb::GroCells> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Publishes (or, with `None`, withdraws) the GRO cells. Process context.
+pub(crate) fn set_gro(g: Option<&kapi::skb::GroCells>) {
+    let p = g.map_or(core::ptr::null_mut(), |g| g as *const _ as *mut kapi::skb::GroCells);
+    GRO.store(p, Ordering::Release);
+}
+
+fn gro() -> Option<&'static kapi::skb::GroCells> {
+    let p = GRO.load(Ordering::Acquire);
+    // SAFETY: published by `set_gro` from the registration that owns the
+    // cells, which withdraws them only after unregistering the handlers and
+    // waiting for every pending completion, the only callers.
+    unsafe { p.as_ref() }
+}
 
 /// Whether we decapsulate for SA `p` arriving as `family`/`encap_type`.
 fn supported(p: &xfrm::Props, family: u16, encap_type: i32) -> bool {
@@ -142,46 +163,29 @@ impl EspInput for Rx {
             // already seen it).
             return Input::Decline(skb);
         };
-        let p = x.props();
-        if !supported(&p, family, encap_type) {
+        let ctx = match sa::find(&shared.sa_table, &x) {
+            Some(c) => c,
+            None => match new_entry(shared, &x, family, encap_type) {
+                Ok(c) => c,
+                Err(counted) => {
+                    for c in counted {
+                        bump(&shared.counters, *c);
+                    }
+                    return Input::Decline(skb);
+                }
+            },
+        };
+        let f = &ctx.facts;
+        if f.family != family || i32::from(f.encap_type) != encap_type {
+            // The SA's packets arriving another way (plain ESP for a
+            // UDP-encapsulated SA, ...): XFRM's checks decide.
             bump(&shared.counters, stat::PASSED_TO_XFRM);
             return Input::Decline(skb);
         }
-        let esn = p.flags & xfrm::FLAG_ESN != 0;
-        // For an SA seen for the first time: its own setting (`ipsec-rs set
-        // sa`), else the global one.
-        let mode = || {
-            let per_sa = {
-                let g = RcuGuard::new();
-                shared.settings.read(g.side()).sa_replay(&SaKey::of_state(&x))
-            };
-            per_sa.unwrap_or_else(|| {
-                sa::mode_for(
-                    shared.replay_window.load(Ordering::Relaxed),
-                    shared.replay_disabled.load(Ordering::Relaxed),
-                    p.xfrm_replay_window,
-                )
-            })
-        };
-        let ctx = match sa::get_or_insert(&shared.sa_table, &x, mode, esn) {
-            Ok(c) => c,
-            Err(sa::NoEntry::Closed) => return Input::Decline(skb),
-            Err(sa::NoEntry::Resources) => {
-                // Never handled by us: XFRM's own state stays authoritative.
-                bump(&shared.counters, stat::PASSED_TO_XFRM);
-                bump(&shared.counters, stat::RX_ERRORS);
-                return Input::Decline(skb);
-            }
-        };
+        let esn = f.flags & xfrm::FLAG_ESN != 0;
 
         // From here the packet is ours: every path below consumes it.
-        let (ivlen, alen) = match x.aead() {
-            Some(a) => (a.ivsize(), a.authsize()),
-            None => {
-                drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
-                return Input::Consumed;
-            }
-        };
+        let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
         let len = skb.view().len() as usize;
         if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
             drop_pkt(shared, skb, stat::MALFORMED, Mib::InHdrError);
@@ -235,14 +239,72 @@ impl EspInput for Rx {
         } else {
             skb.network_to_data()
         };
-        let op = RxOp { x, ctx, seq, seq_lo, spi, ivlen, alen, family, encap: encap_type != 0, saddr, sport_be, tos, hdr_len, mode: p.mode };
+        let info = ctx.facts.aead;
+        let op = RxOp { x, ctx, seq, seq_lo, spi, family, encap: encap_type != 0, saddr, sport_be, tos, hdr_len };
         let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
-        match crypto::esp_decrypt(skb, nfrags, esn_hi, op) {
+        match crypto::esp_decrypt(skb, nfrags, esn_hi, &info, op) {
             Started::Done(op, skb, err) => op.complete(skb, err),
             Started::Pending => {}
         }
         Input::Consumed
     }
+}
+
+/// Makes the entry of an SA seen for the first time, if we decapsulate
+/// for it; otherwise the counters to bump (the packet goes to XFRM).
+fn new_entry(shared: &Shared, x: &StateRef, family: u16, encap_type: i32) -> Result<Arc<SaCtx>, &'static [u16]> {
+    let p = x.props();
+    if !supported(&p, family, encap_type) {
+        return Err(&[stat::PASSED_TO_XFRM]);
+    }
+    let Some(aead) = x.aead() else { return Err(&[stat::PASSED_TO_XFRM]) };
+    let facts = sa::Facts { mode: p.mode, family: p.family, encap_type: p.encap_type, flags: p.flags, saddr: p.saddr, aead: aead.info() };
+    // Its own setting (`ipsec-rs set sa`), else the global one.
+    let mode = || {
+        let per_sa = {
+            let g = RcuGuard::new();
+            shared.settings.read(g.side()).sa_replay(&SaKey::of_state(x))
+        };
+        per_sa.unwrap_or_else(|| {
+            sa::mode_for(
+                shared.replay_window.load(Ordering::Relaxed),
+                shared.replay_disabled.load(Ordering::Relaxed),
+                p.xfrm_replay_window,
+            )
+        })
+    };
+    match sa::get_or_insert(&shared.sa_table, x, facts, mode, p.flags & xfrm::FLAG_ESN != 0) {
+        Ok(c) => Ok(c),
+        Err(sa::NoEntry::Closed) => Err(&[]),
+        // Never handled by us: XFRM's own state stays authoritative.
+        Err(sa::NoEntry::Resources) => Err(&[stat::PASSED_TO_XFRM, stat::RX_ERRORS]),
+    }
+}
+
+/// Bytes copied from in front of the ICV to read the ESP trailer: pad
+/// length, next header, and up to 16 bytes of padding (a cipher block).
+const TAIL_BYTES: usize = 18;
+
+/// Whether `pad` holds the padding bytes `first + 1, first + 2, ...`
+/// (RFC 4303 2.4).
+fn pad_is_monotonic(pad: &[u8], first: usize) -> bool {
+    pad.iter().enumerate().all(|(i, &b)| usize::from(b) == first + i + 1)
+}
+
+/// The padding check of a packet padded beyond a cipher block: `padlen`
+/// bytes at `off`, copied a block at a time.
+fn long_pad_ok(skb: &kapi::skb::OwnedSkb, off: usize, padlen: usize) -> bool {
+    let mut chunk = [0u8; 32];
+    let mut done = 0;
+    while done < padlen {
+        let n = (padlen - done).min(chunk.len());
+        let c = &mut chunk[..n];
+        if !skb.copy_bits(off + done, c) || !pad_is_monotonic(c, done) {
+            return false;
+        }
+        done += n;
+    }
+    true
 }
 
 fn be32(b: &[u8], off: usize) -> u32 {
@@ -288,15 +350,12 @@ struct RxOp {
     seq: u64,
     seq_lo: u32,
     spi: u32,
-    ivlen: usize,
-    alen: usize,
     family: u16,
     encap: bool,
     saddr: [u8; 16],
     sport_be: u16,
     tos: u8,
     hdr_len: usize,
-    mode: Mode,
 }
 
 impl Completion for RxOp {
@@ -320,29 +379,36 @@ impl Completion for RxOp {
 
         // Trailer: pad length, next header, and the padding itself
         // (RFC 4303 2.4: 1, 2, 3, ...).
+        let (ivlen, alen) = (self.ctx.facts.aead.ivsize, self.ctx.facts.aead.authsize);
         let len = skb.view().len() as usize;
-        let elen = len - ESP_HDR_LEN - self.ivlen;
-        let mut tail = [0u8; 2];
-        if !skb.copy_bits(len - self.alen - 2, &mut tail) {
+        let elen = len - ESP_HDR_LEN - ivlen;
+        // One copy of the bytes before the ICV holds the pad length, the
+        // next header and, unless the sender padded beyond what alignment
+        // needs, the whole padding.
+        let avail = (elen - alen).min(TAIL_BYTES);
+        let mut buf = [0u8; TAIL_BYTES];
+        let tail = &mut buf[..avail];
+        if avail < 2 || !skb.copy_bits(len - alen - avail, tail) {
             drop_pkt(shared, skb, stat::MALFORMED, Mib::InStateProtoError);
             return;
         }
-        let (padlen, nexthdr) = (usize::from(tail[0]), tail[1]);
-        if padlen + 2 + self.alen >= elen {
+        let (padlen, nexthdr) = (usize::from(tail[avail - 2]), tail[avail - 1]);
+        if padlen + 2 + alen >= elen {
             drop_pkt(shared, skb, stat::BAD_PADDING, Mib::InStateProtoError);
             return;
         }
-        let mut pad = [0u8; 255];
-        let pad = &mut pad[..padlen];
-        if !skb.copy_bits(len - self.alen - 2 - padlen, pad) || pad.iter().enumerate().any(|(i, &b)| usize::from(b) != i + 1) {
+        let pad_ok = match tail.get(avail - 2 - padlen.min(avail - 2)..avail - 2) {
+            Some(pad) if pad.len() == padlen => pad_is_monotonic(pad, 0),
+            _ => long_pad_ok(&skb, len - alen - 2 - padlen, padlen),
+        };
+        if !pad_ok {
             drop_pkt(shared, skb, stat::BAD_PADDING, Mib::InStateProtoError);
             return;
         }
-        if !skb.trim(len - self.alen - 2 - padlen) || !skb.pull_rcsum(ESP_HDR_LEN + self.ivlen) {
+        if !skb.esp_strip(len - alen - 2 - padlen, ESP_HDR_LEN + ivlen) {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InBufferError);
             return;
         }
-        skb.reset_transport_header();
 
         // Authenticated: advance the window, account the SA's lifetime.
         {
@@ -365,7 +431,7 @@ impl Completion for RxOp {
             g.account(skb.view().len(), xfrm::real_seconds());
         }
 
-        if self.mode == Mode::Transport {
+        if self.ctx.facts.mode == Mode::Transport {
             self.finish_transport(shared, skb, nexthdr);
             return;
         }
@@ -384,21 +450,17 @@ impl Completion for RxOp {
             }
         };
 
-        // NAT traversal: an authenticated packet from a new address or port
-        // tells the key manager, as esp4/esp6 do.
-        let p = self.x.props();
-        if self.encap && self.sport_be != 0 && (self.saddr != p.saddr || self.sport_be != p.encap_sport_be) {
-            self.x.new_mapping(&self.saddr, self.sport_be);
-        }
+        self.nat_mapping();
 
         if !skb.become_inner(ethertype, hlen) {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
             return;
         }
-        if p.flags & xfrm::FLAG_DECAP_DSCP != 0 {
+        let flags = self.ctx.facts.flags;
+        if flags & xfrm::FLAG_DECAP_DSCP != 0 {
             skb.inner_copy_dscp(v6, self.tos);
         }
-        if p.flags & xfrm::FLAG_NOECN == 0 && self.tos & ECN_CE == ECN_CE {
+        if flags & xfrm::FLAG_NOECN == 0 && self.tos & ECN_CE == ECN_CE {
             skb.inner_set_ce(v6);
         }
         let mark = self.x.smark(skb.view().mark());
@@ -410,13 +472,24 @@ impl Completion for RxOp {
         }
         ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
         bump(&shared.counters, stat::DECAP_OK);
-        if !skb.reinject() {
+        if !skb.reinject(gro()) {
             bump(&shared.counters, stat::RX_ERRORS);
         }
     }
 }
 
 impl RxOp {
+    /// NAT traversal: an authenticated packet from a new address or port
+    /// tells the key manager, as esp4/esp6 do.
+    fn nat_mapping(&self) {
+        if self.encap
+            && self.sport_be != 0
+            && (self.saddr != self.ctx.facts.saddr || self.sport_be != self.x.encap_sport_be())
+        {
+            self.x.new_mapping(&self.saddr, self.sport_be);
+        }
+    }
+
     /// Transport mode, after the window advanced: the IP header back in
     /// front of the payload, the security path, and XFRM's own
     /// `transport_finish` (PRE_ROUTING again, then local delivery).
@@ -425,10 +498,7 @@ impl RxOp {
             drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
             return;
         }
-        let p = self.x.props();
-        if self.encap && self.sport_be != 0 && (self.saddr != p.saddr || self.sport_be != p.encap_sport_be) {
-            self.x.new_mapping(&self.saddr, self.sport_be);
-        }
+        self.nat_mapping();
         if self.encap {
             skb.set_csum_unnecessary();
         }

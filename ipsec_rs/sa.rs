@@ -18,7 +18,7 @@
 //! handful of instructions under it.
 
 use crate::{
-    kapi::{sync::BhSpinLock, xfrm::{StateGuard, StateRef}},
+    kapi::{crypto::AeadInfo, sync::BhSpinLock, xfrm::{Mode, StateGuard, StateRef}},
     replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MIN_WINDOW, MAX_WINDOW},
 };
 use core::{
@@ -34,9 +34,29 @@ pub(crate) const MAX_ENTRIES: usize = 65_536;
 /// Minimum interval between two replay log lines of one SA.
 const LOG_INTERVAL_NS: u64 = 1_000_000_000;
 
+/// What the receive path needs to know of an SA for every packet, read
+/// once when its entry is made: all of it is fixed for the SA's life (XFRM
+/// replaces an SA rather than change these).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Facts {
+    pub(crate) mode: Mode,
+    /// Outer address family.
+    pub(crate) family: u16,
+    /// `UDP_ENCAP_ESPINUDP` or 0.
+    pub(crate) encap_type: u16,
+    /// `XFRM_STATE_*` flags.
+    pub(crate) flags: u8,
+    /// The SA's source address as installed (NAT mapping changes).
+    pub(crate) saddr: [u8; 16],
+    /// The transform's sizes.
+    pub(crate) aead: AeadInfo,
+}
+
 /// The module's state for one SA.
 pub(crate) struct SaCtx {
     x: StateRef,
+    /// Read once, immutable.
+    pub(crate) facts: Facts,
     /// Guarded by the SA's lock (`x->lock`): see `window()`.
     window: UnsafeCell<ReplayWindow<KVec<u64>>>,
     /// Connection id in log lines (per namespace, from 1; set before the
@@ -148,7 +168,7 @@ impl SaTable {
     }
 
     /// The entry of SA `x`, if any.
-    pub(crate) fn get(&self, x: &StateRef) -> Option<Arc<SaCtx>> {
+    fn get(&self, x: &StateRef) -> Option<Arc<SaCtx>> {
         let b = self.buckets.get(bucket_of(x.addr()))?;
         b.iter().flatten().find(|c| c.x.addr() == x.addr()).cloned()
     }
@@ -198,12 +218,18 @@ pub(crate) enum NoEntry {
     Closed,
 }
 
-/// The entry of SA `x`, created if needed with the window `mode()` gives, taking over XFRM's
+/// The entry of SA `x`, if it has one. Softirq (or BH disabled).
+pub(crate) fn find(table: &BhSpinLock<SaTable>, x: &StateRef) -> Option<Arc<SaCtx>> {
+    table.lock().get(x)
+}
+
+/// The entry of SA `x`, created if needed with `facts` and the window `mode()` gives, taking over XFRM's
 /// replay state: the window starts at XFRM's highest sequence number, with
 /// everything XFRM's window covered marked seen. Softirq.
 pub(crate) fn get_or_insert(
     table: &BhSpinLock<SaTable>,
     x: &StateRef,
+    facts: Facts,
     mode: impl FnOnce() -> ReplayMode,
     esn: bool,
 ) -> core::result::Result<Arc<SaCtx>, NoEntry> {
@@ -227,6 +253,7 @@ pub(crate) fn get_or_insert(
     let ctx = Arc::new(
         SaCtx {
             x: x.clone(),
+            facts,
             window: UnsafeCell::new(window),
             conn_id: AtomicU32::new(0),
             decap_ok: AtomicU64::new(0),

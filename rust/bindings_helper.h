@@ -23,4 +23,5 @@
 #include <linux/delay.h>
 #include <linux/random.h>
 #include <linux/timekeeping.h>
+#include <net/gro_cells.h>
 #include "shims.h"

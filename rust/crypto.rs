@@ -22,16 +22,11 @@
 
 use super::{bindings as b, skb::{DevRef, OwnedSkb}};
 use core::{
-    alloc::Layout,
     ffi::c_void,
     marker::PhantomData,
     mem::{size_of, ManuallyDrop},
     ptr::NonNull,
     sync::atomic::{AtomicUsize, Ordering},
-};
-use kernel::{
-    alloc::{allocator::Kmalloc, Allocator},
-    prelude::*,
 };
 
 /// ESP header length (SPI and sequence number).
@@ -70,17 +65,33 @@ impl Aead<'_> {
         }
     }
 
-    /// IV length on the wire.
-    pub fn ivsize(&self) -> usize {
-        // SAFETY: live transform.
-        unsafe { b::ipsec_rs_crypto_aead_ivsize(self.tfm.as_ptr()) as usize }
+    /// The sizes a decryption needs, read once (they are fixed for the
+    /// transform's life: XFRM never re-keys or resizes an SA's transform).
+    pub fn info(&self) -> AeadInfo {
+        let tfm = self.tfm.as_ptr();
+        // SAFETY: live transform; plain reads of its configuration.
+        unsafe {
+            AeadInfo {
+                ivsize: b::ipsec_rs_crypto_aead_ivsize(tfm) as usize,
+                authsize: b::ipsec_rs_crypto_aead_authsize(tfm) as usize,
+                alignmask: b::ipsec_rs_crypto_aead_alignmask(tfm) as usize,
+                reqsize: b::ipsec_rs_crypto_aead_reqsize(tfm) as usize,
+                ctx_align: b::ipsec_rs_crypto_tfm_ctx_alignment() as usize,
+            }
+        }
     }
+}
 
+/// An AEAD transform's sizes (`Aead::info`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AeadInfo {
+    /// IV length on the wire.
+    pub ivsize: usize,
     /// ICV length.
-    pub fn authsize(&self) -> usize {
-        // SAFETY: live transform.
-        unsafe { b::ipsec_rs_crypto_aead_authsize(self.tfm.as_ptr()) as usize }
-    }
+    pub authsize: usize,
+    alignmask: usize,
+    reqsize: usize,
+    ctx_align: usize,
 }
 
 /// What happens once a decryption finished: called exactly once, with the
@@ -109,13 +120,16 @@ pub enum Started<C> {
 struct OpHead<C> {
     skb: *mut b::sk_buff,
     ctx: ManuallyDrop<C>,
-    layout: Layout,
     /// The receiving device, held while the operation is pending.
     dev: ManuallyDrop<Option<DevRef>>,
     /// Bytes the ESN layout overwrote in front of the ESP header.
     saved: [u8; 4],
     esn: bool,
 }
+
+/// What kmalloc aligns every allocation to, at least (ARCH_KMALLOC_MINALIGN
+/// on x86-64 and arm64 is 8 or more).
+const KMALLOC_MIN_ALIGN: usize = 8;
 
 const fn align_up(v: usize, a: usize) -> usize {
     (v + a - 1) & !(a - 1)
@@ -126,39 +140,46 @@ const fn align_up(v: usize, a: usize) -> usize {
 /// high 32 sequence bits are authenticated too (RFC 4303 appendix A,
 /// the layout esp4 uses: the header is moved 4 bytes forward for the
 /// duration and restored before `complete`). `nfrags` is what
-/// `OwnedSkb::make_writable()` returned. The caller checked that the packet
+/// `OwnedSkb::make_writable()` returned; `info` is the transform's
+/// (`Aead::info` of `ctx.aead()`). The caller checked that the packet
 /// holds at least the header, the IV and the ICV.
-pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Option<u32>, ctx: C) -> Started<C> {
+pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Option<u32>, info: &AeadInfo, ctx: C) -> Started<C> {
     // The transform lives as long as `ctx` (`Completion::aead`), which the
     // operation owns until the end: the raw pointer outlives the borrow.
-    let (tfm, ivlen) = match ctx.aead() {
-        Some(a) => (a.tfm.as_ptr(), a.ivsize()),
+    let tfm = match ctx.aead() {
+        Some(a) => a.tfm.as_ptr(),
         None => return Started::Done(ctx, skb, -(b::EINVAL as i32)),
     };
+    let ivlen = info.ivsize;
     let len = skb.view().len() as usize;
     let Some(elen) = len.checked_sub(ESP_HDR_LEN + ivlen) else {
         return Started::Done(ctx, skb, -(b::EINVAL as i32));
     };
-    // SAFETY: live transform.
-    let (alignmask, reqsize, ctx_align) = unsafe {
-        (
-            b::ipsec_rs_crypto_aead_alignmask(tfm) as usize,
-            b::ipsec_rs_crypto_aead_reqsize(tfm) as usize,
-            b::ipsec_rs_crypto_tfm_ctx_alignment() as usize,
-        )
-    };
-    let iv_off = align_up(size_of::<OpHead<C>>(), alignmask + 1);
-    let req_off = align_up(iv_off + ivlen, ctx_align.max(8));
-    let sg_off = align_up(req_off + size_of::<b::aead_request>() + reqsize, core::mem::align_of::<b::scatterlist>());
-    let total = sg_off + nfrags * size_of::<b::scatterlist>();
-    let align = (alignmask + 1).max(ctx_align).max(core::mem::align_of::<OpHead<C>>()).next_power_of_two();
-    let Ok(layout) = Layout::from_size_align(total, align) else {
-        return Started::Done(ctx, skb, -(b::EINVAL as i32));
-    };
-    let Ok(mem) = Kmalloc::alloc(layout, GFP_ATOMIC) else {
+    // One GFP_ATOMIC allocation, as esp4's: the head at its start (kmalloc
+    // aligns to at least 8 bytes, enough for it), then the IV, request and
+    // scatterlist, each aligned at run time from the actual address (the
+    // IV to the transform's alignmask, the request to the context
+    // alignment), with room for the padding counted in.
+    const { assert!(core::mem::align_of::<OpHead<C>>() <= KMALLOC_MIN_ALIGN) };
+    let (alignmask, reqsize, ctx_align) = (info.alignmask, info.reqsize, info.ctx_align.max(KMALLOC_MIN_ALIGN));
+    let sg_align = core::mem::align_of::<b::scatterlist>();
+    let total = size_of::<OpHead<C>>()
+        + alignmask
+        + ivlen
+        + (ctx_align - 1)
+        + size_of::<b::aead_request>()
+        + reqsize
+        + (sg_align - 1)
+        + nfrags * size_of::<b::scatterlist>();
+    // SAFETY: any context with GFP_ATOMIC.
+    let base = unsafe { b::ipsec_rs_kmalloc_atomic(total) }.cast::<u8>();
+    if base.is_null() {
         return Started::Done(ctx, skb, -(b::ENOMEM as i32));
-    };
-    let base = mem.as_ptr().cast::<u8>();
+    }
+    let at = |addr: usize| base.wrapping_add(addr - base as usize);
+    let iv_addr = align_up(base as usize + size_of::<OpHead<C>>(), alignmask + 1);
+    let req_addr = align_up(iv_addr + ivlen, ctx_align);
+    let sg_addr = align_up(req_addr + size_of::<b::aead_request>() + reqsize, sg_align);
 
     let assoclen = ESP_HDR_LEN + if esn_hi.is_some() { 4 } else { 0 };
     let mut saved = [0u8; 4];
@@ -174,12 +195,13 @@ pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Opti
         }
     }
 
-    // SAFETY: `base` holds `total` bytes aligned to `align`; every offset
-    // below is within it and suitably aligned (computed above).
+    // SAFETY: `base` holds `total` bytes, 8-aligned (kmalloc); the head
+    // fits at its start and every part below lies within it, aligned as
+    // computed above (`total` counts the worst-case padding).
     let (head, iv, req, sg) = unsafe {
         let head = base.cast::<OpHead<C>>();
-        head.write(OpHead { skb: core::ptr::null_mut(), ctx: ManuallyDrop::new(ctx), layout, dev: ManuallyDrop::new(None), saved, esn: esn_hi.is_some() });
-        (head, base.add(iv_off), base.add(req_off).cast::<b::aead_request>(), base.add(sg_off).cast::<b::scatterlist>())
+        head.write(OpHead { skb: core::ptr::null_mut(), ctx: ManuallyDrop::new(ctx), dev: ManuallyDrop::new(None), saved, esn: esn_hi.is_some() });
+        (head, at(iv_addr), at(req_addr).cast::<b::aead_request>(), at(sg_addr).cast::<b::scatterlist>())
     };
 
     // SAFETY: `sg` has room for `nfrags` entries; the skb is ours, its data
@@ -203,10 +225,7 @@ pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Opti
     let err = unsafe {
         (*head).skb = skb.into_raw();
         (*head).dev = ManuallyDrop::new(Some(dev));
-        b::ipsec_rs_aead_request_set_tfm(req, tfm);
-        b::ipsec_rs_aead_request_set_callback(req, Some(done::<C>), head.cast::<c_void>());
-        b::ipsec_rs_aead_request_set_crypt(req, sg, cryptlen, iv);
-        b::ipsec_rs_aead_request_set_ad(req, assoclen as u32);
+        b::ipsec_rs_aead_request_setup(req, tfm, Some(done::<C>), head.cast::<c_void>(), sg, cryptlen, iv, assoclen as u32);
         b::crypto_aead_decrypt(req)
     };
     if err == -(b::EINPROGRESS as i32) {
@@ -227,11 +246,10 @@ pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Opti
 /// `head` is an initialised operation no one else uses, `skb` its packet.
 unsafe fn finish<C>(head: *mut OpHead<C>, skb: *mut b::sk_buff) -> (C, OwnedSkb, Option<DevRef>) {
     // SAFETY: caller's contract: each field is moved out once.
-    let (ctx, dev, layout, saved, esn) = unsafe {
+    let (ctx, dev, saved, esn) = unsafe {
         (
             ManuallyDrop::into_inner(core::ptr::read(&(*head).ctx)),
             ManuallyDrop::into_inner(core::ptr::read(&(*head).dev)),
-            (*head).layout,
             (*head).saved,
             (*head).esn,
         )
@@ -245,8 +263,8 @@ unsafe fn finish<C>(head: *mut OpHead<C>, skb: *mut b::sk_buff) -> (C, OwnedSkb,
             b::ipsec_rs___skb_pull(skb, 4);
         }
     }
-    // SAFETY: allocated by `Kmalloc::alloc` with `layout`; freed once.
-    unsafe { Kmalloc::free(NonNull::new_unchecked(head.cast::<u8>()), layout) };
+    // SAFETY: allocated by `ipsec_rs_kmalloc_atomic`; freed once.
+    unsafe { b::kfree(head.cast::<c_void>()) };
     // SAFETY: the operation owned the packet.
     let skb = unsafe { OwnedSkb::from_raw(skb) }.expect("operation without packet");
     (ctx, skb, dev)

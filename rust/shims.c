@@ -18,6 +18,7 @@
 #include <net/ip.h>
 #include <net/dst.h>
 #include <linux/rcupdate.h>
+#include <net/gro_cells.h>
 #include "shims.h"
 
 void *ipsec_rs_net_generic(const struct net *net, unsigned int id)
@@ -157,36 +158,6 @@ bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len)
 	return pskb_may_pull(skb, len);
 }
 
-bool ipsec_rs_skb_cloned(const struct sk_buff *skb)
-{
-	return skb_cloned(skb);
-}
-
-bool ipsec_rs_skb_is_nonlinear(const struct sk_buff *skb)
-{
-	return skb_is_nonlinear(skb);
-}
-
-bool ipsec_rs_skb_has_frag_list(const struct sk_buff *skb)
-{
-	return skb_has_frag_list(skb);
-}
-
-bool ipsec_rs_skb_has_shared_frag(const struct sk_buff *skb)
-{
-	return skb_has_shared_frag(skb);
-}
-
-unsigned int ipsec_rs_skb_nr_frags(const struct sk_buff *skb)
-{
-	return skb_shinfo(skb)->nr_frags;
-}
-
-int ipsec_rs_pskb_trim(struct sk_buff *skb, unsigned int len)
-{
-	return pskb_trim(skb, len);
-}
-
 void ipsec_rs_skb_csum_none(struct sk_buff *skb)
 {
 	skb->ip_summed = CHECKSUM_NONE;
@@ -202,36 +173,9 @@ void *ipsec_rs___skb_pull(struct sk_buff *skb, unsigned int len)
 	return __skb_pull(skb, len);
 }
 
-int ipsec_rs_skb_unclone(struct sk_buff *skb)
-{
-	return skb_unclone(skb, GFP_ATOMIC);
-}
-
-void ipsec_rs_skb_reset_network_header(struct sk_buff *skb)
-{
-	skb_reset_network_header(skb);
-}
-
 void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb)
 {
 	skb_reset_transport_header(skb);
-}
-
-void ipsec_rs_skb_mac_header_rebuild(struct sk_buff *skb)
-{
-	skb_mac_header_rebuild(skb);
-}
-
-void ipsec_rs_skb_set_eth_proto(struct sk_buff *skb)
-{
-	/* As xfrm_input's tunnel decapsulation: the rebuilt L2 header names the inner protocol. */
-	if (skb->mac_len)
-		eth_hdr(skb)->h_proto = skb->protocol;
-}
-
-void ipsec_rs_skb_set_protocol(struct sk_buff *skb, __be16 proto)
-{
-	skb->protocol = proto;
 }
 
 void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark)
@@ -242,22 +186,6 @@ void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark)
 void ipsec_rs_nf_reset_ct(struct sk_buff *skb)
 {
 	nf_reset_ct(skb);
-}
-
-void ipsec_rs_skb_dst_drop(struct sk_buff *skb)
-{
-	if (skb_valid_dst(skb))
-		skb_dst_drop(skb);
-}
-
-struct net_device *ipsec_rs_skb_dev(const struct sk_buff *skb)
-{
-	return skb->dev;
-}
-
-void ipsec_rs_dev_hold(struct net_device *dev)
-{
-	dev_hold(dev);
 }
 
 void ipsec_rs_dev_put(struct net_device *dev)
@@ -358,29 +286,6 @@ unsigned int ipsec_rs_crypto_aead_alignmask(struct crypto_aead *tfm)
 unsigned int ipsec_rs_crypto_tfm_ctx_alignment(void)
 {
 	return crypto_tfm_ctx_alignment();
-}
-
-void ipsec_rs_aead_request_set_tfm(struct aead_request *req, struct crypto_aead *tfm)
-{
-	aead_request_set_tfm(req, tfm);
-}
-
-void ipsec_rs_aead_request_set_callback(struct aead_request *req,
-					ipsec_rs_crypto_done_t done, void *data)
-{
-	aead_request_set_callback(req, 0, done, data);
-}
-
-void ipsec_rs_aead_request_set_crypt(struct aead_request *req,
-				     struct scatterlist *sg, unsigned int cryptlen,
-				     u8 *iv)
-{
-	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
-}
-
-void ipsec_rs_aead_request_set_ad(struct aead_request *req, unsigned int assoclen)
-{
-	aead_request_set_ad(req, assoclen);
 }
 
 struct net *ipsec_rs_dump_net(const struct netlink_callback *cb)
@@ -490,4 +395,89 @@ u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x)
 u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x)
 {
 	return x->id.proto;
+}
+
+bool ipsec_rs_in_softirq(void)
+{
+	return in_softirq();
+}
+
+void *ipsec_rs_kmalloc_atomic(size_t size)
+{
+	return kmalloc(size, GFP_ATOMIC);
+}
+
+/*
+ * Receive path: a few static inline steps that always go together, in one
+ * call each (the packet path pays per call).
+ */
+
+/* esp_input's test: the scatterlist entries for decrypting in place, or -1
+ * when the data must be made private first (skb_cow_data). */
+int ipsec_rs_skb_esp_nfrags(const struct sk_buff *skb)
+{
+	if (skb_cloned(skb))
+		return -1;
+	if (!skb_is_nonlinear(skb))
+		return 1;
+	if (skb_has_frag_list(skb) || skb_has_shared_frag(skb))
+		return -1;
+	return skb_shinfo(skb)->nr_frags + 1;
+}
+
+/* The decapsulated tunnel-mode packet becomes the inner one (as
+ * xfrm4/6_remove_tunnel_encap and xfrm_input do): protocol, inner header
+ * linear and private, network and MAC headers reset. */
+bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen)
+{
+	skb->protocol = proto;
+	if (!pskb_may_pull(skb, hlen))
+		return false;
+	if (skb_unclone(skb, GFP_ATOMIC))
+		return false;
+	skb_reset_network_header(skb);
+	skb_mac_header_rebuild(skb);
+	if (skb->mac_len)
+		eth_hdr(skb)->h_proto = skb->protocol;
+	return true;
+}
+
+/* Trailer and ESP header off: the payload left at data. */
+bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int hdr)
+{
+	if (pskb_trim(skb, len))
+		return false;
+	if (hdr > skb_headlen(skb) || !skb_pull_rcsum(skb, hdr))
+		return false;
+	skb_reset_transport_header(skb);
+	return true;
+}
+
+/* Route and conntrack entry of the outer packet dropped; the inner one
+ * handed to the GRO cells (or the backlog without). */
+int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro)
+{
+	nf_reset_ct(skb);
+	if (skb_valid_dst(skb))
+		skb_dst_drop(skb);
+	return gro ? gro_cells_receive(gro, skb) : netif_rx(skb);
+}
+
+/* The receiving device, held (dev_hold). */
+struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb)
+{
+	dev_hold(skb->dev);
+	return skb->dev;
+}
+
+/* An in-place AEAD decryption request. */
+void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,
+				 crypto_completion_t done, void *data,
+				 struct scatterlist *sg, unsigned int cryptlen, u8 *iv,
+				 unsigned int assoclen)
+{
+	aead_request_set_tfm(req, tfm);
+	aead_request_set_callback(req, 0, done, data);
+	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
+	aead_request_set_ad(req, assoclen);
 }

@@ -2,7 +2,9 @@
 /*
  * C shims for the `static inline` kernel functions and macros that ipsec_rs
  * needs: bindgen cannot bind those. Each is one line forwarding to the
- * inline; the Rust wrappers in this directory document their contracts.
+ * inline, except a few on the receive path that chain the inline steps
+ * that always go together; the Rust wrappers in this directory document
+ * their contracts.
  */
 #ifndef IPSEC_RS_SHIMS_H
 #define IPSEC_RS_SHIMS_H
@@ -11,6 +13,7 @@
 #include <net/genetlink.h>
 #include <net/ip.h>
 #include <linux/xfrm.h>
+#include <crypto/aead.h>
 
 /* Constants bindgen cannot see through (function-like macros such as BIT()). */
 enum {
@@ -75,26 +78,12 @@ unsigned char *ipsec_rs_skb_data(const struct sk_buff *skb);
 unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb);
 unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb);
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
-bool ipsec_rs_skb_cloned(const struct sk_buff *skb);
-bool ipsec_rs_skb_is_nonlinear(const struct sk_buff *skb);
-bool ipsec_rs_skb_has_frag_list(const struct sk_buff *skb);
-bool ipsec_rs_skb_has_shared_frag(const struct sk_buff *skb);
-unsigned int ipsec_rs_skb_nr_frags(const struct sk_buff *skb);
-int ipsec_rs_pskb_trim(struct sk_buff *skb, unsigned int len);
 void ipsec_rs_skb_csum_none(struct sk_buff *skb);
 void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len);
 void *ipsec_rs___skb_pull(struct sk_buff *skb, unsigned int len);
-int ipsec_rs_skb_unclone(struct sk_buff *skb);
-void ipsec_rs_skb_reset_network_header(struct sk_buff *skb);
 void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb);
-void ipsec_rs_skb_mac_header_rebuild(struct sk_buff *skb);
-void ipsec_rs_skb_set_eth_proto(struct sk_buff *skb);
-void ipsec_rs_skb_set_protocol(struct sk_buff *skb, __be16 proto);
 void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark);
 void ipsec_rs_nf_reset_ct(struct sk_buff *skb);
-void ipsec_rs_skb_dst_drop(struct sk_buff *skb);
-struct net_device *ipsec_rs_skb_dev(const struct sk_buff *skb);
-void ipsec_rs_dev_hold(struct net_device *dev);
 void ipsec_rs_dev_put(struct net_device *dev);
 int ipsec_rs_ip_ecn_set_ce(struct iphdr *iph);
 int ipsec_rs_ip6_ecn_set_ce(struct sk_buff *skb, struct ipv6hdr *iph);
@@ -117,13 +106,6 @@ unsigned int ipsec_rs_crypto_aead_authsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_reqsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_alignmask(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_tfm_ctx_alignment(void);
-void ipsec_rs_aead_request_set_tfm(struct aead_request *req, struct crypto_aead *tfm);
-void ipsec_rs_aead_request_set_callback(struct aead_request *req,
-					ipsec_rs_crypto_done_t done, void *data);
-void ipsec_rs_aead_request_set_crypt(struct aead_request *req,
-				     struct scatterlist *sg, unsigned int cryptlen,
-				     u8 *iv);
-void ipsec_rs_aead_request_set_ad(struct aead_request *req, unsigned int assoclen);
 /* Dumps (netlink_callback). */
 struct net *ipsec_rs_dump_net(const struct netlink_callback *cb);
 long *ipsec_rs_dump_args(struct netlink_callback *cb);
@@ -151,5 +133,17 @@ u16 ipsec_rs_xfrm_family(const struct xfrm_state *x);
 const void *ipsec_rs_xfrm_daddr(const struct xfrm_state *x);
 u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x);
 u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x);
+bool ipsec_rs_in_softirq(void);
+void *ipsec_rs_kmalloc_atomic(size_t size);
+struct gro_cells;
+int ipsec_rs_skb_esp_nfrags(const struct sk_buff *skb);
+bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
+bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int hdr);
+int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro);
+struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
+void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,
+				 crypto_completion_t done, void *data,
+				 struct scatterlist *sg, unsigned int cryptlen, u8 *iv,
+				 unsigned int assoclen);
 
 #endif

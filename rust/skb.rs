@@ -42,8 +42,40 @@ impl SkBuff {
     /// fewer bytes when the packet is shorter; `None` only if the network
     /// header lies outside the data.
     pub fn network_bytes<'a>(&'a self, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+        self.network_bytes_at(0, buf)
+    }
+
+    /// The first `n` bytes from the network header, made linear first if
+    /// they are not (`pskb_may_pull`, GFP_ATOMIC: what the protocol
+    /// handlers after a receive hook do with the headers they read, so the
+    /// pull is work moved earlier, not added). `None` if the packet is
+    /// shorter, memory is short, or `data` lies beyond the network header.
+    ///
+    /// Only for a receive hook (`LOCAL_IN`), which is handed the skb and
+    /// whose caller holds no pointer into its head across the hook.
+    pub fn pull_network(&self, n: usize) -> Option<&[u8]> {
+        let p = self.as_ptr();
         // SAFETY: the skb is live by the type invariant.
-        let off = unsafe { b::ipsec_rs_skb_network_offset(self.as_ptr()) };
+        let nh = unsafe { b::ipsec_rs_skb_network_offset(p) };
+        let nh = usize::try_from(nh).ok()?;
+        let want = u32::try_from(nh.checked_add(n)?).ok()?;
+        // SAFETY: live skb, handed to this hook (see above): pulling moves
+        // bytes from the pages into the head (or reallocates the head, which
+        // no caller pointer refers to), never changes the packet's content.
+        if !unsafe { b::ipsec_rs_pskb_may_pull(p, want) } {
+            return None;
+        }
+        // SAFETY: `[network header, + n)` is now in the linear head, valid
+        // while the borrow of `self` lasts (nothing else modifies the skb
+        // meanwhile: the hook has it).
+        Some(unsafe { core::slice::from_raw_parts(b::ipsec_rs_skb_network_header(p), n) })
+    }
+
+    /// As [`SkBuff::network_bytes`], from `at` bytes after the network header.
+    pub fn network_bytes_at<'a>(&'a self, at: usize, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+        // SAFETY: the skb is live by the type invariant.
+        let nh = unsafe { b::ipsec_rs_skb_network_offset(self.as_ptr()) };
+        let off = i32::try_from(at).ok().and_then(|a| nh.checked_add(a))?;
         let avail = i64::from(self.len()) - i64::from(off);
         if off < 0 || avail <= 0 {
             return None;
@@ -220,13 +252,9 @@ impl OwnedSkb {
         let p = self.ptr.as_ptr();
         // SAFETY: live and ours.
         unsafe {
-            if !b::ipsec_rs_skb_cloned(p) {
-                if !b::ipsec_rs_skb_is_nonlinear(p) {
-                    return Ok(1);
-                }
-                if !b::ipsec_rs_skb_has_frag_list(p) && !b::ipsec_rs_skb_has_shared_frag(p) {
-                    return Ok(b::ipsec_rs_skb_nr_frags(p) as usize + 1);
-                }
+            let n = b::ipsec_rs_skb_esp_nfrags(p);
+            if n > 0 {
+                return Ok(n as usize);
             }
             let mut trailer: *mut b::sk_buff = core::ptr::null_mut();
             let n = b::skb_cow_data(p, 0, &mut trailer);
@@ -234,12 +262,16 @@ impl OwnedSkb {
         }
     }
 
-    /// Trims the packet to `len` bytes.
-    pub fn trim(&mut self, len: usize) -> bool {
-        let Ok(len) = u32::try_from(len) else { return false };
-        // SAFETY: live and ours.
-        unsafe { b::ipsec_rs_pskb_trim(self.ptr.as_ptr(), len) == 0 }
+    /// Removes the ESP trailer and header: the packet trimmed to `len`
+    /// bytes, then `hdr` bytes (linear: the caller pulled them) taken off
+    /// the front keeping CHECKSUM_COMPLETE right, the transport header at
+    /// the payload.
+    pub fn esp_strip(&mut self, len: usize, hdr: usize) -> bool {
+        let (Ok(len), Ok(hdr)) = (u32::try_from(len), u32::try_from(hdr)) else { return false };
+        // SAFETY: live and ours; the shim checks `hdr` against the linear part.
+        unsafe { b::ipsec_rs_skb_esp_strip(self.ptr.as_ptr(), len, hdr) }
     }
+
 
     /// Marks the checksum state unknown (the payload was rewritten).
     pub fn set_csum_none(&mut self) {
@@ -247,21 +279,7 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_csum_none(self.ptr.as_ptr()) }
     }
 
-    /// Removes `len` bytes from the front, keeping CHECKSUM_COMPLETE right.
-    /// The caller made them linear (`may_pull`).
-    pub fn pull_rcsum(&mut self, len: usize) -> bool {
-        if len > self.headlen() {
-            return false;
-        }
-        // SAFETY: live and ours; `len <= headlen` (checked).
-        unsafe { !b::skb_pull_rcsum(self.ptr.as_ptr(), len as u32).is_null() }
-    }
 
-    /// Resets the transport header to `data`.
-    pub fn reset_transport_header(&mut self) {
-        // SAFETY: live and ours.
-        unsafe { b::ipsec_rs_skb_reset_transport_header(self.ptr.as_ptr()) }
-    }
 
     /// Up to `max` bytes from the network header, which lies in the linear
     /// head in front of `data` in a protocol handler (or at it).
@@ -356,21 +374,10 @@ impl OwnedSkb {
     /// `ethertype` (host order). Returns false (packet unchanged enough to
     /// be dropped) if the header cannot be pulled or the skb unshared.
     pub fn become_inner(&mut self, ethertype: u16, hdr_len: usize) -> bool {
-        let p = self.ptr.as_ptr();
-        // SAFETY: live and ours; the inner header is made linear first.
-        unsafe {
-            b::ipsec_rs_skb_set_protocol(p, ethertype.to_be());
-            if !self.may_pull(hdr_len) {
-                return false;
-            }
-            if b::ipsec_rs_skb_unclone(p) != 0 {
-                return false;
-            }
-            b::ipsec_rs_skb_reset_network_header(p);
-            b::ipsec_rs_skb_mac_header_rebuild(p);
-            b::ipsec_rs_skb_set_eth_proto(p);
-        }
-        true
+        let Ok(hlen) = u32::try_from(hdr_len) else { return false };
+        // SAFETY: live and ours; the shim makes the inner header linear and
+        // private before resetting the headers to it.
+        unsafe { b::ipsec_rs_skb_become_inner(self.ptr.as_ptr(), ethertype.to_be(), hlen) }
     }
 
     /// Sets ECN CE on the inner IPv4 (`v6 == false`) or IPv6 header at the
@@ -409,29 +416,26 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_set_mark(self.ptr.as_ptr(), mark) }
     }
 
-    /// Hands the decapsulated packet to the stack as a newly received one
-    /// (`netif_rx`: the backlog of this CPU), after dropping its route and
-    /// conntrack entry, which belonged to the outer packet. Any context with
-    /// BH disabled. Returns false if the backlog dropped it.
-    pub fn reinject(self) -> bool {
+    /// Hands the decapsulated packet to the stack as a newly received one,
+    /// after dropping its route and conntrack entry, which belonged to the
+    /// outer packet: through `gro` (this CPU's GRO cell, as xfrm_input hands
+    /// decapsulated tunnel packets on), or the backlog (`netif_rx`) without.
+    /// Any context with BH disabled. Returns false if the packet was dropped
+    /// (device down, queue full: counted by the device's `rx_dropped`).
+    pub fn reinject(self, gro: Option<&GroCells>) -> bool {
         let p = self.into_raw();
-        // SAFETY: `p` is ours and handed over to netif_rx, which frees it on drop.
-        unsafe {
-            b::ipsec_rs_nf_reset_ct(p);
-            b::ipsec_rs_skb_dst_drop(p);
-            b::netif_rx(p) == b::NET_RX_SUCCESS as i32
-        }
+        let cells = gro.map_or(core::ptr::null_mut(), |g| g.cells.get());
+        // SAFETY: `p` is ours and handed over to gro_cells_receive or
+        // netif_rx, which free it on drop; `cells` is null or initialised
+        // (`GroCells::new`) and lives for the call.
+        unsafe { b::ipsec_rs_skb_reinject(p, cells) == b::NET_RX_SUCCESS as i32 }
     }
 
     /// Takes a reference on the receiving device (kept across async crypto,
     /// as xfrm_input does), dropped with the returned value.
     pub fn hold_dev(&self) -> DevRef {
         // SAFETY: a received skb has a live device; we take a reference.
-        unsafe {
-            let dev = b::ipsec_rs_skb_dev(self.ptr.as_ptr());
-            b::ipsec_rs_dev_hold(dev);
-            DevRef(dev)
-        }
+        DevRef(unsafe { b::ipsec_rs_skb_dev_hold(self.ptr.as_ptr()) })
     }
 
     /// The packet's namespace (`dev_net(skb->dev)`), as a handle that does
@@ -489,5 +493,60 @@ impl NetRef {
         // SAFETY: live by the type invariant, for as long as the handle is
         // used within the packet's processing.
         unsafe { super::net::Net::from_raw(self.0) }
+    }
+}
+
+/// Per-CPU GRO cells (NAPI instances on a dummy device of their own): where
+/// decapsulated packets re-enter the stack, as xfrm_input's own cells do for
+/// XFRM, so that the receive softirq finishes the outer packet before the
+/// inner one is processed, and inner TCP segments can be coalesced by GRO.
+///
+/// Owner: whoever created it (the receive path's registration), which must
+/// drop it only once nothing can call [`OwnedSkb::reinject`] with it.
+pub struct GroCells {
+    cells: kernel::alloc::KBox<Opaque<b::gro_cells>>,
+    dev: core::ptr::NonNull<b::net_device>,
+}
+
+// SAFETY: `gro_cells_receive` may be called on any CPU concurrently (each
+// uses its own per-CPU cell with BH disabled); creation and destruction
+// happen in process context, owned by one owner.
+unsafe impl Sync for GroCells {}
+// SAFETY: as above; the device and cells are not tied to a thread.
+unsafe impl Send for GroCells {}
+
+impl GroCells {
+    /// Allocates the dummy device and one cell per possible CPU. Process
+    /// context (GFP_KERNEL).
+    pub fn new() -> kernel::error::Result<Self> {
+        use kernel::{alloc::flags::GFP_KERNEL, error::code::ENOMEM};
+        let cells = kernel::alloc::KBox::new(Opaque::new(b::gro_cells::default()), GFP_KERNEL)?;
+        // SAFETY: process context; no other precondition.
+        let dev = core::ptr::NonNull::new(unsafe { b::alloc_netdev_dummy(0) }).ok_or(ENOMEM)?;
+        // SAFETY: `cells` is an empty `gro_cells` (null cells), at a stable
+        // heap address; `dev` is a live dummy device that outlives the cells
+        // (freed after them in `drop`).
+        let err = unsafe { b::gro_cells_init(cells.get(), dev.as_ptr()) };
+        if err != 0 {
+            // SAFETY: allocated above, never registered, no NAPI on it
+            // (gro_cells_init frees what it allocated when it fails).
+            unsafe { b::free_netdev(dev.as_ptr()) };
+            return Err(kernel::error::Error::from_errno(err));
+        }
+        Ok(Self { cells, dev })
+    }
+}
+
+impl Drop for GroCells {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`; process context; the owner
+        // guarantees no `gro_cells_receive` runs or will run. Destroying
+        // disables each NAPI (waiting for a running poll), frees the queued
+        // packets, and frees the cells after an RCU grace period; the dummy
+        // device, never registered, is freed last.
+        unsafe {
+            b::gro_cells_destroy(self.cells.get());
+            b::free_netdev(self.dev.as_ptr());
+        }
     }
 }

@@ -82,9 +82,16 @@ pub fn lookup(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, famil
 }
 
 /// Whether XFRM has an SA for (`daddr`, `spi`, `proto`) in `net`, see
-/// [`lookup`].
+/// [`lookup`]. In softirq (or with BH disabled: the receive path), through
+/// XFRM's per-CPU input cache (`xfrm_input_state_lookup`), which the
+/// packet's own lookup by xfrm_input or the receive path then hits.
 pub fn state_exists(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> bool {
-    lookup(net, mark, daddr, spi, proto, family).is_some()
+    // SAFETY: no preconditions.
+    if unsafe { b::ipsec_rs_in_softirq() } {
+        StateRef::lookup_input(net, mark, daddr, spi, proto, family).is_some()
+    } else {
+        lookup(net, mark, daddr, spi, proto, family).is_some()
+    }
 }
 
 impl SkBuff {
@@ -184,8 +191,6 @@ pub struct Props {
     pub flags: u8,
     /// Encapsulation type (`UDP_ENCAP_ESPINUDP`) or 0.
     pub encap_type: u16,
-    /// Encapsulation source port (network order), for NAT mapping changes.
-    pub encap_sport_be: u16,
     /// XFRM interface id (0: none).
     pub if_id: u32,
     /// SA direction (0 unspecified, 1 in, 2 out).
@@ -258,7 +263,7 @@ impl Drop for StateRef {
 
 impl StateRef {
     /// `xfrm_input_state_lookup()`: the lookup xfrm_input() does (with its
-    /// per-CPU input cache). Softirq.
+    /// per-CPU input cache). Softirq, or BH disabled.
     pub fn lookup_input(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> Option<Self> {
         let addr = to_xfrm_addr(daddr);
         // SAFETY: as `lookup`.
@@ -292,9 +297,9 @@ impl StateRef {
         // point to allocations owned by the SA and never replaced while it
         // is in the SA database (xfrm_state_update copies into a new SA, or
         // replaces `encap` only under the SA lock with the same type).
-        let (encap_type, encap_sport_be) = match unsafe { x.encap.as_ref() } {
-            Some(e) => (e.encap_type, e.encap_sport),
-            None => (0, 0),
+        let encap_type = match unsafe { x.encap.as_ref() } {
+            Some(e) => e.encap_type,
+            None => 0,
         };
         // SAFETY: as above.
         let alg = unsafe {
@@ -329,7 +334,6 @@ impl StateRef {
             family: x.props.family,
             flags: x.props.flags,
             encap_type,
-            encap_sport_be,
             if_id: x.if_id,
             dir: x.dir,
             offloaded: !x.xso.dev.is_null(),
@@ -338,6 +342,20 @@ impl StateRef {
             xfrm_replay_window,
             saddr,
         }
+    }
+
+    /// The encapsulation's source port (network order; 0 without
+    /// encapsulation), as it stands: `xfrm_state_update()` may rewrite it
+    /// in place (a NAT mapping change). Lock-free snapshot, as esp4 reads it.
+    pub fn encap_sport_be(&self) -> u16 {
+        let e = self.raw().encap;
+        if e.is_null() {
+            return 0;
+        }
+        // SAFETY: `encap` is null or owned by the SA for its life (see
+        // `props`); a racy read of a 16-bit field (READ_ONCE), as esp4/esp6
+        // read it.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*e).encap_sport)) }
     }
 
     /// The SA's transform (set up by esp4/esp6 `init_state`, keys set).

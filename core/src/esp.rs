@@ -310,6 +310,80 @@ pub fn parse_ip_prefix(prefix: &[u8], wire_len: usize) -> Parsed {
     }
 }
 
+/// What a first look at an IP packet's fixed header tells, before its other headers are
+/// fetched (a hook that must copy paged headers out of a socket buffer looks at most packets
+/// only this far).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peek {
+    /// Neither ESP nor UDP: [`parse_ip_prefix`] would say `NotEsp` or `Fragment`.
+    NotEsp,
+    /// A UDP datagram whose header starts this many bytes into the packet: `NotEsp` unless
+    /// its destination port is the NAT-T port ([`udp_dport_is_nat_t`]), else parse it.
+    Udp(usize),
+    /// ESP right after the IP header, which starts this many bytes into the packet: parse it
+    /// (the headers end 8 bytes further).
+    Esp(usize),
+    /// Anything else (IPv6 extension headers, inconsistent headers): parse it.
+    Parse,
+}
+
+/// Bytes of the packet [`peek_ip`] needs: the IPv4 header up to its protocol field, the
+/// IPv6 header up to its next-header field.
+pub const PEEK_BYTES: usize = 10;
+
+/// The first look at an IP packet of `wire_len` bytes whose first bytes are `hdr` (at least
+/// [`PEEK_BYTES`] of them, else the answer is `Parse`).
+pub fn peek_ip(hdr: &[u8], wire_len: usize) -> Peek {
+    let wire_len = wire_len.max(hdr.len());
+    match hdr.first().map(|b| b >> 4) {
+        Some(4) => {
+            let (Some(&vihl), Some(tot), Some(frag), Some(&proto)) =
+                (hdr.first(), be16(hdr, 2), be16(hdr, 6), hdr.get(9))
+            else {
+                return Peek::Parse;
+            };
+            let ihl = usize::from(vihl & 0x0f) * 4;
+            let tot = usize::from(tot);
+            if ihl < 20 || tot < ihl || tot > wire_len {
+                return Peek::Parse;
+            }
+            if frag & 0x1fff != 0 {
+                return Peek::NotEsp;
+            }
+            match proto {
+                IPPROTO_ESP => Peek::Esp(ihl),
+                IPPROTO_UDP if tot >= ihl + UDP_HDR_LEN => Peek::Udp(ihl),
+                IPPROTO_UDP => Peek::Parse,
+                _ => Peek::NotEsp,
+            }
+        }
+        Some(6) => {
+            let (Some(plen), Some(&nh)) = (be16(hdr, 4), hdr.get(6)) else {
+                return Peek::Parse;
+            };
+            let total = IPV6_HDR_LEN + usize::from(plen);
+            if total > wire_len {
+                return Peek::Parse;
+            }
+            match nh {
+                IPPROTO_ESP if wire_len >= IPV6_HDR_LEN => Peek::Esp(IPV6_HDR_LEN),
+                IPPROTO_ESP | NEXTHDR_HOP | NEXTHDR_ROUTING | NEXTHDR_DEST | NEXTHDR_FRAGMENT => {
+                    Peek::Parse
+                }
+                IPPROTO_UDP if total >= IPV6_HDR_LEN + UDP_HDR_LEN => Peek::Udp(IPV6_HDR_LEN),
+                IPPROTO_UDP => Peek::Parse,
+                _ => Peek::NotEsp,
+            }
+        }
+        _ => Peek::Parse,
+    }
+}
+
+/// Whether a UDP header (its first 4 bytes at least) is addressed to the NAT-T port.
+pub fn udp_dport_is_nat_t(udp: &[u8]) -> bool {
+    be16(udp, 2) == Some(NAT_T_PORT)
+}
+
 /// The transport part shared by IPv4 and IPv6: `l4` starts after the last IP header.
 fn parse_l4(
     proto: u8,
@@ -802,6 +876,72 @@ mod tests {
                 // The reported offset points at the SPI that was parsed.
                 let spi = &data[e.esp_offset..e.esp_offset + 4];
                 proptest::prop_assert_eq!(spi, &e.hdr.spi.to_be_bytes()[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn peek_sorts_out_the_common_cases() {
+        let tcp = ipv4(6, 0, &[0u8; 20]);
+        assert_eq!(peek_ip(&tcp[..PEEK_BYTES], tcp.len()), Peek::NotEsp);
+        let mut udp = [0u8; 16];
+        udp[2..4].copy_from_slice(&7777u16.to_be_bytes());
+        let u = ipv4(IPPROTO_UDP, 0, &udp);
+        assert_eq!(peek_ip(&u[..PEEK_BYTES], u.len()), Peek::Udp(20));
+        assert!(!udp_dport_is_nat_t(&u[20..]));
+        udp[2..4].copy_from_slice(&NAT_T_PORT.to_be_bytes());
+        assert!(udp_dport_is_nat_t(&udp));
+        let e = ipv4(IPPROTO_ESP, 0, &[0u8; 16]);
+        assert_eq!(peek_ip(&e[..PEEK_BYTES], e.len()), Peek::Esp(20));
+        // A non-first fragment, whatever its protocol.
+        let f = ipv4(IPPROTO_ESP, 10, &[0u8; 16]);
+        assert_eq!(peek_ip(&f[..PEEK_BYTES], f.len()), Peek::NotEsp);
+        // Too few bytes to tell.
+        assert_eq!(peek_ip(&tcp[..6], tcp.len()), Peek::Parse);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn peek_agrees_with_parse(mut data in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+                                  v6 in proptest::bool::ANY, proto in proptest::sample::select(vec![6u8, 17, 50, 0, 44, 58]),
+                                  nat_t in proptest::bool::ANY) {
+            // Mostly well-formed headers, so that every branch is reached.
+            if data.len() >= 48 {
+                let n = data.len();
+                if v6 {
+                    data[0] = 0x60;
+                    data[4..6].copy_from_slice(&((n - 40) as u16).to_be_bytes());
+                    data[6] = proto;
+                } else {
+                    data[0] = 0x45;
+                    data[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+                    data[6] &= 0x20;
+                    data[7] = 0;
+                    data[9] = proto;
+                }
+                if nat_t {
+                    let at = if v6 { 40 } else { 20 };
+                    data[at + 2..at + 4].copy_from_slice(&NAT_T_PORT.to_be_bytes());
+                }
+            }
+            let parsed = parse_ip(&data);
+            match peek_ip(&data, data.len()) {
+                Peek::NotEsp => proptest::prop_assert!(matches!(parsed, Parsed::NotEsp | Parsed::Fragment), "{parsed:?}"),
+                Peek::Udp(off) => {
+                    if !udp_dport_is_nat_t(&data[off..]) {
+                        proptest::prop_assert_eq!(parsed, Parsed::NotEsp);
+                    } else {
+                        // UDP and ESP headers (or the IKE marker) are all the parse needs.
+                        let k = (off + UDP_HDR_LEN + ESP_HDR_LEN).min(data.len());
+                        proptest::prop_assert_eq!(parse_ip_prefix(&data[..k], data.len()), parsed);
+                    }
+                }
+                Peek::Esp(off) => {
+                    // The headers the parse needs end 8 bytes after the IP header.
+                    let k = (off + ESP_HDR_LEN).min(data.len());
+                    proptest::prop_assert_eq!(parse_ip_prefix(&data[..k], data.len()), parsed);
+                }
+                Peek::Parse => {}
             }
         }
     }
