@@ -15,7 +15,9 @@ carrying TEXT and the sequence number. rfc4106(gcm(aes)) with a 20-byte key
 (16 key + 4 salt), or AES-CBC + HMAC-SHA-256 (128-bit ICV). --esn-hi gives
 the high 32 bits authenticated with ESN. The faults make a packet that the
 receiver must drop: a flipped ICV bit, a packet cut to N bytes of ESP, a
-padding byte out of sequence, another next-header value.
+padding byte out of sequence, another next-header value. Per packet
+(--pkt), long-pad adds 48 bytes of padding (bad-pad then spoils the first
+padding byte instead of the last).
 
 An item of --seq may be a range A-B (inclusive). --size N makes the inner
 UDP payload exactly N bytes (TEXT and the sequence number, padded with
@@ -129,9 +131,14 @@ def main():
         padlen = (-(len(inner) + 2)) % block
         if padlen == 0:
             padlen = block
+        if getattr(o, "long_pad", False):
+            # Padded beyond the block (as for traffic-flow confidentiality):
+            # the receiver must check padding that does not fit in a block.
+            padlen += 48
         pad = bytes(range(1, padlen + 1))
         if o.bad_pad:
-            pad = pad[:-1] + b"\x00"
+            # The last byte, or with long-pad the first (far from the trailer).
+            pad = (b"\x00" + pad[1:]) if getattr(o, "long_pad", False) else (pad[:-1] + b"\x00")
         pt = inner + pad + bytes([padlen, nh])
         hdr = struct.pack("!II", o.spi, seq & 0xFFFFFFFF)
         if a.alg == "gcm":
