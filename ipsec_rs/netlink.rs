@@ -95,10 +95,11 @@ impl genetlink::Handler for Handler {
                 };
                 // Settings the packet paths read lock-free: publish first, so
                 // a failure leaves everything as it was.
-                if new.frag_settings() != cfg.frag_settings() {
+                let frag_changed = new.frag_settings() != cfg.frag_settings();
+                if frag_changed {
                     st.engage_outbound(req.net())?;
                 }
-                if new.frag_settings() != cfg.frag_settings() || new.replay_mode() != cfg.replay_mode() {
+                if frag_changed || new.replay_mode() != cfg.replay_mode() {
                     st.settings.set_global(&mut cfg, &new).map_err(|e| set_error(req, e))?;
                 }
                 if new.rate_config() != cfg.rate_config() || new.flow_table_size != cfg.flow_table_size {

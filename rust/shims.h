@@ -71,7 +71,6 @@ struct aead_request;
 struct scatterlist;
 struct iphdr;
 struct ipv6hdr;
-typedef void (*ipsec_rs_crypto_done_t)(void *data, int err);
 
 struct net *ipsec_rs_skb_net(const struct sk_buff *skb);
 unsigned char *ipsec_rs_skb_data(const struct sk_buff *skb);

@@ -36,13 +36,30 @@ impl SkBuff {
         unsafe { (*self.as_ptr()).len }
     }
 
-
     /// Up to `buf.len()` bytes starting at the network header: either a view
     /// of the skb's linear data or a copy into `buf` (for paged data). Returns
     /// fewer bytes when the packet is shorter; `None` only if the network
     /// header lies outside the data.
     pub fn network_bytes<'a>(&'a self, buf: &'a mut [u8]) -> Option<&'a [u8]> {
-        self.network_bytes_at(0, buf)
+        // SAFETY: the skb is live by the type invariant.
+        let off = unsafe { b::ipsec_rs_skb_network_offset(self.as_ptr()) };
+        let avail = i64::from(self.len()) - i64::from(off);
+        if off < 0 || avail <= 0 {
+            return None;
+        }
+        let n = core::cmp::min(avail as usize, buf.len());
+        // SAFETY: the skb is live, `off + n <= len`, and `buf` holds `n`
+        // bytes; skb_header_pointer returns either a pointer into the skb's
+        // linear data (valid while we borrow the skb) or `buf`.
+        let p = unsafe {
+            b::ipsec_rs_skb_header_pointer(self.as_ptr(), off, n as i32, buf.as_mut_ptr().cast::<c_void>())
+        };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` points to `n` readable bytes living as long as `'a`
+        // (the skb borrow or `buf`), see above.
+        Some(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) })
     }
 
     /// The first `n` bytes from the network header, made linear first if
@@ -69,30 +86,6 @@ impl SkBuff {
         // while the borrow of `self` lasts (nothing else modifies the skb
         // meanwhile: the hook has it).
         Some(unsafe { core::slice::from_raw_parts(b::ipsec_rs_skb_network_header(p), n) })
-    }
-
-    /// As [`SkBuff::network_bytes`], from `at` bytes after the network header.
-    pub fn network_bytes_at<'a>(&'a self, at: usize, buf: &'a mut [u8]) -> Option<&'a [u8]> {
-        // SAFETY: the skb is live by the type invariant.
-        let nh = unsafe { b::ipsec_rs_skb_network_offset(self.as_ptr()) };
-        let off = i32::try_from(at).ok().and_then(|a| nh.checked_add(a))?;
-        let avail = i64::from(self.len()) - i64::from(off);
-        if off < 0 || avail <= 0 {
-            return None;
-        }
-        let n = core::cmp::min(avail as usize, buf.len());
-        // SAFETY: the skb is live, `off + n <= len`, and `buf` holds `n`
-        // bytes; skb_header_pointer returns either a pointer into the skb's
-        // linear data (valid while we borrow the skb) or `buf`.
-        let p = unsafe {
-            b::ipsec_rs_skb_header_pointer(self.as_ptr(), off, n as i32, buf.as_mut_ptr().cast::<c_void>())
-        };
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: `p` points to `n` readable bytes living as long as `'a`
-        // (the skb borrow or `buf`), see above.
-        Some(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), n) })
     }
 
     /// `skb->ignore_df`: the packet may be fragmented despite its DF bit.
@@ -272,14 +265,11 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_esp_strip(self.ptr.as_ptr(), len, hdr) }
     }
 
-
     /// Marks the checksum state unknown (the payload was rewritten).
     pub fn set_csum_none(&mut self) {
         // SAFETY: live and ours.
         unsafe { b::ipsec_rs_skb_csum_none(self.ptr.as_ptr()) }
     }
-
-
 
     /// Up to `max` bytes from the network header, which lies in the linear
     /// head in front of `data` in a protocol handler (or at it).

@@ -231,16 +231,20 @@ if [ -n "$PSIZE" ]; then
 		snap b
 		for m in xfrm module; do
 			[ $m = module ] && rx on || rx off
-			# Ten runs under one recording (a few hundred samples each
-			# under TCG), each on a fresh SA.
-			perf record -q -a -g -e cpu-clock -c 20000 -o /tmp/bench_decap_perf.$m -- sh -c '
-				i=0; while [ $i -lt 10 ]; do
-					ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi '$SPI' 2>/dev/null
-					ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi '$SPI' mode tunnel \
-						replay-window 32 aead "rfc4106(gcm(aes))" '"$KEY_AB"' 128
-					ip netns exec b '"$BLAST"' -p 7777 -s /run/netns/a -w va /tmp/bench_decap_'$PSIZE'.bin
-					i=$((i + 1))
-				done' >/tmp/bench_decap_out 2>&1
+			# Ten runs (each on a fresh SA, new_sa) under one system-wide
+			# recording: a few hundred samples each under TCG.
+			perf record -q -a -g -e cpu-clock -c 20000 -o /tmp/bench_decap_perf.$m 2>/dev/null &
+			perf_pid=$!
+			sleep 2
+			: >/tmp/bench_decap_out
+			i=0
+			while [ $i -lt 10 ]; do
+				new_sa
+				ip netns exec b "$BLAST" -p 7777 -s /run/netns/a -w va /tmp/bench_decap_$PSIZE.bin >>/tmp/bench_decap_out 2>&1
+				i=$((i + 1))
+			done
+			kill -INT $perf_pid
+			wait $perf_pid
 			check_eq "profiled $PSIZE B $m runs delivered every packet" \
 				"$(sed -n 's/.* counted=\([0-9]*\).*/\1/p' /tmp/bench_decap_out | sort -u)" "$N"
 			diag "profile, $PSIZE B, $m, $(perf report -i /tmp/bench_decap_perf.$m --stdio 2>/dev/null | sed -n 's/^# Samples: \([^ ]*\).*/\1/p' | head -1) samples"
