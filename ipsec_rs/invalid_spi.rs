@@ -2,16 +2,18 @@
 
 //! Invalid SPI: an inbound ESP packet for this host whose SPI has no SA.
 //!
-//! XFRM would drop it, bump `XfrmInNoStates` and tell nobody. We drop it
-//! ourselves, count it per address family, and, within the limits of the
-//! namespace's rate limiter (per flow and global, see `core/src/ratelimit.rs`),
-//! log the vendor guide's line and multicast a generic-netlink event so that
-//! a recovery daemon can act.
+//! XFRM would drop it, bump `XfrmInNoStates` and tell nobody. The receive
+//! path's ESP handler (`rx.rs`), which looks every locally delivered ESP
+//! packet's SA up anyway, drops it itself (bumping `XfrmInNoStates` too),
+//! counts it per address family, and, within the limits of the namespace's
+//! rate limiter (per flow and global, see `core/src/ratelimit.rs`), logs the
+//! vendor guide's line and multicasts a generic-netlink event so that a
+//! recovery daemon can act.
 
 use crate::{
     counters::bump,
     esp::{EspPacket, Family},
-    kapi::{self, net::Net, skb::SkBuff, sync::BhSpinLock, xfrm},
+    kapi::{self, net::Net, sync::BhSpinLock},
     netlink,
     nl::{self, stats_attr as stat},
     ratelimit::{Decision, Entry, FlowKey, RateLimiter},
@@ -31,27 +33,17 @@ pub(crate) fn new_limiter(cfg: &nl::GlobalConfig) -> Result<Limiter> {
     RateLimiter::new(table, SipKey::from_bytes(key), cfg.rate_config(), kapi::now_ns()).map_err(|_| EINVAL)
 }
 
-/// What the hook decides for an ESP packet addressed to this host.
-pub(crate) enum Outcome {
-    /// An SA exists (or detection is off): let XFRM have it.
-    Known,
-    /// No SA: drop.
-    Invalid,
-}
-
-/// Looks the packet's SA up and handles a miss. Softirq: no sleeping.
-pub(crate) fn check(
+/// Handles a packet whose SA the receive path's lookup did not find: counts
+/// it and, within the limiter's budget, logs the guide's line and sends the
+/// event. The caller drops the packet. Softirq: no sleeping.
+pub(crate) fn report_miss(
     net: &Net,
-    skb: &SkBuff,
     ifindex: i32,
     p: &EspPacket,
     counters: &crate::counters::Counters,
     limiter: &BhSpinLock<Limiter>,
-) -> Outcome {
+) {
     let family = p.dst.family.af();
-    if xfrm::state_exists(net, skb.mark(), &p.dst.bytes, p.hdr.spi, crate::esp::IPPROTO_ESP, family) {
-        return Outcome::Known;
-    }
     bump(counters, if p.dst.family == Family::V4 { stat::INVALID_SPI_V4 } else { stat::INVALID_SPI_V6 });
 
     let now = kapi::now_ns();
@@ -92,5 +84,4 @@ pub(crate) fn check(
             netlink::notify_invalid_spi(net, &ev);
         }
     }
-    Outcome::Invalid
 }

@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Inbound hooks: where ipsec_rs sees ESP addressed to this host.
+//! Inbound hooks: what ipsec_rs counts on the NAT-T port besides ESP.
 //!
-//! Hook point: NF_INET_LOCAL_IN, for IPv4 and IPv6. A router only forwards
-//! transit ESP, which is never ours to count or report, and LOCAL_IN only
-//! sees locally delivered packets; IPv4 has reassembled them by then (IPv6 has
-//! not: its non-first fragments are counted as such and passed on).
+//! Hook point: NF_INET_LOCAL_IN, for IPv4 and IPv6: locally delivered
+//! packets only (a router's transit ESP is never ours). IKE messages and NAT
+//! keepalives sent to port 4500 are counted here, before the UDP socket
+//! (which XFRM's encapsulation handler sits on) sees them, and so are
+//! malformed headers of such datagrams. ESP itself, plain or
+//! UDP-encapsulated, is left to the module's ESP handler (`rx.rs`), which
+//! counts it and looks its SA up once the stack has reassembled it.
 //! See Documentation/design.rst for the choice of integration points.
 
 use crate::{
     counters::bump,
-    esp::{self, Family, Parsed},
+    esp::{self, Parsed},
     nl::stats_attr as stat,
     kapi::netfilter::{self, HookPoint, HookSpec, Verdict},
     kapi::skb::SkBuff,
-    invalid_spi::{self, Outcome},
     netns::Shared,
 };
-use core::sync::atomic::Ordering;
 
 /// Runs after the filter table, so that dropped traffic is not counted.
 const PRIORITY: i32 = 100;
@@ -37,24 +38,23 @@ const SHORT_HEADER_BYTES: usize = 64;
 /// extension headers, UDP and the ESP header fit.
 const HEADER_BYTES: usize = 192;
 
-/// Classifies the packet from its first headers. A first look at the IP
-/// header (linear at `LOCAL_IN`) sorts out everything but ESP and UDP;
-/// UDP to another port than NAT-T and plain ESP need only their first
-/// transport bytes, made linear where they are not (the UDP or ESP handler
-/// would pull them next anyway); the rest (IPv6 extension headers, say) is
-/// parsed from a copy of the first `SHORT_HEADER_BYTES`, and only if they
-/// were too few, of `HEADER_BYTES`.
+/// Classifies a UDP datagram to the NAT-T port from its first headers;
+/// `None` for everything else. A first look at the IP header (linear at
+/// `LOCAL_IN`) sorts out all but UDP (and IPv6 extension headers); UDP to
+/// another port than NAT-T needs only its header, made linear where it is
+/// not (the UDP handler would pull it next anyway); the rest is parsed from
+/// a copy of the first `SHORT_HEADER_BYTES`, and only if they were too few,
+/// of `HEADER_BYTES`.
 fn classify(skb: &SkBuff) -> Option<Parsed> {
     let len = skb.len() as usize;
     let mut first = [0u8; esp::PEEK_BYTES];
     let need = match esp::peek_ip(skb.network_bytes(&mut first)?, len) {
-        esp::Peek::NotEsp => return Some(Parsed::NotEsp),
+        esp::Peek::NotEsp | esp::Peek::Esp(_) => return None,
         esp::Peek::Udp(at) => match skb.pull_network(at + UDP_HDR_LEN).and_then(|h| h.get(at..)) {
-            Some(udp) if !esp::udp_dport_is_nat_t(udp) => return Some(Parsed::NotEsp),
+            Some(udp) if !esp::udp_dport_is_nat_t(udp) => return None,
             Some(_) => at + UDP_HDR_LEN + esp::ESP_HDR_LEN,
             None => 0,
         },
-        esp::Peek::Esp(at) => at + esp::ESP_HDR_LEN,
         esp::Peek::Parse => 0,
     };
     // Without a pull (not possible here, or no memory): from a copy.
@@ -73,38 +73,17 @@ fn classify(skb: &SkBuff) -> Option<Parsed> {
 }
 
 impl netfilter::Hook for Shared {
-    fn hook(&self, skb: &SkBuff, state: &netfilter::HookState<'_>) -> Verdict {
-        let Some(parsed) = classify(skb) else {
-            return Verdict::Accept;
-        };
-        match parsed {
-            Parsed::Esp(p) => {
-                let c = match (p.src.family, p.encap.is_some()) {
-                    (Family::V4, false) => stat::ESP_V4,
-                    (Family::V6, false) => stat::ESP_V6,
-                    (Family::V4, true) => stat::UDP_ENCAP_V4,
-                    (Family::V6, true) => stat::UDP_ENCAP_V6,
-                };
-                bump(&self.counters, c);
-                if p.hdr.class != esp::SpiClass::Normal {
-                    bump(&self.counters, stat::RESERVED_SPI);
-                }
-                if self.invalid_spi_enabled.load(Ordering::Relaxed) {
-                    let net = state.net();
-                    if let Outcome::Invalid =
-                        invalid_spi::check(net, skb, state.in_ifindex(), &p, &self.counters, &self.limiter)
-                    {
-                        return Verdict::Drop;
-                    }
-                }
-            }
-            Parsed::IkeNonEsp => bump(&self.counters, stat::IKE_PASSED),
-            Parsed::NatKeepalive => bump(&self.counters, stat::NAT_KEEPALIVE),
-            Parsed::Malformed(_) => bump(&self.counters, stat::MALFORMED),
-            // IPv6 non-first fragments (reassembled later, seen again then),
-            // headers cut short (XFRM counts and drops those), and everything
-            // that is not ESP: not ours.
-            Parsed::Fragment | Parsed::Truncated | Parsed::NotEsp => {}
+    fn hook(&self, skb: &SkBuff, _state: &netfilter::HookState<'_>) -> Verdict {
+        match classify(skb) {
+            Some(Parsed::IkeNonEsp) => bump(&self.counters, stat::IKE_PASSED),
+            Some(Parsed::NatKeepalive) => bump(&self.counters, stat::NAT_KEEPALIVE),
+            // SPI 0 is plain ESP (after IPv6 extension headers): the ESP
+            // handler counts it.
+            Some(Parsed::Malformed(m)) if m != esp::Malformed::SpiZero => bump(&self.counters, stat::MALFORMED),
+            // ESP (counted by the ESP handler), IPv6 non-first fragments
+            // (reassembled later, seen again then), headers cut short (UDP
+            // drops those), and everything else: not ours.
+            _ => {}
         }
         Verdict::Accept
     }

@@ -8,9 +8,15 @@
 //! priority [`PRIORITY`]), for locally delivered, reassembled ESP, plain or
 //! UDP-encapsulated. For each packet, in this order:
 //!
-//! 1. SA lookup (`xfrm_input_state_lookup`, a held reference). SAs we do not
-//!    handle (mode, algorithm, offload, XFRM interface, direction, encap
-//!    type) are declined untouched: XFRM handles them (`passed_to_xfrm`).
+//! 0. Counted (`esp_v4`, `udp_encap_v6`, ...), whether or not our receive
+//!    path is on: this handler is where the module sees locally delivered
+//!    ESP once IPv4/IPv6 reassembled it and vti claimed its tunnels'.
+//! 1. SA lookup (`xfrm_input_state_lookup`, a held reference). A miss is an
+//!    invalid SPI (`invalid_spi.rs`): reported and dropped while detection
+//!    is on, else left to XFRM. With the receive path off, the packet goes
+//!    to XFRM here. SAs we do not handle (mode, algorithm, offload, XFRM
+//!    interface, direction, encap type) are declined untouched: XFRM
+//!    handles them (`passed_to_xfrm`).
 //! 2. Under the SA's lock: state valid, anti-replay *check* (ESN high bits
 //!    inferred), lifetime check (`xfrm_state_check_expire`: soft/hard
 //!    expiry and its key-manager events).
@@ -30,6 +36,7 @@
 
 use crate::{
     counters::bump,
+    esp, invalid_spi,
     kapi::{
         self,
         crypto::{self, Aead, Completion, Started, ESP_HDR_LEN},
@@ -137,32 +144,49 @@ impl EspInput for Rx {
         let netr = skb.net_ref();
         let net = netr.get();
         let shared = NetState::get(net).shared();
-        if !shared.rx_enabled.load(Ordering::Relaxed) {
-            return Input::Decline(skb);
-        }
         if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
             return Input::Decline(skb);
         }
         if !skb.may_pull(ESP_HDR_LEN) {
+            // XFRM drops it (XfrmInHdrError).
+            bump(&shared.counters, stat::MALFORMED);
             return Input::Decline(skb);
         }
         let (spi, seq_lo) = match skb.linear(0, ESP_HDR_LEN) {
             Some(h) => (be32(h, 0), be32(h, 4)),
             None => return Input::Decline(skb),
         };
-        // Outer addresses (and UDP source port) from the outer header.
-        let (saddr, daddr, tos, sport_be) = {
-            let Some(h) = skb.network_header_bytes(48) else { return Input::Decline(skb) };
-            match outer(h, family, encap_type != 0) {
-                Some(v) => v,
-                None => return Input::Decline(skb),
-            }
-        };
-        let Some(x) = StateRef::lookup_input(net, skb.view().mark(), &daddr, spi, IPPROTO_ESP, family) else {
-            // No SA: XFRM counts and drops it (the invalid-SPI hook has
-            // already seen it).
+        // Outer addresses (and UDP ports) from the outer header.
+        let Some(o) = skb.network_header_bytes(48).and_then(|h| outer(h, family, encap_type != 0)) else {
             return Input::Decline(skb);
         };
+        count_esp(shared, family, encap_type != 0, spi);
+        if spi == 0 {
+            // Never on the wire (RFC 4303 2.1); XFRM finds no SA for it.
+            bump(&shared.counters, stat::MALFORMED);
+            return Input::Decline(skb);
+        }
+        let rx_on = shared.rx_enabled.load(Ordering::Relaxed);
+        let detect = shared.invalid_spi_enabled.load(Ordering::Relaxed);
+        if !rx_on && !detect {
+            return Input::Decline(skb);
+        }
+        // The lookup xfrm_input would make (through the same per-CPU cache):
+        // with our receive path off, its own lookup hits what this one left.
+        let Some(x) = StateRef::lookup_input(net, skb.view().mark(), &o.daddr, spi, IPPROTO_ESP, family) else {
+            if !detect {
+                return Input::Decline(skb);
+            }
+            let p = o.esp_packet(family, spi, seq_lo, encap_type != 0);
+            invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
+            // As XFRM would have counted it.
+            net.xfrm_inc(Mib::InNoStates);
+            drop(skb);
+            return Input::Consumed;
+        };
+        if !rx_on {
+            return Input::Decline(skb);
+        }
         let ctx = match sa::find(&shared.sa_table, &x) {
             Some(c) => c,
             None => match new_entry(shared, &x, family, encap_type) {
@@ -240,7 +264,7 @@ impl EspInput for Rx {
             skb.network_to_data()
         };
         let info = ctx.facts.aead;
-        let op = RxOp { x, ctx, seq, seq_lo, spi, family, encap: encap_type != 0, saddr, sport_be, tos, hdr_len };
+        let op = RxOp { x, ctx, seq, seq_lo, spi, family, encap: encap_type != 0, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
         let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
         match crypto::esp_decrypt(skb, nfrags, esn_hi, &info, op) {
             Started::Done(op, skb, err) => op.complete(skb, err),
@@ -315,30 +339,74 @@ fn be32(b: &[u8], off: usize) -> u32 {
     u32::from_be_bytes(a)
 }
 
-/// Source and destination address, TOS/traffic class, and the UDP source
-/// port (network order, 0 without encapsulation) of the outer header.
-fn outer(h: &[u8], family: u16, udp: bool) -> Option<([u8; 16], [u8; 16], u8, u16)> {
-    let mut s = [0u8; 16];
-    let mut d = [0u8; 16];
-    match family {
+/// What the receive path reads from the outer IP header (and the UDP
+/// header of UDP-encapsulated ESP).
+struct Outer {
+    saddr: [u8; 16],
+    daddr: [u8; 16],
+    /// TOS / traffic class.
+    tos: u8,
+    /// UDP ports in network order, 0 without encapsulation.
+    sport_be: u16,
+    dport_be: u16,
+}
+
+impl Outer {
+    /// The packet as the invalid-SPI report describes it.
+    fn esp_packet(&self, family: u16, spi: u32, seq: u32, udp: bool) -> esp::EspPacket {
+        let fam = if family == AF_INET { esp::Family::V4 } else { esp::Family::V6 };
+        esp::EspPacket {
+            hdr: esp::EspHeader { spi, seq, class: esp::SpiClass::of(spi) },
+            encap: udp.then(|| esp::UdpPorts { sport: u16::from_be(self.sport_be), dport: u16::from_be(self.dport_be) }),
+            src: esp::IpAddr { family: fam, bytes: self.saddr },
+            dst: esp::IpAddr { family: fam, bytes: self.daddr },
+            esp_offset: 0,
+            first_fragment: false,
+        }
+    }
+}
+
+/// Reads the outer header `h` of a packet of `family`, UDP-encapsulated
+/// if `udp`.
+fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
+    let mut o = Outer { saddr: [0; 16], daddr: [0; 16], tos: 0, sport_be: 0, dport_be: 0 };
+    let ports_at = match family {
         AF_INET => {
-            s[..4].copy_from_slice(h.get(12..16)?);
-            d[..4].copy_from_slice(h.get(16..20)?);
-            let ihl = usize::from(*h.first()? & 0xf) * 4;
-            let sport = if udp { u16::from_ne_bytes([*h.get(ihl)?, *h.get(ihl + 1)?]) } else { 0 };
-            Some((s, d, *h.get(1)?, sport))
+            o.saddr[..4].copy_from_slice(h.get(12..16)?);
+            o.daddr[..4].copy_from_slice(h.get(16..20)?);
+            o.tos = *h.get(1)?;
+            udp.then(|| usize::from(h.first().map_or(0, |v| v & 0xf)) * 4)
         }
         AF_INET6 => {
-            s.copy_from_slice(h.get(8..24)?);
-            d.copy_from_slice(h.get(24..40)?);
-            let tc = (*h.first()? << 4) | (*h.get(1)? >> 4);
+            o.saddr.copy_from_slice(h.get(8..24)?);
+            o.daddr.copy_from_slice(h.get(24..40)?);
+            o.tos = (*h.first()? << 4) | (*h.get(1)? >> 4);
             // UDP-encapsulated ESP over IPv6: the UDP header follows the
             // fixed header (extension headers before UDP are not expected
             // on IKE's socket path; without them we do not check mappings).
-            let sport = if udp && *h.get(6)? == 17 { u16::from_ne_bytes([*h.get(40)?, *h.get(41)?]) } else { 0 };
-            Some((s, d, tc, sport))
+            (udp && *h.get(6)? == esp::IPPROTO_UDP).then_some(40)
         }
-        _ => None,
+        _ => return None,
+    };
+    if let Some(at) = ports_at {
+        o.sport_be = u16::from_ne_bytes([*h.get(at)?, *h.get(at + 1)?]);
+        o.dport_be = u16::from_ne_bytes([*h.get(at + 2)?, *h.get(at + 3)?]);
+    }
+    Some(o)
+}
+
+/// Counts a locally delivered ESP packet: per family and encapsulation,
+/// and its SPI if IANA reserved.
+fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
+    let c = match (family == AF_INET, udp) {
+        (true, false) => stat::ESP_V4,
+        (false, false) => stat::ESP_V6,
+        (true, true) => stat::UDP_ENCAP_V4,
+        (false, true) => stat::UDP_ENCAP_V6,
+    };
+    bump(&shared.counters, c);
+    if spi != 0 && esp::SpiClass::of(spi) == esp::SpiClass::Reserved {
+        bump(&shared.counters, stat::RESERVED_SPI);
     }
 }
 

@@ -76,15 +76,6 @@ impl HookState<'_> {
         unsafe { Net::from_raw(self.raw.net) }
     }
 
-    /// Index of the receiving interface, 0 if none.
-    pub fn in_ifindex(&self) -> i32 {
-        if self.raw.in_.is_null() {
-            return 0;
-        }
-        // SAFETY: a non-null `state->in` is a live device during the hook.
-        unsafe { (*self.raw.in_).ifindex }
-    }
-
     /// The hook point the packet is at (`None` for points this wrapper
     /// does not register).
     pub fn point(&self) -> Option<HookPoint> {

@@ -470,6 +470,12 @@ struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb)
 	return skb->dev;
 }
 
+/* The interface a received packet is on (as a LOCAL_IN hook's state->in). */
+int ipsec_rs_skb_ifindex(const struct sk_buff *skb)
+{
+	return skb->dev ? skb->dev->ifindex : skb->skb_iif;
+}
+
 /* An in-place AEAD decryption request. */
 void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,
 				 crypto_completion_t done, void *data,

@@ -140,6 +140,7 @@ bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int h
 bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int hdr);
 int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
+int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,
 				 crypto_completion_t done, void *data,
 				 struct scatterlist *sg, unsigned int cryptlen, u8 *iv,

@@ -101,6 +101,12 @@ impl SkBuff {
         unsafe { b::ipsec_rs_skb_mark(self.as_ptr()) }
     }
 
+    /// The index of the interface the packet was received on.
+    pub fn ifindex(&self) -> i32 {
+        // SAFETY: the skb is live by the type invariant.
+        unsafe { b::ipsec_rs_skb_ifindex(self.as_ptr()) }
+    }
+
     /// The SA that will transform the packet next, if its route is an XFRM
     /// bundle (an IPv4 packet at `POST_ROUTING` in `xfrm4_output()`).
     pub fn dst_xfrm(&self) -> Option<&State> {
@@ -587,6 +593,8 @@ pub enum Mib {
     InStateExpired = b::LINUX_MIB_XFRMINSTATEEXPIRED as isize,
     /// XfrmInStateInvalid.
     InStateInvalid = b::LINUX_MIB_XFRMINSTATEINVALID as isize,
+    /// XfrmInNoStates.
+    InNoStates = b::LINUX_MIB_XFRMINNOSTATES as isize,
 }
 
 impl Net {

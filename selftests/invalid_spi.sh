@@ -10,7 +10,7 @@
 require_root
 require_cmd ip ping python3
 require_tool
-trap 'kill $MONITOR_PID 2>/dev/null; topo_cleanup' EXIT
+trap 'kill $MONITOR_PID $ENCAP_PID_b 2>/dev/null; topo_cleanup' EXIT
 
 ktap_plan
 topo_two_routers
@@ -58,7 +58,9 @@ snap b
 check_eq "IPv6 log line" "$(dmesg | grep -c 'destaddr=2001:db8::2, prot=50, spi=0xbeef(48879), srcaddr=2001:db8::1')" 1
 check_eq "invalid_spi_v6 counter" "$(cnt invalid_spi_v6)" 1
 
-# 3. UDP-encapsulated (RFC 3948) from port 4501 to 4500.
+# 3. UDP-encapsulated (RFC 3948) from port 4501 to 4500, which reaches the
+# ESP handlers through an IKE daemon's encapsulation socket.
+check "UDP_ENCAP_ESPINUDP socket in b" encap_socket b
 ip netns exec a $INJECT 192.0.2.2 --spi 0xcafe --seq 11 --udp 4501:4500 >/dev/null
 sleep 1
 e=$(grep '"spi":51966' $ev)

@@ -1,0 +1,88 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Coexistence with XFRM's other receivers of ESP, with the module's
+# invalid-SPI detection on and its receive path off, then on:
+# - a vti tunnel, whose SAs carry a mark that only vti's own ESP handler
+#   (ahead of ours on the chain) applies: its traffic flows, nothing is
+#   reported as an invalid SPI;
+# - an XFRM interface (if_id): its traffic flows through XFRM, the module
+#   leaves those SAs alone (passed_to_xfrm) and reports nothing;
+# - next to them, a plain SA pair still decapsulated by the module, and an
+#   unknown SPI still reported.
+. "$IPSEC_RS_REPO/selftests/lib/lib.sh"
+require_root
+require_cmd ip ping python3
+require_tool
+trap 'topo_cleanup' EXIT
+
+topo_two_routers
+ip -n a link add vtiprobe type vti local 198.51.100.8 remote 198.51.100.9 2>/dev/null ||
+	skip_test "kernel without vti tunnels (CONFIG_NET_IPVTI)"
+ip -n a link del vtiprobe
+ktap_plan
+GCM="rfc4106(gcm(aes))"
+
+# vti: outer 198.51.100.1 <-> .2, key 7, inner 10.7.0.1 <-> 10.7.0.2.
+# vti_side NETNS LOCAL REMOTE INNER PEER_INNER SPI_OUT SPI_IN (hex digits);
+# the veth ends are va and vb: v${1} names them.
+vti_side() {
+	ip -n $1 addr add $2/24 dev v${1}
+	ip -n $1 link add vti7 type vti local $2 remote $3 ikey 7 okey 7 || return 1
+	ip -n $1 addr add $4/32 peer $5/32 dev vti7
+	ip -n $1 link set vti7 up
+	ip -n $1 xfrm state add src $2 dst $3 proto esp spi 0x$6 mode tunnel mark 7 aead "$GCM" $KEY_AB 128
+	ip -n $1 xfrm state add src $3 dst $2 proto esp spi 0x$7 mode tunnel mark 7 aead "$GCM" $KEY_AB 128
+	ip -n $1 xfrm policy add dir out mark 7 tmpl src $2 dst $3 proto esp mode tunnel
+	ip -n $1 xfrm policy add dir in mark 7 tmpl src $3 dst $2 proto esp mode tunnel
+}
+check "vti tunnel in a" vti_side a 198.51.100.1 198.51.100.2 10.7.0.1 10.7.0.2 7001 7002
+check "vti tunnel in b" vti_side b 198.51.100.2 198.51.100.1 10.7.0.2 10.7.0.1 7002 7001
+
+# XFRM interface: outer 203.0.113.1 <-> .2, if_id 9, inner 10.9.0.1 <-> .2.
+xfrmi_side() {
+	ip -n $1 addr add $2/24 dev v${1}
+	ip -n $1 link add ipsec9 type xfrm dev v${1} if_id 9 || return 1
+	ip -n $1 addr add $4/32 peer $5/32 dev ipsec9
+	ip -n $1 link set ipsec9 up
+	ip -n $1 xfrm state add src $2 dst $3 proto esp spi 0x$6 mode tunnel if_id 9 aead "$GCM" $KEY_AB 128
+	ip -n $1 xfrm state add src $3 dst $2 proto esp spi 0x$7 mode tunnel if_id 9 aead "$GCM" $KEY_AB 128
+	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir out if_id 9 tmpl src $2 dst $3 proto esp mode tunnel
+	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in if_id 9 tmpl src $3 dst $2 proto esp mode tunnel
+}
+check "XFRM interface in a" xfrmi_side a 203.0.113.1 203.0.113.2 10.9.0.1 10.9.0.2 9001 9002
+check "XFRM interface in b" xfrmi_side b 203.0.113.2 203.0.113.1 10.9.0.2 10.9.0.1 9002 9001
+
+# And a plain tunnel between the veth addresses (SPIs 0x1000 / 0x2000).
+xfrm_tunnel_gcm 192.0.2.1 192.0.2.2 || die "cannot install SAs"
+
+check "insmod" load_module
+check "invalid-SPI detection on in b" ip netns exec b "$IPSEC_RS_TOOL" set global --invalid-spi on
+
+# traffic WHEN: pings over all three, b's counters and XFRM's afterwards.
+traffic() {
+	mark_counters
+	check "$1: ping over vti" ip netns exec a ping -q -c 5 -i 0.1 -W 2 10.7.0.2
+	check "$1: ping over the XFRM interface" ip netns exec a ping -q -c 5 -i 0.1 -W 2 10.9.0.2
+	check "$1: ping over the plain tunnel" ip netns exec a ping -q -c 5 -i 0.1 -W 2 192.0.2.2
+	snap b
+	check_eq "$1: no invalid SPI reported" "$(delta invalid_spi_v4)" 0
+	check_eq "$1: every ESP packet that reached the module's handler counted" "$(delta esp_v4)" 10
+}
+traffic "receive path off"
+check_eq "receive path off: nothing decapsulated by the module" "$(delta decap_ok)" 0
+check "receive path on in b" ip netns exec b "$IPSEC_RS_TOOL" set global --rx on
+traffic "receive path on"
+check_eq "receive path on: the plain tunnel decapsulated by the module" "$(delta decap_ok)" 5
+check_eq "receive path on: the XFRM interface's SA left to XFRM" "$(delta passed_to_xfrm)" 5
+check_eq "vti's inbound SA counted its packets (XFRM decapsulated them)" \
+	"$(ip -n b -s xfrm state get src 198.51.100.1 dst 198.51.100.2 proto esp spi 0x7001 mark 7 |
+		sed -n '/lifetime current:/{n;s/.*, *\([0-9]*\)(packets).*/\1/p}')" 10
+check_eq "the XFRM interface's inbound SA counted its packets" "$(xfrm_packets b 0x9001 203.0.113.1 203.0.113.2)" 10
+
+# An unknown SPI to the plain tunnel's address is still reported.
+ip netns exec a $INJECT 192.0.2.2 --spi 0xdead --seq 1 >/dev/null
+sleep 0.5; snap b
+check_eq "an unknown SPI still reported" "$(delta invalid_spi_v4)" 1
+check "rmmod" unload_module
+check "kernel log clean" kernel_log_clean
+ktap_finish
