@@ -68,12 +68,24 @@ module! {
 /// The module: what is registered while it is loaded.
 ///
 /// Field order is teardown order: the netlink family goes first (no new
-/// requests), then the per-namespace state (hooks unregistered, counters freed).
+/// requests), then the per-namespace state (hooks unregistered, counters freed),
+/// and last the wait for RCU callbacks still to release SA entries.
 struct IpsecRs {
     _genl: KBox<netlink::Family>,
     _rx: RxRegistration,
     _pernet: kapi::net::PernetRegistration<netns::NetState>,
     registry: Pin<KBox<netns::Registry>>,
+    _rcu: RcuCallbacks,
+}
+
+/// Waits, when dropped, for the RCU callbacks that release unlinked SA
+/// entries (`sa.rs`): they run module code.
+struct RcuCallbacks;
+
+impl Drop for RcuCallbacks {
+    fn drop(&mut self) {
+        kapi::rcu::barrier();
+    }
 }
 
 /// The receive path's ESP handlers and the GRO cells its decapsulated
@@ -116,7 +128,7 @@ impl kernel::Module for IpsecRs {
         let genl = netlink::register(module)?;
         netlink::publish(&genl);
         pr_info!("loaded\n");
-        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, registry })
+        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, registry, _rcu: RcuCallbacks })
     }
 }
 

@@ -109,19 +109,26 @@ impl genetlink::Handler for Handler {
                     core::mem::swap(&mut *st.limiter.lock(), &mut fresh);
                     drop(fresh);
                 }
+                // Last of the steps that can fail (registering the hooks).
+                if new.natt_accounting != cfg.natt_accounting {
+                    st.set_natt_accounting(req.net(), new.natt_accounting)?;
+                }
                 st.invalid_spi_enabled.store(new.invalid_spi_enable, Ordering::Relaxed);
                 st.replay_window.store(new.replay_window, Ordering::Relaxed);
                 st.replay_disabled.store(new.replay_disabled, Ordering::Relaxed);
                 if cfg.rx_enable && !new.rx_enable {
                     // Switching the receive path off hands the SAs back to
                     // XFRM: give it our windows (flush writes them back).
+                    // Once no handler can still see the path on, no packet
+                    // starts our checks; a decryption still pending advances
+                    // XFRM's replay state too when it completes (retired
+                    // entries, `rx.rs`).
                     st.rx_enabled.store(false, Ordering::Relaxed);
                     crate::kapi::synchronize_net();
-                    crate::kapi::crypto::wait_idle();
-                    st.sa_table.lock().flush();
+                    st.sa_table.flush();
                 }
                 if new.rx_enable && !cfg.rx_enable {
-                    st.sa_table.lock().reopen();
+                    st.sa_table.reopen();
                 }
                 st.rx_enabled.store(new.rx_enable, Ordering::Relaxed);
                 *cfg = new;

@@ -27,12 +27,14 @@ static NET_ID: PernetId = PernetId::new();
 ///   configuration changes, including every write of `settings`. Taken
 ///   before `limiter`, never inside it.
 /// - `settings`: no lock for readers (RCU); writers hold `config`.
-/// - `sa_table`: BH spinlock; taken by the receive path (softirq) to find or
-///   add an SA's entry, and at teardown (process context) to flush. Inside
-///   it, an SA's own lock (`x->lock`) may be taken (seeding a new window,
-///   writing windows back); never the other way round.
-/// - `out_hooks`: mutex, process context only; taken by netlink under
-///   `config` to register the outbound hooks, and by `NetState::drop` to
+/// - `sa_table`: read without a lock (RCU) by the receive path; its BH
+///   spinlock is taken to add an SA's entry (softirq) and to flush
+///   (process context). Inside it, an SA's own lock (`x->lock`) may be
+///   taken (seeding a new window, writing windows back); never the other
+///   way round.
+/// - `out_hooks`, `in_hooks`: mutexes, process context only; taken by
+///   netlink under `config` to register (and `in_hooks` to unregister)
+///   the outbound and NAT-T accounting hooks, and by `NetState::drop` to
 ///   unregister them.
 #[pin_data]
 pub(crate) struct Shared {
@@ -51,7 +53,7 @@ pub(crate) struct Shared {
     pub(crate) replay_disabled: AtomicBool,
     /// The SAs the receive path decapsulates (see `sa.rs`).
     #[pin]
-    pub(crate) sa_table: BhSpinLock<SaTable>,
+    pub(crate) sa_table: SaTable,
     /// The configuration of this namespace.
     #[pin]
     pub(crate) config: Mutex<nl::GlobalConfig>,
@@ -63,6 +65,10 @@ pub(crate) struct Shared {
     /// packet pays for them. They point to this `Shared`.
     #[pin]
     out_hooks: Mutex<Option<netfilter::Registration>>,
+    /// The NAT-T accounting hooks (`receive.rs`), registered while
+    /// `config.natt_accounting` is on. They point to this `Shared`.
+    #[pin]
+    in_hooks: Mutex<Option<netfilter::Registration>>,
 }
 
 impl Shared {
@@ -84,16 +90,30 @@ impl Shared {
         }
         Ok(())
     }
+
+    /// Registers (`on`) or unregisters the NAT-T accounting hooks. Process
+    /// context, `config` held; unregistering waits for running hooks.
+    pub(crate) fn set_natt_accounting(&self, net: &Net, on: bool) -> Result {
+        let mut hooks = self.in_hooks.lock();
+        if on && hooks.is_none() {
+            // SAFETY: as in `engage_outbound`: `self` is the pinned `Shared`
+            // of `net`'s `NetState`, whose `drop()` unregisters these hooks
+            // (taking them out of `in_hooks`) before `self` is freed.
+            *hooks = Some(unsafe { netfilter::Registration::new(net, &receive::HOOKS, self as *const Shared)? });
+        } else if !on {
+            hooks.take();
+        }
+        Ok(())
+    }
 }
 
 /// Per-namespace state, created by the pernet `init` callback and dropped by
 /// `exit`.
 ///
-/// Owners: `hooks` and `shared.out_hooks` hold pointers to `*shared`;
-/// `drop()` unregisters both (waiting until no CPU runs them) before
-/// `shared` is freed.
+/// Owners: `shared.in_hooks` and `shared.out_hooks` hold pointers to
+/// `*shared`; `drop()` unregisters both (waiting until no CPU runs them)
+/// before `shared` is freed.
 pub(crate) struct NetState {
-    hooks: Option<netfilter::Registration>,
     shared: Pin<KBox<Shared>>,
 }
 
@@ -121,22 +141,18 @@ impl PernetState for NetState {
                     rx_enabled: AtomicBool::new(cfg.rx_enable),
                     replay_window: AtomicU32::new(cfg.replay_window),
                     replay_disabled: AtomicBool::new(cfg.replay_disabled),
-                    sa_table <- BhSpinLock::new(SaTable::new()?),
+                    sa_table <- SaTable::new(),
                     config <- new_mutex!(cfg),
                     settings: Settings::new(&cfg)?,
                     out_hooks <- new_mutex!(None),
+                    in_hooks <- new_mutex!(None),
                 }? Error),
                 GFP_KERNEL,
             )?;
-            // SAFETY: `shared` is pinned on the heap and owned by the
-            // `NetState` built below, whose `drop()` unregisters the hooks
-            // (waiting for running ones) before `shared` is freed; `net`
-            // outlives its pernet state.
-            let hooks = unsafe {
-                netfilter::Registration::new(net, &receive::HOOKS, &*shared as *const Shared)?
-            };
+            // No one else sees `shared` yet: `config` need not be held.
+            shared.set_natt_accounting(net, cfg.natt_accounting)?;
             registry_add(&shared)?;
-            Ok(NetState { hooks: Some(hooks), shared })
+            Ok(NetState { shared })
         };
         // SAFETY: the closure either initialises all of `slot` with one
         // write, or returns an error having written nothing. `slot` is valid
@@ -153,13 +169,13 @@ impl PernetState for NetState {
 impl Drop for NetState {
     fn drop(&mut self) {
         // Unregister before `shared` goes, whatever the field order.
-        self.hooks.take();
+        self.shared.in_hooks.lock().take();
         self.shared.out_hooks.lock().take();
         // No packet of this namespace reaches the receive path any more (its
         // devices are gone: device pernet exits run before subsystems'), and
         // no decryption is pending for it (each holds its device). Give the
         // windows back to XFRM.
-        self.shared.sa_table.lock().flush();
+        self.shared.sa_table.flush();
         registry_remove(&self.shared);
     }
 }
@@ -197,7 +213,7 @@ impl Registry {
             // `NetState` removes it (under this mutex, which we hold) before
             // freeing it.
             let shared = unsafe { &*(p as *const Shared) };
-            shared.sa_table.lock().flush();
+            shared.sa_table.flush();
         }
     }
 }

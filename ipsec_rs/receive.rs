@@ -2,6 +2,11 @@
 
 //! Inbound hooks: what ipsec_rs counts on the NAT-T port besides ESP.
 //!
+//! Registered only while NAT-T accounting is on (`ipsec-rs set global
+//! --natt-accounting on`; off by default): every locally delivered packet
+//! passes them, so a namespace that does not want these counters does not
+//! pay for them.
+//!
 //! Hook point: NF_INET_LOCAL_IN, for IPv4 and IPv6: locally delivered
 //! packets only (a router's transit ESP is never ours). IKE messages and NAT
 //! keepalives sent to port 4500 are counted here, before the UDP socket

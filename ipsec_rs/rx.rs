@@ -187,7 +187,7 @@ impl EspInput for Rx {
         if !rx_on {
             return Input::Decline(skb);
         }
-        let ctx = match sa::find(&shared.sa_table, &x) {
+        let ctx = match shared.sa_table.find(&x) {
             Some(c) => c,
             None => match new_entry(shared, &x, family, encap_type) {
                 Ok(c) => c,

@@ -3,32 +3,47 @@
 //! What the module keeps per XFRM SA it decapsulates: the anti-replay
 //! window (the core crate's O(1) ring) and per-SA counters.
 //!
-//! Owner: a per-namespace table (`SaTable`, behind a BH spinlock), keyed by
-//! the SA itself. Each entry holds a reference on its `xfrm_state`, so the
-//! key (the state's address) cannot be reused while the entry exists.
-//! Entries are created by the first packet of an SA (softirq, GFP_ATOMIC),
-//! removed by a sweep when their SA is no longer valid (deleted, expired,
-//! replaced), and all dropped when the namespace or the module goes away;
-//! at that point each window writes its highest sequence number back into
-//! XFRM's own replay state, so that XFRM, taking over, does not accept
-//! what we already accepted (and we, loading again, start from there).
+//! Owner: a per-namespace table (`SaTable`), keyed by the SA itself: a
+//! hash of RCU lists, which the packet path reads without a lock and
+//! writers (entry creation in softirq, sweeps, flushes) change under the
+//! table's BH spinlock. Each linked entry holds a reference on its
+//! `xfrm_state`, so the key (the state's address) cannot be reused while
+//! the entry exists, and the table holds one reference on each entry,
+//! released a grace period after the entry is unlinked (RCU readers may
+//! still be looking at it). Entries are created by the first packet of an
+//! SA (softirq, GFP_ATOMIC), unlinked by a sweep when their SA is no longer
+//! valid (deleted, expired, replaced), and all unlinked when the namespace
+//! or the module goes away; at that point each window writes its highest
+//! sequence number back into XFRM's own replay state, so that XFRM, taking
+//! over, does not accept what we already accepted (and we, loading again,
+//! start from there). Packets that found an entry before it was unlinked
+//! hold their own reference and see it retired.
 //!
 //! The window itself is protected by the SA's own lock (`x->lock`), which
 //! xfrm_input also takes for its replay state: a check and an update are a
 //! handful of instructions under it.
 
 use crate::{
-    kapi::{crypto::AeadInfo, sync::BhSpinLock, xfrm::{Mode, StateGuard, StateRef}},
+    kapi::{
+        crypto::AeadInfo,
+        rcu::{self, RcuGuard, RcuHead, RcuRelease},
+        sync::BhSpinLock,
+        xfrm::{Mode, StateGuard, StateRef},
+    },
     replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MIN_WINDOW, MAX_WINDOW},
 };
 use core::{
     cell::UnsafeCell,
-    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+    ptr,
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
 
 /// Buckets of the table (a power of two).
-const BUCKETS: usize = 256;
+const BUCKETS: usize = 1024;
 /// Most SAs tracked per namespace; beyond, new SAs are left to XFRM.
 pub(crate) const MAX_ENTRIES: usize = 65_536;
 /// Minimum interval between two replay log lines of one SA.
@@ -77,6 +92,19 @@ pub(crate) struct SaCtx {
     /// yet checked go to XFRM; packets already past the check raise XFRM's
     /// state again when they advance. Written and read under `x->lock`.
     retired: AtomicBool,
+    /// The next entry of the bucket (RCU list; written under the table's
+    /// lock, and never again once this entry is unlinked).
+    next: AtomicPtr<SaCtx>,
+    /// Queues the table's reference for release once unlinked.
+    rcu: RcuHead,
+}
+
+// SAFETY: `rcu` is a field of `SaCtx`, used only for that release.
+unsafe impl RcuRelease for SaCtx {
+    const HEAD_OFFSET: usize = core::mem::offset_of!(SaCtx, rcu);
+    fn rcu_head(&self) -> &RcuHead {
+        &self.rcu
+    }
 }
 
 // SAFETY: `window` is only reached through `window()`, which requires the
@@ -142,71 +170,132 @@ pub(crate) fn mode_for(global_window: u32, global_disabled: bool, xfrm_window: u
     ReplayMode::Window(w)
 }
 
-/// The SAs of one namespace.
-pub(crate) struct SaTable {
-    buckets: KVec<KVec<Option<Arc<SaCtx>>>>,
+/// The table's bookkeeping, under its lock.
+struct Writer {
     count: usize,
     next_id: u32,
     /// Flushed (receive path off, namespace or module going): no new entries.
     closed: bool,
 }
 
+/// The SAs of one namespace.
+#[pin_data(PinnedDrop)]
+pub(crate) struct SaTable {
+    /// Bucket heads of RCU lists of entries, each linked entry standing for
+    /// one reference (`Arc::into_raw`) the table holds.
+    heads: KVec<AtomicPtr<SaCtx>>,
+    /// Serialises every change of the lists and of the bookkeeping.
+    #[pin]
+    writer: BhSpinLock<Writer>,
+}
+
 fn bucket_of(addr: usize) -> usize {
     // xfrm_state objects come from a slab: drop the low bits, mix the rest.
     let h = (addr >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
-    (h >> 24) & (BUCKETS - 1)
+    (h >> 20) & (BUCKETS - 1)
 }
 
 impl SaTable {
     /// An empty table (process context).
-    pub(crate) fn new() -> Result<Self> {
-        let mut buckets = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
-        for _ in 0..BUCKETS {
-            buckets.push(KVec::new(), GFP_KERNEL)?;
-        }
-        Ok(Self { buckets, count: 0, next_id: 1, closed: false })
-    }
-
-    /// The entry of SA `x`, if any.
-    fn get(&self, x: &StateRef) -> Option<Arc<SaCtx>> {
-        let b = self.buckets.get(bucket_of(x.addr()))?;
-        b.iter().flatten().find(|c| c.x.addr() == x.addr()).cloned()
-    }
-
-    /// Removes entries whose SA is no longer valid. Any context (drops
-    /// references on dead SAs; their windows are not written back: XFRM
-    /// will never use those SAs again).
-    fn sweep(&mut self) {
-        for b in self.buckets.iter_mut() {
-            for slot in b.iter_mut() {
-                if slot.as_ref().map_or(false, |c| c.x.is_dead()) {
-                    *slot = None;
-                    self.count -= 1;
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(SaTable {
+            heads: {
+                let mut v = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
+                for _ in 0..BUCKETS {
+                    v.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
                 }
+                v
+            },
+            writer <- BhSpinLock::new(Writer { count: 0, next_id: 1, closed: false }),
+        }? Error)
+    }
+
+    /// The linked entry of SA `x`, or null. Inside an RCU read-side section
+    /// (then the entry stays valid for the section), or with the lock held
+    /// (then it stays linked while the lock is).
+    fn lookup(&self, x: &StateRef) -> *const SaCtx {
+        let Some(head) = self.heads.get(bucket_of(x.addr())) else { return ptr::null() };
+        let mut p = head.load(Ordering::Acquire).cast_const();
+        // SAFETY (each dereference): an entry reached from a head was linked
+        // when it was reached; once unlinked it is released only after a
+        // grace period (`rcu::drop_arc_after_grace_period`), which cannot
+        // end before the caller's read-side section does, and its `next`
+        // is left as it was, so the walk can go on.
+        while let Some(c) = unsafe { p.as_ref() } {
+            if c.x.addr() == x.addr() {
+                return p;
+            }
+            p = c.next.load(Ordering::Acquire).cast_const();
+        }
+        ptr::null()
+    }
+
+    /// The entry of SA `x`, if any, with a reference of its own. Any
+    /// context; no lock: the packet path.
+    pub(crate) fn find(&self, x: &StateRef) -> Option<Arc<SaCtx>> {
+        let _rcu = RcuGuard::new();
+        let p = self.lookup(x);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` came from `Arc::into_raw` (linked entries do) and is
+        // valid for the read-side section (`lookup`); the table's reference
+        // on it is released only after a grace period, so its count is at
+        // least one while we take ours.
+        Some(unsafe { ArcBorrow::from_raw(p) }.into())
+    }
+
+    /// Unlinks every entry `drop_it` selects, calling `before` on each
+    /// first; their references go after a grace period. Lock held.
+    fn unlink(&self, w: &mut Writer, mut drop_it: impl FnMut(&SaCtx) -> bool, mut before: impl FnMut(&SaCtx)) {
+        for head in self.heads.iter() {
+            let mut prev = head;
+            loop {
+                let p = prev.load(Ordering::Relaxed);
+                // SAFETY: a linked entry; the lock keeps it linked.
+                let Some(c) = (unsafe { p.as_ref() }) else { break };
+                if !drop_it(c) {
+                    prev = &c.next;
+                    continue;
+                }
+                before(c);
+                prev.store(c.next.load(Ordering::Relaxed), Ordering::Release);
+                w.count -= 1;
+                // SAFETY: `p` stood for the table's reference (linked
+                // entries come from `Arc::into_raw`), given up here once:
+                // the entry is no longer linked and never linked again.
+                unsafe { rcu::drop_arc_after_grace_period(p.cast_const()) };
             }
         }
     }
 
     /// Accepts new entries again (receive path switched back on).
-    pub(crate) fn reopen(&mut self) {
-        self.closed = false;
+    pub(crate) fn reopen(&self) {
+        self.writer.lock().closed = false;
     }
 
     /// Hands every SA back to XFRM (windows written back, entries retired
-    /// and dropped) and accepts no new entry until `reopen`. Process
+    /// and unlinked) and accepts no new entry until `reopen`. Process
     /// context.
-    pub(crate) fn flush(&mut self) {
-        self.closed = true;
-        for b in self.buckets.iter_mut() {
-            for slot in b.iter_mut() {
-                if let Some(c) = slot.take() {
-                    if !c.x.is_dead() {
-                        c.write_back();
-                    }
-                }
+    pub(crate) fn flush(&self) {
+        let mut w = self.writer.lock();
+        w.closed = true;
+        self.unlink(&mut w, |_| true, |c| {
+            if !c.x.is_dead() {
+                c.write_back();
             }
-        }
-        self.count = 0;
+        });
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for SaTable {
+    fn drop(self: Pin<&mut Self>) {
+        // Its namespace is going: normally flushed already. The releases
+        // run after a grace period; the module waits for them at exit.
+        let this = self.into_ref().get_ref();
+        let mut w = this.writer.lock();
+        this.unlink(&mut w, |_| true, |_| {});
     }
 }
 
@@ -218,29 +307,21 @@ pub(crate) enum NoEntry {
     Closed,
 }
 
-/// The entry of SA `x`, if it has one. Softirq (or BH disabled).
-pub(crate) fn find(table: &BhSpinLock<SaTable>, x: &StateRef) -> Option<Arc<SaCtx>> {
-    table.lock().get(x)
-}
-
 /// The entry of SA `x`, created if needed with `facts` and the window `mode()` gives, taking over XFRM's
 /// replay state: the window starts at XFRM's highest sequence number, with
 /// everything XFRM's window covered marked seen. Softirq.
 pub(crate) fn get_or_insert(
-    table: &BhSpinLock<SaTable>,
+    table: &SaTable,
     x: &StateRef,
     facts: Facts,
     mode: impl FnOnce() -> ReplayMode,
     esn: bool,
 ) -> core::result::Result<Arc<SaCtx>, NoEntry> {
-    {
-        let t = table.lock();
-        if let Some(c) = t.get(x) {
-            return Ok(c);
-        }
-        if t.closed {
-            return Err(NoEntry::Closed);
-        }
+    if let Some(c) = table.find(x) {
+        return Ok(c);
+    }
+    if table.writer.lock().closed {
+        return Err(NoEntry::Closed);
     }
     // A new SA: decide its window, allocate outside the lock.
     let mode = mode();
@@ -263,52 +344,54 @@ pub(crate) fn get_or_insert(
             last_log_ns: AtomicU64::new(0),
             unlogged: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            next: AtomicPtr::new(ptr::null_mut()),
+            rcu: RcuHead::new(),
         },
         GFP_ATOMIC,
     )
     .map_err(|_| NoEntry::Resources)?;
 
-    let mut t = table.lock();
-    if let Some(c) = t.get(x) {
+    let mut w = table.writer.lock();
+    let found = table.lookup(x);
+    if !found.is_null() {
         // Another CPU won the race; ours is dropped.
-        return Ok(c);
+        // SAFETY: a linked entry (from `Arc::into_raw`), kept linked by the
+        // lock, so its count is at least one while we take a reference.
+        return Ok(unsafe { ArcBorrow::from_raw(found) }.into());
     }
-    if t.closed {
+    if w.closed {
         return Err(NoEntry::Closed);
     }
-    if t.count >= MAX_ENTRIES {
-        t.sweep();
-        if t.count >= MAX_ENTRIES {
-            return Err(NoEntry::Resources);
-        }
+    // Dead SAs are collected whenever a new SA appears (rekeying makes
+    // both happen together): O(entries), once per SA.
+    table.unlink(&mut w, |c| c.x.is_dead(), |_| {});
+    if w.count >= MAX_ENTRIES {
+        return Err(NoEntry::Resources);
     }
     // Seed from XFRM under the SA's lock, inside the table lock: no packet
     // of this SA can be decapsulated by us before the entry is complete.
     {
         let mut g = x.lock();
         let xr = g.xfrm_replay();
-        if let Some(w) = ctx.window(&mut g) {
+        if let Some(win) = ctx.window(&mut g) {
             if xr.top != 0 {
                 let covered = u64::from(xr.window.max(1)).min(xr.top);
                 let mut s = xr.top + 1 - covered;
                 while s <= xr.top {
-                    let _: core::result::Result<(), ReplayError> = w.update(s);
+                    let _: core::result::Result<(), ReplayError> = win.update(s);
                     s += 1;
                 }
             }
         }
     }
-    ctx.conn_id.store(t.next_id, Ordering::Relaxed);
-    t.next_id = t.next_id.wrapping_add(1).max(1);
-    let bucket = bucket_of(x.addr());
-    let Some(b) = t.buckets.get_mut(bucket) else { return Err(NoEntry::Resources) };
-    match b.iter_mut().find(|s| s.is_none()) {
-        Some(slot) => *slot = Some(ctx.clone()),
-        None => b.push(Some(ctx.clone()), GFP_ATOMIC).map_err(|_| NoEntry::Resources)?,
-    }
-    t.count += 1;
-    // Dead SAs are collected whenever a new SA appears (rekeying makes
-    // both happen together): O(entries), once per SA.
-    t.sweep();
+    ctx.conn_id.store(w.next_id, Ordering::Relaxed);
+    w.next_id = w.next_id.wrapping_add(1).max(1);
+    let Some(head) = table.heads.get(bucket_of(x.addr())) else { return Err(NoEntry::Resources) };
+    let raw = Arc::into_raw(ctx.clone());
+    // SAFETY: `raw` is our new entry, not yet visible to anyone else.
+    unsafe { &*raw }.next.store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+    // Publishes the complete entry (its fields before the pointer).
+    head.store(raw.cast_mut(), Ordering::Release);
+    w.count += 1;
     Ok(ctx)
 }

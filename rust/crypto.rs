@@ -26,20 +26,30 @@ use core::{
     marker::PhantomData,
     mem::{size_of, ManuallyDrop},
     ptr::NonNull,
-    sync::atomic::{AtomicUsize, Ordering},
 };
 
 /// ESP header length (SPI and sequence number).
 pub const ESP_HDR_LEN: usize = 8;
 
-/// Decryptions started and not yet completed (module-wide).
-static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Counts a decryption started (`1`) or finished (`-1`): a per-CPU
+/// counter whose sum is the number in flight (module-wide), so that the
+/// packet path of every CPU does not write one shared cache line.
+fn inflight(v: i64) {
+    // SAFETY: per-CPU add, any context.
+    unsafe { b::ipsec_rs_inflight_add(v as _) }
+}
 
 /// Waits until no asynchronous decryption is pending, so that their
 /// completions (module code, per-namespace state) have all run. Process
-/// context, after the protocol handlers are unregistered (no new ones).
+/// context, and only once no decryption can start any more (the protocol
+/// handlers unregistered): then the sum cannot read zero while one is
+/// pending, since every +1 happened before and a completion's -1 is never
+/// seen without its +1. (With starts still possible, a start on one CPU
+/// and its completion on another, read in the wrong order, could cancel a
+/// pending +1 out.)
 pub fn wait_idle() {
-    while INFLIGHT.load(Ordering::Acquire) != 0 {
+    // SAFETY: reads the per-CPU counters; any context.
+    while unsafe { b::ipsec_rs_inflight_sum() } != 0 {
         // SAFETY: process context (caller).
         unsafe { b::msleep(1) };
     }
@@ -217,7 +227,7 @@ pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Opti
     }
     skb.set_csum_none();
     let dev = skb.hold_dev();
-    INFLIGHT.fetch_add(1, Ordering::AcqRel);
+    inflight(1);
     let cryptlen = (elen + ivlen) as u32;
     // SAFETY: the request lives in our allocation with `reqsize` bytes of
     // context behind it; IV buffer of `ivlen` bytes; the skb (now owned by
@@ -235,7 +245,7 @@ pub fn esp_decrypt<C: Completion>(mut skb: OwnedSkb, nfrags: usize, esn_hi: Opti
     // SAFETY: `head` is initialised and owned by us again.
     let (ctx, skb, dev) = unsafe { finish(head, (*head).skb) };
     drop(dev);
-    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    inflight(-1);
     Started::Done(ctx, skb, err)
 }
 
@@ -281,5 +291,5 @@ unsafe extern "C" fn done<C: Completion>(data: *mut c_void, err: i32) {
     let (ctx, skb, dev) = unsafe { finish(head, (*head).skb) };
     ctx.complete(skb, err);
     drop(dev);
-    INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    inflight(-1);
 }

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Read-copy-update for one heap value: readers (packet hooks in softirq,
-//! or process context under an [`RcuGuard`]) take no lock; a writer publishes
-//! a complete new value and frees the old one after a grace period.
+//! Read-copy-update: readers (packet paths in softirq, or process context
+//! under an [`RcuGuard`]) take no lock. [`RcuBox`]: one heap value that a
+//! writer replaces whole, freeing the old one after a grace period
+//! (process context). [`drop_arc_after_grace_period`]: the reference an RCU
+//! list held on an entry it no longer links, released after a grace period
+//! from any context, for lists written in softirq.
 
 use super::bindings as b;
 use core::{
     marker::PhantomData,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc, types::Opaque};
 
 /// Proof that the holder runs inside an RCU read-side critical section for
 /// `'a`: values read through it stay valid (are not freed) for `'a`.
@@ -109,4 +112,67 @@ impl<T> Drop for RcuBox<T> {
         // `KBox::into_raw`.
         drop(unsafe { KBox::from_raw(*self.ptr.get_mut()) });
     }
+}
+
+/// An RCU callback head, embedded in a value that RCU readers may still
+/// see after it was unlinked (see [`RcuRelease`]).
+pub struct RcuHead(Opaque<b::callback_head>);
+
+impl RcuHead {
+    /// A head not yet queued.
+    pub const fn new() -> Self {
+        RcuHead(Opaque::uninit())
+    }
+}
+
+impl Default for RcuHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A type shared through [`Arc`] whose references an RCU structure may
+/// drop only after a grace period, through its embedded [`RcuHead`].
+///
+/// # Safety
+///
+/// `rcu_head()` returns the [`RcuHead`] field at byte offset `HEAD_OFFSET`
+/// within `Self` (`core::mem::offset_of!`), used for nothing else.
+pub unsafe trait RcuRelease: Sized + Send + Sync + 'static {
+    /// Where the head is.
+    const HEAD_OFFSET: usize;
+    /// The head.
+    fn rcu_head(&self) -> &RcuHead;
+}
+
+/// Drops the reference `ptr` stands for once every RCU reader that might
+/// have reached the value has left its read-side section. Any context (the
+/// release runs from RCU's callback, in softirq). The module must call
+/// [`barrier`] before its code goes away.
+///
+/// # Safety
+///
+/// `ptr` comes from `Arc::into_raw` and its reference is given up here; no
+/// other call for the same value's head is pending (a value is unlinked,
+/// and so released, once).
+pub unsafe fn drop_arc_after_grace_period<T: RcuRelease>(ptr: *const T) {
+    // SAFETY: `ptr` is a live value (we hold a reference); the value stays
+    // allocated until `release` drops that reference, after the grace
+    // period; the head is queued once (caller), and `release` finds the
+    // value back from it (`HEAD_OFFSET`, trait contract).
+    unsafe { b::call_rcu((*ptr).rcu_head().0.get(), Some(release::<T>)) };
+}
+
+unsafe extern "C" fn release<T: RcuRelease>(head: *mut b::callback_head) {
+    // SAFETY: queued by `drop_arc_after_grace_period` with the head at
+    // `HEAD_OFFSET` inside a value whose reference (from `Arc::into_raw`) it
+    // gave up: this is that reference, dropped once.
+    drop(unsafe { Arc::from_raw(head.cast::<u8>().sub(T::HEAD_OFFSET).cast::<T>()) });
+}
+
+/// Waits until every callback queued so far has run (module exit, after
+/// the last [`drop_arc_after_grace_period`]). Process context: sleeps.
+pub fn barrier() {
+    // SAFETY: process context (caller).
+    unsafe { b::rcu_barrier() }
 }

@@ -238,6 +238,26 @@ void ipsec_rs_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
+/* Decryptions in flight, per CPU: started on one CPU (+1), completed on the
+ * same or another (-1, possibly from cryptd's worker); only the sum over
+ * CPUs means anything. No shared cache line on the packet path. */
+static DEFINE_PER_CPU(long, ipsec_rs_inflight);
+
+void ipsec_rs_inflight_add(long v)
+{
+	this_cpu_add(ipsec_rs_inflight, v);
+}
+
+long ipsec_rs_inflight_sum(void)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu(ipsec_rs_inflight, cpu));
+	return sum;
+}
+
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x)
 {
 	xfrm_state_hold(x);

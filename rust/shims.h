@@ -94,6 +94,8 @@ void ipsec_rs_skb_csum_unnecessary(struct sk_buff *skb);
 void ipsec_rs_xfrm_mode_skb_cb_set_protocol(struct sk_buff *skb, u8 proto);
 void ipsec_rs_rcu_read_lock(void);
 void ipsec_rs_rcu_read_unlock(void);
+void ipsec_rs_inflight_add(long v);
+long ipsec_rs_inflight_sum(void);
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x);
 u32 ipsec_rs_xfrm_smark_get(u32 mark, struct xfrm_state *x);
 void ipsec_rs_xfrm_inc_stats(struct net *net, int field);

@@ -72,13 +72,23 @@ snap b
 check_eq "encap log line" "$(dmesg | grep -c 'prot=17, spi=0xcafe(51966)')" 1
 check_eq "invalid_spi_v4 counter counts UDP-encapsulated" "$(cnt invalid_spi_v4)" 2
 
-# 4. IKE (non-ESP marker) and NAT keepalives are passed on, not reported.
-ip netns exec a $INJECT 192.0.2.2 --udp 4502:4500 --raw 00000000aabbccdd >/dev/null
-ip netns exec a $INJECT 192.0.2.2 --udp 4503:4500 --raw ff >/dev/null
-sleep 1
-snap b
+# 4. IKE (non-ESP marker) and NAT keepalives are passed on, not reported;
+# counted only while NAT-T accounting is on (its hooks registered).
+natt() {
+	ip netns exec a $INJECT 192.0.2.2 --udp 4502:4500 --raw 00000000aabbccdd >/dev/null
+	ip netns exec a $INJECT 192.0.2.2 --udp 4503:4500 --raw ff >/dev/null
+	sleep 1
+	snap b
+}
+natt
+check_eq "NAT-T accounting off: IKE not counted" "$(cnt ike_passed)" 0
+check "NAT-T accounting on in b" ip netns exec b "$IPSEC_RS_TOOL" set global --natt-accounting on
+natt
 check_eq "IKE counted as passed" "$(cnt ike_passed)" 1
 check_eq "keepalive counted as passed" "$(cnt nat_keepalive)" 1
+check "NAT-T accounting off in b" ip netns exec b "$IPSEC_RS_TOOL" set global --natt-accounting off
+natt
+check_eq "NAT-T accounting off again: nothing more counted" "$(cnt ike_passed)/$(cnt nat_keepalive)" 1/1
 check_eq "no event for IKE or keepalive" "$(wc -l <$ev)" 3
 
 # 5. The same flow again within the minute: suppressed, no event, no log.

@@ -134,8 +134,11 @@ pub mod config_attr {
     pub const PREFRAG: u16 = 12;
     /// u8 0/1: the module's own inbound ESP path on (default off).
     pub const RX_ENABLE: u16 = 13;
+    /// u8 0/1: count IKE, NAT keepalives and malformed datagrams on the
+    /// NAT-T port (a netfilter hook on every local packet; default off).
+    pub const NATT_ACCOUNTING: u16 = 14;
     /// Highest attribute number.
-    pub const MAX: u16 = RX_ENABLE;
+    pub const MAX: u16 = NATT_ACCOUNTING;
 }
 
 /// Attributes of per-SA settings (attribute set `sa`).  An SA is selected like XFRM does:
@@ -725,6 +728,9 @@ pub struct GlobalConfig {
     pub prefrag: PreFrag,
     /// The module's own inbound ESP path (off: XFRM decapsulates everything).
     pub rx_enable: bool,
+    /// Count what arrives on the NAT-T port besides ESP (IKE, keepalives,
+    /// malformed datagrams): costs a netfilter hook on every local packet.
+    pub natt_accounting: bool,
 }
 
 /// Smallest flow table.
@@ -735,7 +741,7 @@ pub const MAX_FLOW_TABLE: u32 = 1 << 20;
 impl GlobalConfig {
     /// Defaults: detection on, one event per flow per minute (600 per minute overall,
     /// bursts of 60), 4,096 flows, two-minute idle timeout, window 64, DF copy,
-    /// pre-fragmentation off.
+    /// pre-fragmentation off, receive path off, NAT-T accounting off.
     pub const DEFAULT: GlobalConfig = GlobalConfig {
         invalid_spi_enable: true,
         flow_rate: RateConfig::DEFAULT.flow_rate,
@@ -750,6 +756,7 @@ impl GlobalConfig {
         df_mode: super::frag::DEFAULT_DF_MODE,
         prefrag: super::frag::DEFAULT_PREFRAG,
         rx_enable: false,
+        natt_accounting: false,
     };
 
     /// The rate-limiter settings this configuration implies.
@@ -815,6 +822,7 @@ impl GlobalConfig {
         w.put_u8(DF_MODE, df_mode_to_u8(self.df_mode))?;
         w.put_u8(PREFRAG, prefrag_to_u8(self.prefrag))?;
         w.put_u8(RX_ENABLE, u8::from(self.rx_enable))?;
+        w.put_u8(NATT_ACCOUNTING, u8::from(self.natt_accounting))?;
         Ok(w.len())
     }
 
@@ -862,6 +870,7 @@ impl GlobalConfig {
                 DF_MODE => c.df_mode = df_mode_attr(&a)?,
                 PREFRAG => c.prefrag = prefrag_attr(&a)?,
                 RX_ENABLE => c.rx_enable = a.flag()?,
+                NATT_ACCOUNTING => c.natt_accounting = a.flag()?,
                 _ => {}
             }
             Ok(())
@@ -1607,6 +1616,7 @@ mod tests {
             ("config", "df-mode", c::DF_MODE),
             ("config", "prefrag", c::PREFRAG),
             ("config", "rx-enable", c::RX_ENABLE),
+            ("config", "natt-accounting", c::NATT_ACCOUNTING),
             ("sa", "family", s::FAMILY),
             ("sa", "daddr", s::DADDR),
             ("sa", "spi", s::SPI),

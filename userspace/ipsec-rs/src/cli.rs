@@ -242,6 +242,11 @@ pub struct GlobalArgs {
     /// AES-CBC/HMAC-SHA-256); off leaves every packet to XFRM (default off).
     #[arg(long, value_enum)]
     pub rx: Option<OnOff>,
+    /// Count IKE messages, NAT keepalives and malformed datagrams sent to
+    /// UDP port 4500 (a netfilter hook every locally delivered packet then
+    /// passes; default off).
+    #[arg(long, value_enum)]
+    pub natt_accounting: Option<OnOff>,
     /// Invalid-SPI events per log interval per flow (>= 1).
     #[arg(long, value_name = "N")]
     pub flow_rate: Option<u32>,

@@ -95,6 +95,7 @@ pub fn global_patch(a: &GlobalArgs) -> Result<ConfigPatch, AppError> {
         df_mode: a.df_mode.map(Into::into),
         prefrag: a.prefrag.map(|v| v.prefrag()),
         rx_enable: a.rx.map(|v| v.on()),
+        natt_accounting: a.natt_accounting.map(|v| v.on()),
     };
     if p.is_empty() {
         return Err(AppError::Usage(

@@ -254,6 +254,7 @@ pub fn config_json(c: &GlobalConfig) -> String {
         "df_mode": df_name(c.df_mode),
         "prefrag": prefrag_name(c.prefrag),
         "rx_enable": c.rx_enable,
+        "natt_accounting": c.natt_accounting,
     })
     .to_string()
 }
@@ -279,6 +280,7 @@ pub fn config_text(c: &GlobalConfig) -> String {
         ("prefrag", prefrag_name(c.prefrag).to_string()),
         ("invalid-spi", on_off(c.invalid_spi_enable).to_string()),
         ("rx", on_off(c.rx_enable).to_string()),
+        ("natt-accounting", on_off(c.natt_accounting).to_string()),
         (
             "flow-rate",
             format!("{} per interval, burst {}", c.flow_rate, c.flow_burst),

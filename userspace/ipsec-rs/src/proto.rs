@@ -62,6 +62,8 @@ pub struct ConfigPatch {
     pub prefrag: Option<PreFrag>,
     /// `rx-enable`.
     pub rx_enable: Option<bool>,
+    /// `natt-accounting`.
+    pub natt_accounting: Option<bool>,
 }
 
 impl ConfigPatch {
@@ -104,6 +106,9 @@ impl ConfigPatch {
             }
             if let Some(v) = self.rx_enable {
                 w.put_u8(RX_ENABLE, u8::from(v))?;
+            }
+            if let Some(v) = self.natt_accounting {
+                w.put_u8(NATT_ACCOUNTING, u8::from(v))?;
             }
             Ok(w.len())
         })

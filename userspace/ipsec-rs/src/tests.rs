@@ -582,7 +582,8 @@ fn show_global_json_snapshot() {
             r#"{"invalid_spi_enable":true,"flow_rate":1,"flow_burst":1,"global_rate":600,"#,
             r#""global_burst":60,"flow_table_size":4096,"log_interval_ms":60000,"#,
             r#""flow_idle_timeout_ms":120000,"replay_window":64,"replay_disabled":false,"#,
-            r#""df_mode":"copy","prefrag":"disabled","rx_enable":false}"#,
+            r#""df_mode":"copy","prefrag":"disabled","rx_enable":false,"#,
+            r#""natt_accounting":false}"#,
             "\n"
         )
     );
