@@ -205,27 +205,40 @@ wait_rcv() {
 }
 # mark_counters / delta NAME: how much module counter NAME moved in router b
 # since the last mark_counters (receive-path tests).
-# encap_socket NETNS: a UDP socket on port 4500 with UDP_ENCAP_ESPINUDP in
-# NETNS, as an IKE daemon has (what routes UDP-encapsulated ESP to XFRM's
-# handlers), and an inbound policy letting port-4500 datagrams through
-# (UDP checks policy before the encapsulation socket sees them). Waits up to
-# 30 s for it; the socket's process id is in ENCAP_PID_<NETNS>. Fails if the
-# socket did not come up.
+# encap_socket NETNS: UDP sockets on port 4500 (IPv4, and IPv6 only) with
+# UDP_ENCAP_ESPINUDP in NETNS, as an IKE daemon has (what routes
+# UDP-encapsulated ESP to XFRM's handlers), and natt_bypass. Waits up to
+# 30 s for them; the sockets' process id is in ENCAP_PID_<NETNS>. Fails if
+# they did not come up.
 encap_socket() {
 	ip netns exec "$1" python3 -c '
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 4500))
 s.setsockopt(socket.IPPROTO_UDP, 100, 2)
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s6.bind(("::", 4500))
+s6.setsockopt(socket.IPPROTO_UDP, 100, 2)
 print("ready", flush=True)
 time.sleep(3600)' >/tmp/encap_$1.out &
 	eval "ENCAP_PID_$1=$!"
-	ip -n "$1" xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4500 dir in priority 10
+	natt_bypass "$1"
 	_i=0
 	while [ $_i -lt 150 ] && ! grep -q ready /tmp/encap_$1.out 2>/dev/null; do
 		sleep 0.2; _i=$((_i + 1))
 	done
 	grep -q ready /tmp/encap_$1.out
+}
+# natt_bypass NETNS: inbound policies letting datagrams to port 4500 through
+# (UDP checks policy before the encapsulation socket sees them, and tunnel
+# or transport policies between the same addresses, if they have a lower
+# priority than these (a higher number), would match them).
+natt_bypass() {
+	ip -n "$1" -batch - <<-EOF
+	xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4500 dir in priority 10
+	xfrm policy add src ::/0 dst ::/0 proto udp dport 4500 dir in priority 10
+	EOF
 }
 
 mark_counters() { snap b; BASE=$SNAP; }
