@@ -216,18 +216,18 @@ impl SaTable {
     fn lookup(&self, x: &StateRef) -> *const SaCtx {
         let Some(head) = self.heads.get(bucket_of(x.addr())) else { return ptr::null() };
         let mut p = head.load(Ordering::Acquire).cast_const();
-        // SAFETY (each dereference): an entry reached from a head was linked
-        // when it was reached; once unlinked it is released only after a
-        // grace period (`rcu::drop_arc_after_grace_period`), which cannot
-        // end before the caller's read-side section does, and its `next`
-        // is left as it was, so the walk can go on.
-        while let Some(c) = unsafe { p.as_ref() } {
+        loop {
+            // SAFETY: an entry reached from a head was linked when it was
+            // reached; once unlinked it is released only after a grace
+            // period (`rcu::drop_arc_after_grace_period`), which cannot end
+            // before the caller's read-side section does, and its `next` is
+            // left as it was, so the walk can go on.
+            let Some(c) = (unsafe { p.as_ref() }) else { return ptr::null() };
             if c.x.addr() == x.addr() {
                 return p;
             }
             p = c.next.load(Ordering::Acquire).cast_const();
         }
-        ptr::null()
     }
 
     /// The entry of SA `x`, if any, with a reference of its own. Any

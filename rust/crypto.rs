@@ -280,6 +280,11 @@ unsafe fn finish<C>(head: *mut OpHead<C>, skb: *mut b::sk_buff) -> (C, OwnedSkb,
     (ctx, skb, dev)
 }
 
+/// The crypto layer's completion callback.
+///
+/// # Safety
+///
+/// Called by the crypto layer only, for a request `esp_decrypt` left pending.
 unsafe extern "C" fn done<C: Completion>(data: *mut c_void, err: i32) {
     if err == -(b::EINPROGRESS as i32) {
         // A backlog notification (we never ask for backlogging): not the end.

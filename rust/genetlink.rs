@@ -173,6 +173,11 @@ struct Inner<H: Handler> {
     handler: H,
 }
 
+/// Generic netlink's `doit` callback.
+///
+/// # Safety
+///
+/// Called by generic netlink only, for our family's commands.
 unsafe extern "C" fn doit_cb<H: Handler>(_skb: *mut b::sk_buff, info: *mut b::genl_info) -> c_int {
     // SAFETY: genetlink passes our family in `info->family`; it is the first
     // field of a `repr(C)` `Inner<H>`, which lives until unregistration,
@@ -187,6 +192,11 @@ unsafe extern "C" fn doit_cb<H: Handler>(_skb: *mut b::sk_buff, info: *mut b::ge
     }
 }
 
+/// Generic netlink's `dumpit` callback.
+///
+/// # Safety
+///
+/// Called by generic netlink only, for our family's commands.
 unsafe extern "C" fn dumpit_cb<H: Handler>(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) -> c_int {
     // SAFETY: genetlink calls the dumps of our family with `cb->data`
     // pointing to its `genl_dumpit_info` for the whole dump.

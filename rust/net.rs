@@ -87,6 +87,11 @@ pub trait PernetState: Sized + Send + Sync + 'static {
     }
 }
 
+/// The pernet `init` callback.
+///
+/// # Safety
+///
+/// Called by the pernet subsystem only, for a namespace being set up.
 unsafe extern "C" fn init_cb<T: PernetState>(net: *mut b::net) -> c_int {
     // SAFETY: the kernel passes a live namespace that outlives this call.
     let net_ref = unsafe { Net::from_raw(net) };
@@ -101,6 +106,11 @@ unsafe extern "C" fn init_cb<T: PernetState>(net: *mut b::net) -> c_int {
     }
 }
 
+/// The pernet `exit` callback.
+///
+/// # Safety
+///
+/// Called by the pernet subsystem only, for a namespace being torn down.
 unsafe extern "C" fn exit_cb<T: PernetState>(net: *mut b::net) {
     // SAFETY: `init_cb` initialised this slot; the kernel calls exit once.
     unsafe { ptr::drop_in_place(b::ipsec_rs_net_generic(net, T::id().get()).cast::<T>()) }

@@ -120,6 +120,11 @@ pub trait Hook: Sync {
     fn hook(&self, skb: &SkBuff, state: &HookState<'_>) -> Verdict;
 }
 
+/// The netfilter hook function.
+///
+/// # Safety
+///
+/// Called by netfilter only, with the `priv` pointer the registration gave.
 unsafe extern "C" fn hook_cb<T: Hook>(
     priv_: *mut c_void,
     skb: *mut b::sk_buff,
@@ -179,7 +184,7 @@ impl Registration {
                 priority: s.priority,
                 ..Default::default()
             };
-            op.set_hook_ops_type(b::nf_hook_ops_type::NF_HOOK_OP_UNDEFINED as u32);
+            op.set_hook_ops_type(b::nf_hook_ops_type::NF_HOOK_OP_UNDEFINED);
             ops.push(op, GFP_KERNEL)?;
         }
         // SAFETY: `ops` is initialised and will not move or be freed until

@@ -163,6 +163,11 @@ pub unsafe fn drop_arc_after_grace_period<T: RcuRelease>(ptr: *const T) {
     unsafe { b::call_rcu((*ptr).rcu_head().0.get(), Some(release::<T>)) };
 }
 
+/// RCU's callback for `drop_arc_after_grace_period`.
+///
+/// # Safety
+///
+/// Called by RCU only, with the head that function queued.
 unsafe extern "C" fn release<T: RcuRelease>(head: *mut b::callback_head) {
     // SAFETY: queued by `drop_arc_after_grace_period` with the head at
     // `HEAD_OFFSET` inside a value whose reference (from `Arc::into_raw`) it

@@ -576,6 +576,8 @@ impl StateGuard<'_> {
 
 /// XFRM statistics (`/proc/net/xfrm_stat`) the receive path bumps.
 #[derive(Clone, Copy, Debug)]
+// The names follow XFRM's own (LINUX_MIB_XFRMIN*), all inbound statistics.
+#[allow(clippy::enum_variant_names)]
 pub enum Mib {
     /// XfrmInError.
     InError = b::LINUX_MIB_XFRMINERROR as isize,
@@ -653,11 +655,22 @@ pub trait EspInput: 'static {
     fn input(skb: OwnedSkb, family: u16, encap_type: i32) -> Input;
 }
 
+/// XFRM's `handler` callback (plain ESP).
+///
+/// # Safety
+///
+/// Called by XFRM's protocol chain only, with a received packet it owns.
 unsafe extern "C" fn handler_cb<T: EspInput, const AF: u16>(skb: *mut b::sk_buff) -> c_int {
     // SAFETY: as `input_cb`, for plain ESP (`xfrm{4,6}_esp_rcv`).
     unsafe { input_cb::<T, AF>(skb, 0, 0, 0) }
 }
 
+/// XFRM's `input_handler` callback (UDP-encapsulated ESP, and plain ESP
+/// through `handler_cb`).
+///
+/// # Safety
+///
+/// Called by XFRM's protocol chain only, with a received packet it owns.
 unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
     skb: *mut b::sk_buff,
     _nexthdr: c_int,
@@ -676,16 +689,31 @@ unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
     }
 }
 
+/// XFRM's `cb_handler` callback: nothing to do.
+///
+/// # Safety
+///
+/// Called by XFRM only.
 unsafe extern "C" fn cb_cb(_skb: *mut b::sk_buff, _err: c_int) -> c_int {
     // Not ours (we never call xfrm_input): let the next handler see it.
     1
 }
 
+/// XFRM's ICMP error callback (IPv4): not ours.
+///
+/// # Safety
+///
+/// Called by XFRM only.
 unsafe extern "C" fn err4_cb(_skb: *mut b::sk_buff, _info: u32) -> c_int {
     // ICMP errors about ESP: esp4 handles them (PMTU, redirects).
     1
 }
 
+/// XFRM's ICMP error callback (IPv6): not ours.
+///
+/// # Safety
+///
+/// Called by XFRM only.
 unsafe extern "C" fn err6_cb(
     _skb: *mut b::sk_buff,
     _opt: *mut b::inet6_skb_parm,

@@ -345,7 +345,8 @@ impl<S: Deref<Target = [Entry]> + DerefMut> RateLimiter<S> {
                 if is_free && free.is_none() {
                     free = Some(i);
                 }
-                if oldest.is_none_or(|(_, t)| e.last_ns < t) {
+                // (Not `is_none_or`: the kernel's minimum Rust, 1.78, lacks it.)
+                if !matches!(oldest, Some((_, t)) if e.last_ns >= t) {
                     oldest = Some((i, e.last_ns));
                 }
             }
