@@ -177,8 +177,10 @@ impl EspInput for Rx {
             if !detect {
                 return Input::Decline(skb);
             }
-            let p = o.esp_packet(family, spi, seq_lo, encap_type != 0);
-            invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
+            // `outer` accepted the family, so the packet always describes.
+            if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
+                invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
+            }
             // As XFRM would have counted it.
             net.xfrm_inc(Mib::InNoStates);
             drop(skb);
@@ -353,16 +355,16 @@ struct Outer {
 
 impl Outer {
     /// The packet as the invalid-SPI report describes it.
-    fn esp_packet(&self, family: u16, spi: u32, seq: u32, udp: bool) -> esp::EspPacket {
-        let fam = if family == AF_INET { esp::Family::V4 } else { esp::Family::V6 };
-        esp::EspPacket {
+    fn esp_packet(&self, family: u16, spi: u32, seq: u32, udp: bool) -> Option<esp::EspPacket> {
+        let fam = esp::Family::from_af(family)?;
+        Some(esp::EspPacket {
             hdr: esp::EspHeader { spi, seq, class: esp::SpiClass::of(spi) },
             encap: udp.then(|| esp::UdpPorts { sport: u16::from_be(self.sport_be), dport: u16::from_be(self.dport_be) }),
             src: esp::IpAddr { family: fam, bytes: self.saddr },
             dst: esp::IpAddr { family: fam, bytes: self.daddr },
             esp_offset: 0,
             first_fragment: false,
-        }
+        })
     }
 }
 
