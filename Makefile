@@ -28,7 +28,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(PWD) LLVM=$(LLVM) \
 	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
 	$(if $(BINDGEN),BINDGEN=$(BINDGEN))
 
-.PHONY: all modules setup check test-host test-vm run bench bench-build bench-vm clean canary
+.PHONY: all modules setup check test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
@@ -103,6 +103,13 @@ bench-build:
 BENCH_TESTS ?= bench.sh
 bench-vm: bench-build
 	$(PERF_VM) $(BENCH_VM_FLAGS) $(BENCH_TESTS)
+
+# Kernel instructions per received packet, per symbol, plain XFRM against
+# the module (a QEMU plugin counts them; Documentation/testing.rst).
+PROFILE_N ?= 20000
+PROFILE_SIZE ?= 64
+insn-profile: bench-build
+	scripts/insn-profile-run $(IPSEC_RS_CACHE)/kernel-perf $(PERF_BUILD)/ipsec_rs.ko $(PROFILE_N) $(PROFILE_SIZE)
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true

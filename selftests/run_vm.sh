@@ -6,7 +6,8 @@
 # userspace (shared read-only over 9p), and prints kselftest TAP.
 #
 #   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
-#                       [--icount SHIFT] [--expect-fault CLASS] ['TEST[:ARGS] [expect=CLASS]' ...]
+#                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG]
+#                       ['TEST[:ARGS] [expect=CLASS]' ...]
 #
 # TEST is a script under selftests/ (default: every selftests/*.sh listed in
 # selftests/TESTS). ARGS, after a colon, are passed to it (commas become
@@ -22,6 +23,9 @@
 # host's: timings inside the guest measure instructions executed, immune to
 # the host's load (benchmarks).
 #
+# --qemu-arg ARG: one more argument for QEMU (repeatable), for example
+# '-plugin' 'file=selftests/tools/tbcount.so,out=/tmp/tb.txt' (insn_profile.sh).
+#
 # --expect-fault CLASS inverts the referee for the canary self-test: the test
 # passes only if the referee reports exactly CLASS (or "none": nothing).
 set -uo pipefail
@@ -36,6 +40,7 @@ KO=""
 EXPECT=""
 MEM=${IPSEC_RS_VM_MEM:-1024}
 TESTS=()
+QEMU_EXTRA=()
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,7 +51,8 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1; shift ;;
 	--ko) KO=$(readlink -f "$2"); shift 2 ;;
 	--expect-fault) EXPECT=$2; shift 2 ;;
-	-h | --help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--qemu-arg) QEMU_EXTRA+=("$2"); shift 2 ;;
+	-h | --help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) TESTS+=("$1"); shift ;;
 	esac
 done
@@ -168,7 +174,7 @@ for entry in "${TESTS[@]}"; do
 	rm -f "$d"/*.txt "$d/rc" "$d/test.log"
 	# shellcheck disable=SC2086
 	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM" -smp 2 \
-		-display none -no-reboot -monitor none -serial "file:$d/console.log" \
+		"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
 		-kernel "$BZIMAGE" -initrd "$INITRD" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
