@@ -92,7 +92,8 @@ impl Drop for RcuCallbacks {
 /// packets re-enter the stack through. Dropping it unregisters the handlers
 /// (waiting for running ones), waits for pending asynchronous decryptions,
 /// whose completions run module code, use per-namespace state and hand
-/// packets to the cells, and only then withdraws and frees the cells.
+/// packets to the cells, frees the per-CPU spare request buffers, and only
+/// then withdraws and frees the cells.
 struct RxRegistration {
     handlers: Option<kapi::xfrm::Registration>,
     gro: Option<KBox<kapi::skb::GroCells>>,
@@ -113,6 +114,7 @@ impl Drop for RxRegistration {
     fn drop(&mut self) {
         self.handlers.take();
         kapi::crypto::wait_idle();
+        kapi::crypto::release_spares();
         rx::set_gro(None);
         self.gro.take();
     }

@@ -28,8 +28,11 @@
 //! 6. Tunnel mode: outer headers removed, ECN/DSCP as XFRM does, security
 //!    path with the SA attached (XFRM's inbound policy check accepts the
 //!    packet), mark rewritten, conntrack and route dropped, and the inner
-//!    packet re-enters the stack through the module's GRO cells, as XFRM's
-//!    own decapsulated packets do through xfrm_input's.
+//!    packet re-enters the stack: received in place when the decryption
+//!    finished within this handler and the device does not do GRO (where
+//!    GRO cells would only queue it to the backlog), else through the
+//!    module's GRO cells, as XFRM's own decapsulated packets go through
+//!    xfrm_input's (`OwnedSkb::reinject`).
 //!
 //! Every drop is counted, in our counters and in XFRM's (`/proc/net/xfrm_stat`,
 //! per-SA `ip -s xfrm state` statistics), as xfrm_input would count it.
@@ -39,7 +42,7 @@ use crate::{
     esp, invalid_spi,
     kapi::{
         self,
-        crypto::{self, Aead, Completion, Started, ESP_HDR_LEN},
+        crypto::{self, Aead, Completion, ESP_HDR_LEN},
         net::PernetState,
         rcu::RcuGuard,
         skb::OwnedSkb,
@@ -259,19 +262,18 @@ impl EspInput for Rx {
             }
         };
         // Transport mode: the IP header to keep (IPv4: with its options;
-        // IPv6: with the extension headers before ESP).
-        let hdr_len = if family == AF_INET {
-            skb.network_header_bytes(1).and_then(|h| h.first().map(|v| usize::from(v & 0xf) * 4)).unwrap_or(0)
-        } else {
-            skb.network_to_data()
+        // IPv6: with the extension headers before ESP). Beyond 16 bits
+        // (impossible in a linear head), restoring it fails and the packet
+        // is dropped and counted.
+        let hdr_len = match (ctx.facts.mode, family) {
+            (Mode::Tunnel, _) => 0,
+            (_, AF_INET) => skb.network_header_bytes(1).and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4)).unwrap_or(0),
+            _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
         };
         let info = ctx.facts.aead;
-        let op = RxOp { x, ctx, seq, seq_lo, spi, family, encap: encap_type != 0, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
+        let op = RxOp { x, ctx, seq, spi, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
         let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
-        match crypto::esp_decrypt(skb, nfrags, esn_hi, &info, op) {
-            Started::Done(op, skb, err) => op.complete(skb, err),
-            Started::Pending => {}
-        }
+        crypto::esp_decrypt(skb, nfrags, esn_hi, &info, op);
         Input::Consumed
     }
 }
@@ -331,6 +333,15 @@ fn long_pad_ok(skb: &kapi::skb::OwnedSkb, off: usize, padlen: usize) -> bool {
         done += n;
     }
     true
+}
+
+/// The SA's mark rewrite on the decapsulated packet, as xfrm_input does
+/// (`xfrm_smark_get`): `(mark & !mask) | (value & mask)`.
+fn apply_smark(x: &StateRef, skb: &mut OwnedSkb) {
+    if let Some((v, m)) = x.smark() {
+        let mark = (skb.view().mark() & !m) | (v & m);
+        skb.set_mark(mark);
+    }
 }
 
 fn be32(b: &[u8], off: usize) -> u32 {
@@ -417,23 +428,28 @@ fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
 struct RxOp {
     x: StateRef,
     ctx: Arc<SaCtx>,
+    /// The full sequence number (its low 32 bits are the wire's).
     seq: u64,
-    seq_lo: u32,
     spi: u32,
-    family: u16,
-    encap: bool,
     saddr: [u8; 16],
     sport_be: u16,
     tos: u8,
-    hdr_len: usize,
+    /// Transport mode: the IP header's length to keep.
+    hdr_len: u16,
 }
 
 impl Completion for RxOp {
     fn aead(&self) -> Option<Aead<'_>> {
-        self.x.aead()
+        // SAFETY: read from `x.aead()` when the entry was made; the entry
+        // (`ctx`, which `self` holds) keeps a reference on the SA, whose
+        // `x->data` owns the transform until the SA is destroyed.
+        Some(unsafe { self.ctx.facts.aead.aead() })
     }
 
-    fn complete(self, mut skb: OwnedSkb, err: i32) {
+    /// `sync`: completing inside the ESP handler (the decryption was
+    /// synchronous), still in the receive path: the inner packet may be
+    /// received in place (`OwnedSkb::reinject`).
+    fn complete(self, mut skb: OwnedSkb, err: i32, sync: bool) {
         let netr = skb.net_ref();
         let shared = NetState::get(netr.get()).shared();
         if err != 0 {
@@ -488,7 +504,7 @@ impl Completion for RxOp {
                 None => Err(ReplayError::Replayed),
             };
             if let Err(e) = r {
-                let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq_lo, self.spi);
+                let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, self.spi);
                 drop(g);
                 drop_pkt(shared, skb, c, Mib::InStateSeqError);
                 return;
@@ -533,8 +549,7 @@ impl Completion for RxOp {
         if flags & xfrm::FLAG_NOECN == 0 && self.tos & ECN_CE == ECN_CE {
             skb.inner_set_ce(v6);
         }
-        let mark = self.x.smark(skb.view().mark());
-        skb.set_mark(mark);
+        apply_smark(&self.x, &mut skb);
         let RxOp { x, ctx, .. } = self;
         if skb.secpath_push(x).is_err() {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
@@ -542,7 +557,7 @@ impl Completion for RxOp {
         }
         ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
         bump(&shared.counters, stat::DECAP_OK);
-        if !skb.reinject(gro()) {
+        if !skb.reinject(gro(), sync) {
             bump(&shared.counters, stat::RX_ERRORS);
         }
     }
@@ -552,7 +567,7 @@ impl RxOp {
     /// NAT traversal: an authenticated packet from a new address or port
     /// tells the key manager, as esp4/esp6 do.
     fn nat_mapping(&self) {
-        if self.encap
+        if self.ctx.facts.encap_type != 0
             && self.sport_be != 0
             && (self.saddr != self.ctx.facts.saddr || self.sport_be != self.x.encap_sport_be())
         {
@@ -569,16 +584,16 @@ impl RxOp {
             return;
         }
         self.nat_mapping();
-        if self.encap {
+        if self.ctx.facts.encap_type != 0 {
             skb.set_csum_unnecessary();
         }
-        if !skb.transport_restore_header(self.hdr_len) {
+        if !skb.transport_restore_header(usize::from(self.hdr_len)) {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
             return;
         }
-        let mark = self.x.smark(skb.view().mark());
-        skb.set_mark(mark);
-        let RxOp { x, ctx, family, .. } = self;
+        apply_smark(&self.x, &mut skb);
+        let family = self.ctx.facts.family;
+        let RxOp { x, ctx, .. } = self;
         if skb.secpath_push(x).is_err() {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return;

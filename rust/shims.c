@@ -15,6 +15,8 @@
 #include <linux/if_ether.h>
 #include <linux/etherdevice.h>
 #include <crypto/aead.h>
+#include <crypto/algapi.h>
+#include <crypto/internal/geniv.h>
 #include <net/ip.h>
 #include <net/dst.h>
 #include <linux/rcupdate.h>
@@ -138,11 +140,6 @@ struct net *ipsec_rs_skb_net(const struct sk_buff *skb)
 	return dev_net(skb->dev);
 }
 
-unsigned char *ipsec_rs_skb_data(const struct sk_buff *skb)
-{
-	return skb->data;
-}
-
 unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb)
 {
 	return skb_network_header(skb);
@@ -263,11 +260,6 @@ void ipsec_rs_xfrm_state_hold(struct xfrm_state *x)
 	xfrm_state_hold(x);
 }
 
-u32 ipsec_rs_xfrm_smark_get(u32 mark, struct xfrm_state *x)
-{
-	return xfrm_smark_get(mark, x);
-}
-
 void ipsec_rs_xfrm_inc_stats(struct net *net, int field)
 {
 	XFRM_INC_STATS(net, field);
@@ -281,6 +273,27 @@ void ipsec_rs_spin_lock(spinlock_t *lock)
 void ipsec_rs_spin_unlock(spinlock_t *lock)
 {
 	spin_unlock(lock);
+}
+
+/*
+ * The transform an ESP SA's IV generator decrypts with: esp4/esp6 wrap the
+ * SA's AEAD in seqiv or echainiv (x->data), whose decryption only copies the
+ * explicit IV out of the packet and hands the request to this child with the
+ * IV counted in the associated data. NULL if @tfm is not an instance of one
+ * of those two templates (a driver's own implementation, say), whose context
+ * would not be an aead_geniv_ctx.
+ */
+struct crypto_aead *ipsec_rs_aead_geniv_child(struct crypto_aead *tfm)
+{
+	struct crypto_tfm *base = crypto_aead_tfm(tfm);
+	struct crypto_instance *inst;
+
+	if (!(base->__crt_alg->cra_flags & CRYPTO_ALG_INSTANCE))
+		return NULL;
+	inst = crypto_tfm_alg_instance(base);
+	if (!inst->tmpl || (strcmp(inst->tmpl->name, "seqiv") && strcmp(inst->tmpl->name, "echainiv")))
+		return NULL;
+	return ((struct aead_geniv_ctx *)crypto_aead_ctx(tfm))->child;
 }
 
 unsigned int ipsec_rs_crypto_aead_ivsize(struct crypto_aead *tfm)
@@ -422,9 +435,45 @@ bool ipsec_rs_in_softirq(void)
 	return in_softirq();
 }
 
-void *ipsec_rs_kmalloc_atomic(size_t size)
+/*
+ * Request memory of the receive path (rust/crypto.rs): one buffer per
+ * packet in flight, like esp4's esp_alloc_tmp(), but each CPU keeps one
+ * spare buffer of IPSEC_RS_REQ_SLOT bytes, so that the common case (a
+ * synchronous decryption: allocated and freed on one CPU within one
+ * handler call) costs an exchange instead of kmalloc() and kfree(). A
+ * request larger than a slot is a plain allocation. An asynchronous
+ * completion frees on its own CPU: the buffer becomes that CPU's spare (or
+ * is freed if it has one). Any context with BH disabled; GFP_ATOMIC. The
+ * spares are the module's, released by ipsec_rs_req_drain() once no
+ * request can be allocated or freed any more.
+ */
+#define IPSEC_RS_REQ_SLOT 1024
+static DEFINE_PER_CPU(void *, ipsec_rs_req_spare);
+
+void *ipsec_rs_req_alloc(size_t size)
 {
-	return kmalloc(size, GFP_ATOMIC);
+	void *p;
+
+	if (size > IPSEC_RS_REQ_SLOT)
+		return kmalloc(size, GFP_ATOMIC);
+	p = this_cpu_xchg(ipsec_rs_req_spare, NULL);
+	return p ?: kmalloc(IPSEC_RS_REQ_SLOT, GFP_ATOMIC);
+}
+
+/* @size: as given to ipsec_rs_req_alloc() for @p. */
+void ipsec_rs_req_free(void *p, size_t size)
+{
+	if (size <= IPSEC_RS_REQ_SLOT)
+		p = this_cpu_xchg(ipsec_rs_req_spare, p);
+	kfree(p);
+}
+
+void ipsec_rs_req_drain(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		kfree(xchg(per_cpu_ptr(&ipsec_rs_req_spare, cpu), NULL));
 }
 
 /*
@@ -473,13 +522,33 @@ bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int 
 	return true;
 }
 
-/* Route and conntrack entry of the outer packet dropped; the inner one
- * handed to the GRO cells (or the backlog without). */
-int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro)
+/* Nesting of in-place deliveries on this CPU (ipsec_rs_skb_reinject). */
+static DEFINE_PER_CPU(unsigned int, ipsec_rs_rx_depth);
+
+/*
+ * Route and conntrack entry of the outer packet dropped; the inner one
+ * handed on. When @in_place (the caller is the ESP handler, in the receive
+ * path with BH disabled), the receiving device does not do GRO (where
+ * gro_cells_receive() would only netif_rx() it) and no in-place delivery
+ * is already running on this CPU, the packet is received now, as
+ * xfrm4/6_transport_finish() deliver transport-mode packets: no trip
+ * through the backlog queue and a second softirq round. Otherwise (GRO on
+ * the device, asynchronous completion, a tunnel nested in a tunnel) the
+ * GRO cells, or the backlog without them. In place, the stack's own
+ * verdict on the inner packet (a firewall drop, no socket) is not ours:
+ * NET_RX_SUCCESS.
+ */
+int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro, bool in_place)
 {
 	nf_reset_ct(skb);
 	if (skb_valid_dst(skb))
 		skb_dst_drop(skb);
+	if (in_place && netif_elide_gro(skb->dev) && !this_cpu_read(ipsec_rs_rx_depth)) {
+		this_cpu_inc(ipsec_rs_rx_depth);
+		netif_receive_skb(skb);
+		this_cpu_dec(ipsec_rs_rx_depth);
+		return NET_RX_SUCCESS;
+	}
 	return gro ? gro_cells_receive(gro, skb) : netif_rx(skb);
 }
 

@@ -73,7 +73,6 @@ struct iphdr;
 struct ipv6hdr;
 
 struct net *ipsec_rs_skb_net(const struct sk_buff *skb);
-unsigned char *ipsec_rs_skb_data(const struct sk_buff *skb);
 unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb);
 unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb);
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
@@ -97,11 +96,11 @@ void ipsec_rs_rcu_read_unlock(void);
 void ipsec_rs_inflight_add(long v);
 long ipsec_rs_inflight_sum(void);
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x);
-u32 ipsec_rs_xfrm_smark_get(u32 mark, struct xfrm_state *x);
 void ipsec_rs_xfrm_inc_stats(struct net *net, int field);
 void ipsec_rs_spin_lock(spinlock_t *lock);
 void ipsec_rs_spin_unlock(spinlock_t *lock);
 
+struct crypto_aead *ipsec_rs_aead_geniv_child(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_ivsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_authsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_reqsize(struct crypto_aead *tfm);
@@ -135,12 +134,14 @@ const void *ipsec_rs_xfrm_daddr(const struct xfrm_state *x);
 u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x);
 u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x);
 bool ipsec_rs_in_softirq(void);
-void *ipsec_rs_kmalloc_atomic(size_t size);
+void *ipsec_rs_req_alloc(size_t size);
+void ipsec_rs_req_free(void *p, size_t size);
+void ipsec_rs_req_drain(void);
 struct gro_cells;
 int ipsec_rs_skb_esp_nfrags(const struct sk_buff *skb);
 bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
 bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int hdr);
-int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro);
+int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro, bool in_place);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,

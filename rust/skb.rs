@@ -207,6 +207,10 @@ impl OwnedSkb {
     /// Makes the first `len` bytes at `data` linear; false if the packet is
     /// shorter or memory is short (GFP_ATOMIC).
     pub fn may_pull(&mut self, len: usize) -> bool {
+        // pskb_may_pull()'s own fast path, without the call.
+        if len <= self.headlen() {
+            return true;
+        }
         let Ok(len) = u32::try_from(len) else { return false };
         // SAFETY: live and ours by the type invariant.
         unsafe { b::ipsec_rs_pskb_may_pull(self.ptr.as_ptr(), len) }
@@ -229,7 +233,7 @@ impl OwnedSkb {
         }
         // SAFETY: `[data, data + headlen)` is the skb's linear area, live
         // while we own it; `end <= headlen`.
-        Some(unsafe { core::slice::from_raw_parts(b::ipsec_rs_skb_data(self.ptr.as_ptr()).add(off), len) })
+        Some(unsafe { core::slice::from_raw_parts(data_of(self.ptr.as_ptr()).add(off), len) })
     }
 
     /// Length of the linear part (`skb_headlen`).
@@ -279,7 +283,7 @@ impl OwnedSkb {
         // linear head, whose end is `data + headlen`.
         unsafe {
             let nh = b::ipsec_rs_skb_network_header(p);
-            let end = b::ipsec_rs_skb_data(p).add(self.headlen());
+            let end = data_of(p).add(self.headlen());
             let avail = end.offset_from(nh);
             if avail <= 0 {
                 return None;
@@ -294,7 +298,7 @@ impl OwnedSkb {
     pub fn network_to_data(&self) -> usize {
         let p = self.ptr.as_ptr();
         // SAFETY: live skb; both point into the linear head.
-        let d = unsafe { b::ipsec_rs_skb_data(p).offset_from(b::ipsec_rs_skb_network_header(p)) };
+        let d = unsafe { data_of(p).offset_from(b::ipsec_rs_skb_network_header(p)) };
         d.max(0) as usize
     }
 
@@ -316,7 +320,7 @@ impl OwnedSkb {
                 return false;
             }
             let nh = b::ipsec_rs_skb_network_header(p);
-            let dst = b::ipsec_rs_skb_data(p).sub(hdr_len);
+            let dst = data_of(p).sub(hdr_len);
             core::ptr::copy(nh, dst, hdr_len);
             b::ipsec_rs_skb_set_network_header(p, -off);
             b::ipsec_rs_skb_reset_transport_header(p);
@@ -408,17 +412,23 @@ impl OwnedSkb {
 
     /// Hands the decapsulated packet to the stack as a newly received one,
     /// after dropping its route and conntrack entry, which belonged to the
-    /// outer packet: through `gro` (this CPU's GRO cell, as xfrm_input hands
-    /// decapsulated tunnel packets on), or the backlog (`netif_rx`) without.
-    /// Any context with BH disabled. Returns false if the packet was dropped
+    /// outer packet. With `in_place` (the caller is the ESP handler, inside
+    /// the receive path) and a receiving device without GRO, received at
+    /// once (`netif_receive_skb`, as XFRM delivers transport-mode packets),
+    /// unless a delivery of ours is already running on this CPU (a tunnel
+    /// inside a tunnel: the stack stays bounded). Otherwise through `gro`
+    /// (this CPU's GRO cell, as xfrm_input hands decapsulated tunnel
+    /// packets on), or the backlog (`netif_rx`) without. Any context with
+    /// BH disabled. Returns false if the packet was dropped on the way in
     /// (device down, queue full: counted by the device's `rx_dropped`).
-    pub fn reinject(self, gro: Option<&GroCells>) -> bool {
+    pub fn reinject(self, gro: Option<&GroCells>, in_place: bool) -> bool {
         let p = self.into_raw();
         let cells = gro.map_or(core::ptr::null_mut(), |g| g.cells.get());
-        // SAFETY: `p` is ours and handed over to gro_cells_receive or
-        // netif_rx, which free it on drop; `cells` is null or initialised
-        // (`GroCells::new`) and lives for the call.
-        unsafe { b::ipsec_rs_skb_reinject(p, cells) == b::NET_RX_SUCCESS as i32 }
+        // SAFETY: `p` is ours and handed over to netif_receive_skb,
+        // gro_cells_receive or netif_rx, which free it on drop; `cells` is
+        // null or initialised (`GroCells::new`) and lives for the call; BH
+        // are disabled (caller), as all three require.
+        unsafe { b::ipsec_rs_skb_reinject(p, cells, in_place) == b::NET_RX_SUCCESS as i32 }
     }
 
     /// Takes a reference on the receiving device (kept across async crypto,
@@ -539,4 +549,15 @@ impl Drop for GroCells {
             b::free_netdev(self.dev.as_ptr());
         }
     }
+}
+
+/// `skb->data`, read directly (a plain pointer field; a call to a C
+/// accessor would cost more than the read).
+///
+/// # Safety
+///
+/// `p` is a live skb.
+pub(super) unsafe fn data_of(p: *mut b::sk_buff) -> *mut u8 {
+    // SAFETY: caller's contract.
+    unsafe { (*p).data }
 }

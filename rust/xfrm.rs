@@ -364,22 +364,40 @@ impl StateRef {
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*e).encap_sport)) }
     }
 
-    /// The SA's transform (set up by esp4/esp6 `init_state`, keys set).
+    /// The transform that decrypts for the SA: the child of the IV
+    /// generator (seqiv or echainiv) that esp4/esp6 `init_state` wrapped
+    /// the SA's AEAD in (`x->data`, keys set through it). Decrypting with
+    /// it directly, as the generator's own decryption does once it copied
+    /// the IV (`kapi::crypto::esp_decrypt`), saves the generator's pass and
+    /// its scatterlist walk. `None` without a transform or if `x->data` is
+    /// not such an instance.
     pub fn aead(&self) -> Option<super::crypto::Aead<'_>> {
         let p = self.raw().data.cast::<b::crypto_aead>();
         if p.is_null() {
             return None;
         }
         // SAFETY: for an ESP SA `x->data` is the AEAD transform, freed only
-        // when the SA is destroyed, i.e. after our reference is dropped; the
-        // borrow ties it to `self`.
-        Some(unsafe { super::crypto::Aead::from_raw(p) })
+        // when the SA is destroyed, i.e. after our reference is dropped.
+        let child = unsafe { b::ipsec_rs_aead_geniv_child(p) };
+        if child.is_null() {
+            return None;
+        }
+        // SAFETY: the child lives as long as its parent (freed by the
+        // parent's exit), which lives as long as the SA (above); the borrow
+        // ties it to `self`.
+        Some(unsafe { super::crypto::Aead::from_raw(child) })
     }
 
-    /// The SA's mark-rewrite (`xfrm_smark_get`) of `mark`.
-    pub fn smark(&self, mark: u32) -> u32 {
-        // SAFETY: live; reads immutable props.
-        unsafe { b::ipsec_rs_xfrm_smark_get(mark, self.ptr.as_ptr()) }
+    /// The SA's mark rewrite (`set-mark`, XFRMA_SET_MARK) as (value,
+    /// mask), `None` without one (a zero mask: `xfrm_smark_get` then
+    /// returns the mark unchanged).
+    pub fn smark(&self) -> Option<(u32, u32)> {
+        let m = &self.raw().props.smark;
+        // SAFETY: live SA; racy reads of two 32-bit fields (READ_ONCE), as
+        // xfrm_smark_get() reads them while xfrm_state_update() may replace
+        // them under the SA's lock.
+        let (v, mask) = unsafe { (core::ptr::read_volatile(&m.v), core::ptr::read_volatile(&m.m)) };
+        (mask != 0).then_some((v, mask))
     }
 
     /// Takes the SA's lock (`x->lock`, a plain spinlock: softirq, or BH
