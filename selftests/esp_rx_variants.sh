@@ -68,6 +68,19 @@ check_eq "ESN: 4 accepted across 2^32 (one reordered back)" "$(delta decap_ok)" 
 check_eq "ESN: the replayed one dropped" "$(delta replay_dropped)" 1
 check_eq "ESN: wrong high bits fail authentication" "$(delta auth_failed)" 1
 flush
+# The same with AES-CBC + HMAC-SHA-256: esp4 builds echainiv(authencesn(...)),
+# whose child authenticates the high bits after the payload.
+ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1410 mode tunnel \
+	flag esn replay-window 128 enc 'cbc(aes)' $ENC_AB auth-trunc 'hmac(sha256)' $AUTH_AB 128
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+mark_counters
+craft4 --alg cbc-sha256 --key $ENC_AB --auth-key $AUTH_AB --spi 0x1410 --pkt seq=200,esn-hi=0 \
+	--pkt seq=0xfffffff0,esn-hi=0 --pkt seq=5,esn-hi=1 --pkt seq=0xfffffff8,esn-hi=0 \
+	--pkt seq=5,esn-hi=1 --pkt seq=6,esn-hi=0
+sleep 0.5; snap b
+check_eq "ESN, CBC/HMAC: accepted / replayed / wrong high bits" \
+	"$(delta decap_ok)/$(delta replay_dropped)/$(delta auth_failed)" 4/1/1
+flush
 
 # 4. Lifetime limits: soft and hard packet limits fire expire events.
 ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1500 mode tunnel \
