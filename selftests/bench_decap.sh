@@ -40,8 +40,8 @@
 require_root
 require_cmd ip python3 awk sort
 require_tool
-BLAST=$IPSEC_RS_REPO/selftests/tools/esp_blast
-[ -x "$BLAST" ] || skip_test "needs $BLAST (make -C selftests/tools)"
+. "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
+[ -x "$DECAP_BLAST" ] || skip_test "needs $DECAP_BLAST (make -C selftests/tools)"
 python3 -c 'import cryptography' 2>/dev/null || skip_test "needs python3-cryptography"
 [ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
 trap 'rm -f /tmp/bench_decap_*; topo_cleanup' EXIT
@@ -50,31 +50,19 @@ N=${1:-40000}
 REPS=${2:-5}
 PROFILE=${3:-}
 SIZES="64 512 1400"
-SPI=0x1000
 RES=/tmp/bench_decap_results	# lines: SIZE MODE NS REPETITION
 
 ktap_plan
-topo_two_routers
-xfrm_tunnel_gcm 192.0.2.1 192.0.2.2 || die "cannot install SAs"
-mac_b=$(cat /sys/class/net/vb/address 2>/dev/null || ip -n b -o link show vb | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+decap_setup
 
 for size in $SIZES; do
 	t=$(date +%s)
-	made=$(ip netns exec a python3 "$IPSEC_RS_REPO/selftests/lib/esp_craft.py" --dev va \
-		--dst-mac "$mac_b" --src 192.0.2.1 --dst 192.0.2.2 --spi $SPI --key "$KEY_AB" \
-		--seq "1-$N" --size "$size" --inner-dport 7777 --out "/tmp/bench_decap_$size.bin")
+	made=$(decap_make "$N" "$size" "/tmp/bench_decap_$size.bin")
 	check_eq "$N packets of $size bytes made ($(($(date +%s) - t)) s)" "$made" "$N"
 done
 
-# new_sa: b's inbound SA replaced by the same one, so that both XFRM's and
-# the module's anti-replay state start afresh (window 32, as a peer would ask).
-new_sa() {
-	ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi $SPI 2>/dev/null
-	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $SPI mode tunnel \
-		replay-window 32 aead 'rfc4106(gcm(aes))' "$KEY_AB" 128
-}
 xfrm_seq() {
-	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $SPI |
+	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
 }
 kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
@@ -85,9 +73,9 @@ ms() { echo $(( $(kv done_ns) / 1000000 )); }
 # check passed.
 run() {
 	_m=$1 _s=$2 _f=/tmp/bench_decap_$2.bin
-	new_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
+	decap_new_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
 	if [ "$_m" = floor ]; then
-		OUT=$(ip netns exec b "$BLAST" -p 7777 -s /run/netns/a -o va "$_f")
+		OUT=$(decap_blast -o "$_f")
 		if [ "$(kv sent)/$(kv counted)" = "$N/0" ]; then
 			echo "$_s $_m $(kv done_ns) $rep" >>$RES
 			ok "$_s B $_m: $N sent, none delivered ($(ms) ms)"
@@ -96,9 +84,9 @@ run() {
 		fi
 		return
 	fi
-	OUT=$(ip netns exec b "$BLAST" -p 7777 -s /run/netns/a -w va "$_f")
+	OUT=$(decap_blast -w "$_f")
 	_seq=$(xfrm_seq)
-	_pk=$(xfrm_packets b $SPI 192.0.2.1 192.0.2.2)
+	_pk=$(xfrm_packets b $DECAP_SPI 192.0.2.1 192.0.2.2)
 	_dec=-
 	if [ "$_m" != plain ]; then
 		_before=$(cnt decap_ok)
@@ -231,7 +219,7 @@ if [ -n "$PSIZE" ]; then
 		snap b
 		for m in xfrm module; do
 			[ $m = module ] && rx on || rx off
-			# Ten runs (each on a fresh SA, new_sa) under one system-wide
+			# Ten runs (each on a fresh SA, decap_new_sa) under one system-wide
 			# recording: a few hundred samples each under TCG.
 			perf record -q -a -g -e cpu-clock -c 20000 -o /tmp/bench_decap_perf.$m 2>/dev/null &
 			perf_pid=$!
@@ -239,8 +227,8 @@ if [ -n "$PSIZE" ]; then
 			: >/tmp/bench_decap_out
 			i=0
 			while [ $i -lt 10 ]; do
-				new_sa
-				ip netns exec b "$BLAST" -p 7777 -s /run/netns/a -w va /tmp/bench_decap_$PSIZE.bin >>/tmp/bench_decap_out 2>&1
+				decap_new_sa
+				decap_blast -w /tmp/bench_decap_$PSIZE.bin >>/tmp/bench_decap_out 2>&1
 				i=$((i + 1))
 			done
 			kill -INT $perf_pid

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The traffic of the decapsulation measurements (sourced after lib.sh by
+# bench_decap.sh and insn_profile.sh, so that both measure the same thing):
+# two routers, one tunnel-mode rfc4106(gcm(aes)) SA pair, and pre-built ESP
+# packets a -> b that selftests/tools/esp_blast sends as fast as it can.
+
+DECAP_SPI=0x1000
+DECAP_BLAST=$IPSEC_RS_REPO/selftests/tools/esp_blast
+
+# decap_setup: the namespaces and the SAs; sets DECAP_MAC_B.
+decap_setup() {
+	topo_two_routers
+	xfrm_tunnel_gcm 192.0.2.1 192.0.2.2 $DECAP_SPI || die "cannot install SAs"
+	DECAP_MAC_B=$(ip -n b -o link show vb | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+}
+
+# decap_make N SIZE FILE: N valid packets (sequence numbers 1..N) with
+# SIZE-byte inner UDP payloads to port 7777, written to FILE; prints N.
+decap_make() {
+	ip netns exec a python3 "$IPSEC_RS_REPO/selftests/lib/esp_craft.py" --dev va \
+		--dst-mac "$DECAP_MAC_B" --src 192.0.2.1 --dst 192.0.2.2 --spi $DECAP_SPI \
+		--key "$KEY_AB" --seq "1-$1" --size "$2" --inner-dport 7777 --out "$3"
+}
+
+# decap_new_sa: b's inbound SA replaced by the same one, so that both XFRM's
+# and the module's anti-replay state start afresh (window 32, as a peer
+# would ask).
+decap_new_sa() {
+	ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI 2>/dev/null
+	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI mode tunnel \
+		replay-window 32 aead 'rfc4106(gcm(aes))' "$KEY_AB" 128
+}
+
+# decap_blast MODE FILE: esp_blast's report of sending FILE a -> b; MODE -w
+# waits until b's UDP socket counted every packet, -o sends to a foreign
+# MAC (b drops them at IP input).
+decap_blast() {
+	ip netns exec b "$DECAP_BLAST" -p 7777 -s /run/netns/a "$1" va "$2"
+}
