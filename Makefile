@@ -18,27 +18,55 @@
 
 IPSEC_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ipsec_rs
 export IPSEC_RS_CACHE
--include $(IPSEC_RS_CACHE)/toolchain.mk
+
+# The toolchain facts (RUST_LIB_SRC, BINDGEN, LIBCLANG_PATH) that
+# scripts/setup.sh writes to $(TOOLCHAIN_MK). They are read when a recipe
+# uses them, not when make starts: in `make setup run` on a fresh machine the
+# file only exists once the `setup` recipe has run, and the recipes after it
+# must see what it wrote. A value given on the command line or in the
+# environment wins.
+TOOLCHAIN_MK := $(IPSEC_RS_CACHE)/toolchain.mk
+toolchain = $(shell sed -n 's/^$(1) *:\{0,1\}= *//p' $(TOOLCHAIN_MK) 2>/dev/null)
+RUST_LIB_SRC ?= $(call toolchain,RUST_LIB_SRC)
+BINDGEN ?= $(call toolchain,BINDGEN)
+LIBCLANG_PATH ?= $(call toolchain,LIBCLANG_PATH)
 
 FLAVOUR ?= debug
-KDIR ?= $(IPSEC_RS_CACHE)/kernel-$(FLAVOUR)
+DEFAULT_KDIR := $(IPSEC_RS_CACHE)/kernel-$(FLAVOUR)
+KDIR ?= $(DEFAULT_KDIR)
 LLVM ?= -16
 PWD := $(shell pwd)
-KMAKE = $(MAKE) -C $(KDIR) M=$(PWD) LLVM=$(LLVM) \
+# Every kernel make of ours: the toolchain facts as they are when it runs.
+KBUILD_ARGS = LLVM=$(LLVM) \
 	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
 	$(if $(BINDGEN),BINDGEN=$(BINDGEN))
+KENV = $(if $(LIBCLANG_PATH),LIBCLANG_PATH=$(LIBCLANG_PATH))
+KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 
-.PHONY: all modules setup check test-host test-vm run bench bench-build bench-vm insn-profile clean canary
+# With `make setup <goal>`, or `-j`, the set-up runs before anything that
+# needs what it makes.
+AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
+
+.PHONY: all kernel modules setup check test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
-modules:
-	@test -f $(KDIR)/Module.symvers || { echo "No prepared kernel at KDIR=$(KDIR): run 'make setup' first (or pass KDIR=)"; exit 1; }
+# The kernel to build against. The project's own cached kernel (KDIR not
+# given) is made sure of first: scripts/setup.sh is a no-op taking seconds
+# when the cache is warm, and builds what is missing or stale on a fresh
+# machine. A KDIR given by the user is only checked.
+kernel: | $(AFTER_SETUP)
+ifeq ($(KDIR),$(DEFAULT_KDIR))
+	scripts/setup.sh $(FLAVOUR)
+else
+	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a prepared kernel build tree (no Module.symvers): see README.md"; exit 1; }
+endif
+
+modules: kernel
 	$(KMAKE) modules
 
-canary:
-	$(MAKE) -C $(KDIR) M=$(PWD)/selftests/canary LLVM=$(LLVM) \
-		$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) modules
+canary: kernel
+	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/selftests/canary $(KBUILD_ARGS) modules
 
 setup:
 	scripts/setup.sh all
@@ -55,7 +83,6 @@ test-vm: modules canary
 # The whole test suite (CI runs exactly this). Ensures its debug kernel
 # first: a no-op when the cache is warm.
 check:
-	scripts/setup.sh debug
 	$(MAKE) test-host
 	$(MAKE) FLAVOUR=debug test-vm
 
@@ -88,13 +115,11 @@ bench: bench-build
 
 # The module, tools and userspace for the perf kernel, without running
 # anything.
-bench-build:
+bench-build: | $(AFTER_SETUP)
 	scripts/setup.sh perf
 	mkdir -p $(PERF_BUILD)
 	cp -a Kbuild ipsec_rs rust core $(PERF_BUILD)/
-	$(MAKE) -C $(IPSEC_RS_CACHE)/kernel-perf M=$(PERF_BUILD) LLVM=$(LLVM) \
-		$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
-		$(if $(BINDGEN),BINDGEN=$(BINDGEN)) modules
+	$(KENV) $(MAKE) -C $(IPSEC_RS_CACHE)/kernel-perf M=$(PERF_BUILD) $(KBUILD_ARGS) modules
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
 
