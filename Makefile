@@ -36,6 +36,9 @@ DEFAULT_KDIR := $(IPSEC_RS_CACHE)/kernel-$(FLAVOUR)
 KDIR ?= $(DEFAULT_KDIR)
 LLVM ?= -16
 PWD := $(shell pwd)
+# The QEMU selftest runner of test-vm and run (the first-command check
+# replaces it with `true`).
+VM_RUNNER ?= selftests/run_vm.sh
 # Every kernel make of ours: the toolchain facts as they are when it runs.
 KBUILD_ARGS = LLVM=$(LLVM) \
 	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
@@ -47,7 +50,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: all kernel modules setup check test-host test-vm run bench bench-build bench-vm insn-profile clean canary
+.PHONY: all kernel modules setup check check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
@@ -78,20 +81,28 @@ test-host:
 test-vm: modules canary
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
-	selftests/run_vm.sh --kernel $(KDIR) $(T)
+	$(VM_RUNNER) --kernel $(KDIR) $(T)
 
-# The whole test suite (CI runs exactly this). Ensures its debug kernel
-# first: a no-op when the cache is warm.
+# The whole test suite (CI runs exactly this): host tests, the README's
+# first command on a cache that never saw a set-up (check-first-command),
+# then every QEMU selftest on the debug kernel (made sure of first: a no-op
+# when the cache is warm).
 check:
 	$(MAKE) test-host
+	$(MAKE) FLAVOUR=debug check-first-command
 	$(MAKE) FLAVOUR=debug test-vm
+
+# `make setup run` in one invocation against a throwaway cache from which
+# the set-up's generated files are hidden (selftests/host/first_command.sh).
+check-first-command: kernel
+	selftests/host/first_command.sh
 
 # The lab: the black hole appearing on router B (events, log line) and healed
 # by hand; then the vendor guide's scenario with strongSwan, healed by
 # ipsec-rsd.
 run: modules
 	cd userspace && cargo build
-	selftests/run_vm.sh --kernel $(KDIR) demo.sh recovery.sh:on
+	$(VM_RUNNER) --kernel $(KDIR) demo.sh recovery.sh:on
 
 # Benchmarks: the core's microbenchmarks on the host, then the QEMU ones on
 # the perf kernel (the module is rebuilt against it; `make` rebuilds it for

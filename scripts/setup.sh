@@ -22,6 +22,7 @@
 #                       if the mirror no longer has it, the newest 6.12.x is used
 #                       with a warning and caches are keyed by what was used.
 #   IPSEC_RS_JOBS       parallel jobs for the kernel build (default: nproc+1)
+#   IPSEC_RS_FLAVOURS   the kernels `all` builds (default: "debug perf")
 #   DEBIAN_MIRROR       default http://deb.debian.org/debian
 set -euo pipefail
 
@@ -236,7 +237,7 @@ main() {
 	case "$what" in
 	toolchain) ;;
 	debug | perf) build_kernel "$what" ;;
-	all) build_kernel debug; build_kernel perf ;;
+	all) for f in ${IPSEC_RS_FLAVOURS:-debug perf}; do build_kernel "$f"; done ;;
 	*) die "unknown target '$what' (toolchain|debug|perf|all)" ;;
 	esac
 	log "done; cache at $CACHE"

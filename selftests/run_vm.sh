@@ -6,8 +6,17 @@
 # userspace (shared read-only over 9p), and prints kselftest TAP.
 #
 #   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
-#                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG]
-#                       ['TEST[:ARGS] [expect=CLASS]' ...]
+#                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG] [-j N]
+#                       ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [exclusive]' ...]
+#
+# Guests run concurrently: -j N at once (default $IPSEC_RS_VM_JOBS, else the
+# number of host cores), the most expensive first (cost=, else timeout=), an
+# `exclusive` entry alone. Each test's TAP block is printed whole when its
+# guest ends (numbered in the order they end), and the run closes with a
+# table of every guest's wall time and result, the total wall time against
+# the guest time summed, the failed lines repeated, and
+# "selftests: N passed, N failed, N skipped". Each guest has its own time
+# limit: a hung guest is killed alone.
 #
 # TEST is a script under selftests/ (default: every selftests/*.sh listed in
 # selftests/TESTS). ARGS, after a colon, are passed to it (commas become
@@ -39,6 +48,7 @@ KEEP=0
 KO=""
 EXPECT=""
 MEM=${IPSEC_RS_VM_MEM:-1024}
+JOBS=${IPSEC_RS_VM_JOBS:-$(nproc)}
 TESTS=()
 QEMU_EXTRA=()
 
@@ -52,7 +62,8 @@ while [ $# -gt 0 ]; do
 	--ko) KO=$(readlink -f "$2"); shift 2 ;;
 	--expect-fault) EXPECT=$2; shift 2 ;;
 	--qemu-arg) QEMU_EXTRA+=("$2"); shift 2 ;;
-	-h | --help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-j | --jobs) JOBS=$2; shift 2 ;;
+	-h | --help) sed -n '3,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) TESTS+=("$1"); shift ;;
 	esac
 done
@@ -148,11 +159,14 @@ excerpt() {	# $1: run dir
 	grep -En -B3 -A25 "$pat" "$d/kernel-all.txt" | head -80 | sed 's/^/#   /'
 }
 
-n=0 failed=0
-say "TAP version 13"
-say "1..${#TESTS[@]}"
-for entry in "${TESTS[@]}"; do
-	n=$((n + 1))
+# run_one INDEX ENTRY: boots one guest for one TESTS entry and leaves, in its
+# run directory, `tap` (the lines to print: the test's own TAP indented, then
+# the result line without its number, then any excerpt) and `result`
+# ("ok"/"not ok"/"skip", wall seconds, spec). Runs in the background beside
+# other guests; prints nothing itself, so no two guests' lines interleave.
+run_one() {
+	local entry=$1 spec name args tag d start attempt qrc rc faults reason secs
+	local EXPECT_THIS TIMEOUT_THIS allpat want line
 	spec=${entry%% *}
 	EXPECT_THIS=$EXPECT
 	case " $entry " in *" expect="*) EXPECT_THIS=$(sed -n 's/.* expect=\([^ ]*\).*/\1/p' <<<" $entry ") ;; esac
@@ -161,13 +175,21 @@ for entry in "${TESTS[@]}"; do
 	name=${spec%%:*}
 	args=""
 	[ "$spec" != "$name" ] && args=${spec#*:}
-	tag=$(echo "$spec" | tr -c 'A-Za-z0-9_.-' '_')
-	d=$RESULTS/$tag
+	d=$(run_dir "$spec")
 	rm -rf "$d" && mkdir -p "$d"
+	finish() {	# STATUS SECS DESCRIPTION...: the result line and record
+		local st=$1 sec=$2
+		shift 2
+		printf '%s\t%s\t%s\n' "$st" "$sec" "$spec" >"$d/result"
+		if [ "$st" = "not ok" ]; then
+			printf 'not ok %%N%% %s\n' "$*" >>"$d/tap"
+		else
+			printf 'ok %%N%% %s\n' "$*" >>"$d/tap"
+		fi
+	}
 	if [ ! -f "$ROOT/selftests/$name" ]; then
-		say "not ok $n $spec # no such test selftests/$name"
-		failed=$((failed + 1))
-		continue
+		finish "not ok" 0 "$spec # no such test selftests/$name"
+		return
 	fi
 	start=$(date +%s)
 	for attempt in 1 2 3; do
@@ -187,10 +209,12 @@ for entry in "${TESTS[@]}"; do
 	# report from an interrupt during identify_boot_cpu, 1 boot in ~10).
 	allpat=$(IFS='|'; echo "${FAULTS[*]}")
 	if [ -f "$d/dmesg-boot.txt" ] && grep -Eq "$allpat" "$d/dmesg-boot.txt"; then
-		say "# $spec: kernel report during boot, before the test (attempt $attempt):"
-		grep -E -m3 "$allpat" "$d/dmesg-boot.txt" | sed 's/^/#   /'
+		{
+			say "# $spec: kernel report during boot, before the test (attempt $attempt):"
+			grep -E -m3 "$allpat" "$d/dmesg-boot.txt" | sed 's/^/#   /'
+		} >>"$d/tap"
 		mv "$d/dmesg-boot.txt" "$d/dmesg-boot-failed-$attempt.log"
-		[ $attempt -lt 3 ] && { say "# rebooting"; continue; }
+		[ $attempt -lt 3 ] && { say "# rebooting" >>"$d/tap"; continue; }
 		echo "boot-time kernel report on 3 boots" >"$d/boot-failed"
 	fi
 	break
@@ -214,37 +238,114 @@ for entry in "${TESTS[@]}"; do
 		done
 	fi
 	# The test's own TAP lines, indented as kselftest nests them.
-	sed 's/^/# /' "$d/test.log" 2>/dev/null
+	sed 's/^/# /' "$d/test.log" 2>/dev/null >>"$d/tap"
 	if [ -n "$EXPECT_THIS" ]; then
 		want=$EXPECT_THIS; [ "$want" = none ] && want=""
 		if [ -z "$reason" ] && [ "$faults" = "$want" ]; then
-			say "ok $n $spec # referee reported '${faults:-none}' as expected (${secs}s)"
+			finish ok "$secs" "$spec # referee reported '${faults:-none}' as expected (${secs}s)"
 		else
-			say "not ok $n $spec # referee reported '${faults:-none}', expected '$EXPECT_THIS' ${reason:+($reason)}"
-			excerpt "$d"
-			failed=$((failed + 1))
+			finish "not ok" "$secs" "$spec # referee reported '${faults:-none}', expected '$EXPECT_THIS' ${reason:+($reason)}"
+			excerpt "$d" >>"$d/tap"
 		fi
-		continue
-	fi
-	if [ -n "$reason" ]; then
-		say "not ok $n $spec # $reason"
-		tail -30 "$d/console.log" 2>/dev/null | sed 's/^/#   /'
-		[ -n "$faults" ] && excerpt "$d"
-		failed=$((failed + 1))
+	elif [ -n "$reason" ]; then
+		finish "not ok" "$secs" "$spec # $reason"
+		tail -30 "$d/console.log" 2>/dev/null | sed 's/^/#   /' >>"$d/tap"
+		[ -n "$faults" ] && excerpt "$d" >>"$d/tap"
 	elif [ -n "$faults" ]; then
-		say "not ok $n $spec # kernel reported: $faults (test rc=$rc)"
-		excerpt "$d"
-		failed=$((failed + 1))
+		finish "not ok" "$secs" "$spec # kernel reported: $faults (test rc=$rc)"
+		excerpt "$d" >>"$d/tap"
 	elif [ "$rc" = 4 ]; then
-		say "ok $n $spec # SKIP (${secs}s) $(grep -m1 -i 'skip' "$d/test.log" | cut -c1-120)"
-		printf '\n*** SKIP: %s ***\n\n' "$spec" >&2
+		finish skip "$secs" "$spec # SKIP (${secs}s) $(grep -m1 -i 'skip' "$d/test.log" | cut -c1-120)"
 	elif [ "$rc" = 0 ]; then
-		say "ok $n $spec (${secs}s)"
+		finish ok "$secs" "$spec (${secs}s)"
 	else
-		say "not ok $n $spec # test exited $rc (${secs}s)"
-		failed=$((failed + 1))
+		finish "not ok" "$secs" "$spec # test exited $rc (${secs}s)"
 	fi
 	[ $KEEP -eq 1 ] || rm -f "$d/kernel-all.txt"
+}
+
+run_dir() { echo "$RESULTS/$(echo "$1" | tr -c 'A-Za-z0-9_.-' '_')"; }
+
+# The schedule: longest first (cost= in TESTS, measured guest seconds; an
+# entry without one counts as its timeout, so an unknown test starts early
+# rather than last), as many guests at once as JOBS. An `exclusive` entry
+# (a benchmark) runs alone: it waits for the guests before it to finish and
+# nothing starts beside it.
+cost_of() {
+	local e=" $1 " c
+	c=$(sed -n 's/.* cost=\([0-9]*\).*/\1/p' <<<"$e")
+	[ -n "$c" ] || c=$(sed -n 's/.* timeout=\([0-9]*\).*/\1/p' <<<"$e")
+	echo "${c:-$TIMEOUT}"
+}
+ORDER=()
+while read -r _ i; do ORDER+=("$i"); done < <(
+	for i in "${!TESTS[@]}"; do echo "$(cost_of "${TESTS[$i]}") $i"; done | sort -k1,1nr -k2,2n)
+
+n=0 failed=0 passed=0 skipped=0 guest_secs=0
+FAILED_LINES=()
+declare -A PID_OF_JOB=()
+say "TAP version 13"
+say "1..${#TESTS[@]}"
+say "# $JOBS guest(s) at once, longest first"
+t0=$(date +%s)
+
+report() {	# INDEX: print a finished test's block whole, numbered now
+	local d st secs spec line
+	d=$(run_dir "${TESTS[$1]%% *}")
+	n=$((n + 1))
+	if [ -f "$d/result" ]; then
+		IFS=$'\t' read -r st secs spec <"$d/result"
+	else
+		st="not ok" secs=0 spec=${TESTS[$1]%% *}
+		printf 'not ok %%N%% %s # the runner lost this test (no result)\n' "$spec" >>"$d/tap"
+	fi
+	sed "s/%N%/$n/" "$d/tap"
+	guest_secs=$((guest_secs + secs))
+	case $st in
+	ok) passed=$((passed + 1)) ;;
+	skip) skipped=$((skipped + 1)); printf '\n*** SKIP: %s ***\n\n' "$spec" >&2 ;;
+	*) failed=$((failed + 1)); FAILED_LINES+=("$(grep -m1 '^not ok %N%' "$d/tap" | sed "s/%N%/$n/")") ;;
+	esac
+	SUMMARY+=("$(printf '%-44s %-7s %6s' "$spec" "$st" "$secs")")
+}
+SUMMARY=()
+
+running=0
+reap() {	# wait for one guest to finish and report it
+	local pid j
+	wait -n -p pid
+	for j in "${!PID_OF_JOB[@]}"; do
+		if [ "${PID_OF_JOB[$j]}" = "$pid" ]; then
+			unset "PID_OF_JOB[$j]"
+			report "$j"
+		fi
+	done
+	running=$((running - 1))
+}
+for i in "${ORDER[@]}"; do
+	entry=${TESTS[$i]}
+	exclusive=0
+	case " $entry " in *" exclusive "*) exclusive=1 ;; esac
+	limit=$JOBS
+	[ $exclusive -eq 1 ] && limit=1
+	while [ $running -ge "$limit" ]; do reap; done
+	run_one "$entry" &
+	PID_OF_JOB[$i]=$!
+	running=$((running + 1))
+	# Nothing starts beside an exclusive test.
+	[ $exclusive -eq 1 ] && while [ $running -gt 0 ]; do reap; done
 done
+while [ $running -gt 0 ]; do reap; done
+
+wall=$(($(date +%s) - t0))
+say "#"
+say "# ---- summary: each guest's wall time (seconds) ----"
+for line in "${SUMMARY[@]}"; do say "# $line"; done
+say "# total wall time ${wall}s; guest time summed ${guest_secs}s; $JOBS at once$( [ "$wall" -gt 0 ] && awk -v g="$guest_secs" -v w="$wall" 'BEGIN { printf " (x%.2f)", g / w }')"
+if [ $failed -gt 0 ]; then
+	say "# failed:"
+	for line in "${FAILED_LINES[@]}"; do say "# $line"; done
+fi
 say "# results in $RESULTS"
+say "selftests: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
