@@ -81,7 +81,9 @@ pub(crate) fn report_miss(
                 suppressed: suppressed_since_last,
                 timestamp_ns: now,
             };
-            netlink::notify_invalid_spi(net, &ev);
+            // The log line above and the counters record the miss whatever
+            // becomes of the event.
+            let _ = netlink::notify_invalid_spi(net, &ev);
         }
     }
 }

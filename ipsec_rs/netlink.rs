@@ -43,20 +43,34 @@ pub(crate) fn unpublish() {
     crate::kapi::synchronize_net();
 }
 
+/// What became of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// At least one listener of the namespace received it (or the family is
+    /// going away with the module, and with it the counters).
+    Delivered,
+    /// Nobody in the namespace listened.
+    Unheard,
+    /// Lost: no memory to build it, or a listener's receive buffer was full.
+    Lost,
+}
+
 /// Multicasts an invalid-SPI event to listeners in `net`. Softirq-safe.
-pub(crate) fn notify_invalid_spi(net: &Net, ev: &nl::InvalidSpiEvent) {
+pub(crate) fn notify_invalid_spi(net: &Net, ev: &nl::InvalidSpiEvent) -> Delivery {
     let f = FAMILY.load(Ordering::Acquire);
     if f.is_null() {
-        return;
+        return Delivery::Delivered;
     }
     let mut buf = [0u8; 160];
-    let Ok(n) = ev.encode(&mut buf) else { return };
+    let Ok(n) = ev.encode(&mut buf) else { return Delivery::Lost };
     // SAFETY: a non-null pointer was published by `publish()` and stays valid
     // until `unpublish()` has waited for every hook (we run in one).
     let f = unsafe { &*f };
-    // ESRCH (nobody listening) is normal; ENOMEM under memory pressure loses
-    // the event but the log line and counters still record the miss.
-    let _ = f.multicast(net, 0, cmd::EVENT_INVALID_SPI, buf.get(..n).unwrap_or(&[]));
+    match f.multicast(net, 0, cmd::EVENT_INVALID_SPI, buf.get(..n).unwrap_or(&[])) {
+        Ok(()) => Delivery::Delivered,
+        Err(e) if e == ESRCH => Delivery::Unheard,
+        Err(_) => Delivery::Lost,
+    }
 }
 
 /// Handles requests; stateless (state is per namespace, in `NetState`).

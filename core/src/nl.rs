@@ -76,165 +76,279 @@ pub mod cmd {
     pub const MAX: u8 = EVENT_INVALID_SPI;
 }
 
-/// Attributes of [`cmd::EVENT_INVALID_SPI`] (attribute set `event`).
-pub mod event_attr {
-    /// u16: `AF_INET` or `AF_INET6`.
-    pub const FAMILY: u16 = 1;
-    /// binary, 4 or 16 bytes: outer source address.
-    pub const SADDR: u16 = 2;
-    /// binary, 4 or 16 bytes: outer destination address.
-    pub const DADDR: u16 = 3;
-    /// u32: the SPI that has no SA.
-    pub const SPI: u16 = 4;
-    /// u8: IP protocol that carried ESP: 50 (ESP) or 17 (UDP-encapsulated).
-    pub const PROTO: u16 = 5;
-    /// u16: UDP source port (only when encapsulated).
-    pub const ENCAP_SPORT: u16 = 6;
-    /// u16: UDP destination port (only when encapsulated).
-    pub const ENCAP_DPORT: u16 = 7;
-    /// u32: the ESP sequence number (low 32 bits as on the wire).
-    pub const SEQ: u16 = 8;
-    /// u32: receiving interface index.
-    pub const IFINDEX: u16 = 9;
-    /// u64: cookie of the receiving network namespace.
-    pub const NETNS_COOKIE: u16 = 10;
-    /// u32: misses of this flow suppressed since its previous event.
-    pub const SUPPRESSED: u16 = 11;
-    /// u64: monotonic time of the packet, nanoseconds.
-    pub const TIMESTAMP_NS: u16 = 12;
-    /// Highest attribute number.
-    pub const MAX: u16 = TIMESTAMP_NS;
+/// The type of an attribute's payload, as the YAML spec names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrType {
+    /// `u8`.
+    U8,
+    /// `u16`.
+    U16,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+    /// `binary`: `min`/`max` bound its length in bytes.
+    Binary,
 }
 
-/// Attributes of the global configuration (attribute set `config`).
-pub mod config_attr {
-    /// u8 0/1: detect, count and report invalid SPIs.
-    pub const INVALID_SPI_ENABLE: u16 = 1;
-    /// u32: events per log interval per flow.
-    pub const FLOW_RATE: u16 = 2;
-    /// u32: events a flow may emit at once.
-    pub const FLOW_BURST: u16 = 3;
-    /// u32: events per log interval for all flows together.
-    pub const GLOBAL_RATE: u16 = 4;
-    /// u32: events all flows together may emit at once.
-    pub const GLOBAL_BURST: u16 = 5;
-    /// u32: slots in the flow table.
-    pub const FLOW_TABLE_SIZE: u16 = 6;
-    /// u32: the rate-limit interval, milliseconds.
-    pub const LOG_INTERVAL_MS: u16 = 7;
-    /// u32: idle time after which a flow's slot may be reused, milliseconds.
-    pub const FLOW_IDLE_TIMEOUT_MS: u16 = 8;
-    /// u32: default anti-replay window, packets.
-    pub const REPLAY_WINDOW: u16 = 9;
-    /// u8 0/1: anti-replay disabled by default.
-    pub const REPLAY_DISABLED: u16 = 10;
-    /// u8 enum df-mode: global DF-bit mode.
-    pub const DF_MODE: u16 = 11;
-    /// u8 enum prefrag: global pre-fragmentation.
-    pub const PREFRAG: u16 = 12;
-    /// u8 0/1: the module's own inbound ESP path on (default off).
-    pub const RX_ENABLE: u16 = 13;
-    /// u8 0/1: count IKE, NAT keepalives and malformed datagrams on the
-    /// NAT-T port (a netfilter hook on every local packet; default off).
-    pub const NATT_ACCOUNTING: u16 = 14;
-    /// Highest attribute number.
-    pub const MAX: u16 = NATT_ACCOUNTING;
+/// One attribute of an attribute set: number, YAML name, type and the values (or, for
+/// `binary`, the lengths) a request may carry.  The kernel module builds its attribute
+/// policies from these, and a unit test checks them against the YAML spec, so the spec,
+/// the constants, the kernel's validation and the tools cannot drift apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttrSpec {
+    /// Attribute number.
+    pub kind: u16,
+    /// Name in the YAML spec.
+    pub name: &'static str,
+    /// Payload type.
+    pub ty: AttrType,
+    /// Smallest accepted value (or length, for `binary`).
+    pub min: u64,
+    /// Largest accepted value (or length, for `binary`).
+    pub max: u64,
 }
 
-/// Attributes of per-SA settings (attribute set `sa`).  An SA is selected like XFRM does:
-/// family, destination address, SPI, protocol.
-pub mod sa_attr {
-    /// u16: `AF_INET` or `AF_INET6`.
-    pub const FAMILY: u16 = 1;
-    /// binary, 4 or 16 bytes: SA destination address.
-    pub const DADDR: u16 = 2;
-    /// u32: SPI.
-    pub const SPI: u16 = 3;
-    /// u8: IPsec protocol, 50 (ESP) only; optional in requests.
-    pub const PROTO: u16 = 4;
-    /// u32: anti-replay window override, packets.
-    pub const REPLAY_WINDOW: u16 = 5;
-    /// u8 0/1: anti-replay disabled for this SA (exclusive with `REPLAY_WINDOW`).
-    pub const REPLAY_DISABLED: u16 = 6;
-    /// u8 enum df-mode: DF-bit mode override.
-    pub const DF_MODE: u16 = 7;
-    /// u8 enum prefrag: pre-fragmentation override.
-    pub const PREFRAG: u16 = 8;
-    /// Highest attribute number.
-    pub const MAX: u16 = PREFRAG;
+const fn max_of(v: &[u16]) -> u16 {
+    let mut m = 0;
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] > m {
+            m = v[i];
+        }
+        i += 1;
+    }
+    m
 }
 
-/// Attributes of per-interface settings (attribute set `iface`).
-pub mod if_attr {
-    /// u32: interface index.
-    pub const IFINDEX: u16 = 1;
-    /// u8 enum df-mode: DF-bit mode override.
-    pub const DF_MODE: u16 = 2;
-    /// u8 enum prefrag: pre-fragmentation override.
-    pub const PREFRAG: u16 = 3;
-    /// Highest attribute number.
-    pub const MAX: u16 = PREFRAG;
+/// Defines an attribute set: one constant per attribute, `MAX`, and `SPECS`.
+macro_rules! attr_set {
+    ($(#[$m:meta])* $module:ident = $set:literal {
+        $($(#[$am:meta])* $n:literal $name:ident $yname:literal: $ty:ident [$min:expr, $max:expr];)*
+    }) => {
+        $(#[$m])*
+        pub mod $module {
+            use super::{AttrSpec, AttrType};
+            $($(#[$am])* pub const $name: u16 = $n;)*
+            /// Highest attribute number.
+            pub const MAX: u16 = super::max_of(&[$($n),*]);
+            /// The set's name in the YAML spec.
+            pub const SET: &str = $set;
+            /// Every attribute of the set, in number order.
+            pub const SPECS: &[AttrSpec] = &[
+                $(AttrSpec { kind: $n, name: $yname, ty: AttrType::$ty, min: $min as u64, max: $max as u64 },)*
+            ];
+        }
+    };
 }
 
-/// Attributes of the counters (attribute set `stats`); every one is a u64.
-pub mod stats_attr {
-    /// Inbound ESP packets seen, IPv4.
-    pub const ESP_V4: u16 = 1;
-    /// Inbound ESP packets seen, IPv6.
-    pub const ESP_V6: u16 = 2;
-    /// Inbound UDP-encapsulated ESP packets seen, IPv4.
-    pub const UDP_ENCAP_V4: u16 = 3;
-    /// Inbound UDP-encapsulated ESP packets seen, IPv6.
-    pub const UDP_ENCAP_V6: u16 = 4;
-    /// Packets dropped for an SPI without SA, IPv4.
-    pub const INVALID_SPI_V4: u16 = 5;
-    /// Packets dropped for an SPI without SA, IPv6.
-    pub const INVALID_SPI_V6: u16 = 6;
-    /// Invalid-SPI events sent.
-    pub const EVENTS_SENT: u16 = 7;
-    /// Events suppressed by the per-flow limit.
-    pub const SUPPRESSED_FLOW: u16 = 8;
-    /// Events suppressed by the global limit.
-    pub const SUPPRESSED_GLOBAL: u16 = 9;
-    /// Active flows evicted from the rate-limit table.
-    pub const FLOWS_EVICTED: u16 = 10;
-    /// Packets decapsulated and handed back to the stack.
-    pub const DECAP_OK: u16 = 11;
-    /// Packets whose ICV did not verify.
-    pub const AUTH_FAILED: u16 = 12;
-    /// Packets dropped as replays (already seen).
-    pub const REPLAY_DROPPED: u16 = 13;
-    /// Packets dropped as left of the replay window.
-    pub const REPLAY_TOO_OLD: u16 = 14;
-    /// Packets left to XFRM (algorithm or mode not handled here).
-    pub const PASSED_TO_XFRM: u16 = 15;
-    /// NAT keepalives seen on the NAT-T port.
-    pub const NAT_KEEPALIVE: u16 = 16;
-    /// Non-ESP (IKE) datagrams seen on the NAT-T port.
-    pub const IKE_PASSED: u16 = 17;
-    /// Malformed or truncated ESP packets.
-    pub const MALFORMED: u16 = 18;
-    /// Packets with an IANA-reserved SPI (1..=255).
-    pub const RESERVED_SPI: u16 = 19;
-    /// Outbound packets fragmented before encryption.
-    pub const FRAG_BEFORE_ENC: u16 = 20;
-    /// Outbound packets left to fragment after encryption.
-    pub const FRAG_AFTER_ENC: u16 = 21;
-    /// Outbound packets dropped with ICMP fragmentation needed / packet too big.
-    pub const DF_DROPPED: u16 = 22;
-    /// Outbound packets the DF / pre-fragmentation path dropped for lack of memory or
-    /// because fragmentation or encryption of a fragment failed.
-    pub const OUT_ERRORS: u16 = 23;
-    /// Packets dropped for a bad ESP padding length or padding contents.
-    pub const BAD_PADDING: u16 = 24;
-    /// Packets dropped because their SA was being deleted or had expired.
-    pub const SA_UNUSABLE: u16 = 25;
-    /// Packets dropped for lack of resources (memory, backlog) on the receive path.
-    pub const RX_ERRORS: u16 = 26;
-    /// Decrypted packets whose next header the SA's mode does not accept (or dummies).
-    pub const BAD_INNER: u16 = 27;
-    /// Highest attribute number.
-    pub const MAX: u16 = BAD_INNER;
+attr_set! {
+    /// Attributes of [`cmd::EVENT_INVALID_SPI`] (attribute set `event`).
+    event_attr = "event" {
+        /// u16: `AF_INET` or `AF_INET6`.
+        1 FAMILY "family": U16 [0, u16::MAX];
+        /// binary, 4 or 16 bytes: outer source address.
+        2 SADDR "saddr": Binary [4, 16];
+        /// binary, 4 or 16 bytes: outer destination address.
+        3 DADDR "daddr": Binary [4, 16];
+        /// u32: the SPI that has no SA.
+        4 SPI "spi": U32 [0, u32::MAX];
+        /// u8: IP protocol that carried ESP: 50 (ESP) or 17 (UDP-encapsulated).
+        5 PROTO "proto": U8 [0, u8::MAX];
+        /// u16: UDP source port (only when encapsulated).
+        6 ENCAP_SPORT "encap-sport": U16 [0, u16::MAX];
+        /// u16: UDP destination port (only when encapsulated).
+        7 ENCAP_DPORT "encap-dport": U16 [0, u16::MAX];
+        /// u32: the ESP sequence number (low 32 bits as on the wire).
+        8 SEQ "seq": U32 [0, u32::MAX];
+        /// u32: receiving interface index.
+        9 IFINDEX "ifindex": U32 [0, u32::MAX];
+        /// u64: cookie of the receiving network namespace.
+        10 NETNS_COOKIE "netns-cookie": U64 [0, u64::MAX];
+        /// u32: misses of this flow suppressed since its previous event.
+        11 SUPPRESSED "suppressed": U32 [0, u32::MAX];
+        /// u64: monotonic time of the packet, nanoseconds.
+        12 TIMESTAMP_NS "timestamp-ns": U64 [0, u64::MAX];
+    }
+}
+
+attr_set! {
+    /// Attributes of the global configuration (attribute set `config`).
+    config_attr = "config" {
+        /// u8 0/1: detect, count and report invalid SPIs.
+        1 INVALID_SPI_ENABLE "invalid-spi-enable": U8 [0, 1];
+        /// u32: events per log interval per flow.
+        2 FLOW_RATE "flow-rate": U32 [0, u32::MAX];
+        /// u32: events a flow may emit at once.
+        3 FLOW_BURST "flow-burst": U32 [0, u32::MAX];
+        /// u32: events per log interval for all flows together.
+        4 GLOBAL_RATE "global-rate": U32 [0, u32::MAX];
+        /// u32: events all flows together may emit at once.
+        5 GLOBAL_BURST "global-burst": U32 [0, u32::MAX];
+        /// u32: slots in the flow table.
+        6 FLOW_TABLE_SIZE "flow-table-size": U32 [0, u32::MAX];
+        /// u32: the rate-limit interval, milliseconds.
+        7 LOG_INTERVAL_MS "log-interval-ms": U32 [0, u32::MAX];
+        /// u32: idle time after which a flow's slot may be reused, milliseconds.
+        8 FLOW_IDLE_TIMEOUT_MS "flow-idle-timeout-ms": U32 [0, u32::MAX];
+        /// u32: default anti-replay window, packets.
+        9 REPLAY_WINDOW "replay-window": U32 [super::MIN_WINDOW, super::MAX_WINDOW];
+        /// u8 0/1: anti-replay disabled by default.
+        10 REPLAY_DISABLED "replay-disabled": U8 [0, 1];
+        /// u8 enum df-mode: global DF-bit mode.
+        11 DF_MODE "df-mode": U8 [1, 3];
+        /// u8 enum prefrag: global pre-fragmentation.
+        12 PREFRAG "prefrag": U8 [1, 2];
+        /// u8 0/1: the module's own inbound ESP path on (default off).
+        13 RX_ENABLE "rx-enable": U8 [0, 1];
+        /// u8 0/1: count IKE, NAT keepalives and malformed datagrams on the
+        /// NAT-T port (a netfilter hook on every local packet; default off).
+        14 NATT_ACCOUNTING "natt-accounting": U8 [0, 1];
+    }
+}
+
+attr_set! {
+    /// Attributes of per-SA settings (attribute set `sa`).  An SA is selected like XFRM
+    /// does: family, destination address, SPI, protocol.
+    sa_attr = "sa" {
+        /// u16: `AF_INET` or `AF_INET6`.
+        1 FAMILY "family": U16 [0, u16::MAX];
+        /// binary, 4 or 16 bytes: SA destination address.
+        2 DADDR "daddr": Binary [4, 16];
+        /// u32: SPI.
+        3 SPI "spi": U32 [0, u32::MAX];
+        /// u8: IPsec protocol, 50 (ESP) only; optional in requests.
+        4 PROTO "proto": U8 [0, u8::MAX];
+        /// u32: anti-replay window override, packets.
+        5 REPLAY_WINDOW "replay-window": U32 [super::MIN_WINDOW, super::MAX_WINDOW];
+        /// u8 0/1: anti-replay disabled for this SA (exclusive with `REPLAY_WINDOW`).
+        6 REPLAY_DISABLED "replay-disabled": U8 [0, 1];
+        /// u8 enum df-mode: DF-bit mode override.
+        7 DF_MODE "df-mode": U8 [1, 3];
+        /// u8 enum prefrag: pre-fragmentation override.
+        8 PREFRAG "prefrag": U8 [1, 2];
+    }
+}
+
+attr_set! {
+    /// Attributes of per-interface settings (attribute set `iface`).
+    if_attr = "iface" {
+        /// u32: interface index.
+        1 IFINDEX "ifindex": U32 [0, u32::MAX];
+        /// u8 enum df-mode: DF-bit mode override.
+        2 DF_MODE "df-mode": U8 [1, 3];
+        /// u8 enum prefrag: pre-fragmentation override.
+        3 PREFRAG "prefrag": U8 [1, 2];
+    }
+}
+
+/// Where a counter belongs when the tools print counters by topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Inbound ESP processing.
+    Inbound,
+    /// The NAT-T port's non-ESP traffic.
+    NatT,
+    /// Invalid-SPI detection, its rate limiter and its events.
+    InvalidSpi,
+    /// Outbound DF / pre-fragmentation.
+    Outbound,
+}
+
+/// One counter: its `stats` attribute number, its name (the YAML name with `_`, also the
+/// field of [`Counters`] and the tools' JSON key), its section and a one-line description
+/// for the tools' tables (the YAML spec documents it in full).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CounterInfo {
+    /// `stats` attribute number.
+    pub kind: u16,
+    /// Field, JSON key and (with `-`) YAML name.
+    pub name: &'static str,
+    /// Section of the tools' tables.
+    pub section: Section,
+    /// One-line description.
+    pub what: &'static str,
+}
+
+/// Defines the counters: the `stats` attribute set, [`Counters`] and [`COUNTERS`].  A new
+/// counter is one line here (plus its entry in the YAML spec, which a unit test checks, and
+/// the code that bumps it).
+macro_rules! counters {
+    ($($n:literal $name:ident $field:ident $sec:ident $what:literal;)*) => {
+        /// Attributes of the counters (attribute set `stats`); every one is a u64.
+        pub mod stats_attr {
+            use super::{AttrSpec, AttrType};
+            $(#[doc = $what] pub const $name: u16 = $n;)*
+            /// Highest attribute number.
+            pub const MAX: u16 = super::max_of(&[$($n),*]);
+            /// The set's name in the YAML spec.
+            pub const SET: &str = "stats";
+            /// Every attribute of the set, in number order (names with `_` where the YAML
+            /// spec has `-`).
+            pub const SPECS: &[AttrSpec] = &[
+                $(AttrSpec { kind: $n, name: stringify!($field), ty: AttrType::U64, min: 0, max: u64::MAX },)*
+            ];
+        }
+
+        /// The module's counters, one u64 per [`stats_attr`] attribute.  Values wrap.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $(#[doc = $what] pub $field: u64,)*
+        }
+
+        /// Every counter, in attribute order.
+        pub const COUNTERS: &[CounterInfo] = &[
+            $(CounterInfo { kind: $n, name: stringify!($field), section: Section::$sec, what: $what },)*
+        ];
+
+        impl Counters {
+            /// The counter for attribute `kind`, if there is one.
+            pub fn get_mut(&mut self, kind: u16) -> Option<&mut u64> {
+                Some(match kind {
+                    $($n => &mut self.$field,)*
+                    _ => return None,
+                })
+            }
+
+            /// The counter for attribute `kind` (0 for no such counter).
+            pub fn get(&self, kind: u16) -> u64 {
+                match kind {
+                    $($n => self.$field,)*
+                    _ => 0,
+                }
+            }
+        }
+    };
+}
+
+counters! {
+    1 ESP_V4 esp_v4 Inbound "ESP packets, IPv4";
+    2 ESP_V6 esp_v6 Inbound "ESP packets, IPv6";
+    3 UDP_ENCAP_V4 udp_encap_v4 Inbound "UDP-encapsulated ESP packets, IPv4";
+    4 UDP_ENCAP_V6 udp_encap_v6 Inbound "UDP-encapsulated ESP packets, IPv6";
+    5 INVALID_SPI_V4 invalid_spi_v4 InvalidSpi "dropped, no SA for the SPI, IPv4";
+    6 INVALID_SPI_V6 invalid_spi_v6 InvalidSpi "dropped, no SA for the SPI, IPv6";
+    7 EVENTS_SENT events_sent InvalidSpi "invalid-SPI events sent";
+    8 SUPPRESSED_FLOW suppressed_flow InvalidSpi "events suppressed by the per-flow limit";
+    9 SUPPRESSED_GLOBAL suppressed_global InvalidSpi "events suppressed by the global limit";
+    10 FLOWS_EVICTED flows_evicted InvalidSpi "active flows evicted from the table";
+    11 DECAP_OK decap_ok Inbound "#pkts decaps (decrypted, verified, handed back)";
+    12 AUTH_FAILED auth_failed Inbound "#pkts verify failed (ICV)";
+    13 REPLAY_DROPPED replay_dropped Inbound "#pkts replay failed (already seen)";
+    14 REPLAY_TOO_OLD replay_too_old Inbound "#pkts replay failed (left of window)";
+    15 PASSED_TO_XFRM passed_to_xfrm Inbound "left to XFRM (algorithm or mode not handled)";
+    16 NAT_KEEPALIVE nat_keepalive NatT "NAT keepalives";
+    17 IKE_PASSED ike_passed NatT "IKE (non-ESP marker) datagrams";
+    18 MALFORMED malformed Inbound "malformed or truncated ESP";
+    19 RESERVED_SPI reserved_spi Inbound "reserved SPI (1..255)";
+    20 FRAG_BEFORE_ENC frag_before_enc Outbound "#pkts fragmented before encryption";
+    21 FRAG_AFTER_ENC frag_after_enc Outbound "#pkts left to fragment after encryption";
+    22 DF_DROPPED df_dropped Outbound "#pkts dropped, DF set (ICMP frag needed sent)";
+    23 OUT_ERRORS out_errors Outbound "#pkts dropped, fragmentation or memory error";
+    24 BAD_PADDING bad_padding Inbound "#pkts dropped, bad ESP padding";
+    25 SA_UNUSABLE sa_unusable Inbound "#pkts dropped, SA deleted or expired";
+    26 RX_ERRORS rx_errors Inbound "#pkts dropped, no memory or backlog full";
+    27 BAD_INNER bad_inner Inbound "#pkts dropped, inner protocol wrong or dummy";
 }
 
 /// Encoding ran out of buffer space.
@@ -1041,109 +1155,12 @@ impl IfConfig {
     }
 }
 
-/// The module's counters, one u64 per [`stats_attr`] attribute.  Values wrap.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// See [`stats_attr::ESP_V4`].
-    pub esp_v4: u64,
-    /// See [`stats_attr::ESP_V6`].
-    pub esp_v6: u64,
-    /// See [`stats_attr::UDP_ENCAP_V4`].
-    pub udp_encap_v4: u64,
-    /// See [`stats_attr::UDP_ENCAP_V6`].
-    pub udp_encap_v6: u64,
-    /// See [`stats_attr::INVALID_SPI_V4`].
-    pub invalid_spi_v4: u64,
-    /// See [`stats_attr::INVALID_SPI_V6`].
-    pub invalid_spi_v6: u64,
-    /// See [`stats_attr::EVENTS_SENT`].
-    pub events_sent: u64,
-    /// See [`stats_attr::SUPPRESSED_FLOW`].
-    pub suppressed_flow: u64,
-    /// See [`stats_attr::SUPPRESSED_GLOBAL`].
-    pub suppressed_global: u64,
-    /// See [`stats_attr::FLOWS_EVICTED`].
-    pub flows_evicted: u64,
-    /// See [`stats_attr::DECAP_OK`].
-    pub decap_ok: u64,
-    /// See [`stats_attr::AUTH_FAILED`].
-    pub auth_failed: u64,
-    /// See [`stats_attr::REPLAY_DROPPED`].
-    pub replay_dropped: u64,
-    /// See [`stats_attr::REPLAY_TOO_OLD`].
-    pub replay_too_old: u64,
-    /// See [`stats_attr::PASSED_TO_XFRM`].
-    pub passed_to_xfrm: u64,
-    /// See [`stats_attr::NAT_KEEPALIVE`].
-    pub nat_keepalive: u64,
-    /// See [`stats_attr::IKE_PASSED`].
-    pub ike_passed: u64,
-    /// See [`stats_attr::MALFORMED`].
-    pub malformed: u64,
-    /// See [`stats_attr::RESERVED_SPI`].
-    pub reserved_spi: u64,
-    /// See [`stats_attr::FRAG_BEFORE_ENC`].
-    pub frag_before_enc: u64,
-    /// See [`stats_attr::FRAG_AFTER_ENC`].
-    pub frag_after_enc: u64,
-    /// See [`stats_attr::DF_DROPPED`].
-    pub df_dropped: u64,
-    /// See [`stats_attr::OUT_ERRORS`].
-    pub out_errors: u64,
-    /// See [`stats_attr::BAD_PADDING`].
-    pub bad_padding: u64,
-    /// See [`stats_attr::SA_UNUSABLE`].
-    pub sa_unusable: u64,
-    /// See [`stats_attr::RX_ERRORS`].
-    pub rx_errors: u64,
-    /// See [`stats_attr::BAD_INNER`].
-    pub bad_inner: u64,
-}
-
 impl Counters {
-    /// The counter for attribute `kind`, if there is one.
-    pub fn get_mut(&mut self, kind: u16) -> Option<&mut u64> {
-        use stats_attr::*;
-        Some(match kind {
-            ESP_V4 => &mut self.esp_v4,
-            ESP_V6 => &mut self.esp_v6,
-            UDP_ENCAP_V4 => &mut self.udp_encap_v4,
-            UDP_ENCAP_V6 => &mut self.udp_encap_v6,
-            INVALID_SPI_V4 => &mut self.invalid_spi_v4,
-            INVALID_SPI_V6 => &mut self.invalid_spi_v6,
-            EVENTS_SENT => &mut self.events_sent,
-            SUPPRESSED_FLOW => &mut self.suppressed_flow,
-            SUPPRESSED_GLOBAL => &mut self.suppressed_global,
-            FLOWS_EVICTED => &mut self.flows_evicted,
-            DECAP_OK => &mut self.decap_ok,
-            AUTH_FAILED => &mut self.auth_failed,
-            REPLAY_DROPPED => &mut self.replay_dropped,
-            REPLAY_TOO_OLD => &mut self.replay_too_old,
-            PASSED_TO_XFRM => &mut self.passed_to_xfrm,
-            NAT_KEEPALIVE => &mut self.nat_keepalive,
-            IKE_PASSED => &mut self.ike_passed,
-            MALFORMED => &mut self.malformed,
-            RESERVED_SPI => &mut self.reserved_spi,
-            FRAG_BEFORE_ENC => &mut self.frag_before_enc,
-            FRAG_AFTER_ENC => &mut self.frag_after_enc,
-            DF_DROPPED => &mut self.df_dropped,
-            OUT_ERRORS => &mut self.out_errors,
-            BAD_PADDING => &mut self.bad_padding,
-            SA_UNUSABLE => &mut self.sa_unusable,
-            RX_ERRORS => &mut self.rx_errors,
-            BAD_INNER => &mut self.bad_inner,
-            _ => return None,
-        })
-    }
-
     /// Encodes every counter; returns the bytes written (12 per counter).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, NoSpace> {
         let mut w = AttrWriter::new(buf);
-        let mut c = *self;
-        for kind in 1..=stats_attr::MAX {
-            if let Some(v) = c.get_mut(kind) {
-                w.put_u64(kind, *v)?;
-            }
+        for i in COUNTERS {
+            w.put_u64(i.kind, self.get(i.kind))?;
         }
         Ok(w.len())
     }
@@ -1519,13 +1536,25 @@ mod tests {
     /// `-` on their own line, `name:`/`value:` keys at fixed indents).
     struct YamlSpec {
         family: String,
-        /// (set, attribute, value)
-        attrs: Vec<(String, String, u16)>,
+        attrs: Vec<YamlAttr>,
         /// (operation, value)
         ops: Vec<(String, u8)>,
         mcgrps: Vec<String>,
         /// (enum name, value-start, entries)
         enums: Vec<(String, u8, Vec<String>)>,
+    }
+
+    /// One attribute of an attribute set, as the spec gives it.
+    #[derive(Default)]
+    struct YamlAttr {
+        set: String,
+        name: String,
+        value: u16,
+        ty: String,
+        /// `checks:` keys and values (`min`, `max`, `min-len`, `max-len`).
+        checks: Vec<(String, u64)>,
+        /// `enum:` name.
+        en: Option<String>,
     }
 
     fn parse_yaml() -> YamlSpec {
@@ -1569,11 +1598,24 @@ mod tests {
                         .collect()
                 }
                 ("attribute-sets", 4, "name") => set = v.to_string(),
-                ("attribute-sets", 8, "name") => name = v.to_string(),
+                ("attribute-sets", 8, "name") => spec.attrs.push(YamlAttr {
+                    set: set.clone(),
+                    name: v.to_string(),
+                    ..Default::default()
+                }),
                 ("attribute-sets", 8, "value") => {
-                    spec.attrs
-                        .push((set.clone(), name.clone(), v.parse().unwrap()))
+                    spec.attrs.last_mut().unwrap().value = v.parse().unwrap()
                 }
+                ("attribute-sets", 8, "type") => spec.attrs.last_mut().unwrap().ty = v.to_string(),
+                ("attribute-sets", 8, "enum") => {
+                    spec.attrs.last_mut().unwrap().en = Some(v.to_string())
+                }
+                ("attribute-sets", 10, _) => spec
+                    .attrs
+                    .last_mut()
+                    .unwrap()
+                    .checks
+                    .push((k.to_string(), v.parse().unwrap())),
                 ("operations", 6, "name") => name = v.to_string(),
                 ("operations", 6, "value") => spec.ops.push((name.clone(), v.parse().unwrap())),
                 ("mcast-groups", 6, "name") => spec.mcgrps.push(v.to_string()),
@@ -1583,103 +1625,67 @@ mod tests {
         spec
     }
 
+    /// Every attribute set of the core, as the kernel's policies and the tools see them.
+    const SETS: [(&str, &[AttrSpec]); 5] = [
+        (event_attr::SET, event_attr::SPECS),
+        (config_attr::SET, config_attr::SPECS),
+        (sa_attr::SET, sa_attr::SPECS),
+        (if_attr::SET, if_attr::SPECS),
+        (stats_attr::SET, stats_attr::SPECS),
+    ];
+
     #[test]
     fn yaml_spec_matches_constants() {
-        use config_attr as c;
-        use event_attr as e;
-        use if_attr as i;
-        use sa_attr as s;
-        use stats_attr as st;
-        let expected: &[(&str, &str, u16)] = &[
-            ("event", "family", e::FAMILY),
-            ("event", "saddr", e::SADDR),
-            ("event", "daddr", e::DADDR),
-            ("event", "spi", e::SPI),
-            ("event", "proto", e::PROTO),
-            ("event", "encap-sport", e::ENCAP_SPORT),
-            ("event", "encap-dport", e::ENCAP_DPORT),
-            ("event", "seq", e::SEQ),
-            ("event", "ifindex", e::IFINDEX),
-            ("event", "netns-cookie", e::NETNS_COOKIE),
-            ("event", "suppressed", e::SUPPRESSED),
-            ("event", "timestamp-ns", e::TIMESTAMP_NS),
-            ("config", "invalid-spi-enable", c::INVALID_SPI_ENABLE),
-            ("config", "flow-rate", c::FLOW_RATE),
-            ("config", "flow-burst", c::FLOW_BURST),
-            ("config", "global-rate", c::GLOBAL_RATE),
-            ("config", "global-burst", c::GLOBAL_BURST),
-            ("config", "flow-table-size", c::FLOW_TABLE_SIZE),
-            ("config", "log-interval-ms", c::LOG_INTERVAL_MS),
-            ("config", "flow-idle-timeout-ms", c::FLOW_IDLE_TIMEOUT_MS),
-            ("config", "replay-window", c::REPLAY_WINDOW),
-            ("config", "replay-disabled", c::REPLAY_DISABLED),
-            ("config", "df-mode", c::DF_MODE),
-            ("config", "prefrag", c::PREFRAG),
-            ("config", "rx-enable", c::RX_ENABLE),
-            ("config", "natt-accounting", c::NATT_ACCOUNTING),
-            ("sa", "family", s::FAMILY),
-            ("sa", "daddr", s::DADDR),
-            ("sa", "spi", s::SPI),
-            ("sa", "proto", s::PROTO),
-            ("sa", "replay-window", s::REPLAY_WINDOW),
-            ("sa", "replay-disabled", s::REPLAY_DISABLED),
-            ("sa", "df-mode", s::DF_MODE),
-            ("sa", "prefrag", s::PREFRAG),
-            ("iface", "ifindex", i::IFINDEX),
-            ("iface", "df-mode", i::DF_MODE),
-            ("iface", "prefrag", i::PREFRAG),
-            ("stats", "esp-v4", st::ESP_V4),
-            ("stats", "esp-v6", st::ESP_V6),
-            ("stats", "udp-encap-v4", st::UDP_ENCAP_V4),
-            ("stats", "udp-encap-v6", st::UDP_ENCAP_V6),
-            ("stats", "invalid-spi-v4", st::INVALID_SPI_V4),
-            ("stats", "invalid-spi-v6", st::INVALID_SPI_V6),
-            ("stats", "events-sent", st::EVENTS_SENT),
-            ("stats", "suppressed-flow", st::SUPPRESSED_FLOW),
-            ("stats", "suppressed-global", st::SUPPRESSED_GLOBAL),
-            ("stats", "flows-evicted", st::FLOWS_EVICTED),
-            ("stats", "decap-ok", st::DECAP_OK),
-            ("stats", "auth-failed", st::AUTH_FAILED),
-            ("stats", "replay-dropped", st::REPLAY_DROPPED),
-            ("stats", "replay-too-old", st::REPLAY_TOO_OLD),
-            ("stats", "passed-to-xfrm", st::PASSED_TO_XFRM),
-            ("stats", "nat-keepalive", st::NAT_KEEPALIVE),
-            ("stats", "ike-passed", st::IKE_PASSED),
-            ("stats", "malformed", st::MALFORMED),
-            ("stats", "reserved-spi", st::RESERVED_SPI),
-            ("stats", "frag-before-enc", st::FRAG_BEFORE_ENC),
-            ("stats", "frag-after-enc", st::FRAG_AFTER_ENC),
-            ("stats", "df-dropped", st::DF_DROPPED),
-            ("stats", "out-errors", st::OUT_ERRORS),
-            ("stats", "bad-padding", st::BAD_PADDING),
-            ("stats", "sa-unusable", st::SA_UNUSABLE),
-            ("stats", "rx-errors", st::RX_ERRORS),
-            ("stats", "bad-inner", st::BAD_INNER),
-        ];
         let y = parse_yaml();
-        assert_eq!(y.family, FAMILY_NAME);
-        assert_eq!(y.mcgrps, vec![MCGRP_EVENTS.to_string()]);
-        let got: Vec<(&str, &str, u16)> = y
+        let ours: Vec<(&str, String, u16)> = SETS
+            .iter()
+            .flat_map(|(set, specs)| specs.iter().map(move |a| (*set, a.name.replace('_', "-"), a.kind)))
+            .collect();
+        let theirs: Vec<(&str, String, u16)> = y
             .attrs
             .iter()
-            .map(|(s, n, v)| (s.as_str(), n.as_str(), *v))
+            .map(|a| (a.set.as_str(), a.name.clone(), a.value))
             .collect();
-        assert_eq!(got, expected);
+        assert_eq!(ours, theirs);
+        // Types and checks: what the kernel's policy enforces is what the spec says.
+        let specs = SETS.iter().flat_map(|(_, specs)| specs.iter());
+        for (specs, a) in specs.zip(&y.attrs) {
+            let what = format!("{}/{}", a.set, a.name);
+            let ty = match specs.ty {
+                AttrType::U8 => "u8",
+                AttrType::U16 => "u16",
+                AttrType::U32 => "u32",
+                AttrType::U64 => "u64",
+                AttrType::Binary => "binary",
+            };
+            assert_eq!(a.ty, ty, "{what}");
+            let type_max = match specs.ty {
+                AttrType::U8 => u64::from(u8::MAX),
+                AttrType::U16 => u64::from(u16::MAX),
+                AttrType::U32 => u64::from(u32::MAX),
+                AttrType::U64 | AttrType::Binary => u64::MAX,
+            };
+            let check = |k: &str| a.checks.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+            let (min, max) = if specs.ty == AttrType::Binary {
+                (check("min-len").unwrap_or(0), check("max-len").unwrap_or(u64::MAX))
+            } else if let Some(e) = &a.en {
+                let (_, start, entries) = y.enums.iter().find(|(n, _, _)| n == e).unwrap();
+                (u64::from(*start), u64::from(*start) + entries.len() as u64 - 1)
+            } else {
+                (check("min").unwrap_or(0), check("max").unwrap_or(type_max))
+            };
+            assert_eq!((specs.min, specs.max), (min, max), "{what}");
+        }
         // Every set is numbered 1..=MAX without gaps.
-        for (set, max) in [
-            ("event", e::MAX),
-            ("config", c::MAX),
-            ("sa", s::MAX),
-            ("iface", i::MAX),
-            ("stats", st::MAX),
-        ] {
-            let vals: Vec<u16> = expected
-                .iter()
-                .filter(|(s, _, _)| *s == set)
-                .map(|(_, _, v)| *v)
-                .collect();
+        for (set, specs) in SETS {
+            let vals: Vec<u16> = specs.iter().map(|a| a.kind).collect();
+            let max = vals.iter().copied().max().unwrap();
             assert_eq!(vals, (1..=max).collect::<Vec<_>>(), "{set}");
         }
+        assert_eq!(event_attr::MAX, 12);
+        assert_eq!(stats_attr::MAX as usize, COUNTERS.len());
+        assert_eq!(y.family, FAMILY_NAME);
+        assert_eq!(y.mcgrps, vec![MCGRP_EVENTS.to_string()]);
         assert_eq!(
             y.ops,
             vec![

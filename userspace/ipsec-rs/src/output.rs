@@ -11,88 +11,25 @@ use std::fmt::Write as _;
 
 use ipsec_rs_core::esp::{Family, IpAddr};
 use ipsec_rs_core::frag::{DfMode, PreFrag};
-use ipsec_rs_core::nl::{stats_attr, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig};
+use ipsec_rs_core::nl::{Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig};
 use ipsec_rs_core::replay::ReplayMode;
 use serde_json::{json, Map, Value};
 
-/// Where a counter belongs in the human table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    /// Inbound ESP processing.
-    Inbound,
-    /// The NAT-T port's non-ESP traffic.
-    NatT,
-    /// Invalid-SPI detection and its rate limiter.
-    InvalidSpi,
-    /// Outbound DF / pre-fragmentation.
-    Outbound,
-}
+// The counters' names, sections and one-line descriptions are the core's
+// table (`nl::COUNTERS`), the one place a counter is declared.
+pub use ipsec_rs_core::nl::{CounterInfo, Section, COUNTERS};
 
-impl Section {
-    fn title(self) -> &'static str {
-        match self {
-            Section::Inbound => "Inbound ESP",
-            Section::NatT => "NAT-T port (UDP 4500), passed on",
-            Section::InvalidSpi => "Invalid SPI",
-            Section::Outbound => "Outbound (tunnel mode)",
-        }
+fn section_title(s: Section) -> &'static str {
+    match s {
+        Section::Inbound => "Inbound ESP",
+        Section::NatT => "NAT-T port (UDP 4500), passed on",
+        Section::InvalidSpi => "Invalid SPI",
+        Section::Outbound => "Outbound (tunnel mode)",
     }
 }
 
-/// One counter: attribute number, name, section and description.
-pub struct CounterInfo {
-    /// `stats` attribute number.
-    pub kind: u16,
-    /// JSON key (YAML name with `_`).
-    pub name: &'static str,
-    /// Section of the human table.
-    pub section: Section,
-    /// Description for the human table.
-    pub what: &'static str,
-}
-
-macro_rules! counters {
-    ($($kind:ident, $name:literal, $sec:ident, $what:literal;)*) => {
-        /// Every counter of the `stats` attribute set, in attribute order.
-        pub const COUNTERS: &[CounterInfo] = &[
-            $(CounterInfo { kind: stats_attr::$kind, name: $name, section: Section::$sec, what: $what },)*
-        ];
-    };
-}
-
-counters! {
-    ESP_V4, "esp_v4", Inbound, "ESP packets, IPv4";
-    ESP_V6, "esp_v6", Inbound, "ESP packets, IPv6";
-    UDP_ENCAP_V4, "udp_encap_v4", Inbound, "UDP-encapsulated ESP packets, IPv4";
-    UDP_ENCAP_V6, "udp_encap_v6", Inbound, "UDP-encapsulated ESP packets, IPv6";
-    INVALID_SPI_V4, "invalid_spi_v4", InvalidSpi, "dropped, no SA for the SPI, IPv4";
-    INVALID_SPI_V6, "invalid_spi_v6", InvalidSpi, "dropped, no SA for the SPI, IPv6";
-    EVENTS_SENT, "events_sent", InvalidSpi, "invalid-SPI events sent";
-    SUPPRESSED_FLOW, "suppressed_flow", InvalidSpi, "events suppressed by the per-flow limit";
-    SUPPRESSED_GLOBAL, "suppressed_global", InvalidSpi, "events suppressed by the global limit";
-    FLOWS_EVICTED, "flows_evicted", InvalidSpi, "active flows evicted from the table";
-    DECAP_OK, "decap_ok", Inbound, "#pkts decaps (decrypted, verified, handed back)";
-    AUTH_FAILED, "auth_failed", Inbound, "#pkts verify failed (ICV)";
-    REPLAY_DROPPED, "replay_dropped", Inbound, "#pkts replay failed (already seen)";
-    REPLAY_TOO_OLD, "replay_too_old", Inbound, "#pkts replay failed (left of window)";
-    PASSED_TO_XFRM, "passed_to_xfrm", Inbound, "left to XFRM (algorithm or mode not handled)";
-    NAT_KEEPALIVE, "nat_keepalive", NatT, "NAT keepalives";
-    IKE_PASSED, "ike_passed", NatT, "IKE (non-ESP marker) datagrams";
-    MALFORMED, "malformed", Inbound, "malformed or truncated ESP";
-    RESERVED_SPI, "reserved_spi", Inbound, "reserved SPI (1..255)";
-    FRAG_BEFORE_ENC, "frag_before_enc", Outbound, "#pkts fragmented before encryption";
-    FRAG_AFTER_ENC, "frag_after_enc", Outbound, "#pkts left to fragment after encryption";
-    DF_DROPPED, "df_dropped", Outbound, "#pkts dropped, DF set (ICMP frag needed sent)";
-    OUT_ERRORS, "out_errors", Outbound, "#pkts dropped, fragmentation or memory error";
-    BAD_PADDING, "bad_padding", Inbound, "#pkts dropped, bad ESP padding";
-    SA_UNUSABLE, "sa_unusable", Inbound, "#pkts dropped, SA deleted or expired";
-    RX_ERRORS, "rx_errors", Inbound, "#pkts dropped, no memory or backlog full";
-    BAD_INNER, "bad_inner", Inbound, "#pkts dropped, inner protocol wrong or dummy";
-}
-
 fn counter_value(c: &Counters, kind: u16) -> u64 {
-    let mut c = *c;
-    c.get_mut(kind).map(|v| *v).unwrap_or(0)
+    c.get(kind)
 }
 
 /// `stats --json`: one flat object, counters in attribute order.
@@ -118,7 +55,7 @@ pub fn counters_table(c: &Counters) -> String {
         Section::InvalidSpi,
         Section::Outbound,
     ] {
-        let _ = writeln!(out, "\n  {}:", sec.title());
+        let _ = writeln!(out, "\n  {}:", section_title(sec));
         for i in COUNTERS.iter().filter(|i| i.section == sec) {
             let _ = writeln!(
                 out,
