@@ -1567,6 +1567,7 @@ mod tests {
             enums: vec![],
         };
         let mut section = "";
+        let mut in_checks = false;
         let mut set = String::new();
         let mut name = String::new();
         for line in text.lines() {
@@ -1581,6 +1582,9 @@ mod tests {
                 continue;
             }
             let indent = line.len() - line.trim_start().len();
+            if indent <= 8 {
+                in_checks = line.trim() == "checks:";
+            }
             let Some((k, v)) = line.trim().split_once(": ") else {
                 continue;
             };
@@ -1610,7 +1614,7 @@ mod tests {
                 ("attribute-sets", 8, "enum") => {
                     spec.attrs.last_mut().unwrap().en = Some(v.to_string())
                 }
-                ("attribute-sets", 10, _) => spec
+                ("attribute-sets", 10, _) if in_checks => spec
                     .attrs
                     .last_mut()
                     .unwrap()
