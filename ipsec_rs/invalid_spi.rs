@@ -81,9 +81,11 @@ pub(crate) fn report_miss(
                 suppressed: suppressed_since_last,
                 timestamp_ns: now,
             };
-            // The log line above and the counters record the miss whatever
-            // becomes of the event.
-            let _ = netlink::notify_invalid_spi(net, &ev);
+            match netlink::notify_invalid_spi(net, &ev) {
+                netlink::Delivery::Delivered => {}
+                netlink::Delivery::Unheard => bump(counters, stat::EVENTS_UNHEARD),
+                netlink::Delivery::Lost => bump(counters, stat::EVENTS_LOST),
+            }
         }
     }
 }

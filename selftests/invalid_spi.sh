@@ -111,7 +111,16 @@ v4=$(cnt invalid_spi_v4); v6=$(cnt invalid_spi_v6); sent=$(cnt events_sent)
 sf=$(cnt suppressed_flow); sg=$(cnt suppressed_global)
 check_eq "nothing suppressed globally" "$sg" 0
 check_eq "misses = events + suppressed" "$((v4 + v6))" "$((sent + sf + sg))"
+check_eq "every event had a listener" "$(cnt events_unheard)/$(cnt events_lost)" 0/0
+
+# 7. Nobody listening: the event is sent, and counted as unheard.
 kill $MONITOR_PID 2>/dev/null
+wait $MONITOR_PID 2>/dev/null
+ip netns exec a $INJECT 192.0.2.2 --spi 0xf00d --seq 1 >/dev/null
+sleep 1
+snap b
+check_eq "event without a listener sent" "$(cnt events_sent)" "$((sent + 1))"
+check_eq "and counted as unheard" "$(cnt events_unheard)/$(cnt events_lost)" 1/0
 check "the module's settings are readable" sh -c "ip netns exec b $IPSEC_RS_TOOL show global --json | grep -q '\"log_interval_ms\":3600000'"
 check "rmmod" unload_module
 ktap_finish

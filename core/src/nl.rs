@@ -349,6 +349,8 @@ counters! {
     25 SA_UNUSABLE sa_unusable Inbound "#pkts dropped, SA deleted or expired";
     26 RX_ERRORS rx_errors Inbound "#pkts dropped, no memory or backlog full";
     27 BAD_INNER bad_inner Inbound "#pkts dropped, inner protocol wrong or dummy";
+    28 EVENTS_UNHEARD events_unheard InvalidSpi "events sent while nobody listened";
+    29 EVENTS_LOST events_lost InvalidSpi "events lost (no memory, listener's buffer full)";
 }
 
 /// Encoding ran out of buffer space.
