@@ -20,6 +20,111 @@ pub struct OpSpec {
     pub admin: bool,
     /// Also answers dump requests (`NLM_F_DUMP`) through `Handler::dumpit`.
     pub dump: bool,
+    /// The attributes the request may carry; the kernel rejects any other
+    /// attribute, and any of these of the wrong size or out of range, before
+    /// the handler runs (strict validation, with an extended-ACK message and
+    /// the offending attribute). Empty: the request carries no attribute.
+    pub attrs: &'static [AttrPolicy],
+}
+
+/// The payload type of an attribute, for its policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrType {
+    /// 1 byte.
+    U8,
+    /// 2 bytes, host order.
+    U16,
+    /// 4 bytes, host order.
+    U32,
+    /// 8 bytes, host order.
+    U64,
+    /// Bytes; `min`..=`max` bound the length.
+    Binary,
+}
+
+/// What the kernel accepts for one attribute of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttrPolicy {
+    /// Attribute number (at least 1).
+    pub kind: u16,
+    /// Payload type.
+    pub ty: AttrType,
+    /// Smallest value (for `Binary`, length) accepted.
+    pub min: u64,
+    /// Largest value (for `Binary`, length) accepted.
+    pub max: u64,
+}
+
+impl AttrPolicy {
+    /// Whether `min..=max` is narrower than what the type can carry (then
+    /// the policy checks the range).
+    fn ranged(&self) -> bool {
+        let full = match self.ty {
+            AttrType::U8 => u64::from(u8::MAX),
+            AttrType::U16 => u64::from(u16::MAX),
+            AttrType::U32 => u64::from(u32::MAX),
+            AttrType::U64 => u64::MAX,
+            AttrType::Binary => return true,
+        };
+        self.min != 0 || self.max != full
+    }
+}
+
+/// The kernel's policy of one command: one entry per attribute number up to
+/// the highest, unlisted numbers rejected; the range checks the entries
+/// point to live beside them.
+///
+/// # Invariants
+///
+/// `entries` has `maxattr + 1` elements; every entry whose validation type is
+/// `NLA_VALIDATE_RANGE_PTR` points into `ranges`, whose buffer is never
+/// reallocated after `new()` (both are only read afterwards).
+struct Policy {
+    entries: KVec<b::nla_policy>,
+    // Read by the kernel only, through `entries`.
+    #[allow(dead_code)]
+    ranges: KVec<b::netlink_range_validation>,
+}
+
+impl Policy {
+    fn new(attrs: &[AttrPolicy]) -> Result<Self> {
+        let maxattr = attrs.iter().map(|a| usize::from(a.kind)).max().unwrap_or(0);
+        let mut entries = KVec::with_capacity(maxattr + 1, GFP_KERNEL)?;
+        for _ in 0..=maxattr {
+            // NLA_REJECT: a number no attribute of this command has.
+            entries.push(b::nla_policy { type_: b::NLA_REJECT as u8, ..Default::default() }, GFP_KERNEL)?;
+        }
+        // Attribute 0 carries the family-wide setting: validate every
+        // attribute strictly.
+        if let Some(e) = entries.get_mut(0) {
+            e.type_ = b::NLA_UNSPEC as u8;
+            e.__bindgen_anon_1.strict_start_type = 1;
+        }
+        let mut ranges = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
+        for a in attrs.iter().filter(|a| a.ranged()) {
+            ranges.push(b::netlink_range_validation { min: a.min, max: a.max }, GFP_KERNEL)?;
+        }
+        // `ranges` is complete: its buffer no longer moves.
+        let mut next_range = ranges.iter();
+        for a in attrs {
+            let e = entries.get_mut(usize::from(a.kind)).ok_or(EINVAL)?;
+            e.type_ = match a.ty {
+                AttrType::U8 => b::NLA_U8,
+                AttrType::U16 => b::NLA_U16,
+                AttrType::U32 => b::NLA_U32,
+                AttrType::U64 => b::NLA_U64,
+                AttrType::Binary => b::NLA_BINARY,
+            } as u8;
+            if a.ranged() {
+                let r = next_range.next().ok_or(EINVAL)?;
+                e.validation_type = b::nla_policy_validation::NLA_VALIDATE_RANGE_PTR as u8;
+                // INVARIANT: points into `ranges`, complete and kept with
+                // `entries` in the same `Policy`.
+                e.__bindgen_anon_1.range = r;
+            }
+        }
+        Ok(Self { entries, ranges })
+    }
 }
 
 /// Handles the family's requests, in process context (may sleep).
@@ -168,7 +273,9 @@ unsafe fn build(
 struct Inner<H: Handler> {
     // Must stay first: `doit_cb` recovers `Inner` from `info->family`.
     family: b::genl_family,
-    ops: KVec<b::genl_small_ops>,
+    ops: KVec<b::genl_ops>,
+    // The ops point into these (one per op, in the same order).
+    policies: KVec<Policy>,
     mcgrps: KVec<b::genl_multicast_group>,
     handler: H,
 }
@@ -245,9 +352,11 @@ impl<H: Handler> Family<H> {
     /// Registers family `name` (version `version`) with commands `ops` and
     /// multicast groups `groups` (subscribing needs CAP_NET_ADMIN).
     ///
-    /// The kernel does not parse the attributes (no policy, commands below
-    /// `resv_start_op`): `Request::payload()` hands them to the caller's
-    /// strict decoder.
+    /// The kernel validates each request against its command's
+    /// `OpSpec::attrs` (strictly: unknown attributes, wrong lengths, values
+    /// out of range and trailing bytes are rejected with an extended ACK
+    /// naming the attribute) before `Handler::doit` or `dumpit` runs;
+    /// `Request::payload()` then hands the attributes to the caller.
     pub fn new(
         module: &'static ThisModule,
         name: &CStr,
@@ -256,18 +365,31 @@ impl<H: Handler> Family<H> {
         groups: &[&CStr],
         handler: H,
     ) -> Result<Self> {
-        let mut kops = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
+        let mut policies = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
         for o in ops {
+            policies.push(Policy::new(o.attrs)?, GFP_KERNEL)?;
+        }
+        let mut kops = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
+        for (o, p) in ops.iter().zip(policies.iter()) {
             let mut flags = 0u8;
             if o.admin {
                 flags |= b::GENL_UNS_ADMIN_PERM as u8;
             }
+            // No attribute: no policy, which genetlink turns into "reject
+            // every attribute" for a family of strict commands.
+            let (policy, maxattr) = if o.attrs.is_empty() {
+                (core::ptr::null(), 0)
+            } else {
+                (p.entries.as_ptr(), p.entries.len() as u32 - 1)
+            };
             kops.push(
-                b::genl_small_ops {
+                b::genl_ops {
                     doit: Some(doit_cb::<H>),
                     dumpit: if o.dump { Some(dumpit_cb::<H>) } else { None },
                     cmd: o.cmd,
                     flags,
+                    policy,
+                    maxattr,
                     ..Default::default()
                 },
                 GFP_KERNEL,
@@ -283,15 +405,15 @@ impl<H: Handler> Family<H> {
         copy_name(&mut family.name, name)?;
         family.set_netnsok(1);
         family.set_parallel_ops(1);
-        family.n_small_ops = kops.len() as u8;
+        family.n_ops = kops.len() as u8;
         family.n_mcgrps = kgrps.len() as u8;
-        // No kernel-side attribute parsing (see above): every command is
-        // below resv_start_op.
-        family.resv_start_op = ops.iter().map(|o| o.cmd).max().unwrap_or(0).saturating_add(1);
+        // Zero, as for every new family: every command is validated
+        // strictly, and one without a policy takes no attribute.
+        family.resv_start_op = 0;
         family.module = module.as_ptr().cast();
 
-        let mut inner = KBox::new(Inner { family, ops: kops, mcgrps: kgrps, handler }, GFP_KERNEL)?;
-        inner.family.small_ops = inner.ops.as_ptr();
+        let mut inner = KBox::new(Inner { family, ops: kops, policies, mcgrps: kgrps, handler }, GFP_KERNEL)?;
+        inner.family.ops = inner.ops.as_ptr();
         inner.family.mcgrps = inner.mcgrps.as_ptr();
         // SAFETY: `inner` is on the heap: the family and everything it points
         // to keep their addresses (the box is pinned right after, and

@@ -201,8 +201,12 @@ run_one() {
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
 		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo=$ROOT ipsecrs_ksrc=$(readlink -f "$KDIR/source" 2>/dev/null) ipsecrs_test=$name ipsecrs_args=$args ipsecrs_ko=$KO" \
-		</dev/null >"$d/qemu.log" 2>&1
+		</dev/null >"$d/qemu.log" 2>&1 &
+	# (The runner kills the guest through this if it is itself stopped.)
+	echo $! >"$d/guest.pid"
+	wait $!
 	qrc=$?
+	rm -f "$d/guest.pid"
 	# A kernel report already in the log before the test started is not
 	# the test's, and it may have switched lockdep off for this boot, so
 	# this boot cannot referee: boot again (seen under TCG: a KASAN
@@ -311,6 +315,16 @@ report() {	# INDEX: print a finished test's block whole, numbered now
 SUMMARY=()
 
 running=0
+# Stopped (Ctrl-C, CI's limit) or failing: no guest outlives the runner.
+stop_guests() {
+	local e f
+	for e in "${TESTS[@]}"; do
+		f=$(run_dir "${e%% *}")/guest.pid
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+}
+trap 'stop_guests; exit 130' INT TERM
+trap stop_guests EXIT
 reap() {	# wait for one guest to finish and report it
 	local pid j
 	wait -n -p pid

@@ -157,6 +157,32 @@ pub fn encode_if_get(ifindex: u32) -> Result<Vec<u8>, NlError> {
     })
 }
 
+/// The kernel's extended ACK points at the attribute its policy rejected by
+/// its offset in the request; add that attribute's name (from the core's
+/// table of the command's attribute set) to the message.
+pub fn name_bad_attribute(e: ipsec_rs_genl::Error, c: u8, attrs: &[u8]) -> ipsec_rs_genl::Error {
+    use ipsec_rs_genl::Error::Kernel;
+    let Kernel { errno, msg: Some(m), offset: Some(off) } = e else {
+        return e;
+    };
+    let (set, specs) = match c {
+        cmd::GET_CONFIG | cmd::SET_CONFIG => (nl::config_attr::SET, nl::config_attr::SPECS),
+        cmd::SA_GET | cmd::SA_SET => (nl::sa_attr::SET, nl::sa_attr::SPECS),
+        cmd::IF_GET | cmd::IF_SET => (nl::if_attr::SET, nl::if_attr::SPECS),
+        _ => ("", &[][..]),
+    };
+    // The offset counts from the netlink header: nlmsghdr and genlmsghdr
+    // come before the attributes.
+    let at = (off as usize).checked_sub(ipsec_rs_genl::wire::NLMSG_HDRLEN + ipsec_rs_genl::wire::GENL_HDRLEN);
+    let named = at
+        .and_then(|at| nl::Attrs::new(attrs).flatten().find(|a| a.offset == at))
+        .map(|a| match specs.iter().find(|s| s.kind == a.kind) {
+            Some(s) => format!("{m} (attribute {set}/{})", s.name),
+            None => format!("{m} (attribute {set}/{})", a.kind),
+        });
+    Kernel { errno, msg: Some(named.unwrap_or(m)), offset: Some(off) }
+}
+
 fn bad_reply(what: &str, e: NlError) -> AppError {
     AppError::Reply(format!("{what}: {}", e.msg))
 }
@@ -196,7 +222,9 @@ impl<T: Transport> Module<T> {
     }
 
     fn request(&mut self, c: u8, attrs: &[u8], dump: bool) -> Result<Vec<GenlMsg>, AppError> {
-        Ok(self.client.request(c, nl::FAMILY_VERSION, attrs, dump)?)
+        self.client
+            .request(c, nl::FAMILY_VERSION, attrs, dump)
+            .map_err(|e| name_bad_attribute(e, c, attrs).into())
     }
 
     /// `GET_STATS`.

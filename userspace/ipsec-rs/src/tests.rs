@@ -730,3 +730,26 @@ fn event_fixture_decodes_with_core() {
     b.extend_from_slice(&attr(nl::event_attr::MAX + 1, &[0; 4]));
     assert_eq!(InvalidSpiEvent::decode(&b, Unknown::Skip), Ok(event_v4()));
 }
+
+#[test]
+fn kernel_policy_error_names_the_attribute() {
+    // SET_CONFIG with rx-enable then replay-window; the kernel's policy
+    // points at the second attribute (12 bytes after the first, which
+    // starts right after nlmsghdr + genlmsghdr).
+    let mut buf = [0u8; 64];
+    let mut w = nl::AttrWriter::new(&mut buf);
+    w.put_u8(nl::config_attr::RX_ENABLE, 1).unwrap();
+    w.put_u32(nl::config_attr::REPLAY_WINDOW, 16).unwrap();
+    let n = w.len();
+    let e = ipsec_rs_genl::Error::Kernel {
+        errno: libc::ERANGE,
+        msg: Some("integer out of range".into()),
+        offset: Some(20 + 8),
+    };
+    let named = crate::proto::name_bad_attribute(e, cmd::SET_CONFIG, &buf[..n]);
+    let msg = AppError::Netlink(named).message();
+    assert!(
+        msg.starts_with("kernel: integer out of range (attribute config/replay-window)"),
+        "{msg}"
+    );
+}
