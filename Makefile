@@ -50,7 +50,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: all kernel modules setup check check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
+.PHONY: all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
@@ -89,8 +89,14 @@ test-vm: modules canary
 # when the cache is warm).
 check:
 	$(MAKE) test-host
-	$(MAKE) FLAVOUR=debug check-first-command
+	$(MAKE) FLAVOUR=debug check-spec check-first-command
 	$(MAKE) FLAVOUR=debug test-vm
+
+# The netlink spec as the kernel's ynl tools read it: YAML, valid against
+# the kernel source's genetlink schema (core's unit test checks its numbers,
+# types and ranges against the core's tables).
+check-spec: kernel
+	scripts/check-spec $(KDIR)/source
 
 # `make setup run` in one invocation against a throwaway cache from which
 # the set-up's generated files are hidden (selftests/host/first_command.sh).

@@ -15,7 +15,7 @@
 use crate::{
     counters,
     invalid_spi,
-    kapi::genetlink::{self, AttrPolicy, AttrType, Dump, OpSpec, Request},
+    kapi::genetlink::{self, Dump, OpSpec, Request},
     kapi::net::{Net, PernetState},
     netns::{NetState, Shared},
     nl::{self, cmd, IfConfig, SaConfig, Unknown},
@@ -266,29 +266,6 @@ fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
     Ok(())
 }
 
-/// The kernel's policy of an attribute set, from the core's table of it.
-const fn policy<const N: usize>(specs: &[nl::AttrSpec]) -> [AttrPolicy; N] {
-    let mut out = [AttrPolicy { kind: 0, ty: AttrType::U8, min: 0, max: 0 }; N];
-    let mut i = 0;
-    while i < N {
-        let s = specs[i];
-        let ty = match s.ty {
-            nl::AttrType::U8 => AttrType::U8,
-            nl::AttrType::U16 => AttrType::U16,
-            nl::AttrType::U32 => AttrType::U32,
-            nl::AttrType::U64 => AttrType::U64,
-            nl::AttrType::Binary => AttrType::Binary,
-        };
-        out[i] = AttrPolicy { kind: s.kind, ty, min: s.min, max: s.max };
-        i += 1;
-    }
-    out
-}
-
-static CONFIG_POLICY: [AttrPolicy; nl::config_attr::SPECS.len()] = policy(nl::config_attr::SPECS);
-static SA_POLICY: [AttrPolicy; nl::sa_attr::SPECS.len()] = policy(nl::sa_attr::SPECS);
-static IF_POLICY: [AttrPolicy; nl::if_attr::SPECS.len()] = policy(nl::if_attr::SPECS);
-
 /// Registers the family: reading is open to all (like /proc/net/xfrm_stat);
 /// every command that changes state needs CAP_NET_ADMIN in the namespace's
 /// user namespace, and so does subscribing to events.
@@ -300,11 +277,11 @@ pub(crate) fn register(module: &'static ThisModule) -> Result<KBox<Family>> {
         &[
             OpSpec { cmd: cmd::GET_STATS, admin: false, dump: false, attrs: &[] },
             OpSpec { cmd: cmd::GET_CONFIG, admin: false, dump: false, attrs: &[] },
-            OpSpec { cmd: cmd::SET_CONFIG, admin: true, dump: false, attrs: &CONFIG_POLICY },
-            OpSpec { cmd: cmd::SA_GET, admin: false, dump: true, attrs: &SA_POLICY },
-            OpSpec { cmd: cmd::SA_SET, admin: true, dump: false, attrs: &SA_POLICY },
-            OpSpec { cmd: cmd::IF_GET, admin: false, dump: true, attrs: &IF_POLICY },
-            OpSpec { cmd: cmd::IF_SET, admin: true, dump: false, attrs: &IF_POLICY },
+            OpSpec { cmd: cmd::SET_CONFIG, admin: true, dump: false, attrs: nl::config_attr::SPECS },
+            OpSpec { cmd: cmd::SA_GET, admin: false, dump: true, attrs: nl::sa_attr::SPECS },
+            OpSpec { cmd: cmd::SA_SET, admin: true, dump: false, attrs: nl::sa_attr::SPECS },
+            OpSpec { cmd: cmd::IF_GET, admin: false, dump: true, attrs: nl::if_attr::SPECS },
+            OpSpec { cmd: cmd::IF_SET, admin: true, dump: false, attrs: nl::if_attr::SPECS },
         ],
         &[c_str!("events")],
         Handler,

@@ -27,47 +27,23 @@ pub struct OpSpec {
     pub attrs: &'static [AttrPolicy],
 }
 
-/// The payload type of an attribute, for its policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttrType {
-    /// 1 byte.
-    U8,
-    /// 2 bytes, host order.
-    U16,
-    /// 4 bytes, host order.
-    U32,
-    /// 8 bytes, host order.
-    U64,
-    /// Bytes; `min`..=`max` bound the length.
-    Binary,
-}
+/// What the kernel accepts for one attribute of a request: the core's
+/// description of an attribute (number, payload type, accepted values or, for
+/// binary payloads, lengths), which is pure data about netlink, not about any
+/// one family.
+pub use crate::nl::{AttrSpec as AttrPolicy, AttrType};
 
-/// What the kernel accepts for one attribute of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AttrPolicy {
-    /// Attribute number (at least 1).
-    pub kind: u16,
-    /// Payload type.
-    pub ty: AttrType,
-    /// Smallest value (for `Binary`, length) accepted.
-    pub min: u64,
-    /// Largest value (for `Binary`, length) accepted.
-    pub max: u64,
-}
-
-impl AttrPolicy {
-    /// Whether `min..=max` is narrower than what the type can carry (then
-    /// the policy checks the range).
-    fn ranged(&self) -> bool {
-        let full = match self.ty {
-            AttrType::U8 => u64::from(u8::MAX),
-            AttrType::U16 => u64::from(u16::MAX),
-            AttrType::U32 => u64::from(u32::MAX),
-            AttrType::U64 => u64::MAX,
-            AttrType::Binary => return true,
-        };
-        self.min != 0 || self.max != full
-    }
+/// Whether `min..=max` is narrower than what the type can carry (then the
+/// policy checks the range).
+fn ranged(a: &AttrPolicy) -> bool {
+    let full = match a.ty {
+        AttrType::U8 => u64::from(u8::MAX),
+        AttrType::U16 => u64::from(u16::MAX),
+        AttrType::U32 => u64::from(u32::MAX),
+        AttrType::U64 => u64::MAX,
+        AttrType::Binary => return true,
+    };
+    a.min != 0 || a.max != full
 }
 
 /// The kernel's policy of one command: one entry per attribute number up to
@@ -101,7 +77,7 @@ impl Policy {
             e.__bindgen_anon_1.strict_start_type = 1;
         }
         let mut ranges = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
-        for a in attrs.iter().filter(|a| a.ranged()) {
+        for a in attrs.iter().filter(|a| ranged(a)) {
             ranges.push(b::netlink_range_validation { min: a.min, max: a.max }, GFP_KERNEL)?;
         }
         // `ranges` is complete: its buffer no longer moves.
@@ -115,7 +91,7 @@ impl Policy {
                 AttrType::U64 => b::NLA_U64,
                 AttrType::Binary => b::NLA_BINARY,
             } as u8;
-            if a.ranged() {
+            if ranged(a) {
                 let r = next_range.next().ok_or(EINVAL)?;
                 e.validation_type = b::nla_policy_validation::NLA_VALIDATE_RANGE_PTR as u8;
                 // INVARIANT: points into `ranges`, complete and kept with

@@ -107,7 +107,7 @@ def main():
     ap.add_argument("--dump", action="store_true")
     ap.add_argument("cmd", type=int)
     ap.add_argument("attrs", nargs="*")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
     sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
     sock.bind((0, 0))
