@@ -109,14 +109,13 @@ pub struct AttrSpec {
     pub max: u64,
 }
 
-const fn max_of(v: &[u16]) -> u16 {
+const fn max_of(mut v: &[u16]) -> u16 {
     let mut m = 0;
-    let mut i = 0;
-    while i < v.len() {
-        if v[i] > m {
-            m = v[i];
+    while let [x, rest @ ..] = v {
+        if *x > m {
+            m = *x;
         }
-        i += 1;
+        v = rest;
     }
     m
 }

@@ -57,6 +57,17 @@ pub enum AppError {
     },
 }
 
+impl From<ipsec_rs_genl::family::FamilyError> for AppError {
+    fn from(e: ipsec_rs_genl::family::FamilyError) -> Self {
+        use ipsec_rs_genl::family::FamilyError;
+        match e {
+            FamilyError::Netlink(e) => AppError::Netlink(e),
+            FamilyError::Invalid(e) => AppError::validation(e),
+            FamilyError::Reply(r) => AppError::Reply(r),
+        }
+    }
+}
+
 impl AppError {
     /// A validation error from the core's checks.
     pub fn validation(e: NlError) -> Self {

@@ -71,7 +71,7 @@ fn selector(daddr: std::net::IpAddr, spi: u32) -> SaSelector {
 impl<T: Transport> Env<'_, T> {
     fn module(&mut self) -> Result<Module<T>, AppError> {
         let io = (self.connect)().map_err(|e| AppError::Netlink(e.into()))?;
-        Module::connect(io)
+        Ok(Module::connect(io)?)
     }
 
     fn dev(&self, dev: &str) -> Result<u32, AppError> {
@@ -261,6 +261,9 @@ fn monitor<T: Transport>(
                 };
                 writeln!(env.out, "{line}")?;
                 env.out.flush()?;
+            }
+            Notification::Undecodable(e) => {
+                tracing::warn!("undecodable invalid-SPI event: {}", e.msg)
             }
             Notification::Overrun => tracing::warn!(
                 overruns = m.overruns(),
