@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ipsec_rs_core::nl::{self, cmd, Counters as ModCounters, InvalidSpiEvent, Unknown};
+use ipsec_rs_core::nl::{self, InvalidSpiEvent};
+use ipsec_rs_genl::family::{FamilyError, Module, Notification};
 use ipsec_rs_genl::wire::{get_str, Attrs, CTRL_ATTR_FAMILY_NAME};
 use ipsec_rs_genl::{Client, Error as GenlError, Event, Socket};
 
@@ -182,7 +183,7 @@ pub fn worker(
 
 /// The subscription to the module's events.
 struct Sub {
-    client: Client<Socket>,
+    module: Module<Socket>,
     id: u16,
     groups: Vec<(String, u32)>,
     /// The module's `events_sent` when subscribing, and events received
@@ -195,21 +196,15 @@ struct Sub {
 }
 
 fn module_events_sent() -> Option<u64> {
-    let mut c = Client::connect(Socket::open().ok()?, nl::FAMILY_NAME).ok()?;
-    let r = c
-        .request(cmd::GET_STATS, nl::FAMILY_VERSION, &[], false)
-        .ok()?;
-    let m = r.into_iter().next()?;
-    ModCounters::decode(&m.attrs, Unknown::Skip)
-        .ok()
-        .map(|c| c.events_sent)
+    let mut m = Module::connect(Socket::open().ok()?).ok()?;
+    m.stats().ok().map(|c| c.events_sent)
 }
 
-fn subscribe(counters: &Counters, lost_before: u64) -> Result<Sub, GenlError> {
-    let mut client = Client::connect(Socket::open()?, nl::FAMILY_NAME)?;
-    client.join(nl::MCGRP_EVENTS)?;
+fn subscribe(counters: &Counters, lost_before: u64) -> Result<Sub, FamilyError> {
+    let mut module = Module::connect(Socket::open().map_err(GenlError::from)?)?;
+    module.subscribe()?;
     Counters::inc(&counters.subscriptions);
-    let f = client.family().clone();
+    let f = module.family().clone();
     tracing::info!(
         "subscribed to generic netlink family {} (id {}), group '{}'",
         f.name,
@@ -217,7 +212,7 @@ fn subscribe(counters: &Counters, lost_before: u64) -> Result<Sub, GenlError> {
         nl::MCGRP_EVENTS
     );
     Ok(Sub {
-        client,
+        module,
         id: f.id,
         groups: f.groups,
         sent_base: module_events_sent(),
@@ -304,21 +299,17 @@ pub fn run(cfg: Config, backend: Box<dyn Backend>) {
             } else {
                 TICK
             }),
-            Some(s) => match s.client.next_event(Some(TICK)) {
-                Ok(Event::Message(m)) if m.cmd == cmd::EVENT_INVALID_SPI => {
+            Some(s) => match s.module.next(Some(TICK)) {
+                Ok(Notification::InvalidSpi(ev)) => {
                     s.received += 1;
-                    match InvalidSpiEvent::decode(&m.attrs, Unknown::Skip) {
-                        Ok(ev) => {
-                            handler.handle(&ev, Instant::now(), &mut send);
-                        }
-                        Err(e) => {
-                            Counters::inc(&counters.decode_errors);
-                            tracing::warn!("undecodable event: {e:?}");
-                        }
-                    }
+                    handler.handle(&ev, Instant::now(), &mut send);
                 }
-                Ok(Event::Message(m)) => tracing::debug!(cmd = m.cmd, "ignoring message"),
-                Ok(Event::Timeout) => {
+                Ok(Notification::Undecodable(e)) => {
+                    s.received += 1;
+                    Counters::inc(&counters.decode_errors);
+                    tracing::warn!("undecodable event: {e:?}");
+                }
+                Ok(Notification::Timeout) => {
                     // The backlog queued before an overrun has been read:
                     // what the module sent and we never received is lost.
                     if s.overrun_pending {
@@ -337,7 +328,7 @@ pub fn run(cfg: Config, backend: Box<dyn Backend>) {
                         );
                     }
                 }
-                Ok(Event::Overrun) => {
+                Ok(Notification::Overrun) => {
                     Counters::inc(&counters.overruns);
                     s.overrun_pending = true;
                     tracing::warn!(
