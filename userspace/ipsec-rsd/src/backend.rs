@@ -19,15 +19,15 @@
 //! Each recovery opens its own VICI connection, so a charon restart between
 //! two recoveries needs no reconnection logic.
 //!
-//! libreswan: `ipsec whack --crash ADDRESS` (pluto treats the peer as
-//! crashed and drops its states), then `ipsec whack --name CONN --initiate
-//! --asynchronous`.
+//! libreswan: see [`crate::libreswan`].
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+
+pub use crate::libreswan::{Command, Libreswan, Runner};
 
 use crate::config::{Config, Peer};
 use crate::vici::{self, Client, Message};
@@ -43,13 +43,15 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn fatal(msg: impl Into<String>) -> Self {
+    /// A failure retrying will not cure.
+    pub fn fatal(msg: impl Into<String>) -> Self {
         Failure {
             msg: msg.into(),
             retry: false,
         }
     }
-    fn transient(msg: impl Into<String>) -> Self {
+    /// A failure worth retrying.
+    pub fn transient(msg: impl Into<String>) -> Self {
         Failure {
             msg: msg.into(),
             retry: true,
@@ -337,94 +339,11 @@ impl<C: Connector> Backend for StrongSwan<C> {
     }
 }
 
-/// Runs external commands (tests substitute a fake).
-pub trait Runner: Send {
-    /// Runs `prog args...`; returns whether it exited 0, and its output.
-    fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)>;
-}
-
-/// The real runner.
-pub struct Command;
-
-impl Runner for Command {
-    fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)> {
-        let out = std::process::Command::new(prog)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.success(), text.trim().to_string()))
-    }
-}
-
-/// libreswan through `ipsec whack`.
-pub struct Libreswan<R: Runner> {
-    ipsec: PathBuf,
-    initiate: bool,
-    runner: R,
-}
-
-impl<R: Runner> Libreswan<R> {
-    /// The back end for `cfg`, running commands with `runner`.
-    pub fn new(cfg: &Config, runner: R) -> Self {
-        Libreswan {
-            ipsec: cfg.libreswan.ipsec.clone(),
-            initiate: cfg.libreswan.initiate,
-            runner,
-        }
-    }
-
-    /// The commands for one recovery.
-    pub fn commands(&self, peer: &Peer) -> Vec<Vec<String>> {
-        let mut v = vec![vec![
-            "whack".to_string(),
-            "--crash".to_string(),
-            peer.address.to_string(),
-        ]];
-        if self.initiate {
-            v.push(vec![
-                "whack".into(),
-                "--name".into(),
-                peer.connection.clone(),
-                "--initiate".into(),
-                "--asynchronous".into(),
-            ]);
-        }
-        v
-    }
-
-    /// Gives the runner back.
-    pub fn into_runner(self) -> R {
-        self.runner
-    }
-}
-
-impl<R: Runner> Backend for Libreswan<R> {
-    fn check(&mut self, _peers: &[Peer]) {}
-
-    fn recover(&mut self, peer: &Peer) -> Result<String, Failure> {
-        let mut done = Vec::new();
-        for args in self.commands(peer) {
-            let shown = format!("{} {}", self.ipsec.display(), args.join(" "));
-            let (ok, out) = self
-                .runner
-                .run(&self.ipsec, &args)
-                .map_err(|e| Failure::fatal(format!("{shown}: {e}")))?;
-            if !ok {
-                return Err(Failure::fatal(format!("{shown} failed: {out}")));
-            }
-            done.push(shown);
-        }
-        Ok(done.join("; "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::vici::{packet, Packet};
-    use std::path::Path;
+    use std::io;
 
     struct Script {
         input: io::Cursor<Vec<u8>>,
@@ -686,64 +605,5 @@ mod tests {
         );
         let e = b.recover(&peer()).unwrap_err();
         assert!(e.retry && e.msg.contains("refused"), "{e:?}");
-    }
-
-    #[derive(Default)]
-    struct FakeRunner {
-        calls: Vec<(PathBuf, Vec<String>)>,
-        fail_at: Option<usize>,
-    }
-    impl Runner for FakeRunner {
-        fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)> {
-            self.calls.push((prog.into(), args.to_vec()));
-            let ok = self.fail_at != Some(self.calls.len() - 1);
-            Ok((
-                ok,
-                if ok {
-                    String::new()
-                } else {
-                    "no such connection".into()
-                },
-            ))
-        }
-    }
-
-    #[test]
-    fn libreswan_crashes_then_initiates() {
-        let cfg = Config::from_toml(
-            "[recovery]\nbackend = \"libreswan\"\n[libreswan]\nipsec = \"/usr/sbin/ipsec\"\n",
-            Path::new("t"),
-        )
-        .unwrap();
-        let mut b = Libreswan::new(&cfg, FakeRunner::default());
-        let r = b.recover(&peer()).unwrap();
-        assert_eq!(
-            r,
-            "/usr/sbin/ipsec whack --crash 192.0.2.1; /usr/sbin/ipsec whack --name a-b --initiate --asynchronous"
-        );
-        let calls = b.into_runner().calls;
-        assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0].0, PathBuf::from("/usr/sbin/ipsec"));
-        assert_eq!(calls[0].1, ["whack", "--crash", "192.0.2.1"]);
-
-        let mut b = Libreswan::new(
-            &cfg,
-            FakeRunner {
-                fail_at: Some(0),
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            b.recover(&peer()).unwrap_err().msg,
-            "/usr/sbin/ipsec whack --crash 192.0.2.1 failed: no such connection"
-        );
-        assert_eq!(b.into_runner().calls.len(), 1);
-
-        let cfg = Config::from_toml("[libreswan]\ninitiate = false\n", Path::new("t")).unwrap();
-        let b = Libreswan::new(&cfg, FakeRunner::default());
-        assert_eq!(
-            b.commands(&peer()),
-            vec![vec!["whack", "--crash", "192.0.2.1"]]
-        );
     }
 }
