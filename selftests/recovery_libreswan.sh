@@ -40,9 +40,10 @@ require_libreswan
 MODE=${1:-all}
 case $MODE in all | nodaemon | noic) ;; *) die "unknown mode '$MODE' (nodaemon, noic)" ;; esac
 IV=0.2		# ping interval
-HEAL_MAX=10	# 1: seconds from the first lost packet to traffic flowing
+HEAL_MAX=10	# 1: seconds from pluto listening again to traffic flowing
 LATE=4		# 2, 3: seconds before pluto / the connection appears
-LATE_MAX=30	# 2, 3: seconds to wait for traffic
+LATE_MAX=60	# 2, 3: seconds to wait for traffic (pluto's start-up self-tests
+		# take 10-15 s under TCG)
 
 cleanup() {
 	[ -n "${RSD_PID:-}" ] && kill "$RSD_PID" 2>/dev/null
@@ -118,7 +119,7 @@ cat >"$SWAN_DIR/rsd.toml" <<-EOF
 	backend = "libreswan"
 	per_peer_limit = 10
 	global_limit = 10
-	retry_secs = 30
+	retry_secs = 60
 	stats_interval_secs = 0
 	[libreswan]
 	ipsec = "/usr/sbin/ipsec"
@@ -146,19 +147,22 @@ sleep 3
 dmesg -c >/dev/null
 wipe=$(b_wipe)
 pluto_start b || not_ok "1: pluto restarted on B"
-diag "1: B rebooted at $wipe: pluto restarted (connection loaded, nothing initiated), XFRM flushed"
+ready=$(now)
+diag "1: B rebooted at $wipe: pluto restarted (connection loaded, nothing initiated), XFRM flushed; pluto answering after $(awk "BEGIN{printf \"%.1f\", $ready - $wipe}") s"
 sleep 20
 kill -INT $PING_PID; wait $PING_PID; PING_PID=
 tail -2 "$SWAN_DIR/ping.txt" | sed 's/^/# /'
 check "1: B logged the invalid-SPI line for A's stale SA" \
 	sh -c "dmesg | grep -q 'RECVD_PKT_INV_SPI: decaps: rec.d IPSEC packet has invalid spi for destaddr=192.0.2.2, prot=50, spi=$old_spi(.*), srcaddr=192.0.2.1'"
 set -- $(ping_analyse "$SWAN_DIR/ping.txt" $IV)
-lost=$1 heal=$2
-echo "# RESULT libreswan recovery: $lost packets lost, traffic flowed again ${heal} s after the first lost packet"
-if [ "$heal" != none ] && awk "BEGIN{exit !($heal <= $HEAL_MAX)}"; then
-	ok "1: traffic flows again within $HEAL_MAX s ($heal s, $lost packets lost)"
+lost=$1 heal=$2 back=$4
+after=none
+[ "$back" != - ] && after=$(awk "BEGIN{printf \"%.2f\", $back - $ready}")
+echo "# RESULT libreswan recovery: $lost packets lost, traffic flowed again ${heal} s after the first lost packet, ${after} s after pluto answered"
+if [ "$after" != none ] && awk "BEGIN{exit !($after <= $HEAL_MAX)}"; then
+	ok "1: traffic flows again within $HEAL_MAX s of pluto answering ($after s; $heal s, $lost packets lost in all)"
 else
-	not_ok "1: traffic did not flow again within $HEAL_MAX s (heal: $heal, lost: $lost)"
+	not_ok "1: traffic did not flow again within $HEAL_MAX s of pluto answering ($after s; heal: $heal, lost: $lost)"
 fi
 late=$(sed -n 's/^\[\([0-9.]*\)\].*icmp_seq=.*/\1/p' "$SWAN_DIR/ping.txt" | awk -v w="$wipe" '$1 > w + 1' | wc -l)
 check "1: replies keep coming after the recovery ($late)" test "$late" -gt 10

@@ -60,6 +60,9 @@ pluto_ns() {
 # "peer" as swan_conf writes it for charon (PSK, aes128-sha256-modp2048, ESP
 # AES-GCM-16 128, tunnel, DPD off, auto=add: loaded, not initiated) plus
 # one `key=value` line per EXTRA (initial-contact=yes, auto=ignore, ...).
+# No updown script: pluto installs the XFRM states and policies itself, the
+# lab has its routes, and `ipsec _updown` (a 970-line shell script) took
+# 17-30 s per Child SA under TCG, stalling IKE_AUTH into retransmissions.
 pluto_conf() {
 	_d=$SWAN_DIR/$1 _l=$2 _r=$3 _lts=$4 _rts=$5
 	shift 5
@@ -70,6 +73,7 @@ pluto_conf() {
 		printf '\tright=%s\n\trightid=%s\n\trightsubnet=%s\n' "$_r" "$_r" "$_rts"
 		printf '\tike=aes128-sha2_256-modp2048\n\tesp=aes_gcm128\n'
 		printf '\tfragmentation=no\n\tmobike=no\n\trekey=no\n\tpfs=no\n'
+		printf '\tleftupdown=%%disabled\n'
 		_auto=auto=add
 		for _x; do case $_x in auto=*) _auto=$_x ;; *) printf '\t%s\n' "$_x" ;; esac; done
 		printf '\t%s\n' "$_auto"

@@ -22,10 +22,14 @@
 //!   the stale CHILD_SA) and re-establishes the connection by itself.  The
 //!   back end then waits for that new Child SA instead of initiating a
 //!   second one (which left the peer with two CHILD_SAs);
-//! * `whack` exits 33 with `Pluto is not running` right after a reboot, and
-//!   prints `021 no connection named "X"` (exit 0 with `--asynchronous`,
-//!   21 without) while the connection is not loaded yet: both are retried
-//!   (the worker retries transient failures for `retry_secs`);
+//! * right after a reboot `whack` exits 33 with `Pluto is not running` (or
+//!   `is Pluto running?  connect() ... failed` while the socket is not
+//!   accepting yet), then answers `024 need --listen before --initiate`
+//!   (exit 24) while pluto is still starting (its crypto self-tests take
+//!   seconds), and prints `021 no connection named "X"` (exit 0 with
+//!   `--asynchronous`, 21 without) while the connection is not loaded yet:
+//!   all are retried (the worker retries transient failures for
+//!   `retry_secs`);
 //! * a recovery succeeds only once `whack --showstates` lists an
 //!   established IKE SA and an established Child SA of the connection.
 
@@ -119,9 +123,18 @@ impl Runner for Command {
     }
 }
 
-/// pluto's control socket is not there (`whack: Pluto is not running`).
+/// pluto's control socket is not there (`whack: Pluto is not running`),
+/// or not accepting yet (`is Pluto running?  connect() ... failed`).
 pub fn not_running(o: &Output) -> bool {
-    o.code == Some(WHACK_NOT_RUNNING) || o.text.contains("Pluto is not running")
+    o.code == Some(WHACK_NOT_RUNNING)
+        || o.text.contains("Pluto is not running")
+        || o.text.contains("is Pluto running?")
+}
+
+/// pluto answers but is still starting: `024 need --listen before
+/// --initiate` (exit 24), until it has opened its IKE sockets.
+pub fn not_listening(text: &str) -> bool {
+    text.contains("need --listen before")
 }
 
 /// pluto does not know the connection (`021 no connection named "X"`).
@@ -372,6 +385,12 @@ impl<R: Runner> Libreswan<R> {
                     tail(&o.text, 2)
                 )));
             }
+            if not_listening(&o.text) {
+                return Err(Failure::transient(format!(
+                    "pluto is not listening yet ({})",
+                    tail(&o.text, 1)
+                )));
+            }
             if no_connection(&o.text) {
                 return Err(Failure::transient(format!(
                     "connection '{conn}' is not loaded in pluto ({})",
@@ -439,6 +458,8 @@ mod tests {
     // Real output of libreswan 4.10's whack (Debian 12), from the issue and
     // from runs against pluto in the lab.
     const NOT_RUNNING: &str = "whack: Pluto is not running (no \"/run/pluto/pluto.ctl\")";
+    const REFUSED: &str = "whack: is Pluto running?  connect() for \"/run/pluto/pluto.ctl\" failed (111 Connection refused)";
+    const NOT_LISTENING: &str = "024 need --listen before --initiate";
     const NO_CONN: &str =
         "000 initiating all conns with alias='peer'\n021 no connection named \"peer\"";
     const CRASH: &str =
@@ -543,7 +564,10 @@ mod tests {
     fn parsers() {
         assert!(not_running(&out(33, NOT_RUNNING)));
         assert!(not_running(&out(1, NOT_RUNNING)));
+        assert!(not_running(&out(33, REFUSED)));
         assert!(!not_running(&out(0, NO_CONN)));
+        assert!(not_listening(NOT_LISTENING));
+        assert!(!not_listening(NO_CONN));
         assert!(no_connection(NO_CONN));
         assert_eq!(parse_states(STATES_NONE, "peer"), States::default());
         assert_eq!(
@@ -620,6 +644,25 @@ mod tests {
         };
         let mut b = Libreswan::new(&cfg(""), f);
         assert!(b.recover(&peer()).is_ok());
+    }
+
+    #[test]
+    fn pluto_starting_is_transient() {
+        // The socket refuses connections, then pluto runs its self-tests.
+        let f = status_ok(Fake::default()).on("--showstates", &[out(33, REFUSED)]);
+        let mut b = Libreswan::new(&cfg(""), f);
+        let e = b.recover(&peer()).unwrap_err();
+        assert!(e.retry && e.msg.contains("connect()"), "{e:?}");
+        let f = status_ok(Fake::default())
+            .on("--showstates", &[out(0, STATES_NONE)])
+            .on("--name", &[out(24, NOT_LISTENING)]);
+        let mut b = Libreswan::new(&cfg(""), f);
+        let e = b.recover(&peer()).unwrap_err();
+        assert!(e.retry, "{e:?}");
+        assert_eq!(
+            e.msg,
+            "pluto is not listening yet (024 need --listen before --initiate)"
+        );
     }
 
     #[test]
