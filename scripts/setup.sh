@@ -13,6 +13,8 @@
 #   src/linux-<ver>/    the kernel source (Debian linux-source-6.12)
 #   rust-src-<ver>/     the Rust library source matching `rustc` exactly
 #   bindgen-<ver>/      bindgen-cli, built with cargo
+#   libreswan-<ver>/    Debian 12's libreswan, extracted for the selftests (not
+#                       installed: it conflicts with the strongSwan packages)
 #   kbuild/<flavour>-<key>/   kernel build trees (O=), key = hash of inputs
 #   kernel-<flavour>    symlink to the current build tree of that flavour
 #   toolchain.mk        make variables for the top-level Makefile
@@ -43,6 +45,9 @@ DEB_PACKAGES=(
 	# what the selftests run inside the guest
 	iproute2 iputils-ping kmod tcpdump python3 python3-yaml python3-jsonschema
 	strongswan-charon strongswan-swanctl socat
+	# libraries of the extracted libreswan (fetch_libreswan) that strongSwan's
+	# packages do not pull in; libnss3-tools: certutil for `ipsec initnss`
+	libnss3-tools libldns3 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -103,6 +108,34 @@ deb_fetch() {
 		die "cannot download $pkg=$ver from Debian trixie"
 	mkdir -p "$dest.tmp"
 	dpkg-deb -x "$tmp"/*.deb "$dest.tmp"
+	rm -rf "$tmp" "$dest"
+	mv "$dest.tmp" "$dest"
+}
+
+# fetch_libreswan: Debian 12's libreswan, extracted into
+# $CACHE/libreswan-<version>/ for selftests/recovery_libreswan.sh, which puts
+# it in place inside its own mount namespace. Installing the package would
+# remove strongswan-charon and -starter (the packages conflict). Uses the
+# system's own APT sources (bookworm), not the private trixie state.
+fetch_libreswan() {
+	local ver dest tmp
+	ver=$(env -u APT_CONFIG apt-cache policy libreswan 2>/dev/null | awk '/Candidate:/ {print $2}')
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+		env -u APT_CONFIG apt-get update -qq || die "apt-get update failed"
+		ver=$(env -u APT_CONFIG apt-cache policy libreswan | awk '/Candidate:/ {print $2}')
+	fi
+	[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no libreswan package in the system's APT sources"
+	dest=$CACHE/libreswan-$ver
+	if [ -x "$dest/usr/libexec/ipsec/pluto" ]; then
+		log "libreswan $ver: cached"
+		return
+	fi
+	log "fetching libreswan $ver (extracted, not installed)"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && env -u APT_CONFIG apt-get download -qq -o APT::Sandbox::User=root "libreswan=$ver") ||
+		die "cannot download libreswan=$ver"
+	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+	dpkg-deb -x "$tmp"/libreswan_*.deb "$dest.tmp"
 	rm -rf "$tmp" "$dest"
 	mv "$dest.tmp" "$dest"
 }
@@ -229,6 +262,7 @@ main() {
 	local what=${1:-all}
 	mkdir -p "$CACHE"
 	install_packages
+	fetch_libreswan
 	trixie_apt
 	fetch_kernel_source
 	fetch_rust_src

@@ -19,15 +19,16 @@
 //! Each recovery opens its own VICI connection, so a charon restart between
 //! two recoveries needs no reconnection logic.
 //!
-//! libreswan: `ipsec whack --crash ADDRESS` (pluto treats the peer as
-//! crashed and drops its states), then `ipsec whack --name CONN --initiate
-//! --asynchronous`.
+//! libreswan: see [`crate::libreswan`].
 
-use std::io::{self, Read, Write};
+use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+
+pub use crate::libreswan::{Command, Libreswan, Runner};
 
 use crate::config::{Config, Peer};
 use crate::vici::{self, Client, Message};
@@ -43,13 +44,15 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn fatal(msg: impl Into<String>) -> Self {
+    /// A failure retrying will not cure.
+    pub fn fatal(msg: impl Into<String>) -> Self {
         Failure {
             msg: msg.into(),
             retry: false,
         }
     }
-    fn transient(msg: impl Into<String>) -> Self {
+    /// A failure worth retrying.
+    pub fn transient(msg: impl Into<String>) -> Self {
         Failure {
             msg: msg.into(),
             retry: true,
@@ -101,6 +104,8 @@ pub struct StrongSwan<C: Connector> {
     conn: C,
     /// Time limit charon gets for `initiate`/`terminate`, milliseconds.
     timeout_ms: u64,
+    /// Connections whose INITIAL_CONTACT conditions were checked.
+    checked: HashSet<String>,
 }
 
 /// One IKE SA from `list-sas`.
@@ -158,6 +163,48 @@ pub fn parse_children(events: &[Message], conn: &str) -> Option<Vec<String>> {
     })
 }
 
+/// Whether a strongSwan identity matches more than one peer (`%any`, a
+/// `*` part, an address range or subnet): charon sends no INITIAL_CONTACT
+/// towards such a remote identity.
+pub fn wildcard_id(id: &str) -> bool {
+    let id = id.trim();
+    id.is_empty()
+        || id.eq_ignore_ascii_case("%any")
+        || id.eq_ignore_ascii_case("%any6")
+        || id.contains('*')
+        || (id.parse::<IpAddr>().is_err()
+            && id.contains(['/', '-'])
+            && id
+                .split(['/', '-'])
+                .next()
+                .is_some_and(|a| a.parse::<IpAddr>().is_ok()))
+}
+
+/// Why charon would send no INITIAL_CONTACT for connection `conn` (from
+/// `list-conn` events): `unique = never`, or a wildcard remote identity
+/// (`remote-N` auth rounds; none at all means `%any`).
+pub fn initial_contact_problems(events: &[Message], conn: &str) -> Vec<String> {
+    let Some(c) = events.iter().find_map(|e| e.get_section(conn)) else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    if c.get_str("unique").as_deref() == Some("UNIQUE_NEVER") {
+        v.push("unique = never".to_string());
+    }
+    let mut remotes = 0;
+    for (name, r) in c.sections().filter(|(n, _)| n.starts_with("remote")) {
+        remotes += 1;
+        let id = r.get_str("id").unwrap_or_else(|| "%any".into());
+        if wildcard_id(&id) {
+            v.push(format!("a wildcard remote identity '{id}' ({name})"));
+        }
+    }
+    if remotes == 0 {
+        v.push("no remote identity (%any)".to_string());
+    }
+    v
+}
+
 impl StrongSwan<UnixConnector> {
     /// The back end for `cfg`.
     pub fn from_config(cfg: &Config) -> Self {
@@ -169,6 +216,7 @@ impl StrongSwan<UnixConnector> {
                 timeout: t + Duration::from_secs(5),
             },
             timeout_ms: t.as_millis() as u64,
+            checked: HashSet::new(),
         }
     }
 }
@@ -176,7 +224,11 @@ impl StrongSwan<UnixConnector> {
 impl<C: Connector> StrongSwan<C> {
     /// A back end over `conn` (tests pass a fake).
     pub fn new(conn: C, timeout_ms: u64) -> Self {
-        StrongSwan { conn, timeout_ms }
+        StrongSwan {
+            conn,
+            timeout_ms,
+            checked: HashSet::new(),
+        }
     }
 
     fn list_sas(c: &mut Client<C::Stream>, conn: &str) -> Result<Vec<IkeSa>, vici::Error> {
@@ -188,15 +240,15 @@ impl<C: Connector> StrongSwan<C> {
         Ok(parse_sas(&evs))
     }
 
-    fn children(c: &mut Client<C::Stream>, peer: &Peer) -> Result<Vec<String>, Failure> {
+    fn conn_events(c: &mut Client<C::Stream>, conn: &str) -> Result<Vec<Message>, Failure> {
         let (evs, _) = c
-            .streamed(
-                "list-conns",
-                "list-conn",
-                Message::new().kv("ike", &peer.connection),
-            )
+            .streamed("list-conns", "list-conn", Message::new().kv("ike", conn))
             .map_err(|e| Failure::fatal(e.to_string()))?;
-        let children = parse_children(&evs, &peer.connection).ok_or_else(|| {
+        Ok(evs)
+    }
+
+    fn children(evs: &[Message], peer: &Peer) -> Result<Vec<String>, Failure> {
+        let children = parse_children(evs, &peer.connection).ok_or_else(|| {
             Failure::transient(format!(
                 "connection '{}' is not loaded in charon",
                 peer.connection
@@ -216,13 +268,37 @@ impl<C: Connector> StrongSwan<C> {
         }
     }
 
+    /// The start-up check of one loaded connection, logged once: warns
+    /// when charon would send no INITIAL_CONTACT.
+    fn check_initial_contact(&mut self, evs: &[Message], peer: &Peer) {
+        if self.checked.contains(&peer.connection)
+            || parse_children(evs, &peer.connection).is_none()
+        {
+            return;
+        }
+        self.checked.insert(peer.connection.clone());
+        let problems = initial_contact_problems(evs, &peer.connection);
+        if !problems.is_empty() {
+            tracing::warn!(
+                "peer {}: strongSwan connection '{}' has {}: charon sends no INITIAL_CONTACT, so \
+                 after a reboot the peer keeps its stale SAs and recovery cannot end the black \
+                 hole; set unique = no (or replace/keep) and the peer's exact identity",
+                peer.address,
+                peer.connection,
+                problems.join(" and ")
+            );
+        }
+    }
+
     fn run(&mut self, peer: &Peer) -> Result<String, Failure> {
         let mut c = self
             .conn
             .connect()
             .map_err(|e| Failure::transient(e.to_string()))?;
         let conn = peer.connection.as_str();
-        let children = Self::children(&mut c, peer)?;
+        let evs = Self::conn_events(&mut c, conn)?;
+        let children = Self::children(&evs, peer)?;
+        self.check_initial_contact(&evs, peer);
         let stale: Vec<IkeSa> = Self::list_sas(&mut c, conn)
             .map_err(|e| Failure::fatal(e.to_string()))?
             .into_iter()
@@ -314,13 +390,17 @@ impl<C: Connector> Backend for StrongSwan<C> {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(
-                    "cannot check the peers' connections now: {e}; will retry at recovery time"
+                    "cannot check the peers' connections now: {e}; will check at recovery time"
                 );
                 return;
             }
         };
         for p in peers {
-            match Self::children(&mut c, p) {
+            let r = Self::conn_events(&mut c, &p.connection).and_then(|evs| {
+                self.check_initial_contact(&evs, p);
+                Self::children(&evs, p)
+            });
+            match r {
                 Ok(ch) => tracing::info!(
                     "peer {}: connection '{}' loaded in charon, children {:?}",
                     p.address,
@@ -337,94 +417,11 @@ impl<C: Connector> Backend for StrongSwan<C> {
     }
 }
 
-/// Runs external commands (tests substitute a fake).
-pub trait Runner: Send {
-    /// Runs `prog args...`; returns whether it exited 0, and its output.
-    fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)>;
-}
-
-/// The real runner.
-pub struct Command;
-
-impl Runner for Command {
-    fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)> {
-        let out = std::process::Command::new(prog)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.success(), text.trim().to_string()))
-    }
-}
-
-/// libreswan through `ipsec whack`.
-pub struct Libreswan<R: Runner> {
-    ipsec: PathBuf,
-    initiate: bool,
-    runner: R,
-}
-
-impl<R: Runner> Libreswan<R> {
-    /// The back end for `cfg`, running commands with `runner`.
-    pub fn new(cfg: &Config, runner: R) -> Self {
-        Libreswan {
-            ipsec: cfg.libreswan.ipsec.clone(),
-            initiate: cfg.libreswan.initiate,
-            runner,
-        }
-    }
-
-    /// The commands for one recovery.
-    pub fn commands(&self, peer: &Peer) -> Vec<Vec<String>> {
-        let mut v = vec![vec![
-            "whack".to_string(),
-            "--crash".to_string(),
-            peer.address.to_string(),
-        ]];
-        if self.initiate {
-            v.push(vec![
-                "whack".into(),
-                "--name".into(),
-                peer.connection.clone(),
-                "--initiate".into(),
-                "--asynchronous".into(),
-            ]);
-        }
-        v
-    }
-
-    /// Gives the runner back.
-    pub fn into_runner(self) -> R {
-        self.runner
-    }
-}
-
-impl<R: Runner> Backend for Libreswan<R> {
-    fn check(&mut self, _peers: &[Peer]) {}
-
-    fn recover(&mut self, peer: &Peer) -> Result<String, Failure> {
-        let mut done = Vec::new();
-        for args in self.commands(peer) {
-            let shown = format!("{} {}", self.ipsec.display(), args.join(" "));
-            let (ok, out) = self
-                .runner
-                .run(&self.ipsec, &args)
-                .map_err(|e| Failure::fatal(format!("{shown}: {e}")))?;
-            if !ok {
-                return Err(Failure::fatal(format!("{shown} failed: {out}")));
-            }
-            done.push(shown);
-        }
-        Ok(done.join("; "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::vici::{packet, Packet};
-    use std::path::Path;
+    use std::io;
 
     struct Script {
         input: io::Cursor<Vec<u8>>,
@@ -688,62 +685,87 @@ mod tests {
         assert!(e.retry && e.msg.contains("refused"), "{e:?}");
     }
 
-    #[derive(Default)]
-    struct FakeRunner {
-        calls: Vec<(PathBuf, Vec<String>)>,
-        fail_at: Option<usize>,
-    }
-    impl Runner for FakeRunner {
-        fn run(&mut self, prog: &Path, args: &[String]) -> io::Result<(bool, String)> {
-            self.calls.push((prog.into(), args.to_vec()));
-            let ok = self.fail_at != Some(self.calls.len() - 1);
-            Ok((
-                ok,
-                if ok {
-                    String::new()
-                } else {
-                    "no such connection".into()
-                },
-            ))
-        }
+    #[test]
+    fn initiate_without_an_installed_child_sa_is_not_done() {
+        // charon says the initiate succeeded, but list-sas afterwards shows
+        // the CHILD_SA not installed: a failure, not "done".
+        let input = [
+            confirm(),
+            conn_event(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            confirm(),
+            resp(ok()),
+            confirm(),
+            confirm(),
+            confirm(),
+            sa_event("2", "ESTABLISHED", "INSTALLING"),
+            resp(Message::new()),
+            confirm(),
+        ]
+        .concat();
+        let (r, reqs) = run(input);
+        assert_eq!(
+            r.unwrap_err(),
+            Failure::fatal("initiate 'a-b' succeeded but list-sas shows no installed CHILD_SA")
+        );
+        assert_eq!(
+            cmds(&reqs),
+            ["list-conns", "list-sas", "initiate", "list-sas"]
+        );
     }
 
     #[test]
-    fn libreswan_crashes_then_initiates() {
-        let cfg = Config::from_toml(
-            "[recovery]\nbackend = \"libreswan\"\n[libreswan]\nipsec = \"/usr/sbin/ipsec\"\n",
-            Path::new("t"),
-        )
-        .unwrap();
-        let mut b = Libreswan::new(&cfg, FakeRunner::default());
-        let r = b.recover(&peer()).unwrap();
+    fn initial_contact_conditions() {
+        for id in [
+            "%any",
+            "%ANY6",
+            "*@example.com",
+            "CN=*, O=x",
+            "",
+            "192.0.2.0/24",
+            "192.0.2.1-192.0.2.9",
+        ] {
+            assert!(wildcard_id(id), "{id}");
+        }
+        for id in [
+            "192.0.2.1",
+            "2001:db8::1",
+            "router-a.example.com",
+            "CN=router-a, O=x",
+            "@a-b",
+        ] {
+            assert!(!wildcard_id(id), "{id}");
+        }
+        let conn = |unique: &str, remote: Option<&str>| {
+            let mut c = Message::new().kv("unique", unique);
+            if let Some(id) = remote {
+                c = c.section(
+                    "remote-1",
+                    Message::new().kv("id", id).kv("class", "pre-shared key"),
+                );
+            }
+            vec![Message::new().section("a-b", c)]
+        };
+        assert!(initial_contact_problems(&conn("UNIQUE_NO", Some("192.0.2.1")), "a-b").is_empty());
+        assert!(
+            initial_contact_problems(&conn("UNIQUE_REPLACE", Some("192.0.2.1")), "a-b").is_empty()
+        );
         assert_eq!(
-            r,
-            "/usr/sbin/ipsec whack --crash 192.0.2.1; /usr/sbin/ipsec whack --name a-b --initiate --asynchronous"
-        );
-        let calls = b.into_runner().calls;
-        assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0].0, PathBuf::from("/usr/sbin/ipsec"));
-        assert_eq!(calls[0].1, ["whack", "--crash", "192.0.2.1"]);
-
-        let mut b = Libreswan::new(
-            &cfg,
-            FakeRunner {
-                fail_at: Some(0),
-                ..Default::default()
-            },
+            initial_contact_problems(&conn("UNIQUE_NEVER", Some("%any")), "a-b"),
+            [
+                "unique = never",
+                "a wildcard remote identity '%any' (remote-1)"
+            ]
         );
         assert_eq!(
-            b.recover(&peer()).unwrap_err().msg,
-            "/usr/sbin/ipsec whack --crash 192.0.2.1 failed: no such connection"
+            initial_contact_problems(&conn("UNIQUE_NO", None), "a-b"),
+            ["no remote identity (%any)"]
         );
-        assert_eq!(b.into_runner().calls.len(), 1);
-
-        let cfg = Config::from_toml("[libreswan]\ninitiate = false\n", Path::new("t")).unwrap();
-        let b = Libreswan::new(&cfg, FakeRunner::default());
-        assert_eq!(
-            b.commands(&peer()),
-            vec![vec!["whack", "--crash", "192.0.2.1"]]
-        );
+        assert!(initial_contact_problems(&conn("UNIQUE_NEVER", None), "other").is_empty());
     }
 }

@@ -114,9 +114,14 @@ impl Default for Vici {
 pub struct Libreswan {
     /// The `ipsec` command (default `ipsec`, looked up in `PATH`).
     pub ipsec: PathBuf,
-    /// After `whack --crash`, also `whack --initiate` the peer's
-    /// connection (default true).
+    /// `whack --initiate` the peer's connection when pluto has no SA with
+    /// the peer, or its own re-establishment after `whack --crash` did not
+    /// come up (default true).
     pub initiate: bool,
+    /// Time limit of one `whack --initiate` in seconds (pluto keeps
+    /// retransmitting for up to a minute; default 20). Status queries and
+    /// `--crash` get at most 5 s.
+    pub timeout_secs: u64,
 }
 
 impl Default for Libreswan {
@@ -124,6 +129,7 @@ impl Default for Libreswan {
         Libreswan {
             ipsec: PathBuf::from("ipsec"),
             initiate: true,
+            timeout_secs: 20,
         }
     }
 }
@@ -195,6 +201,11 @@ impl Config {
         if self.vici.timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "vici.timeout_secs must be at least 1".into(),
+            ));
+        }
+        if self.libreswan.timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "libreswan.timeout_secs must be at least 1".into(),
             ));
         }
         if r.per_peer_limit == 0 || r.global_limit == 0 || r.interval_secs == 0 {
@@ -271,6 +282,7 @@ mod tests {
             "[[peer]]\naddress = \"10.0.0.1\"\nconnection = \"a\"\n[[peer]]\naddress = \"10.0.0.1\"\nconnection = \"b\"\n",
             "[[peer]]\naddress = \"not-an-ip\"\nconnection = \"a\"\n",
             "[[peer]]\naddress = \"10.0.0.1\"\nconnection = \"\"\n",
+            "[libreswan]\ntimeout_secs = 0\n",
         ] {
             assert!(Config::from_toml(bad, Path::new("x")).is_err(), "{bad}");
         }

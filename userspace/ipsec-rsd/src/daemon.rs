@@ -131,14 +131,29 @@ impl Handler {
 
 /// The worker: runs queued recoveries until the queue closes.  A failure
 /// that may be transient (the IKE daemon not running or not configured yet,
-/// as right after a reboot) is retried every second for `retry`.
+/// as right after a reboot) is retried every second for `retry`.  A job
+/// whose event arrived before a recovery towards the same peer completed is
+/// dropped: that recovery already answered it (events keep coming while a
+/// recovery is being retried, and a second recovery would tear down the
+/// SAs the first one just set up).
 pub fn worker(
     mut backend: Box<dyn Backend>,
     jobs: Receiver<Job>,
     counters: Arc<Counters>,
     retry: Duration,
 ) {
+    let mut done_at: Vec<(IpAddr, Instant)> = Vec::new();
     for job in jobs {
+        if let Some((_, at)) = done_at.iter().find(|(a, _)| *a == job.peer.address) {
+            if job.at <= *at {
+                tracing::info!(
+                    "recovery towards {} for {} not needed: a recovery completed after the event",
+                    job.peer.address,
+                    job.what
+                );
+                continue;
+            }
+        }
         let queued = job.at.elapsed();
         let t = Instant::now();
         tracing::info!(
@@ -162,6 +177,8 @@ pub fn worker(
         match result {
             Ok(s) => {
                 Counters::inc(&counters.recoveries_ok);
+                done_at.retain(|(a, _)| *a != job.peer.address);
+                done_at.push((job.peer.address, Instant::now()));
                 tracing::info!(
                     "recovery towards {} done in {:.3} s (queued {:.3} s): {s}",
                     job.peer.address,
@@ -577,5 +594,59 @@ mod tests {
         assert_eq!(sent[0].to, "192.0.2.1:4501".parse().unwrap());
         assert_eq!(&sent[0].bytes[..4], &[0, 0, 0, 0]);
         assert!(counters.line().contains("skipped_busy=1 "));
+    }
+
+    /// Fails transiently `fail` times, then succeeds; counts its calls.
+    struct Flaky {
+        fail: u32,
+        calls: Arc<Mutex<u32>>,
+    }
+    impl Backend for Flaky {
+        fn check(&mut self, _: &[Peer]) {}
+        fn recover(&mut self, _: &Peer) -> Result<String, crate::backend::Failure> {
+            let mut n = self.calls.lock().unwrap();
+            *n += 1;
+            if *n <= self.fail {
+                Err(crate::backend::Failure::transient(
+                    "pluto is not running (ipsec whack --showstates: whack: Pluto is not running (no \"/run/pluto/pluto.ctl\"))",
+                ))
+            } else {
+                Ok("up".into())
+            }
+        }
+    }
+
+    #[test]
+    fn worker_retries_transient_failures_and_drops_answered_jobs() {
+        let calls = Arc::new(Mutex::new(0));
+        let counters = Arc::new(Counters::default());
+        let (tx, rx) = sync_channel(QUEUE);
+        let peer = config(true).peers[0].clone();
+        let t0 = Instant::now();
+        // Two events queued while the first recovery is being retried.
+        for i in 0..2 {
+            tx.send(Job {
+                peer: peer.clone(),
+                what: format!("event {i}"),
+                at: t0,
+            })
+            .unwrap();
+        }
+        drop(tx);
+        let b = Box::new(Flaky {
+            fail: 1,
+            calls: calls.clone(),
+        });
+        let c2 = counters.clone();
+        let log = logged(|| worker(b, rx, c2, Duration::from_secs(10)));
+        assert_eq!(*calls.lock().unwrap(), 2, "one retry, no second recovery");
+        assert!(log.contains("Pluto is not running"), "{log}");
+        assert!(log.contains("retrying in 1 s"), "{log}");
+        assert!(
+            log.contains("for event 1 not needed: a recovery completed after the event"),
+            "{log}"
+        );
+        let s = counters.line();
+        assert!(s.contains("recoveries_ok=1 recoveries_failed=0"), "{s}");
     }
 }

@@ -7,6 +7,7 @@
 //! * [`notify`]: the unprotected RFC 7296 INVALID_SPI notification;
 //! * [`vici`]: a small client for strongSwan's VICI protocol;
 //! * [`backend`]: recovery through strongSwan (VICI) or libreswan (whack);
+//! * [`libreswan`]: the libreswan back end;
 //! * [`daemon`]: netlink subscription, event loop, recovery worker.
 
 #![deny(missing_docs)]
@@ -15,5 +16,6 @@ pub mod backend;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod libreswan;
 pub mod notify;
 pub mod vici;
