@@ -3,7 +3,7 @@
 //! Invalid SPI: an inbound ESP packet for this host whose SPI has no SA.
 //!
 //! XFRM would drop it, bump `XfrmInNoStates` and tell nobody. The receive
-//! path's ESP handler (`rx.rs`), which looks every locally delivered ESP
+//! path's ESP handler (`esp_input.rs`), which looks every locally delivered ESP
 //! packet's SA up anyway, drops it itself (bumping `XfrmInNoStates` too),
 //! counts it per address family, and, within the limits of the namespace's
 //! rate limiter (per flow and global, see `core/src/ratelimit.rs`), logs the

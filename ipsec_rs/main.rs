@@ -6,7 +6,14 @@
 //!
 //! One file per concern, like WireGuard's module:
 //! - `netns.rs`: the state each network namespace gets;
-//! - `receive.rs`: the inbound hooks that see ESP and UDP-encapsulated ESP;
+//! - `esp_input.rs`: the inbound ESP data path, in order, with every drop
+//!   counted; ESP's own steps in `esp_algs.rs` (which SAs and transforms
+//!   we take), `esp_decrypt.rs` (decryption set-up, ESN layout),
+//!   `esp_trailer.rs` (padding, next header) and `decap.rs` (per mode,
+//!   re-entry into the stack); `sa.rs`: what we keep per SA;
+//! - `invalid_spi.rs`: packets for SAs that do not exist;
+//! - `natt.rs`: the inbound hooks that count IKE and keepalives on the
+//!   NAT-T port;
 //! - `output.rs`: the outbound hooks (outer DF bit, pre-fragmentation);
 //! - `settings.rs`: per-SA, per-interface and global settings;
 //! - `counters.rs`: the counters and their names;
@@ -48,12 +55,16 @@ mod siphash;
 mod display;
 
 mod counters;
+mod decap;
+mod esp_algs;
+mod esp_decrypt;
+mod esp_input;
+mod esp_trailer;
 mod invalid_spi;
+mod natt;
 mod netlink;
 mod netns;
 mod output;
-mod receive;
-mod rx;
 mod sa;
 mod settings;
 
@@ -88,24 +99,24 @@ impl Drop for RcuCallbacks {
     }
 }
 
-/// The receive path's ESP handlers and the GRO cells its decapsulated
-/// packets re-enter the stack through. Dropping it unregisters the handlers
-/// (waiting for running ones), waits for pending asynchronous decryptions,
-/// whose completions run module code, use per-namespace state and hand
-/// packets to the cells, frees the per-CPU spare request buffers, and only
-/// then withdraws and frees the cells.
+/// The receive path's ESP handlers and what they use beside them
+/// (`esp_input::RxPath`: request memory, GRO cells). Dropping it
+/// unregisters the handlers (waiting for running ones), waits for pending
+/// asynchronous decryptions, whose completions run module code, use
+/// per-namespace state and hand packets on, and only then withdraws and
+/// frees the path (spare request buffers, GRO cells).
 struct RxRegistration {
     handlers: Option<kapi::xfrm::Registration>,
-    gro: Option<KBox<kapi::skb::GroCells>>,
+    path: Option<KBox<esp_input::RxPath>>,
 }
 
 impl RxRegistration {
     fn new() -> Result<Self> {
-        let gro = KBox::new(kapi::skb::GroCells::new()?, GFP_KERNEL)?;
-        rx::set_gro(Some(&gro));
-        // From here `drop` unpublishes the cells again if registering fails.
-        let mut r = RxRegistration { handlers: None, gro: Some(gro) };
-        r.handlers = Some(kapi::xfrm::Registration::new::<rx::Rx>(rx::PRIORITY)?);
+        let path = KBox::new(esp_input::RxPath::new()?, GFP_KERNEL)?;
+        esp_input::set_path(Some(&path));
+        // From here `drop` withdraws the path again if registering fails.
+        let mut r = RxRegistration { handlers: None, path: Some(path) };
+        r.handlers = Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?);
         Ok(r)
     }
 }
@@ -113,10 +124,11 @@ impl RxRegistration {
 impl Drop for RxRegistration {
     fn drop(&mut self) {
         self.handlers.take();
-        kapi::crypto::wait_idle();
-        kapi::crypto::release_spares();
-        rx::set_gro(None);
-        self.gro.take();
+        if let Some(p) = &self.path {
+            p.pool.wait_idle();
+        }
+        esp_input::set_path(None);
+        self.path.take();
     }
 }
 

@@ -135,7 +135,7 @@ impl genetlink::Handler for Handler {
                     // Once no handler can still see the path on, no packet
                     // starts our checks; a decryption still pending advances
                     // XFRM's replay state too when it completes (retired
-                    // entries, `rx.rs`).
+                    // entries, `esp_input.rs`).
                     st.rx_enabled.store(false, Ordering::Relaxed);
                     crate::kapi::synchronize_net();
                     st.sa_table.flush();

@@ -7,7 +7,7 @@ use crate::{
     invalid_spi::{self, Limiter},
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
-    nl, output, receive,
+    natt, nl, output,
     sa::SaTable,
     settings::Settings,
 };
@@ -65,7 +65,7 @@ pub(crate) struct Shared {
     /// packet pays for them. They point to this `Shared`.
     #[pin]
     out_hooks: Mutex<Option<netfilter::Registration>>,
-    /// The NAT-T accounting hooks (`receive.rs`), registered while
+    /// The NAT-T accounting hooks (`natt.rs`), registered while
     /// `config.natt_accounting` is on. They point to this `Shared`.
     #[pin]
     in_hooks: Mutex<Option<netfilter::Registration>>,
@@ -99,7 +99,7 @@ impl Shared {
             // SAFETY: as in `engage_outbound`: `self` is the pinned `Shared`
             // of `net`'s `NetState`, whose `drop()` unregisters these hooks
             // (taking them out of `in_hooks`) before `self` is freed.
-            *hooks = Some(unsafe { netfilter::Registration::new(net, &receive::HOOKS, self as *const Shared)? });
+            *hooks = Some(unsafe { netfilter::Registration::new(net, &natt::HOOKS, self as *const Shared)? });
         } else if !on {
             hooks.take();
         }
@@ -137,7 +137,7 @@ impl PernetState for NetState {
                 try_pin_init!(Shared {
                     counters: Counters::new()?,
                     invalid_spi_enabled: AtomicBool::new(cfg.invalid_spi_enable),
-                    limiter <- BhSpinLock::new(limiter),
+                    limiter <- BhSpinLock::new(limiter, kernel::c_str!("ipsec_rs_limiter"), kernel::static_lock_class!()),
                     rx_enabled: AtomicBool::new(cfg.rx_enable),
                     replay_window: AtomicU32::new(cfg.replay_window),
                     replay_disabled: AtomicBool::new(cfg.replay_disabled),

@@ -63,7 +63,7 @@ const AF_INET: u16 = 2;
 pub(crate) struct Outbound(Shared);
 
 impl netfilter::Hook for Outbound {
-    fn hook(&self, skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+    fn hook(&self, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
         let st = &self.0;
         let snap = st.settings.read(state.rcu());
         if skb.protocol() != ETH_P_IP {
@@ -100,7 +100,7 @@ fn ipv4(skb: &SkBuff, buf: &mut [u8; HDR_BYTES]) -> Option<frag::Ipv4Info> {
 }
 
 /// Received packets with DF set: let them past `ip_forward()`'s MTU check.
-fn pre_routing(skb: &SkBuff) {
+fn pre_routing(skb: &mut SkBuff) {
     let mut buf = [0u8; HDR_BYTES];
     if let Some(ip) = ipv4(skb, &mut buf) {
         // Reassembled packets already ignore DF (conntrack's defrag); they
@@ -121,7 +121,7 @@ fn marked_by_us(skb: &SkBuff, ip: &frag::Ipv4Info) -> bool {
         && skb.ipcb_frag_max_size() == 0
 }
 
-fn post_routing(st: &Shared, snap: &Snapshot, skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
     let mut buf = [0u8; HDR_BYTES];
     let Some(ip) = ipv4(skb, &mut buf) else { return Verdict::Accept };
     let ours = marked_by_us(skb, &ip);
@@ -189,7 +189,7 @@ fn post_routing(st: &Shared, snap: &Snapshot, skb: &SkBuff, state: &HookState<'_
     }
 }
 
-fn local_out(st: &Shared, snap: &Snapshot, skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
     if skb.ipcb_flags() & crate::kapi::bindings::IPSEC_RS_IPSKB_XFRM_TRANSFORMED as u16 == 0 || skb.is_gso() {
         return Verdict::Accept;
     }

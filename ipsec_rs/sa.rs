@@ -25,7 +25,7 @@
 
 use crate::{
     kapi::{
-        crypto::AeadInfo,
+        aead::AeadInfo,
         rcu::{self, RcuGuard, RcuHead, RcuRelease},
         sync::BhSpinLock,
         xfrm::{Mode, StateGuard, StateRef},
@@ -206,7 +206,7 @@ impl SaTable {
                 }
                 v
             },
-            writer <- BhSpinLock::new(Writer { count: 0, next_id: 1, closed: false }),
+            writer <- BhSpinLock::new(Writer { count: 0, next_id: 1, closed: false }, kernel::c_str!("ipsec_rs_sa_table"), kernel::static_lock_class!()),
         }? Error)
     }
 

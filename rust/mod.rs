@@ -6,8 +6,8 @@
 //! a safe wrapper over it, so that the module proper (`ipsec_rs/`) contains
 //! (almost) no `unsafe`. All raw FFI of the project lives in this directory.
 
+pub mod aead;
 pub mod bindings;
-pub mod crypto;
 pub mod errno;
 pub mod genetlink;
 pub mod net;

@@ -116,8 +116,8 @@ impl HookState<'_> {
 /// The code run for each packet at a registered hook. Runs in softirq (or
 /// with bottom halves disabled): it must not sleep.
 pub trait Hook: Sync {
-    /// Inspects `skb` and decides.
-    fn hook(&self, skb: &SkBuff, state: &HookState<'_>) -> Verdict;
+    /// Inspects `skb` (which the hook has to itself for the call) and decides.
+    fn hook(&self, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict;
 }
 
 /// The netfilter hook function.
@@ -132,8 +132,9 @@ unsafe extern "C" fn hook_cb<T: Hook>(
 ) -> c_uint {
     // SAFETY: `priv_` is the `&T` given to `Registration::new()`, which the
     // caller promised outlives the registration; netfilter passes a live skb
-    // and state for the duration of this call.
-    let (data, skb, state) = unsafe { (&*priv_.cast::<T>(), SkBuff::from_raw(skb), &*state) };
+    // and state for the duration of this call, and the skb is the hook's
+    // alone until it returns a verdict.
+    let (data, skb, state) = unsafe { (&*priv_.cast::<T>(), SkBuff::from_raw_mut(skb), &*state) };
     match data.hook(skb, &HookState { raw: state }) {
         Verdict::Accept => b::NF_ACCEPT,
         Verdict::Drop => b::NF_DROP,

@@ -49,6 +49,17 @@ impl<const N: usize> PerCpuCounters<N> {
         self.add(idx, 1)
     }
 
+    /// Counter `idx` of this CPU (0 for `idx >= N`). Meaningful where the
+    /// caller cannot migrate (softirq, BH or preemption disabled).
+    #[inline]
+    pub fn this_cpu(&self, idx: usize) -> u64 {
+        if idx >= N {
+            return 0;
+        }
+        // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`.
+        unsafe { b::ipsec_rs_pcpu_read(self.ptr, idx) }
+    }
+
     /// The sum of counter `idx` over all possible CPUs (0 for `idx >= N`).
     pub fn sum(&self, idx: usize) -> u64 {
         if idx >= N {

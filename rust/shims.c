@@ -43,6 +43,11 @@ void ipsec_rs_pcpu_add(u64 __percpu *base, size_t idx, u64 v)
 	this_cpu_add(base[idx], v);
 }
 
+u64 ipsec_rs_pcpu_read(u64 __percpu *base, size_t idx)
+{
+	return this_cpu_read(base[idx]);
+}
+
 u64 ipsec_rs_pcpu_sum(u64 __percpu *base, size_t idx)
 {
 	u64 sum = 0;
@@ -109,10 +114,14 @@ void ipsec_rs_extack_msg(struct netlink_ext_ack *extack, const char *msg)
 		extack->_msg = msg;
 }
 
-void ipsec_rs_spin_lock_init(spinlock_t *lock)
+void ipsec_rs_spin_lock_init(spinlock_t *lock, const char *name,
+			     struct lock_class_key *key)
 {
-	/* One lockdep class for all ipsec_rs BH locks: they never nest. */
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__raw_spin_lock_init(spinlock_check(lock), name, key, LD_WAIT_CONFIG);
+#else
 	spin_lock_init(lock);
+#endif
 }
 
 void ipsec_rs_spin_lock_bh(spinlock_t *lock)
@@ -235,26 +244,6 @@ void ipsec_rs_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
-/* Decryptions in flight, per CPU: started on one CPU (+1), completed on the
- * same or another (-1, possibly from cryptd's worker); only the sum over
- * CPUs means anything. No shared cache line on the packet path. */
-static DEFINE_PER_CPU(long, ipsec_rs_inflight);
-
-void ipsec_rs_inflight_add(long v)
-{
-	this_cpu_add(ipsec_rs_inflight, v);
-}
-
-long ipsec_rs_inflight_sum(void)
-{
-	long sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu(ipsec_rs_inflight, cpu));
-	return sum;
-}
-
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x)
 {
 	xfrm_state_hold(x);
@@ -275,15 +264,8 @@ void ipsec_rs_spin_unlock(spinlock_t *lock)
 	spin_unlock(lock);
 }
 
-/*
- * The transform an ESP SA's IV generator decrypts with: esp4/esp6 wrap the
- * SA's AEAD in seqiv or echainiv (x->data), whose decryption only copies the
- * explicit IV out of the packet and hands the request to this child with the
- * IV counted in the associated data. NULL if @tfm is not an instance of one
- * of those two templates (a driver's own implementation, say), whose context
- * would not be an aead_geniv_ctx.
- */
-struct crypto_aead *ipsec_rs_aead_geniv_child(struct crypto_aead *tfm)
+/* The name of the template @tfm is an instance of, or NULL. */
+const char *ipsec_rs_aead_template_name(struct crypto_aead *tfm)
 {
 	struct crypto_tfm *base = crypto_aead_tfm(tfm);
 	struct crypto_instance *inst;
@@ -291,8 +273,12 @@ struct crypto_aead *ipsec_rs_aead_geniv_child(struct crypto_aead *tfm)
 	if (!(base->__crt_alg->cra_flags & CRYPTO_ALG_INSTANCE))
 		return NULL;
 	inst = crypto_tfm_alg_instance(base);
-	if (!inst->tmpl || (strcmp(inst->tmpl->name, "seqiv") && strcmp(inst->tmpl->name, "echainiv")))
-		return NULL;
+	return inst->tmpl ? inst->tmpl->name : NULL;
+}
+
+/* The child of an IV generator instance (aead_geniv_alloc()'s context). */
+struct crypto_aead *ipsec_rs_aead_geniv_ctx_child(struct crypto_aead *tfm)
+{
 	return ((struct aead_geniv_ctx *)crypto_aead_ctx(tfm))->child;
 }
 
@@ -435,63 +421,43 @@ bool ipsec_rs_in_softirq(void)
 	return in_softirq();
 }
 
-/*
- * Request memory of the receive path (rust/crypto.rs): one buffer per
- * packet in flight, like esp4's esp_alloc_tmp(), but each CPU keeps one
- * spare buffer of IPSEC_RS_REQ_SLOT bytes, so that the common case (a
- * synchronous decryption: allocated and freed on one CPU within one
- * handler call) costs an exchange instead of kmalloc() and kfree(). A
- * request larger than a slot is a plain allocation. An asynchronous
- * completion frees on its own CPU: the buffer becomes that CPU's spare (or
- * is freed if it has one). Any context with BH disabled; GFP_ATOMIC. The
- * spares are the module's, released by ipsec_rs_req_drain() once no
- * request can be allocated or freed any more.
- */
-#define IPSEC_RS_REQ_SLOT 1024
-static DEFINE_PER_CPU(void *, ipsec_rs_req_spare);
-
-void *ipsec_rs_req_alloc(size_t size)
+void * __percpu *ipsec_rs_alloc_percpu_ptr(void)
 {
-	void *p;
-
-	if (size > IPSEC_RS_REQ_SLOT)
-		return kmalloc(size, GFP_ATOMIC);
-	p = this_cpu_xchg(ipsec_rs_req_spare, NULL);
-	return p ?: kmalloc(IPSEC_RS_REQ_SLOT, GFP_ATOMIC);
+	return alloc_percpu(void *);
 }
 
-/* @size: as given to ipsec_rs_req_alloc() for @p. */
-void ipsec_rs_req_free(void *p, size_t size)
+void *ipsec_rs_pcpu_xchg_ptr(void * __percpu *slot, void *p)
 {
-	if (size <= IPSEC_RS_REQ_SLOT)
-		p = this_cpu_xchg(ipsec_rs_req_spare, p);
-	kfree(p);
+	return this_cpu_xchg(*slot, p);
 }
 
-void ipsec_rs_req_drain(void)
+void *ipsec_rs_pcpu_take_ptr(void * __percpu *slot, int cpu)
 {
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		kfree(xchg(per_cpu_ptr(&ipsec_rs_req_spare, cpu), NULL));
+	return xchg(per_cpu_ptr(slot, cpu), NULL);
 }
 
-/*
- * Receive path: a few static inline steps that always go together, in one
- * call each (the packet path pays per call).
- */
-
-/* esp_input's test: the scatterlist entries for decrypting in place, or -1
- * when the data must be made private first (skb_cow_data). */
-int ipsec_rs_skb_esp_nfrags(const struct sk_buff *skb)
+/* The next possible CPU after @prev (-1: the first), or -1 past the last. */
+int ipsec_rs_next_possible_cpu(int prev)
 {
-	if (skb_cloned(skb))
-		return -1;
-	if (!skb_is_nonlinear(skb))
-		return 1;
-	if (skb_has_frag_list(skb) || skb_has_shared_frag(skb))
-		return -1;
-	return skb_shinfo(skb)->nr_frags + 1;
+	unsigned int cpu = cpumask_next(prev, cpu_possible_mask);
+
+	return cpu < nr_cpu_ids ? (int)cpu : -1;
+}
+
+void *ipsec_rs_kmalloc_atomic(size_t size)
+{
+	return kmalloc(size, GFP_ATOMIC);
+}
+
+struct ipsec_rs_skb_layout ipsec_rs_skb_layout(const struct sk_buff *skb)
+{
+	return (struct ipsec_rs_skb_layout){
+		.cloned = skb_cloned(skb),
+		.nonlinear = skb_is_nonlinear(skb),
+		.frag_list = skb_has_frag_list(skb),
+		.shared_frag = skb_has_shared_frag(skb),
+		.nr_frags = skb_shinfo(skb)->nr_frags,
+	};
 }
 
 /* The decapsulated tunnel-mode packet becomes the inner one (as
@@ -511,8 +477,8 @@ bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int h
 	return true;
 }
 
-/* Trailer and ESP header off: the payload left at data. */
-bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int hdr)
+/* pskb_trim() to @len, then skb_pull_rcsum() of @hdr linear bytes. */
+bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr)
 {
 	if (pskb_trim(skb, len))
 		return false;
@@ -522,34 +488,18 @@ bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int 
 	return true;
 }
 
-/* Nesting of in-place deliveries on this CPU (ipsec_rs_skb_reinject). */
-static DEFINE_PER_CPU(unsigned int, ipsec_rs_rx_depth);
-
-/*
- * Route and conntrack entry of the outer packet dropped; the inner one
- * handed on. When @in_place (the caller is the ESP handler, in the receive
- * path with BH disabled), the receiving device does not do GRO (where
- * gro_cells_receive() would only netif_rx() it) and no in-place delivery
- * is already running on this CPU, the packet is received now, as
- * xfrm4/6_transport_finish() deliver transport-mode packets: no trip
- * through the backlog queue and a second softirq round. Otherwise (GRO on
- * the device, asynchronous completion, a tunnel nested in a tunnel) the
- * GRO cells, or the backlog without them. In place, the stack's own
- * verdict on the inner packet (a firewall drop, no socket) is not ours:
- * NET_RX_SUCCESS.
- */
-int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro, bool in_place)
+/* Conntrack entry and route (unless a metadata dst) dropped, as xfrm_input
+ * does before handing a decapsulated packet on. */
+void ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb)
 {
 	nf_reset_ct(skb);
 	if (skb_valid_dst(skb))
 		skb_dst_drop(skb);
-	if (in_place && netif_elide_gro(skb->dev) && !this_cpu_read(ipsec_rs_rx_depth)) {
-		this_cpu_inc(ipsec_rs_rx_depth);
-		netif_receive_skb(skb);
-		this_cpu_dec(ipsec_rs_rx_depth);
-		return NET_RX_SUCCESS;
-	}
-	return gro ? gro_cells_receive(gro, skb) : netif_rx(skb);
+}
+
+bool ipsec_rs_skb_dev_elide_gro(const struct sk_buff *skb)
+{
+	return netif_elide_gro(skb->dev);
 }
 
 /* The receiving device, held (dev_hold). */

@@ -41,6 +41,7 @@ u64 ipsec_rs_net_cookie(const struct net *net);
 
 void __percpu *ipsec_rs_alloc_percpu_u64(size_t n);
 void ipsec_rs_pcpu_add(u64 __percpu *base, size_t idx, u64 v);
+u64 ipsec_rs_pcpu_read(u64 __percpu *base, size_t idx);
 u64 ipsec_rs_pcpu_sum(u64 __percpu *base, size_t idx);
 
 const void *ipsec_rs_skb_header_pointer(const struct sk_buff *skb, int offset,
@@ -58,14 +59,16 @@ struct net *ipsec_rs_genl_info_net(const struct genl_info *info);
 const void *ipsec_rs_genl_info_payload(const struct genl_info *info, int *len);
 void ipsec_rs_extack_msg(struct netlink_ext_ack *extack, const char *msg);
 
-void ipsec_rs_spin_lock_init(spinlock_t *lock);
+struct lock_class_key;
+void ipsec_rs_spin_lock_init(spinlock_t *lock, const char *name,
+			     struct lock_class_key *key);
 void ipsec_rs_spin_lock_bh(spinlock_t *lock);
 void ipsec_rs_spin_unlock_bh(spinlock_t *lock);
 
 u32 ipsec_rs_skb_mark(const struct sk_buff *skb);
 void ipsec_rs_xfrm_state_put(struct xfrm_state *x);
 
-/* Receive path (ipsec_rs/rx.rs through rust/{skb,xfrm,crypto}.rs). */
+/* Receive path (ipsec_rs/esp_*.rs, decap.rs through rust/{skb,xfrm,aead}.rs). */
 struct crypto_aead;
 struct aead_request;
 struct scatterlist;
@@ -93,14 +96,13 @@ void ipsec_rs_skb_csum_unnecessary(struct sk_buff *skb);
 void ipsec_rs_xfrm_mode_skb_cb_set_protocol(struct sk_buff *skb, u8 proto);
 void ipsec_rs_rcu_read_lock(void);
 void ipsec_rs_rcu_read_unlock(void);
-void ipsec_rs_inflight_add(long v);
-long ipsec_rs_inflight_sum(void);
 void ipsec_rs_xfrm_state_hold(struct xfrm_state *x);
 void ipsec_rs_xfrm_inc_stats(struct net *net, int field);
 void ipsec_rs_spin_lock(spinlock_t *lock);
 void ipsec_rs_spin_unlock(spinlock_t *lock);
 
-struct crypto_aead *ipsec_rs_aead_geniv_child(struct crypto_aead *tfm);
+const char *ipsec_rs_aead_template_name(struct crypto_aead *tfm);
+struct crypto_aead *ipsec_rs_aead_geniv_ctx_child(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_ivsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_authsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_reqsize(struct crypto_aead *tfm);
@@ -134,14 +136,24 @@ const void *ipsec_rs_xfrm_daddr(const struct xfrm_state *x);
 u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x);
 u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x);
 bool ipsec_rs_in_softirq(void);
-void *ipsec_rs_req_alloc(size_t size);
-void ipsec_rs_req_free(void *p, size_t size);
-void ipsec_rs_req_drain(void);
-struct gro_cells;
-int ipsec_rs_skb_esp_nfrags(const struct sk_buff *skb);
+void * __percpu *ipsec_rs_alloc_percpu_ptr(void);
+void *ipsec_rs_pcpu_xchg_ptr(void * __percpu *slot, void *p);
+void *ipsec_rs_pcpu_take_ptr(void * __percpu *slot, int cpu);
+int ipsec_rs_next_possible_cpu(int prev);
+void *ipsec_rs_kmalloc_atomic(size_t size);
+/* What decides whether an skb's data can be written in place. */
+struct ipsec_rs_skb_layout {
+	bool cloned;
+	bool nonlinear;
+	bool frag_list;
+	bool shared_frag;
+	u8 nr_frags;
+};
+struct ipsec_rs_skb_layout ipsec_rs_skb_layout(const struct sk_buff *skb);
 bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
-bool ipsec_rs_skb_esp_strip(struct sk_buff *skb, unsigned int len, unsigned int hdr);
-int ipsec_rs_skb_reinject(struct sk_buff *skb, struct gro_cells *gro, bool in_place);
+bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr);
+void ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
+bool ipsec_rs_skb_dev_elide_gro(const struct sk_buff *skb);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,

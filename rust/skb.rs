@@ -25,6 +25,20 @@ impl SkBuff {
         unsafe { &*ptr.cast::<SkBuff>() }
     }
 
+    /// Borrows an skb exclusively: for the code it was handed to (a
+    /// netfilter hook), which may change it (pull headers into the head,
+    /// unshare it, set flags).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a live skb that the caller owns for `'a`, which no one
+    /// else reads or modifies while the borrow lasts.
+    pub unsafe fn from_raw_mut<'a>(ptr: *mut b::sk_buff) -> &'a mut SkBuff {
+        // SAFETY: transparent wrapper; liveness and exclusivity guaranteed
+        // by the caller.
+        unsafe { &mut *ptr.cast::<SkBuff>() }
+    }
+
     /// The raw pointer, for the wrappers of this directory.
     pub fn as_ptr(&self) -> *mut b::sk_buff {
         self.0.get()
@@ -70,7 +84,7 @@ impl SkBuff {
     ///
     /// Only for a receive hook (`LOCAL_IN`), which is handed the skb and
     /// whose caller holds no pointer into its head across the hook.
-    pub fn pull_network(&self, n: usize) -> Option<&[u8]> {
+    pub fn pull_network(&mut self, n: usize) -> Option<&[u8]> {
         let p = self.as_ptr();
         // SAFETY: the skb is live by the type invariant.
         let nh = unsafe { b::ipsec_rs_skb_network_offset(p) };
@@ -83,8 +97,8 @@ impl SkBuff {
             return None;
         }
         // SAFETY: `[network header, + n)` is now in the linear head, valid
-        // while the borrow of `self` lasts (nothing else modifies the skb
-        // meanwhile: the hook has it).
+        // while the exclusive borrow of `self` lasts (no other method can
+        // pull or reallocate meanwhile: they all take `&mut self`).
         Some(unsafe { core::slice::from_raw_parts(b::ipsec_rs_skb_network_header(p), n) })
     }
 
@@ -94,10 +108,9 @@ impl SkBuff {
         unsafe { b::ipsec_rs_skb_ignore_df(self.as_ptr()) }
     }
 
-    /// Sets `skb->ignore_df`. Only for the packet's current owner (a hook
-    /// the skb was handed to).
-    pub fn set_ignore_df(&self, on: bool) {
-        // SAFETY: the skb is live; the caller owns it (see above), so no one
+    /// Sets `skb->ignore_df`.
+    pub fn set_ignore_df(&mut self, on: bool) {
+        // SAFETY: the skb is live and exclusively ours (`&mut`), so no one
         // else writes the flag word concurrently.
         unsafe { b::ipsec_rs_skb_set_ignore_df(self.as_ptr(), on) }
     }
@@ -129,11 +142,11 @@ impl SkBuff {
     }
 
     /// Sets or clears the DF bit of the IPv4 header at the network header
-    /// and fixes the header checksum. Returns whether the bit changed. Only
-    /// for the packet's current owner; unshares the header first (may
-    /// allocate with GFP_ATOMIC). `Err` if the header cannot be made
+    /// and fixes the header checksum. Returns whether the bit changed.
+    /// Unshares the header first (may reallocate the head, GFP_ATOMIC: hence
+    /// `&mut`, so no slice of the old head can be alive). `Err` if the header cannot be made
     /// writable or is not IPv4.
-    pub fn set_ipv4_df(&self, df: bool) -> kernel::error::Result<bool> {
+    pub fn set_ipv4_df(&mut self, df: bool) -> kernel::error::Result<bool> {
         let skb = self.as_ptr();
         // SAFETY: the skb is live.
         let off = unsafe { b::ipsec_rs_skb_network_offset(skb) };
@@ -141,8 +154,9 @@ impl SkBuff {
         if off < 0 || i64::from(self.len()) < i64::from(off) + i64::from(hdr) {
             return Err(kernel::error::code::EINVAL);
         }
-        // SAFETY: the skb is live and ours (caller); this may reallocate the
-        // head, after which only freshly computed pointers are used.
+        // SAFETY: the skb is live and exclusively ours (`&mut`); this may
+        // reallocate the head, after which only freshly computed pointers
+        // are used.
         kernel::error::to_result(unsafe { b::skb_ensure_writable(skb, (off + hdr) as u32) })?;
         // SAFETY: the first `off + 20` bytes are now linear and private to
         // this skb, so the IPv4 header at the network header may be written;
@@ -188,6 +202,16 @@ impl OwnedSkb {
     /// `ptr` must be a live skb whose ownership the caller hands over.
     pub unsafe fn from_raw(ptr: *mut b::sk_buff) -> Option<Self> {
         core::ptr::NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// Takes ownership of an skb known to be there.
+    ///
+    /// # Safety
+    ///
+    /// As [`OwnedSkb::from_raw`].
+    pub unsafe fn from_raw_nonnull(ptr: core::ptr::NonNull<b::sk_buff>) -> Self {
+        // INVARIANT: the caller hands a live skb over.
+        Self { ptr }
     }
 
     /// Gives ownership back (to the stack, or to an async operation).
@@ -242,31 +266,85 @@ impl OwnedSkb {
         unsafe { ((*self.ptr.as_ptr()).len - (*self.ptr.as_ptr()).data_len) as usize }
     }
 
-    /// Ensures the data can be written in place (what esp_input does before
-    /// decrypting into the same buffer): returns the number of scatterlist
-    /// entries the data needs, or an error (GFP_ATOMIC).
+    /// Ensures the data can be written in place (decrypted into the same
+    /// buffer): returns the number of scatterlist entries the data needs, or
+    /// an error (GFP_ATOMIC). A packet whose head and pages are its own
+    /// (not cloned, no frag list, no page shared with another skb) is
+    /// writable as it is; any other is made private by `skb_cow_data`.
     pub fn make_writable(&mut self) -> Result<usize, i32> {
         let p = self.ptr.as_ptr();
-        // SAFETY: live and ours.
-        unsafe {
-            let n = b::ipsec_rs_skb_esp_nfrags(p);
-            if n > 0 {
-                return Ok(n as usize);
+        // SAFETY: live and ours; plain reads of the packet's layout.
+        let l = unsafe { b::ipsec_rs_skb_layout(p) };
+        if !l.cloned {
+            if !l.nonlinear {
+                return Ok(1);
             }
-            let mut trailer: *mut b::sk_buff = core::ptr::null_mut();
-            let n = b::skb_cow_data(p, 0, &mut trailer);
-            if n < 0 { Err(n) } else { Ok(n as usize) }
+            if !l.frag_list && !l.shared_frag {
+                return Ok(usize::from(l.nr_frags) + 1);
+            }
         }
+        let mut trailer: *mut b::sk_buff = core::ptr::null_mut();
+        // SAFETY: live and ours; GFP_ATOMIC inside.
+        let n = unsafe { b::skb_cow_data(p, 0, &mut trailer) };
+        if n < 0 { Err(n) } else { Ok(n as usize) }
     }
 
-    /// Removes the ESP trailer and header: the packet trimmed to `len`
-    /// bytes, then `hdr` bytes (linear: the caller pulled them) taken off
-    /// the front keeping CHECKSUM_COMPLETE right, the transport header at
-    /// the payload.
-    pub fn esp_strip(&mut self, len: usize, hdr: usize) -> bool {
+    /// The linear bytes `[off, off + len)` from `data`, writable.
+    ///
+    /// # Safety
+    ///
+    /// The head must be private to this skb (`make_writable` succeeded and
+    /// nothing shared it since).
+    pub unsafe fn linear_mut(&mut self, off: usize, len: usize) -> Option<&mut [u8]> {
+        let end = off.checked_add(len)?;
+        if end > self.headlen() {
+            return None;
+        }
+        // SAFETY: `[data, data + headlen)` is the linear area, private
+        // (caller) and exclusively borrowed through `&mut self`.
+        Some(unsafe { core::slice::from_raw_parts_mut(data_of(self.ptr.as_ptr()).add(off), len) })
+    }
+
+    /// Moves `data` back by `n` bytes into the headroom (`__skb_push`), if
+    /// there are that many, and returns the first `len` linear bytes from
+    /// the new `data`, writable.
+    ///
+    /// # Safety
+    ///
+    /// As [`OwnedSkb::linear_mut`]; the headroom bytes are whatever lies
+    /// there (the outer headers, in a protocol handler).
+    pub unsafe fn push_linear(&mut self, n: usize, len: usize) -> Option<&mut [u8]> {
+        let p = self.ptr.as_ptr();
+        let nn = u32::try_from(n).ok()?;
+        // SAFETY: live skb; plain fields.
+        let headroom = unsafe { data_of(p).offset_from((*p).head) };
+        if headroom < 0 || (headroom as usize) < n {
+            return None;
+        }
+        // SAFETY: `n` bytes of headroom exist (checked).
+        unsafe { b::ipsec_rs___skb_push(p, nn) };
+        // SAFETY: the caller's contract.
+        unsafe { self.linear_mut(0, len) }
+    }
+
+    /// Moves `data` forward by `n` linear bytes (`__skb_pull`); false if
+    /// the linear area is shorter.
+    pub fn pull_linear(&mut self, n: usize) -> bool {
+        if n > self.headlen() {
+            return false;
+        }
+        // SAFETY: live and ours; `n <= headlen` (checked).
+        unsafe { b::ipsec_rs___skb_pull(self.ptr.as_ptr(), n as u32) };
+        true
+    }
+
+    /// Trims the packet to `len` bytes, then takes `hdr` linear bytes off
+    /// the front keeping CHECKSUM_COMPLETE right, and sets the transport
+    /// header at the new `data`. False if either step fails.
+    pub fn trim_pull(&mut self, len: usize, hdr: usize) -> bool {
         let (Ok(len), Ok(hdr)) = (u32::try_from(len), u32::try_from(hdr)) else { return false };
         // SAFETY: live and ours; the shim checks `hdr` against the linear part.
-        unsafe { b::ipsec_rs_skb_esp_strip(self.ptr.as_ptr(), len, hdr) }
+        unsafe { b::ipsec_rs_skb_trim_pull(self.ptr.as_ptr(), len, hdr) }
     }
 
     /// Marks the checksum state unknown (the payload was rewritten).
@@ -410,25 +488,26 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_set_mark(self.ptr.as_ptr(), mark) }
     }
 
-    /// Hands the decapsulated packet to the stack as a newly received one,
-    /// after dropping its route and conntrack entry, which belonged to the
-    /// outer packet. With `in_place` (the caller is the ESP handler, inside
-    /// the receive path) and a receiving device without GRO, received at
-    /// once (`netif_receive_skb`, as XFRM delivers transport-mode packets),
-    /// unless a delivery of ours is already running on this CPU (a tunnel
-    /// inside a tunnel: the stack stays bounded). Otherwise through `gro`
-    /// (this CPU's GRO cell, as xfrm_input hands decapsulated tunnel
-    /// packets on), or the backlog (`netif_rx`) without. Any context with
-    /// BH disabled. Returns false if the packet was dropped on the way in
-    /// (device down, queue full: counted by the device's `rx_dropped`).
-    pub fn reinject(self, gro: Option<&GroCells>, in_place: bool) -> bool {
-        let p = self.into_raw();
-        let cells = gro.map_or(core::ptr::null_mut(), |g| g.cells.get());
-        // SAFETY: `p` is ours and handed over to netif_receive_skb,
-        // gro_cells_receive or netif_rx, which free it on drop; `cells` is
-        // null or initialised (`GroCells::new`) and lives for the call; BH
-        // are disabled (caller), as all three require.
-        unsafe { b::ipsec_rs_skb_reinject(p, cells, in_place) == b::NET_RX_SUCCESS as i32 }
+    /// Drops the packet's route and conntrack entry (they belonged to the
+    /// outer packet, before decapsulation), as xfrm_input does.
+    pub fn drop_dst_and_ct(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_drop_dst_ct(self.ptr.as_ptr()) }
+    }
+
+    /// Whether the receiving device skips GRO (`netif_elide_gro`: GRO off,
+    /// or an XDP program attached).
+    pub fn dev_elides_gro(&self) -> bool {
+        // SAFETY: a received skb has a live device.
+        unsafe { b::ipsec_rs_skb_dev_elide_gro(self.ptr.as_ptr()) }
+    }
+
+    /// Receives the packet now, on this CPU (`netif_receive_skb`: the
+    /// stack runs it to delivery before returning). Softirq or BH
+    /// disabled. The stack's verdict is not the caller's business.
+    pub fn receive_now(self) {
+        // SAFETY: ours, handed over; BH disabled (caller).
+        unsafe { b::netif_receive_skb(self.into_raw()) };
     }
 
     /// Takes a reference on the receiving device (kept across async crypto,
@@ -502,7 +581,7 @@ impl NetRef {
 /// inner one is processed, and inner TCP segments can be coalesced by GRO.
 ///
 /// Owner: whoever created it (the receive path's registration), which must
-/// drop it only once nothing can call [`OwnedSkb::reinject`] with it.
+/// drop it only once nothing can call [`GroCells::receive`] on it.
 pub struct GroCells {
     cells: kernel::alloc::KBox<Opaque<b::gro_cells>>,
     dev: core::ptr::NonNull<b::net_device>,
@@ -534,6 +613,17 @@ impl GroCells {
             return Err(kernel::error::Error::from_errno(err));
         }
         Ok(Self { cells, dev })
+    }
+}
+
+impl GroCells {
+    /// Hands `skb` to this CPU's cell (the cell's NAPI poll receives it in
+    /// a later softirq round, through GRO). BH disabled. False if it was
+    /// dropped (device down, queue full: counted by the device).
+    pub fn receive(&self, skb: OwnedSkb) -> bool {
+        // SAFETY: initialised (`new`) and alive while borrowed; the packet
+        // is handed over; BH disabled (caller).
+        unsafe { b::gro_cells_receive(self.cells.get(), skb.into_raw()) == b::NET_RX_SUCCESS as i32 }
     }
 }
 

@@ -11,12 +11,13 @@ use core::{
     cell::UnsafeCell,
     ops::{Deref, DerefMut},
 };
-use kernel::{prelude::*, types::Opaque};
+use kernel::{prelude::*, str::CStr, sync::LockClassKey, types::Opaque};
 
 /// A `spinlock_t` protecting a `T`, always taken with `spin_lock_bh()`.
 ///
-/// Never sleep while holding it, and never nest two of them (they share one
-/// lockdep class).
+/// Never sleep while holding it. Each lock is in the lockdep class its
+/// creator names (one per call site of `new`, with `static_lock_class!()`),
+/// so lockdep checks their order like any kernel lock's.
 #[pin_data]
 pub struct BhSpinLock<T> {
     #[pin]
@@ -30,12 +31,15 @@ unsafe impl<T: Send> Send for BhSpinLock<T> {}
 unsafe impl<T: Send> Sync for BhSpinLock<T> {}
 
 impl<T> BhSpinLock<T> {
-    /// A new, unlocked lock around `data`.
-    pub fn new(data: T) -> impl PinInit<Self> {
+    /// A new, unlocked lock around `data`, in lockdep class `key` named
+    /// `name` (`c_str!("..."), static_lock_class!()`).
+    pub fn new(data: T, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
+        // `LockClassKey` is a transparent wrapper of `struct lock_class_key`.
+        let key = (key as *const LockClassKey).cast_mut().cast::<b::lock_class_key>();
         pin_init!(Self {
-            // SAFETY: `spin_lock_init` initialises the pinned, uninitialised
-            // spinlock in place.
-            lock <- Opaque::ffi_init(|p| unsafe { b::ipsec_rs_spin_lock_init(p) }),
+            // SAFETY: initialises the pinned, uninitialised spinlock in place;
+            // `name` and `key` are static, as lockdep requires.
+            lock <- Opaque::ffi_init(|p| unsafe { b::ipsec_rs_spin_lock_init(p, name.as_char_ptr().cast(), key) }),
             data: UnsafeCell::new(data),
         })
     }

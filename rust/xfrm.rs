@@ -174,15 +174,16 @@ pub enum Mode {
     Other,
 }
 
-/// The algorithm an SA uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Alg {
-    /// `rfc4106(gcm(aes))`.
-    Rfc4106Gcm,
-    /// `cbc(aes)` encryption with `hmac(sha256)` authentication.
-    CbcAesHmacSha256,
-    /// Anything else (left to XFRM).
-    Other,
+/// The names of an SA's algorithms as XFRM holds them (`x->aead`, or
+/// `x->ealg` and `x->aalg`), borrowed from the SA.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlgNames<'a> {
+    /// The combined-mode algorithm (`rfc4106(gcm(aes))`, ...).
+    pub aead: Option<&'a [u8]>,
+    /// The encryption algorithm (`cbc(aes)`, ...).
+    pub enc: Option<&'a [u8]>,
+    /// The authentication algorithm (`hmac(sha256)`, ...).
+    pub auth: Option<&'a [u8]>,
 }
 
 /// What the receive path needs to know about an SA before touching a
@@ -205,8 +206,6 @@ pub struct Props {
     pub offloaded: bool,
     /// The SA's AEAD transform exists (`x->data`).
     pub has_tfm: bool,
-    /// Algorithm.
-    pub alg: Alg,
     /// XFRM's own replay window (`replay-window`, or the ESN window).
     pub xfrm_replay_window: u32,
     /// The SA's source address as installed (for NAT mapping changes).
@@ -308,24 +307,6 @@ impl StateRef {
             None => 0,
         };
         // SAFETY: as above.
-        let alg = unsafe {
-            if let Some(a) = x.aead.as_ref() {
-                if c_name(&a.alg_name) == b"rfc4106(gcm(aes))" {
-                    Alg::Rfc4106Gcm
-                } else {
-                    Alg::Other
-                }
-            } else if let (Some(e), Some(a)) = (x.ealg.as_ref(), x.aalg.as_ref()) {
-                if c_name(&e.alg_name) == b"cbc(aes)" && c_name(&a.alg_name) == b"hmac(sha256)" {
-                    Alg::CbcAesHmacSha256
-                } else {
-                    Alg::Other
-                }
-            } else {
-                Alg::Other
-            }
-        };
-        // SAFETY: as above.
         let xfrm_replay_window = match unsafe { x.replay_esn.as_ref() } {
             Some(r) => r.replay_window,
             None => u32::from(x.props.replay_window),
@@ -344,7 +325,6 @@ impl StateRef {
             dir: x.dir,
             offloaded: !x.xso.dev.is_null(),
             has_tfm: !x.data.is_null(),
-            alg,
             xfrm_replay_window,
             saddr,
         }
@@ -364,28 +344,29 @@ impl StateRef {
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*e).encap_sport)) }
     }
 
-    /// The transform that decrypts for the SA: the child of the IV
-    /// generator (seqiv or echainiv) that esp4/esp6 `init_state` wrapped
-    /// the SA's AEAD in (`x->data`, keys set through it). Decrypting with
-    /// it directly, as the generator's own decryption does once it copied
-    /// the IV (`kapi::crypto::esp_decrypt`), saves the generator's pass and
-    /// its scatterlist walk. `None` without a transform or if `x->data` is
-    /// not such an instance.
-    pub fn aead(&self) -> Option<super::crypto::Aead<'_>> {
-        let p = self.raw().data.cast::<b::crypto_aead>();
-        if p.is_null() {
-            return None;
+    /// The names of the SA's algorithms.
+    pub fn alg_names(&self) -> AlgNames<'_> {
+        let x = self.raw();
+        // SAFETY: `aead`, `ealg`, `aalg` are null or owned by the SA and
+        // never replaced while it is in the SA database (see `props`).
+        unsafe {
+            AlgNames {
+                aead: x.aead.as_ref().map(|a| c_name(&a.alg_name)),
+                enc: x.ealg.as_ref().map(|e| c_name(&e.alg_name)),
+                auth: x.aalg.as_ref().map(|a| c_name(&a.alg_name)),
+            }
         }
+    }
+
+    /// The SA's AEAD transform as its protocol built it (`x->data`: for
+    /// ESP, esp4/esp6 `init_state` wrap the SA's algorithm in an IV
+    /// generator, keys set through it); `None` without one.
+    pub fn transform(&self) -> Option<super::aead::Aead<'_>> {
+        let p = NonNull::new(self.raw().data.cast::<b::crypto_aead>())?;
         // SAFETY: for an ESP SA `x->data` is the AEAD transform, freed only
-        // when the SA is destroyed, i.e. after our reference is dropped.
-        let child = unsafe { b::ipsec_rs_aead_geniv_child(p) };
-        if child.is_null() {
-            return None;
-        }
-        // SAFETY: the child lives as long as its parent (freed by the
-        // parent's exit), which lives as long as the SA (above); the borrow
-        // ties it to `self`.
-        Some(unsafe { super::crypto::Aead::from_raw(child) })
+        // when the SA is destroyed, i.e. after our reference (which the
+        // borrow ties the result to) is dropped.
+        Some(unsafe { super::aead::Aead::from_raw(p) })
     }
 
     /// The SA's mark rewrite (`set-mark`, XFRMA_SET_MARK) as (value,

@@ -7,7 +7,7 @@
 #
 #   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
 #                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG] [-j N]
-#                       ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [exclusive]' ...]
+#                       [--smp N] ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [smp=N] [exclusive]' ...]
 #
 # Guests run concurrently: -j N at once (default $IPSEC_RS_VM_JOBS, else the
 # number of host cores), the most expensive first (cost=, else timeout=), an
@@ -17,6 +17,9 @@
 # the guest time summed, the failed lines repeated, and
 # "selftests: N passed, N failed, N skipped". Each guest has its own time
 # limit: a hung guest is killed alone.
+#
+# --smp N: virtual CPUs a guest has (default $IPSEC_RS_VM_SMP, else 2); an
+# entry's smp= overrides it for that test.
 #
 # TEST is a script under selftests/ (default: every selftests/*.sh listed in
 # selftests/TESTS). ARGS, after a colon, are passed to it (commas become
@@ -48,6 +51,7 @@ KEEP=0
 KO=""
 EXPECT=""
 MEM=${IPSEC_RS_VM_MEM:-1024}
+SMP=${IPSEC_RS_VM_SMP:-2}
 JOBS=${IPSEC_RS_VM_JOBS:-$(nproc)}
 TESTS=()
 QEMU_EXTRA=()
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) KDIR=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
+	--smp) SMP=$2; shift 2 ;;
 	--kvm) ACCEL="-accel kvm -cpu host"; shift ;;
 	--icount) ACCEL="-accel tcg -cpu max -icount shift=$2,sleep=off"; shift 2 ;;
 	--keep) KEEP=1; shift ;;
@@ -166,12 +171,14 @@ excerpt() {	# $1: run dir
 # other guests; prints nothing itself, so no two guests' lines interleave.
 run_one() {
 	local entry=$1 spec name args tag d start attempt qrc rc faults reason secs
-	local EXPECT_THIS TIMEOUT_THIS allpat want line
+	local EXPECT_THIS TIMEOUT_THIS SMP_THIS allpat want line
 	spec=${entry%% *}
 	EXPECT_THIS=$EXPECT
 	case " $entry " in *" expect="*) EXPECT_THIS=$(sed -n 's/.* expect=\([^ ]*\).*/\1/p' <<<" $entry ") ;; esac
 	TIMEOUT_THIS=$TIMEOUT
 	case " $entry " in *" timeout="*) TIMEOUT_THIS=$(sed -n 's/.* timeout=\([0-9]*\).*/\1/p' <<<" $entry ") ;; esac
+	SMP_THIS=$SMP
+	case " $entry " in *" smp="*) SMP_THIS=$(sed -n 's/.* smp=\([0-9]*\).*/\1/p' <<<" $entry ") ;; esac
 	name=${spec%%:*}
 	args=""
 	[ "$spec" != "$name" ] && args=${spec#*:}
@@ -195,7 +202,7 @@ run_one() {
 	for attempt in 1 2 3; do
 	rm -f "$d"/*.txt "$d/rc" "$d/test.log"
 	# shellcheck disable=SC2086
-	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM" -smp 2 \
+	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM" -smp "$SMP_THIS" \
 		"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
 		-kernel "$BZIMAGE" -initrd "$INITRD" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \

@@ -29,7 +29,8 @@ pub const FIRST_UNRESERVED_SPI: u32 = 256;
 pub const MAX_IPV6_EXT_HEADERS: usize = 8;
 
 const IPV6_HDR_LEN: usize = 40;
-const UDP_HDR_LEN: usize = 8;
+/// UDP header length.
+pub const UDP_HDR_LEN: usize = 8;
 const NEXTHDR_HOP: u8 = 0;
 const NEXTHDR_ROUTING: u8 = 43;
 const NEXTHDR_FRAGMENT: u8 = 44;

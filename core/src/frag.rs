@@ -39,7 +39,7 @@
 //!
 //! Everything here is pure; the functions may be called concurrently from any context.
 
-use super::esp::Family;
+use super::esp::{Family, IPPROTO_ESP, IPPROTO_UDP, UDP_HDR_LEN};
 
 /// Outer IPv4 DF-bit policy (RFC 4301 section 8.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,8 +314,8 @@ pub fn ipv4_info(hdr: &[u8]) -> Option<Ipv4Info> {
 pub fn outer_esp_spi(pkt: &[u8], ip: &Ipv4Info) -> Option<u32> {
     let at = usize::try_from(ip.hdr_len).ok()?;
     let at = match ip.proto {
-        50 => at,
-        17 => at.checked_add(8)?,
+        IPPROTO_ESP => at,
+        IPPROTO_UDP => at.checked_add(UDP_HDR_LEN)?,
         _ => return None,
     };
     let w = pkt.get(at..at.checked_add(4)?)?;

@@ -12,7 +12,7 @@
 //! keepalives sent to port 4500 are counted here, before the UDP socket
 //! (which XFRM's encapsulation handler sits on) sees them, and so are
 //! malformed headers of such datagrams. ESP itself, plain or
-//! UDP-encapsulated, is left to the module's ESP handler (`rx.rs`), which
+//! UDP-encapsulated, is left to the module's ESP handler (`esp_input.rs`), which
 //! counts it and looks its SA up once the stack has reassembled it.
 //! See Documentation/design.rst for the choice of integration points.
 
@@ -34,8 +34,6 @@ pub(crate) static HOOKS: [HookSpec; 2] = [
     HookSpec { family: netfilter::Family::Ipv6, point: HookPoint::LocalIn, priority: PRIORITY },
 ];
 
-/// UDP header length.
-const UDP_HDR_LEN: usize = 8;
 /// Bytes of headers looked at first: an IPv4 header with options or an
 /// IPv6 header, then UDP and the ESP header, fit.
 const SHORT_HEADER_BYTES: usize = 64;
@@ -50,14 +48,14 @@ const HEADER_BYTES: usize = 192;
 /// not (the UDP handler would pull it next anyway); the rest is parsed from
 /// a copy of the first `SHORT_HEADER_BYTES`, and only if they were too few,
 /// of `HEADER_BYTES`.
-fn classify(skb: &SkBuff) -> Option<Parsed> {
+fn classify(skb: &mut SkBuff) -> Option<Parsed> {
     let len = skb.len() as usize;
     let mut first = [0u8; esp::PEEK_BYTES];
     let need = match esp::peek_ip(skb.network_bytes(&mut first)?, len) {
         esp::Peek::NotEsp | esp::Peek::Esp(_) => return None,
-        esp::Peek::Udp(at) => match skb.pull_network(at + UDP_HDR_LEN).and_then(|h| h.get(at..)) {
+        esp::Peek::Udp(at) => match skb.pull_network(at + esp::UDP_HDR_LEN).and_then(|h| h.get(at..)) {
             Some(udp) if !esp::udp_dport_is_nat_t(udp) => return None,
-            Some(_) => at + UDP_HDR_LEN + esp::ESP_HDR_LEN,
+            Some(_) => at + esp::UDP_HDR_LEN + esp::ESP_HDR_LEN,
             None => 0,
         },
         esp::Peek::Parse => 0,
@@ -78,7 +76,7 @@ fn classify(skb: &SkBuff) -> Option<Parsed> {
 }
 
 impl netfilter::Hook for Shared {
-    fn hook(&self, skb: &SkBuff, _state: &netfilter::HookState<'_>) -> Verdict {
+    fn hook(&self, skb: &mut SkBuff, _state: &netfilter::HookState<'_>) -> Verdict {
         match classify(skb) {
             Some(Parsed::IkeNonEsp) => bump(&self.counters, stat::IKE_PASSED),
             Some(Parsed::NatKeepalive) => bump(&self.counters, stat::NAT_KEEPALIVE),

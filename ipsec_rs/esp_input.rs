@@ -2,7 +2,10 @@
 
 //! The inbound ESP data path: XFRM's SAs, our anti-replay window, the
 //! kernel's AEAD, and the decapsulated packet handed back to the stack as
-//! XFRM would hand it.
+//! XFRM would hand it. This file runs the steps in order and counts every
+//! drop; each step that is ESP itself has its own file: `esp_algs.rs`
+//! (which SAs we take), `esp_decrypt.rs` (decryption set-up, ESN layout),
+//! `esp_trailer.rs` (padding and next header), `decap.rs` (per mode).
 //!
 //! Entry: the ESP handler on XFRM's protocol chain (`kapi::xfrm::Registration`,
 //! priority [`PRIORITY`]), for locally delivered, reassembled ESP, plain or
@@ -21,8 +24,8 @@
 //!    inferred), lifetime check (`xfrm_state_check_expire`: soft/hard
 //!    expiry and its key-manager events).
 //! 3. Decryption and ICV verification with the SA's transform, possibly
-//!    asynchronous (`kapi::crypto`); the rest runs in `RxOp::complete`.
-//! 4. Trailer: padding length and contents, next header.
+//!    asynchronous (`esp_decrypt.rs`); the rest runs in `RxOp::complete`.
+//! 4. Trailer: padding length and contents, next header (`esp_trailer.rs`).
 //! 5. Under the SA's lock: anti-replay *update* (re-checked: a duplicate
 //!    may have won a race), lifetime accounting (`ip -s xfrm state`).
 //! 6. Tunnel mode: outer headers removed, ECN/DSCP as XFRM does, security
@@ -32,21 +35,24 @@
 //!    finished within this handler and the device does not do GRO (where
 //!    GRO cells would only queue it to the backlog), else through the
 //!    module's GRO cells, as XFRM's own decapsulated packets go through
-//!    xfrm_input's (`OwnedSkb::reinject`).
+//!    xfrm_input's (`decap.rs`).
 //!
 //! Every drop is counted, in our counters and in XFRM's (`/proc/net/xfrm_stat`,
 //! per-SA `ip -s xfrm state` statistics), as xfrm_input would count it.
 
 use crate::{
     counters::bump,
-    esp, invalid_spi,
+    decap::{self, Delivery},
+    esp::{self, ESP_HDR_LEN},
+    esp_algs::{self, Alg},
+    esp_decrypt, esp_trailer, invalid_spi,
     kapi::{
-        self,
-        crypto::{self, Aead, Completion, ESP_HDR_LEN},
+        aead::{Completion, RequestPool},
+        bindings as b,
         net::PernetState,
         rcu::RcuGuard,
         skb::OwnedSkb,
-        xfrm::{self, Alg, EspInput, Input, Mib, Mode, StateRef},
+        xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
     },
     netns::{NetState, Shared},
     nl::stats_attr as stat,
@@ -61,42 +67,50 @@ use kernel::{prelude::*, sync::Arc};
 /// the packets of its tunnels; before XFRM interfaces (10) and esp4/esp6 (0).
 pub(crate) const PRIORITY: i32 = 50;
 
-const IPPROTO_ESP: u8 = 50;
-const IPPROTO_IPIP: u8 = 4;
-const IPPROTO_IPV6: u8 = 41;
-const IPPROTO_NONE: u8 = 59;
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
-const EBADMSG: i32 = 74;
-const ECN_CE: u8 = 3;
+const AF_INET: u16 = b::AF_INET as u16;
+const AF_INET6: u16 = b::AF_INET6 as u16;
+const EBADMSG: i32 = b::EBADMSG as i32;
 
 /// The handler type registered on the chain.
 pub(crate) struct Rx;
 
-/// The GRO cells decapsulated tunnel-mode packets are handed to; owned by
-/// the module's receive-path registration, which publishes them before it
-/// registers the handlers and withdraws them once no handler or completion
-/// can run.
-static GRO: AtomicPtr<kapi::skb::GroCells> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Publishes (or, with `None`, withdraws) the GRO cells. Process context.
-pub(crate) fn set_gro(g: Option<&kapi::skb::GroCells>) {
-    let p = g.map_or(core::ptr::null_mut(), |g| g as *const _ as *mut kapi::skb::GroCells);
-    GRO.store(p, Ordering::Release);
+/// What the receive path owns beside its handlers: the request memory of
+/// decryptions and where decapsulated packets re-enter the stack.
+pub(crate) struct RxPath {
+    pub(crate) pool: RequestPool,
+    pub(crate) delivery: Delivery,
 }
 
-fn gro() -> Option<&'static kapi::skb::GroCells> {
-    let p = GRO.load(Ordering::Acquire);
-    // SAFETY: published by `set_gro` from the registration that owns the
-    // cells, which withdraws them only after unregistering the handlers and
-    // waiting for every pending completion, the only callers.
+impl RxPath {
+    /// Process context.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self { pool: RequestPool::new(esp_decrypt::REQ_SLOT)?, delivery: Delivery::new()? })
+    }
+}
+
+/// The receive path's state, published by its registration (`main.rs`)
+/// before the handlers are registered, and withdrawn once no handler or
+/// completion can run.
+static PATH: AtomicPtr<RxPath> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Publishes (or, with `None`, withdraws) the receive path's state.
+/// Process context.
+pub(crate) fn set_path(p: Option<&RxPath>) {
+    let p = p.map_or(core::ptr::null_mut(), |p| p as *const _ as *mut RxPath);
+    PATH.store(p, Ordering::Release);
+}
+
+fn path() -> Option<&'static RxPath> {
+    let p = PATH.load(Ordering::Acquire);
+    // SAFETY: published by `set_path` from the registration that owns it,
+    // which withdraws it only after unregistering the handlers and waiting
+    // for every pending completion, the only callers.
     unsafe { p.as_ref() }
 }
 
-/// Whether we decapsulate for SA `p` arriving as `family`/`encap_type`.
-fn supported(p: &xfrm::Props, family: u16, encap_type: i32) -> bool {
+/// Whether we decapsulate for SA `p` (of algorithm `alg`) arriving as
+/// `family`/`encap_type`.
+fn supported(p: &xfrm::Props, alg: Option<Alg>, family: u16, encap_type: i32) -> bool {
     (p.mode == Mode::Tunnel || (p.mode == Mode::Transport && !(family == AF_INET6 && encap_type != 0)))
         && p.family == family
         && p.has_tfm
@@ -104,7 +118,7 @@ fn supported(p: &xfrm::Props, family: u16, encap_type: i32) -> bool {
         && p.if_id == 0
         && (p.dir == 0 || p.dir == 1)
         && i32::from(p.encap_type) == encap_type
-        && matches!(p.alg, Alg::Rfc4106Gcm | Alg::CbcAesHmacSha256)
+        && alg.is_some()
 }
 
 /// Drops a packet we own: our counter, XFRM's statistic.
@@ -130,7 +144,7 @@ fn replay_failed(shared: &Shared, ctx: &SaCtx, g: &mut xfrm::StateGuard<'_>, e: 
         }
     };
     let _ = shared;
-    if let Some(unlogged) = ctx.log_allowed(kapi::now_ns()) {
+    if let Some(unlogged) = ctx.log_allowed(crate::kapi::now_ns()) {
         pr_warn!(
             "%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id={} (spi={:#x}, seq={}, {} more since last report)\n",
             ctx.conn_id.load(Ordering::Relaxed),
@@ -176,7 +190,7 @@ impl EspInput for Rx {
         }
         // The lookup xfrm_input would make (through the same per-CPU cache):
         // with our receive path off, its own lookup hits what this one left.
-        let Some(x) = StateRef::lookup_input(net, skb.view().mark(), &o.daddr, spi, IPPROTO_ESP, family) else {
+        let Some(x) = StateRef::lookup_input(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
             if !detect {
                 return Input::Decline(skb);
             }
@@ -270,10 +284,20 @@ impl EspInput for Rx {
             (_, AF_INET) => skb.network_header_bytes(1).and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4)).unwrap_or(0),
             _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
         };
+        let Some(path) = path() else {
+            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+            return Input::Consumed;
+        };
         let info = ctx.facts.aead;
+        // SAFETY: read from the SA's transform when the entry was made;
+        // the entry (`ctx`, which the operation holds) keeps a reference on
+        // the SA, whose `x->data` owns the transform until it is destroyed.
+        let aead = unsafe { info.aead() };
         let op = RxOp { x, ctx, seq, spi, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
         let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
-        crypto::esp_decrypt(skb, nfrags, esn_hi, &info, op);
+        // SAFETY: `aead` lives as long as `op` (above); the pool is
+        // withdrawn only after every pending decryption completed (`PATH`).
+        unsafe { esp_decrypt::decrypt(&path.pool, aead, &info, skb, nfrags, esn_hi, op) };
         Input::Consumed
     }
 }
@@ -282,10 +306,10 @@ impl EspInput for Rx {
 /// for it; otherwise the counters to bump (the packet goes to XFRM).
 fn new_entry(shared: &Shared, x: &StateRef, family: u16, encap_type: i32) -> Result<Arc<SaCtx>, &'static [u16]> {
     let p = x.props();
-    if !supported(&p, family, encap_type) {
+    if !supported(&p, Alg::of(&x.alg_names()), family, encap_type) {
         return Err(&[stat::PASSED_TO_XFRM]);
     }
-    let Some(aead) = x.aead() else { return Err(&[stat::PASSED_TO_XFRM]) };
+    let Some(aead) = esp_algs::decrypting_transform(x) else { return Err(&[stat::PASSED_TO_XFRM]) };
     let facts = sa::Facts { mode: p.mode, family: p.family, encap_type: p.encap_type, flags: p.flags, saddr: p.saddr, aead: aead.info() };
     // Its own setting (`ipsec-rs set sa`), else the global one.
     let mode = || {
@@ -306,41 +330,6 @@ fn new_entry(shared: &Shared, x: &StateRef, family: u16, encap_type: i32) -> Res
         Err(sa::NoEntry::Closed) => Err(&[]),
         // Never handled by us: XFRM's own state stays authoritative.
         Err(sa::NoEntry::Resources) => Err(&[stat::PASSED_TO_XFRM, stat::RX_ERRORS]),
-    }
-}
-
-/// Bytes copied from in front of the ICV to read the ESP trailer: pad
-/// length, next header, and up to 16 bytes of padding (a cipher block).
-const TAIL_BYTES: usize = 18;
-
-/// Whether `pad` holds the padding bytes `first + 1, first + 2, ...`
-/// (RFC 4303 2.4).
-fn pad_is_monotonic(pad: &[u8], first: usize) -> bool {
-    pad.iter().enumerate().all(|(i, &b)| usize::from(b) == first + i + 1)
-}
-
-/// The padding check of a packet padded beyond a cipher block: `padlen`
-/// bytes at `off`, copied a block at a time.
-fn long_pad_ok(skb: &kapi::skb::OwnedSkb, off: usize, padlen: usize) -> bool {
-    let mut chunk = [0u8; 32];
-    let mut done = 0;
-    while done < padlen {
-        let n = (padlen - done).min(chunk.len());
-        let c = &mut chunk[..n];
-        if !skb.copy_bits(off + done, c) || !pad_is_monotonic(c, done) {
-            return false;
-        }
-        done += n;
-    }
-    true
-}
-
-/// The SA's mark rewrite on the decapsulated packet, as xfrm_input does
-/// (`xfrm_smark_get`): `(mark & !mask) | (value & mask)`.
-fn apply_smark(x: &StateRef, skb: &mut OwnedSkb) {
-    if let Some((v, m)) = x.smark() {
-        let mark = (skb.view().mark() & !m) | (v & m);
-        skb.set_mark(mark);
     }
 }
 
@@ -439,16 +428,9 @@ struct RxOp {
 }
 
 impl Completion for RxOp {
-    fn aead(&self) -> Option<Aead<'_>> {
-        // SAFETY: read from `x.aead()` when the entry was made; the entry
-        // (`ctx`, which `self` holds) keeps a reference on the SA, whose
-        // `x->data` owns the transform until the SA is destroyed.
-        Some(unsafe { self.ctx.facts.aead.aead() })
-    }
-
     /// `sync`: completing inside the ESP handler (the decryption was
     /// synchronous), still in the receive path: the inner packet may be
-    /// received in place (`OwnedSkb::reinject`).
+    /// received in place (`Delivery::deliver`).
     fn complete(self, mut skb: OwnedSkb, err: i32, sync: bool) {
         let netr = skb.net_ref();
         let shared = NetState::get(netr.get()).shared();
@@ -463,38 +445,19 @@ impl Completion for RxOp {
             return;
         }
 
-        // Trailer: pad length, next header, and the padding itself
-        // (RFC 4303 2.4: 1, 2, 3, ...).
         let (ivlen, alen) = (self.ctx.facts.aead.ivsize, self.ctx.facts.aead.authsize);
-        let len = skb.view().len() as usize;
-        let elen = len - ESP_HDR_LEN - ivlen;
-        // One copy of the bytes before the ICV holds the pad length, the
-        // next header and, unless the sender padded beyond what alignment
-        // needs, the whole padding.
-        let avail = (elen - alen).min(TAIL_BYTES);
-        let mut buf = [0u8; TAIL_BYTES];
-        let tail = &mut buf[..avail];
-        if avail < 2 || !skb.copy_bits(len - alen - avail, tail) {
-            drop_pkt(shared, skb, stat::MALFORMED, Mib::InStateProtoError);
-            return;
-        }
-        let (padlen, nexthdr) = (usize::from(tail[avail - 2]), tail[avail - 1]);
-        if padlen + 2 + alen >= elen {
-            drop_pkt(shared, skb, stat::BAD_PADDING, Mib::InStateProtoError);
-            return;
-        }
-        let pad_ok = match tail.get(avail - 2 - padlen.min(avail - 2)..avail - 2) {
-            Some(pad) if pad.len() == padlen => pad_is_monotonic(pad, 0),
-            _ => long_pad_ok(&skb, len - alen - 2 - padlen, padlen),
+        let nexthdr = match esp_trailer::strip(&mut skb, ivlen, alen) {
+            Ok(n) => n,
+            Err(e) => {
+                let (counter, mib) = match e {
+                    esp_trailer::Bad::Malformed => (stat::MALFORMED, Mib::InStateProtoError),
+                    esp_trailer::Bad::Padding => (stat::BAD_PADDING, Mib::InStateProtoError),
+                    esp_trailer::Bad::Strip => (stat::RX_ERRORS, Mib::InBufferError),
+                };
+                drop_pkt(shared, skb, counter, mib);
+                return;
+            }
         };
-        if !pad_ok {
-            drop_pkt(shared, skb, stat::BAD_PADDING, Mib::InStateProtoError);
-            return;
-        }
-        if !skb.esp_strip(len - alen - 2 - padlen, ESP_HDR_LEN + ivlen) {
-            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InBufferError);
-            return;
-        }
 
         // Authenticated: advance the window, account the SA's lifetime.
         {
@@ -517,48 +480,28 @@ impl Completion for RxOp {
             g.account(skb.view().len(), xfrm::real_seconds());
         }
 
-        if self.ctx.facts.mode == Mode::Transport {
-            self.finish_transport(shared, skb, nexthdr);
+        let Some(inner) = decap::Inner::of(self.ctx.facts.mode, nexthdr) else {
+            // A dummy packet (RFC 4303 2.6), or not IP in a tunnel.
+            drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
             return;
-        }
-
-        let (ethertype, hlen, v6) = match nexthdr {
-            IPPROTO_IPIP => (ETH_P_IP, 20, false),
-            IPPROTO_IPV6 => (ETH_P_IPV6, 40, true),
-            IPPROTO_NONE => {
-                // A dummy packet (RFC 4303 2.6): discarded, counted as such.
-                drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
-                return;
-            }
-            _ => {
-                drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
-                return;
-            }
         };
-
         self.nat_mapping();
-
-        if !skb.become_inner(ethertype, hlen) {
-            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
-            return;
-        }
-        let flags = self.ctx.facts.flags;
-        if flags & xfrm::FLAG_DECAP_DSCP != 0 {
-            skb.inner_copy_dscp(v6, self.tos);
-        }
-        if flags & xfrm::FLAG_NOECN == 0 && self.tos & ECN_CE == ECN_CE {
-            skb.inner_set_ce(v6);
-        }
-        apply_smark(&self.x, &mut skb);
-        let RxOp { x, ctx, .. } = self;
-        if skb.secpath_push(x).is_err() {
+        let Some(path) = path() else {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return;
-        }
-        ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
-        bump(&shared.counters, stat::DECAP_OK);
-        if !skb.reinject(gro(), sync) {
-            bump(&shared.counters, stat::RX_ERRORS);
+        };
+        let RxOp { x, ctx, tos, hdr_len, .. } = self;
+        let f = &ctx.facts;
+        let o = decap::Outer { flags: f.flags, tos, family: f.family, udp: f.encap_type != 0, hdr_len };
+        match decap::decapsulate(&path.delivery, skb, x, inner, &o, sync) {
+            Ok(delivered) => {
+                ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
+                bump(&shared.counters, stat::DECAP_OK);
+                if !delivered {
+                    bump(&shared.counters, stat::RX_ERRORS);
+                }
+            }
+            Err(f) => drop_pkt(shared, f.skb, f.counter, f.mib),
         }
     }
 }
@@ -573,33 +516,5 @@ impl RxOp {
         {
             self.x.new_mapping(&self.saddr, self.sport_be);
         }
-    }
-
-    /// Transport mode, after the window advanced: the IP header back in
-    /// front of the payload, the security path, and XFRM's own
-    /// `transport_finish` (PRE_ROUTING again, then local delivery).
-    fn finish_transport(self, shared: &Shared, mut skb: OwnedSkb, nexthdr: u8) {
-        if nexthdr == IPPROTO_NONE {
-            drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
-            return;
-        }
-        self.nat_mapping();
-        if self.ctx.facts.encap_type != 0 {
-            skb.set_csum_unnecessary();
-        }
-        if !skb.transport_restore_header(usize::from(self.hdr_len)) {
-            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateModeError);
-            return;
-        }
-        apply_smark(&self.x, &mut skb);
-        let family = self.ctx.facts.family;
-        let RxOp { x, ctx, .. } = self;
-        if skb.secpath_push(x).is_err() {
-            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
-            return;
-        }
-        ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
-        bump(&shared.counters, stat::DECAP_OK);
-        let _ = skb.transport_finish(family, nexthdr);
     }
 }
