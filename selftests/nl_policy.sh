@@ -19,25 +19,41 @@ GET_STATS=1 GET_CONFIG=2 SET_CONFIG=3 SA_GET=4 SA_SET=5 IF_GET=6 IF_SET=7
 
 # reject NAME WANT_MSG WANT_ATTR CMD [--dump] ATTRS...: the request fails with
 # a non-zero errno, the extended ACK's message WANT_MSG, and its offset on the
-# attribute numbered WANT_ATTR.
+# attribute numbered WANT_ATTR. accept NAME CMD [--dump] ATTRS...: it succeeds.
+# Both queue the request; `run_batch` sends the queue in order through one
+# nl_raw.py (a Python start costs seconds under TCG) and checks each answer.
+Q=/tmp/nl-policy
+: >$Q.req; : >$Q.want
 reject() {
-	name=$1 want_msg=$2 want_attr=$3
+	printf '%s|%s|%s\n' "$1" "$2" "$3" >>$Q.want
 	shift 3
-	out=$($RAW "$@")
-	err=$(echo "$out" | jfield errno)
-	msg=$(echo "$out" | jfield msg)
-	bad=$(echo "$out" | jfield bad_attr)
-	if [ "$err" != 0 ] && [ "$msg" = "$want_msg" ] && [ "$bad" = "$want_attr" ]; then
-		ok "$name: errno $err, '$msg', attribute $bad"
-	else
-		not_ok "$name: got $out; want errno != 0, msg '$want_msg', bad_attr $want_attr"
-	fi
+	echo "$*" >>$Q.req
 }
 accept() {
-	name=$1
+	printf '%s||\n' "$1" >>$Q.want
 	shift
-	out=$($RAW "$@")
-	check_eq "$name" "$(echo "$out" | jfield errno)" 0
+	echo "$*" >>$Q.req
+}
+run_batch() {
+	$RAW --batch <$Q.req >$Q.out
+	n=0
+	while IFS='|' read -r name want_msg want_attr; do
+		n=$((n + 1))
+		out=$(sed -n "${n}p" $Q.out)
+		err=$(echo "$out" | jfield errno)
+		if [ -z "$want_attr" ]; then
+			check_eq "$name" "$err" 0
+			continue
+		fi
+		msg=$(echo "$out" | jfield msg)
+		bad=$(echo "$out" | jfield bad_attr)
+		if [ -n "$err" ] && [ "$err" != 0 ] && [ "$msg" = "$want_msg" ] && [ "$bad" = "$want_attr" ]; then
+			ok "$name: errno $err, '$msg', attribute $bad"
+		else
+			not_ok "$name: got '$out'; want errno != 0, msg '$want_msg', bad_attr $want_attr"
+		fi
+	done <$Q.want
+	: >$Q.req; : >$Q.want
 }
 
 ktap_plan
@@ -62,8 +78,10 @@ reject "SET_CONFIG: unknown attribute 15" "Unknown attribute type" 15 $SET_CONFI
 reject "SET_CONFIG: nested flag on a u32" "NLA_F_NESTED not expected" 9 $SET_CONFIG n9:u32:64
 reject "SET_CONFIG: a good attribute, then a bad one" "integer out of range" 11 \
 	$SET_CONFIG 9:u32:4096 13:u8:1 11:u8:7
+run_batch
 check_eq "a rejected SET_CONFIG changed nothing" "$(conf)" "$before"
 accept "SET_CONFIG in range" $SET_CONFIG 9:u32:4096
+run_batch
 check "and it took effect" sh -c "$IPSEC_RS_TOOL show global --json | grep -q '\"replay_window\":4096'"
 # SA_GET / SA_SET: the sa set (AF_INET 2; daddr 192.0.2.2).
 reject "SA_GET: daddr of 3 bytes" "binary attribute size out of range" 2 $SA_GET 1:u16:2 2:hex:c00002 3:u32:0x1000
@@ -81,5 +99,6 @@ reject "IF_GET: ifindex as u16" "invalid attribute length" 1 $IF_GET 1:u16:1
 reject "IF_SET: df-mode 9" "integer out of range" 2 $IF_SET 1:u32:1 2:u8:9
 reject "IF_SET: unknown attribute 4" "Unknown attribute type" 4 $IF_SET 1:u32:1 4:u8:1
 accept "IF_GET dump without attributes" $IF_GET --dump
+run_batch
 check "rmmod" unload_module
 ktap_finish

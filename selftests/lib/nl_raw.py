@@ -101,13 +101,35 @@ def parse_attr(spec):
     return attr(kind, payload)
 
 
+def request(sock, fam_id, seq, cmd, attrs, dump):
+    """One request; its answer as a dict (errno, msg, replies, and where
+    the kernel pointed: offset, bad_attr, bad_index)."""
+    payload = b"".join(parse_attr(s) for s in attrs)
+    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if dump else 0)
+    err, msg, bad, replies = transact(sock, message(fam_id, flags, seq, cmd, payload))
+    out = {"errno": err, "msg": msg, "replies": len(replies)}
+    if bad is not None:
+        out["offset"] = bad
+        for i, (off, kind, _) in enumerate(attrs_of(payload)):
+            if off + HDR == bad:
+                out["bad_attr"] = kind & ~NLA_F_NESTED
+                out["bad_index"] = i
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--family", default="ipsec_rs")
     ap.add_argument("--dump", action="store_true")
-    ap.add_argument("cmd", type=int)
+    ap.add_argument("--batch", action="store_true",
+                    help="read requests from stdin, one a line ('[--dump] CMD ATTR...'), "
+                         "and print one JSON answer a line, in order (one start for many "
+                         "requests: a Python start costs seconds under TCG)")
+    ap.add_argument("cmd", type=int, nargs="?")
     ap.add_argument("attrs", nargs="*")
     a = ap.parse_intermixed_args()
+    if a.cmd is None and not a.batch:
+        ap.error("CMD is required without --batch")
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
     sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
     sock.bind((0, 0))
@@ -119,17 +141,19 @@ def main():
         return 1
     fam = [v for _, k, v in attrs_of(replies[0][4:]) if k == CTRL_ATTR_FAMILY_ID]
     fam_id = struct.unpack("=H", fam[0])[0]
-    payload = b"".join(parse_attr(s) for s in a.attrs)
-    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if a.dump else 0)
-    err, msg, bad, replies = transact(sock, message(fam_id, flags, 2, a.cmd, payload))
-    out = {"errno": err, "msg": msg, "replies": len(replies)}
-    if bad is not None:
-        out["offset"] = bad
-        for i, (off, kind, _) in enumerate(attrs_of(payload)):
-            if off + HDR == bad:
-                out["bad_attr"] = kind & ~NLA_F_NESTED
-                out["bad_index"] = i
-    print(json.dumps(out, separators=(",", ":")))
+    if not a.batch:
+        print(json.dumps(request(sock, fam_id, 2, a.cmd, a.attrs, a.dump), separators=(",", ":")))
+        return 0
+    seq = 2
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        dump = "--dump" in words
+        words = [w for w in words if w != "--dump"]
+        out = request(sock, fam_id, seq, int(words[0], 0), words[1:], dump)
+        print(json.dumps(out, separators=(",", ":")), flush=True)
+        seq += 1
     return 0
 
 
