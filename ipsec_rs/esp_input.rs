@@ -42,25 +42,25 @@
 
 use crate::{
     counters::bump,
-    decap::{self, Delivery},
+    decap,
     esp::{self, ESP_HDR_LEN},
     esp_algs::{self, Alg},
-    esp_decrypt, esp_trailer, invalid_spi,
+    esp_decrypt, esp_trailer, globals, invalid_spi,
     kapi::{
-        aead::{Completion, RequestPool},
+        aead::Completion,
         bindings as b,
         net::PernetState,
-        rcu::RcuGuard,
+        rcu::ReadSide,
         skb::OwnedSkb,
         xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
     },
-    netns::{NetState, Shared},
+    netns::Shared,
     nl::stats_attr as stat,
     replay::ReplayError,
     sa::{self, SaCtx},
-    settings::SaKey,
+    settings::{SaKey, Snapshot},
 };
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
 /// Our place on XFRM's ESP handler chain: after vti (100), which claims
@@ -73,40 +73,6 @@ const EBADMSG: i32 = b::EBADMSG as i32;
 
 /// The handler type registered on the chain.
 pub(crate) struct Rx;
-
-/// What the receive path owns beside its handlers: the request memory of
-/// decryptions and where decapsulated packets re-enter the stack.
-pub(crate) struct RxPath {
-    pub(crate) pool: RequestPool,
-    pub(crate) delivery: Delivery,
-}
-
-impl RxPath {
-    /// Process context.
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self { pool: RequestPool::new(esp_decrypt::REQ_SLOT)?, delivery: Delivery::new()? })
-    }
-}
-
-/// The receive path's state, published by its registration (`main.rs`)
-/// before the handlers are registered, and withdrawn once no handler or
-/// completion can run.
-static PATH: AtomicPtr<RxPath> = AtomicPtr::new(core::ptr::null_mut());
-
-/// Publishes (or, with `None`, withdraws) the receive path's state.
-/// Process context.
-pub(crate) fn set_path(p: Option<&RxPath>) {
-    let p = p.map_or(core::ptr::null_mut(), |p| p as *const _ as *mut RxPath);
-    PATH.store(p, Ordering::Release);
-}
-
-fn path() -> Option<&'static RxPath> {
-    let p = PATH.load(Ordering::Acquire);
-    // SAFETY: published by `set_path` from the registration that owns it,
-    // which withdraws it only after unregistering the handlers and waiting
-    // for every pending completion, the only callers.
-    unsafe { p.as_ref() }
-}
 
 /// Whether we decapsulate for SA `p` (of algorithm `alg`) arriving as
 /// `family`/`encap_type`.
@@ -157,10 +123,10 @@ fn replay_failed(shared: &Shared, ctx: &SaCtx, g: &mut xfrm::StateGuard<'_>, e: 
 }
 
 impl EspInput for Rx {
-    fn input(mut skb: OwnedSkb, family: u16, encap_type: i32) -> Input {
+    fn input(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
         let netr = skb.net_ref();
         let net = netr.get();
-        let shared = NetState::get(net).shared();
+        let shared = Shared::get(net);
         if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
             return Input::Decline(skb);
         }
@@ -183,8 +149,9 @@ impl EspInput for Rx {
             bump(&shared.counters, stat::MALFORMED);
             return Input::Decline(skb);
         }
-        let rx_on = shared.rx_enabled.load(Ordering::Relaxed);
-        let detect = shared.invalid_spi_enabled.load(Ordering::Relaxed);
+        let cfg = shared.settings.read(rs);
+        let rx_on = cfg.rx_enabled();
+        let detect = cfg.invalid_spi_enabled();
         if !rx_on && !detect {
             return Input::Decline(skb);
         }
@@ -208,7 +175,7 @@ impl EspInput for Rx {
         }
         let ctx = match shared.sa_table.find(&x) {
             Some(c) => c,
-            None => match new_entry(shared, &x, family, encap_type) {
+            None => match new_entry(shared, cfg, &x, family, encap_type) {
                 Ok(c) => c,
                 Err(counted) => {
                     for c in counted {
@@ -284,7 +251,7 @@ impl EspInput for Rx {
             (_, AF_INET) => skb.network_header_bytes(1).and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4)).unwrap_or(0),
             _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
         };
-        let Some(path) = path() else {
+        let Some(path) = globals::get() else {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return Input::Consumed;
         };
@@ -296,7 +263,8 @@ impl EspInput for Rx {
         let op = RxOp { x, ctx, seq, spi, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
         let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
         // SAFETY: `aead` lives as long as `op` (above); the pool is
-        // withdrawn only after every pending decryption completed (`PATH`).
+        // withdrawn only after every pending decryption completed
+        // (`globals::Published`).
         unsafe { esp_decrypt::decrypt(&path.pool, aead, &info, skb, nfrags, esn_hi, op) };
         Input::Consumed
     }
@@ -304,7 +272,7 @@ impl EspInput for Rx {
 
 /// Makes the entry of an SA seen for the first time, if we decapsulate
 /// for it; otherwise the counters to bump (the packet goes to XFRM).
-fn new_entry(shared: &Shared, x: &StateRef, family: u16, encap_type: i32) -> Result<Arc<SaCtx>, &'static [u16]> {
+fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_type: i32) -> Result<Arc<SaCtx>, &'static [u16]> {
     let p = x.props();
     if !supported(&p, Alg::of(&x.alg_names()), family, encap_type) {
         return Err(&[stat::PASSED_TO_XFRM]);
@@ -313,16 +281,9 @@ fn new_entry(shared: &Shared, x: &StateRef, family: u16, encap_type: i32) -> Res
     let facts = sa::Facts { mode: p.mode, family: p.family, encap_type: p.encap_type, flags: p.flags, saddr: p.saddr, aead: aead.info() };
     // Its own setting (`ipsec-rs set sa`), else the global one.
     let mode = || {
-        let per_sa = {
-            let g = RcuGuard::new();
-            shared.settings.read(g.side()).sa_replay(&SaKey::of_state(x))
-        };
-        per_sa.unwrap_or_else(|| {
-            sa::mode_for(
-                shared.replay_window.load(Ordering::Relaxed),
-                shared.replay_disabled.load(Ordering::Relaxed),
-                p.xfrm_replay_window,
-            )
+        cfg.sa_replay(&SaKey::of_state(x)).unwrap_or_else(|| {
+            let g = cfg.global();
+            sa::mode_for(g.replay_window, g.replay_disabled, p.xfrm_replay_window)
         })
     };
     match sa::get_or_insert(&shared.sa_table, x, facts, mode, p.flags & xfrm::FLAG_ESN != 0) {
@@ -433,7 +394,7 @@ impl Completion for RxOp {
     /// received in place (`Delivery::deliver`).
     fn complete(self, mut skb: OwnedSkb, err: i32, sync: bool) {
         let netr = skb.net_ref();
-        let shared = NetState::get(netr.get()).shared();
+        let shared = Shared::get(netr.get());
         if err != 0 {
             if err == -EBADMSG {
                 self.x.lock().stat_integrity_failed();
@@ -486,7 +447,7 @@ impl Completion for RxOp {
             return;
         };
         self.nat_mapping();
-        let Some(path) = path() else {
+        let Some(path) = globals::get() else {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return;
         };

@@ -14,7 +14,7 @@ use crate::{
     counters::bump,
     esp::{EspPacket, Family},
     kapi::{self, net::Net, sync::BhSpinLock},
-    netlink,
+    events,
     nl::{self, stats_attr as stat},
     ratelimit::{Decision, Entry, FlowKey, RateLimiter},
     siphash::SipKey,
@@ -81,10 +81,10 @@ pub(crate) fn report_miss(
                 suppressed: suppressed_since_last,
                 timestamp_ns: now,
             };
-            match netlink::notify_invalid_spi(net, &ev) {
-                netlink::Delivery::Delivered => {}
-                netlink::Delivery::Unheard => bump(counters, stat::EVENTS_UNHEARD),
-                netlink::Delivery::Lost => bump(counters, stat::EVENTS_LOST),
+            match events::invalid_spi(net, &ev) {
+                events::Delivery::Delivered => {}
+                events::Delivery::Unheard => bump(counters, stat::EVENTS_UNHEARD),
+                events::Delivery::Lost => bump(counters, stat::EVENTS_LOST),
             }
         }
     }

@@ -5,7 +5,13 @@
 //! on top of the kernel's own XFRM.
 //!
 //! One file per concern, like WireGuard's module:
-//! - `netns.rs`: the state each network namespace gets;
+//! - `netns.rs`: the state each network namespace gets (its pernet state);
+//! - `settings.rs`: its configuration, one RCU snapshot (global, per SA,
+//!   per interface); `config.rs`: the one function that changes it and
+//!   does what each change implies;
+//! - `globals.rs`: the module's one global (request memory, GRO cells, the
+//!   family's events), for callbacks without a data pointer;
+//! - `events.rs`: events multicast from the packet paths;
 //! - `esp_input.rs`: the inbound ESP data path, in order, with every drop
 //!   counted; ESP's own steps in `esp_algs.rs` (which SAs and transforms
 //!   we take), `esp_decrypt.rs` (decryption set-up, ESN layout),
@@ -15,7 +21,6 @@
 //! - `natt.rs`: the inbound hooks that count IKE and keepalives on the
 //!   NAT-T port;
 //! - `output.rs`: the outbound hooks (outer DF bit, pre-fragmentation);
-//! - `settings.rs`: per-SA, per-interface and global settings;
 //! - `counters.rs`: the counters and their names;
 //! - `netlink.rs`: the generic-netlink family `ipsec_rs`.
 //!
@@ -60,6 +65,9 @@ mod esp_algs;
 mod esp_decrypt;
 mod esp_input;
 mod esp_trailer;
+mod events;
+mod config;
+mod globals;
 mod invalid_spi;
 mod natt;
 mod netlink;
@@ -79,13 +87,15 @@ module! {
 /// The module: what is registered while it is loaded.
 ///
 /// Field order is teardown order: the netlink family goes first (no new
-/// requests), then the per-namespace state (hooks unregistered, counters freed),
-/// and last the wait for RCU callbacks still to release SA entries.
+/// requests), then the receive path's handlers (and the wait for pending
+/// decryptions), then the per-namespace state (hooks unregistered, SA
+/// tables handed back, counters freed), then the module's globals, and last
+/// the wait for RCU callbacks still to release SA entries.
 struct IpsecRs {
     _genl: KBox<netlink::Family>,
     _rx: RxRegistration,
-    _pernet: kapi::net::PernetRegistration<netns::NetState>,
-    registry: Pin<KBox<netns::Registry>>,
+    _pernet: kapi::net::PernetRegistration<netns::Shared>,
+    globals: globals::Published,
     _rcu: RcuCallbacks,
 }
 
@@ -99,61 +109,47 @@ impl Drop for RcuCallbacks {
     }
 }
 
-/// The receive path's ESP handlers and what they use beside them
-/// (`esp_input::RxPath`: request memory, GRO cells). Dropping it
-/// unregisters the handlers (waiting for running ones), waits for pending
-/// asynchronous decryptions, whose completions run module code, use
-/// per-namespace state and hand packets on, and only then withdraws and
-/// frees the path (spare request buffers, GRO cells).
+/// The receive path's ESP handlers. Dropping it unregisters them (waiting
+/// for running ones), then waits for pending asynchronous decryptions, whose
+/// completions run module code, use per-namespace state and hand packets to
+/// the globals' GRO cells.
 struct RxRegistration {
     handlers: Option<kapi::xfrm::Registration>,
-    path: Option<KBox<esp_input::RxPath>>,
-}
-
-impl RxRegistration {
-    fn new() -> Result<Self> {
-        let path = KBox::new(esp_input::RxPath::new()?, GFP_KERNEL)?;
-        esp_input::set_path(Some(&path));
-        // From here `drop` withdraws the path again if registering fails.
-        let mut r = RxRegistration { handlers: None, path: Some(path) };
-        r.handlers = Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?);
-        Ok(r)
-    }
 }
 
 impl Drop for RxRegistration {
     fn drop(&mut self) {
         self.handlers.take();
-        if let Some(p) = &self.path {
-            p.pool.wait_idle();
+        if let Some(g) = globals::get() {
+            g.pool.wait_idle();
         }
-        esp_input::set_path(None);
-        self.path.take();
     }
 }
 
 impl kernel::Module for IpsecRs {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        // Namespaces first: the family's handlers look their state up. Until
-        // the family is published, hooks count but send no events.
-        let registry = netns::Registry::new()?;
+        // The globals first (the ESP handlers and events read them), then
+        // the namespaces (the handlers and the family's requests look their
+        // state up). Until the family's events are published, the packet
+        // paths count but send no events.
+        let globals = globals::Published::new(esp_decrypt::REQ_SLOT)?;
         let pernet = kapi::net::PernetRegistration::new()?;
-        let rx = RxRegistration::new()?;
+        let rx = RxRegistration { handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?) };
         let genl = netlink::register(module)?;
-        netlink::publish(&genl);
+        events::publish(globals.get(), genl.multicast());
         pr_info!("loaded\n");
-        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, registry, _rcu: RcuCallbacks })
+        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, globals, _rcu: RcuCallbacks })
     }
 }
 
 impl Drop for IpsecRs {
     fn drop(&mut self) {
-        // Before the fields drop: stop hooks from sending events through the
-        // family, and wait for those that might be.
-        netlink::unpublish();
+        // Before the fields drop: stop the packet paths from sending events
+        // through the family, and wait for those that might be.
+        events::unpublish(self.globals.get());
         // Give every SA back to XFRM while our handlers still run: from here
         // they decline every packet, and XFRM has our replay state.
-        self.registry.hand_back_all();
+        netns::hand_back_all();
         pr_info!("unloading\n");
     }
 }

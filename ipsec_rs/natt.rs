@@ -17,13 +17,13 @@
 //! See Documentation/design.rst for the choice of integration points.
 
 use crate::{
-    counters::bump,
+    counters::{bump, Counters},
     esp::{self, Parsed},
     nl::stats_attr as stat,
     kapi::netfilter::{self, HookPoint, HookSpec, Verdict},
-    kapi::skb::SkBuff,
-    netns::Shared,
+    kapi::{net::Net, skb::SkBuff},
 };
+use kernel::prelude::*;
 
 /// Runs after the filter table, so that dropped traffic is not counted.
 const PRIORITY: i32 = 100;
@@ -75,14 +75,30 @@ fn classify(skb: &mut SkBuff) -> Option<Parsed> {
     Some(esp::parse_ip_prefix(skb.network_bytes(&mut buf)?, len))
 }
 
-impl netfilter::Hook for Shared {
-    fn hook(&self, skb: &mut SkBuff, _state: &netfilter::HookState<'_>) -> Verdict {
+/// Registers the NAT-T accounting hooks in `net`, counting into `counters`.
+///
+/// # Safety
+///
+/// `counters` must stay where they are, alive, until the registration is
+/// dropped, and `net` must outlive it (see `netfilter::Registration::new`).
+pub(crate) unsafe fn register(net: &Net, counters: &Counters) -> Result<netfilter::Registration> {
+    // SAFETY: the caller's contract.
+    unsafe { netfilter::Registration::new::<NattAccounting>(net, &HOOKS, counters) }
+}
+
+/// The NAT-T accounting hooks, registered with the namespace's counters.
+pub(crate) struct NattAccounting;
+
+impl netfilter::Hook for NattAccounting {
+    type Data = Counters;
+
+    fn hook(counters: &Counters, skb: &mut SkBuff, _state: &netfilter::HookState<'_>) -> Verdict {
         match classify(skb) {
-            Some(Parsed::IkeNonEsp) => bump(&self.counters, stat::IKE_PASSED),
-            Some(Parsed::NatKeepalive) => bump(&self.counters, stat::NAT_KEEPALIVE),
+            Some(Parsed::IkeNonEsp) => bump(counters, stat::IKE_PASSED),
+            Some(Parsed::NatKeepalive) => bump(counters, stat::NAT_KEEPALIVE),
             // SPI 0 is plain ESP (after IPv6 extension headers): the ESP
             // handler counts it.
-            Some(Parsed::Malformed(m)) if m != esp::Malformed::SpiZero => bump(&self.counters, stat::MALFORMED),
+            Some(Parsed::Malformed(m)) if m != esp::Malformed::SpiZero => bump(counters, stat::MALFORMED),
             // ESP (counted by the ESP handler), IPv6 non-first fragments
             // (reassembled later, seen again then), headers cut short (UDP
             // drops those), and everything else: not ours.

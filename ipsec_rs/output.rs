@@ -54,17 +54,16 @@ pub(crate) static HOOKS: [HookSpec; 3] = [
     HookSpec { family: netfilter::Family::Ipv4, point: HookPoint::LocalOut, priority: LAST_PRIORITY },
 ];
 
-const ETH_P_IP: u16 = 0x0800;
-const AF_INET: u16 = 2;
+const ETH_P_IP: u16 = crate::kapi::bindings::ETH_P_IP as u16;
+const AF_INET: u16 = crate::kapi::bindings::AF_INET as u16;
 
-/// The namespace's state, seen by the outbound hooks. A distinct type so
-/// that its hooks are registered apart from the receive path's.
-#[repr(transparent)]
-pub(crate) struct Outbound(Shared);
+/// The outbound hooks, registered with the namespace's state.
+pub(crate) struct Outbound;
 
 impl netfilter::Hook for Outbound {
-    fn hook(&self, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
-        let st = &self.0;
+    type Data = Shared;
+
+    fn hook(st: &Shared, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
         let snap = st.settings.read(state.rcu());
         if skb.protocol() != ETH_P_IP {
             return Verdict::Accept;

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Settings of one namespace at the three scopes: per SA (keyed like XFRM:
-//! family, destination address, SPI, protocol), per egress interface, and
-//! global; the packet paths read them without locks.
+//! The configuration of one namespace, as one snapshot: the global
+//! configuration (`SET_CONFIG`: receive path, invalid-SPI detection, limits,
+//! defaults) and the overrides at the two narrower scopes, per SA (keyed like
+//! XFRM: family, destination address, SPI, protocol) and per egress
+//! interface. The packet paths read it without locks.
 //!
 //! Storage: one immutable [`Snapshot`] (sorted arrays, binary search) behind
-//! an [`RcuBox`]. Readers (hooks in softirq, or netlink under an
-//! `RcuGuard`) take no lock. A writer builds a complete new snapshot in
-//! process context (GFP_KERNEL), publishes it and frees the old one after a
-//! grace period. Writers are serialised by the namespace's `config` mutex:
-//! every writing method takes the locked configuration as `&mut GlobalConfig`.
+//! an [`RcuBox`]. Readers (hooks in softirq, netlink's GET requests under an
+//! `RcuGuard`) take no lock and never wait. A writer builds a complete new
+//! snapshot in process context (GFP_KERNEL), publishes it and frees the old
+//! one after a grace period. Writers are `config.rs` alone, serialised by
+//! the namespace's writer mutex; what a change implies beyond the snapshot
+//! (hooks, the limiter, the SA table) is decided there.
 //!
 //! Bounds: at most [`MAX_SA_OVERRIDES`] SA entries and [`MAX_IF_OVERRIDES`]
 //! interface entries per namespace (about 40 and 12 bytes each); more is
@@ -17,10 +20,12 @@
 //! entry (setting nothing removes the entry).
 //!
 //! Stale entries: an entry is created only for an SA that exists in XFRM.
-//! Entries whose SA has since been deleted are pruned on every `SA_SET` and
-//! `SA_GET` (one XFRM lookup per entry, process context), and interface
-//! entries whose device is gone on every `IF_SET` and `IF_GET`; the caps
-//! bound what can accumulate in between. Until it is pruned, an entry
+//! Entries whose SA has since been deleted are pruned on every `SA_SET`
+//! (one XFRM lookup per entry, process context), and interface entries
+//! whose device is gone on every `IF_SET`; `SA_GET` and `IF_GET` leave them
+//! out of their answers without publishing anything (a read, open to
+//! unprivileged users, never makes the kernel wait for a grace period). The
+//! caps bound what can accumulate in between. Until it is pruned, an entry
 //! applies to a new SA with the same destination, SPI and protocol.
 
 use crate::{
@@ -106,11 +111,10 @@ pub(crate) struct Snapshot {
     sas: KVec<SaEntry>,
     /// Sorted by ifindex, unique, at most `MAX_IF_OVERRIDES`.
     ifs: KVec<IfEntry>,
-    /// Global DF mode and pre-fragmentation (both always set).
+    /// The global configuration.
+    global: GlobalConfig,
+    /// Its DF mode and pre-fragmentation (both always set), read per packet.
     global_frag: FragSettings,
-    /// Global anti-replay default.
-    #[allow(dead_code)] // Read by `replay_for()`.
-    global_replay: ReplayMode,
     /// Whether any scope sets a DF mode or pre-fragmentation other than
     /// "nothing configured": when false the outbound hooks leave every
     /// packet alone, so the module changes nothing until configured.
@@ -118,6 +122,21 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
+    /// The global configuration.
+    pub(crate) fn global(&self) -> &GlobalConfig {
+        &self.global
+    }
+
+    /// The receive path is on.
+    pub(crate) fn rx_enabled(&self) -> bool {
+        self.global.rx_enable
+    }
+
+    /// Invalid-SPI detection is on.
+    pub(crate) fn invalid_spi_enabled(&self) -> bool {
+        self.global.invalid_spi_enable
+    }
+
     fn sa(&self, key: &SaKey) -> Option<&SaEntry> {
         self.sas.binary_search_by(|e| e.key.cmp(key)).ok().and_then(|i| self.sas.get(i))
     }
@@ -138,7 +157,7 @@ impl Snapshot {
     /// The replay setting that applies to the SA: its own, or the global one.
     #[allow(dead_code)]
     pub(crate) fn replay_for(&self, key: &SaKey) -> ReplayMode {
-        self.sa_replay(key).unwrap_or(self.global_replay)
+        self.sa_replay(key).unwrap_or(self.global.replay_mode())
     }
 
     /// Whether any DF / pre-fragmentation setting was made (see the field).
@@ -162,14 +181,8 @@ impl Snapshot {
             || self.ifs.iter().any(|e| set(&e.frag));
     }
 
-    fn with_global(cfg: &GlobalConfig) -> Result<KBox<Snapshot>> {
-        let mut s = Snapshot {
-            sas: KVec::new(),
-            ifs: KVec::new(),
-            global_frag: cfg.frag_settings(),
-            global_replay: cfg.replay_mode(),
-            frag_engaged: false,
-        };
+    fn build(global: GlobalConfig, sas: KVec<SaEntry>, ifs: KVec<IfEntry>) -> Result<KBox<Snapshot>, SetError> {
+        let mut s = Snapshot { sas, ifs, global_frag: global.frag_settings(), global, frag_engaged: false };
         s.compute_engaged();
         Ok(KBox::new(s, GFP_KERNEL)?)
     }
@@ -200,9 +213,11 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Settings with no overrides and the globals of `cfg` (process context).
+    /// Settings with no overrides and the global configuration `cfg`
+    /// (process context).
     pub(crate) fn new(cfg: &GlobalConfig) -> Result<Self> {
-        Ok(Settings { current: RcuBox::new(Snapshot::with_global(cfg)?) })
+        let s = Snapshot::build(*cfg, KVec::new(), KVec::new()).map_err(|_| ENOMEM)?;
+        Ok(Settings { current: RcuBox::new(s) })
     }
 
     /// The current settings, for as long as the read-side section lasts.
@@ -210,13 +225,17 @@ impl Settings {
         self.current.get(rs)
     }
 
+    /// The global configuration in force (a copy; never waits).
+    pub(crate) fn global(&self) -> GlobalConfig {
+        let g = RcuGuard::new();
+        self.read(g.side()).global
+    }
+
     /// Copies the current snapshot's tables (with room for one more entry
-    /// each), dropping stale entries when `net` is given. Process context;
-    /// the caller holds the config mutex.
+    /// each), leaving out stale entries when `net` is given. Process context.
     fn copy(&self, net: Option<&Net>) -> Result<(KVec<SaEntry>, KVec<IfEntry>), SetError> {
-        // Allocate outside the read-side section (GFP_KERNEL may sleep); the
-        // sizes cannot change meanwhile: writers hold the config mutex, as
-        // our caller does (were it otherwise, GFP_ATOMIC below would cope).
+        // Allocate outside the read-side section (GFP_KERNEL may sleep); if
+        // a writer grew the tables meanwhile, GFP_ATOMIC below copes.
         let (ns, ni) = {
             let g = RcuGuard::new();
             let s = self.read(g.side());
@@ -236,80 +255,62 @@ impl Settings {
         Ok((sas, ifs))
     }
 
-    fn publish(&self, cfg: &GlobalConfig, sas: KVec<SaEntry>, ifs: KVec<IfEntry>) -> Result<(), SetError> {
-        let mut s = Snapshot {
-            sas,
-            ifs,
-            global_frag: cfg.frag_settings(),
-            global_replay: cfg.replay_mode(),
-            frag_engaged: false,
-        };
-        s.compute_engaged();
-        self.current.replace(KBox::new(s, GFP_KERNEL)?);
-        Ok(())
+    /// Publishes `s` and frees the one it replaces after a grace period
+    /// (waits for it). Process context; the caller is the namespace's
+    /// writer (`config.rs`, under the writer mutex).
+    pub(crate) fn publish(&self, s: KBox<Snapshot>) {
+        self.current.replace(s);
     }
 
-    /// Publishes the global settings of `new` (`SET_CONFIG`); `_locked` is
-    /// the locked configuration (proof of holding the mutex), which the
-    /// caller replaces with `new` afterwards.
-    pub(crate) fn set_global(&self, _locked: &mut GlobalConfig, new: &GlobalConfig) -> Result<(), SetError> {
+    /// The snapshot with global configuration `new` (`SET_CONFIG`). For
+    /// the writer.
+    pub(crate) fn with_global(&self, new: &GlobalConfig) -> Result<KBox<Snapshot>, SetError> {
         let (sas, ifs) = self.copy(None)?;
-        self.publish(new, sas, ifs)
+        Snapshot::build(*new, sas, ifs)
     }
 
-    /// Replaces the overrides of one SA (`SA_SET`); no override at all
-    /// removes its entry. The SA must exist in XFRM (mark 0).
-    pub(crate) fn set_sa(&self, cfg: &mut GlobalConfig, net: &Net, c: &SaConfig) -> Result<(), SetError> {
+    /// The snapshot with the overrides of one SA replaced (`SA_SET`; none
+    /// at all removes its entry), stale entries pruned. The SA must exist
+    /// in XFRM (mark 0). For the writer.
+    pub(crate) fn with_sa(&self, net: &Net, c: &SaConfig) -> Result<KBox<Snapshot>, SetError> {
         let key = SaKey::from_selector(&c.sel);
+        let global = self.global();
         let (sas, ifs) = self.copy(Some(net))?;
         let empty = c.replay.is_none() && c.frag.df.is_none() && c.frag.prefrag.is_none();
         if !key.exists_in(net) {
             // (A stale entry for it was pruned by `copy()`.)
             if empty {
-                return self.publish(cfg, sas, ifs);
+                return Snapshot::build(global, sas, ifs);
             }
             return Err(SetError::NoSuchSa);
         }
         let new = SaEntry { key, replay: c.replay, frag: c.frag };
         let sas = upsert(sas, |e| e.key.cmp(&key), (!empty).then_some(new), MAX_SA_OVERRIDES)?;
-        self.publish(cfg, sas, ifs)
+        Snapshot::build(global, sas, ifs)
     }
 
-    /// Replaces the overrides of one interface (`IF_SET`); no override
-    /// removes its entry. The interface must exist in `net`.
-    pub(crate) fn set_if(&self, cfg: &mut GlobalConfig, net: &Net, c: &IfConfig) -> Result<(), SetError> {
+    /// The snapshot with the overrides of one interface replaced
+    /// (`IF_SET`; none removes its entry), stale entries pruned. The
+    /// interface must exist in `net`. For the writer.
+    pub(crate) fn with_if(&self, net: &Net, c: &IfConfig) -> Result<KBox<Snapshot>, SetError> {
+        let global = self.global();
         let (sas, ifs) = self.copy(Some(net))?;
         let empty = c.frag.df.is_none() && c.frag.prefrag.is_none();
         if !kapi::net::dev_exists(net, c.ifindex) {
             if empty {
-                return self.publish(cfg, sas, ifs);
+                return Snapshot::build(global, sas, ifs);
             }
             return Err(SetError::NoSuchDevice);
         }
         let new = IfEntry { ifindex: c.ifindex, frag: c.frag };
         let ifs = upsert(ifs, |e| e.ifindex.cmp(&c.ifindex), (!empty).then_some(new), MAX_IF_OVERRIDES)?;
-        self.publish(cfg, sas, ifs)
+        Snapshot::build(global, sas, ifs)
     }
 
-    /// Drops stale entries (deleted SAs, vanished interfaces) if there are
-    /// any, then returns every SA entry (for `SA_GET`/`IF_GET`).
-    fn prune(&self, cfg: &mut GlobalConfig, net: &Net) -> Result<(KVec<SaEntry>, KVec<IfEntry>), SetError> {
-        let before = {
-            let g = RcuGuard::new();
-            let s = self.read(g.side());
-            (s.sas.len(), s.ifs.len())
-        };
-        let (sas, ifs) = self.copy(Some(net))?;
-        if (sas.len(), ifs.len()) != before {
-            let (sas2, ifs2) = (dup(&sas)?, dup(&ifs)?);
-            self.publish(cfg, sas2, ifs2)?;
-        }
-        Ok((sas, ifs))
-    }
-
-    /// `SA_GET`: every SA with overrides (stale ones pruned first).
-    pub(crate) fn sa_list(&self, cfg: &mut GlobalConfig, net: &Net) -> Result<KVec<SaConfig>, SetError> {
-        let (sas, _) = self.prune(cfg, net)?;
+    /// `SA_GET` dump: every SA with overrides whose SA still exists (stale
+    /// entries are left out, not pruned: a read never publishes).
+    pub(crate) fn sa_list(&self, net: &Net) -> Result<KVec<SaConfig>, SetError> {
+        let (sas, _) = self.copy(Some(net))?;
         let mut out = KVec::with_capacity(sas.len(), GFP_KERNEL)?;
         for e in sas.iter() {
             out.push(SaConfig { sel: e.key.selector(), replay: e.replay, frag: e.frag }, GFP_KERNEL)?;
@@ -319,13 +320,13 @@ impl Settings {
 
     /// `SA_GET` of one SA: its overrides (none set if it has no entry).
     /// `NoSuchSa` if XFRM has no such SA.
-    pub(crate) fn sa_get(&self, cfg: &mut GlobalConfig, net: &Net, sel: &SaSelector) -> Result<SaConfig, SetError> {
+    pub(crate) fn sa_get(&self, net: &Net, sel: &SaSelector) -> Result<SaConfig, SetError> {
         let key = SaKey::from_selector(sel);
-        let (sas, _) = self.prune(cfg, net)?;
         if !key.exists_in(net) {
             return Err(SetError::NoSuchSa);
         }
-        let e = sas.binary_search_by(|e| e.key.cmp(&key)).ok().and_then(|i| sas.get(i));
+        let g = RcuGuard::new();
+        let e = self.read(g.side()).sa(&key).copied();
         Ok(SaConfig {
             sel: key.selector(),
             replay: e.and_then(|e| e.replay),
@@ -333,9 +334,9 @@ impl Settings {
         })
     }
 
-    /// `IF_GET`: every interface with overrides (vanished ones pruned first).
-    pub(crate) fn if_list(&self, cfg: &mut GlobalConfig, net: &Net) -> Result<KVec<IfConfig>, SetError> {
-        let (_, ifs) = self.prune(cfg, net)?;
+    /// `IF_GET` dump: every interface with overrides that still exists.
+    pub(crate) fn if_list(&self, net: &Net) -> Result<KVec<IfConfig>, SetError> {
+        let (_, ifs) = self.copy(Some(net))?;
         let mut out = KVec::with_capacity(ifs.len(), GFP_KERNEL)?;
         for e in ifs.iter() {
             out.push(IfConfig { ifindex: e.ifindex, frag: e.frag }, GFP_KERNEL)?;
@@ -345,22 +346,14 @@ impl Settings {
 
     /// `IF_GET` of one interface: its overrides (none set if it has no
     /// entry). `NoSuchDevice` if there is no such interface.
-    pub(crate) fn if_get(&self, cfg: &mut GlobalConfig, net: &Net, ifindex: u32) -> Result<IfConfig, SetError> {
-        let (_, ifs) = self.prune(cfg, net)?;
+    pub(crate) fn if_get(&self, net: &Net, ifindex: u32) -> Result<IfConfig, SetError> {
         if !kapi::net::dev_exists(net, ifindex) {
             return Err(SetError::NoSuchDevice);
         }
-        let e = ifs.binary_search_by(|e| e.ifindex.cmp(&ifindex)).ok().and_then(|i| ifs.get(i));
+        let g = RcuGuard::new();
+        let e = self.read(g.side()).iface(ifindex).copied();
         Ok(IfConfig { ifindex, frag: e.map(|e| e.frag).unwrap_or_default() })
     }
-}
-
-fn dup<T: Copy>(v: &KVec<T>) -> Result<KVec<T>, SetError> {
-    let mut out = KVec::with_capacity(v.len(), GFP_KERNEL)?;
-    for e in v.iter() {
-        out.push(*e, GFP_KERNEL)?;
-    }
-    Ok(out)
 }
 
 /// `old` (sorted by `cmp`, unique) with the entry `cmp` selects replaced by

@@ -398,16 +398,34 @@ impl<H: Handler> Family<H> {
         Ok(Self { inner: Pin::from(inner) })
     }
 
+    /// The family's multicast side, for event senders that need not know
+    /// its request handler.
+    pub fn multicast(&self) -> &Multicast {
+        // SAFETY: `Multicast` is a transparent wrapper of `genl_family`;
+        // the borrow keeps the family registered (type invariant).
+        unsafe { &*(&self.inner.family as *const b::genl_family).cast::<Multicast>() }
+    }
+}
 
+/// A registered family's multicast groups.
+///
+/// # Invariants
+///
+/// Only reachable by reference from a registered [`Family`]
+/// ([`Family::multicast`]), for no longer than it stays registered.
+#[repr(transparent)]
+pub struct Multicast(b::genl_family);
+
+impl Multicast {
     /// Sends notification `cmd` with `attrs` to multicast group `group` (index
-    /// into the groups given to `new()`) in namespace `net`, to listeners of
-    /// that namespace only. Any context: allocates with GFP_ATOMIC.
-    /// `Err(ESRCH)` means nobody listens.
-    pub fn multicast(&self, net: &Net, group: u32, cmd: u8, attrs: &[u8]) -> Result {
+    /// into the groups given to `Family::new()`) in namespace `net`, to
+    /// listeners of that namespace only. Any context: allocates with
+    /// GFP_ATOMIC. `Err(ESRCH)` means nobody listens.
+    pub fn send(&self, net: &Net, group: u32, cmd: u8, attrs: &[u8]) -> Result {
         // SAFETY: registered by the type invariant; the skb is handed over.
         unsafe {
-            let msg = build(&self.inner.family, cmd, attrs, 0, 0, true)?;
-            to_result(b::ipsec_rs_genlmsg_multicast_netns(&self.inner.family, net.as_ptr(), msg, group))
+            let msg = build(&self.0, cmd, attrs, 0, 0, true)?;
+            to_result(b::ipsec_rs_genlmsg_multicast_netns(&self.0, net.as_ptr(), msg, group))
         }
     }
 }

@@ -37,6 +37,24 @@ impl Net {
     }
 }
 
+/// Calls `f` for every network namespace that is fully set up (on the
+/// kernel's namespace list: every pernet `init` ran, and no `exit` started),
+/// holding `net_rwsem` for reading, so none is set up or torn down
+/// meanwhile. Process context; `f` may sleep but must not create or destroy
+/// namespaces.
+pub fn for_each_net<F: FnMut(&Net)>(mut f: F) {
+    unsafe extern "C" fn call<F: FnMut(&Net)>(net: *mut b::net, arg: *mut core::ffi::c_void) {
+        // SAFETY: `arg` is the `&mut F` below, alive for the walk; `net` is
+        // a live namespace on the list, kept there by `net_rwsem`.
+        unsafe { (*arg.cast::<F>())(Net::from_raw(net)) }
+    }
+    let arg = (&mut f as *mut F).cast::<core::ffi::c_void>();
+    // SAFETY: the shim walks the list under `net_rwsem` and calls `call::<F>`
+    // with `arg`, which points to `f`, only during this call.
+    unsafe { b::ipsec_rs_for_each_net(Some(call::<F>), arg) }
+}
+
+
 /// Whether `net` has an interface with index `ifindex` (any context).
 pub fn dev_exists(net: &Net, ifindex: u32) -> bool {
     let Ok(idx) = i32::try_from(ifindex) else { return false };

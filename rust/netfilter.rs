@@ -113,11 +113,15 @@ impl HookState<'_> {
 
 }
 
-/// The code run for each packet at a registered hook. Runs in softirq (or
+/// A set of hooks: the code run for each packet at the points it is
+/// registered at, and the data it is registered with. Runs in softirq (or
 /// with bottom halves disabled): it must not sleep.
-pub trait Hook: Sync {
+pub trait Hook {
+    /// What the registration hands the hook (the per-namespace state, say).
+    type Data: Sync;
+
     /// Inspects `skb` (which the hook has to itself for the call) and decides.
-    fn hook(&self, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict;
+    fn hook(data: &Self::Data, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict;
 }
 
 /// The netfilter hook function.
@@ -130,12 +134,12 @@ unsafe extern "C" fn hook_cb<T: Hook>(
     skb: *mut b::sk_buff,
     state: *const b::nf_hook_state,
 ) -> c_uint {
-    // SAFETY: `priv_` is the `&T` given to `Registration::new()`, which the
-    // caller promised outlives the registration; netfilter passes a live skb
-    // and state for the duration of this call, and the skb is the hook's
-    // alone until it returns a verdict.
-    let (data, skb, state) = unsafe { (&*priv_.cast::<T>(), SkBuff::from_raw_mut(skb), &*state) };
-    match data.hook(skb, &HookState { raw: state }) {
+    // SAFETY: `priv_` is the `T::Data` given to `Registration::new()`, which
+    // the caller promised outlives the registration; netfilter passes a live
+    // skb and state for the duration of this call, and the skb is the
+    // hook's alone until it returns a verdict.
+    let (data, skb, state) = unsafe { (&*priv_.cast::<T::Data>(), SkBuff::from_raw_mut(skb), &*state) };
+    match T::hook(data, skb, &HookState { raw: state }) {
         Verdict::Accept => b::NF_ACCEPT,
         Verdict::Drop => b::NF_DROP,
         Verdict::Stolen(_) => b::NF_STOLEN,
@@ -159,14 +163,14 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// Registers `specs` in `net`, each calling `data.hook()`.
+    /// Registers `specs` in `net`, each calling `T::hook(data, ..)`.
     ///
     /// # Safety
     ///
     /// `data` must stay valid (not moved, not dropped) until the returned
     /// registration is dropped, and `net` must outlive it (drop it from the
     /// pernet exit callback at the latest).
-    pub unsafe fn new<T: Hook>(net: &Net, specs: &[HookSpec], data: *const T) -> Result<Self> {
+    pub unsafe fn new<T: Hook>(net: &Net, specs: &[HookSpec], data: *const T::Data) -> Result<Self> {
         let mut ops = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
         for s in specs {
             let mut op = b::nf_hook_ops {

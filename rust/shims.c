@@ -28,6 +28,16 @@ void *ipsec_rs_net_generic(const struct net *net, unsigned int id)
 	return net_generic(net, id);
 }
 
+void ipsec_rs_for_each_net(void (*f)(struct net *net, void *arg), void *arg)
+{
+	struct net *net;
+
+	down_read(&net_rwsem);
+	for_each_net(net)
+		f(net, arg);
+	up_read(&net_rwsem);
+}
+
 u64 ipsec_rs_net_cookie(const struct net *net)
 {
 	return net->net_cookie;

@@ -37,6 +37,7 @@ struct net_device;
 typedef struct spinlock spinlock_t;
 
 void *ipsec_rs_net_generic(const struct net *net, unsigned int id);
+void ipsec_rs_for_each_net(void (*f)(struct net *net, void *arg), void *arg);
 u64 ipsec_rs_net_cookie(const struct net *net);
 
 void __percpu *ipsec_rs_alloc_percpu_u64(size_t n);

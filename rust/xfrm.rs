@@ -650,8 +650,9 @@ pub trait EspInput: 'static {
     /// Handles a reassembled, locally delivered ESP packet of `family`
     /// (AF_INET/AF_INET6), with `encap_type` 0 (plain ESP) or
     /// `UDP_ENCAP_ESPINUDP`. `skb->data` and the transport header point at
-    /// the ESP header, the network header at the outer IP header. Softirq.
-    fn input(skb: OwnedSkb, family: u16, encap_type: i32) -> Input;
+    /// the ESP header, the network header at the outer IP header. Softirq,
+    /// inside an RCU read-side section (`rs`).
+    fn input(skb: OwnedSkb, family: u16, encap_type: i32, rs: super::rcu::ReadSide<'_>) -> Input;
 }
 
 /// XFRM's `handler` callback (plain ESP).
@@ -679,7 +680,12 @@ unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
     // SAFETY: the handler chain hands us the skb: we either return -EINVAL
     // and leave it to the next handler, or consume it.
     let Some(skb) = (unsafe { OwnedSkb::from_raw(skb) }) else { return -(b::EINVAL as c_int) };
-    match T::input(skb, AF, encap_type) {
+    // SAFETY: the protocol handlers run from the IP layer's local delivery
+    // (`ip_local_deliver_finish`, `ip6_input_finish`, the UDP receive path
+    // for encapsulated ESP), under `rcu_read_lock()` and in softirq; the
+    // proof does not outlive this call.
+    let rs = unsafe { super::rcu::ReadSide::assume() };
+    match T::input(skb, AF, encap_type, rs) {
         Input::Decline(skb) => {
             let _ = skb.into_raw();
             -(b::EINVAL as c_int)

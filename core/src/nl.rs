@@ -76,6 +76,52 @@ pub mod cmd {
     pub const MAX: u8 = EVENT_INVALID_SPI;
 }
 
+/// A request command of the family: what its request may carry and who may
+/// send it. The kernel builds each command's operation and attribute policy
+/// from this table (`ipsec_rs/netlink.rs`); the userspace client names a
+/// rejected attribute from it; a unit test checks it against the YAML spec's
+/// `operations`.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandSpec {
+    /// Command number (`cmd`).
+    pub cmd: u8,
+    /// The YAML spec's name of the operation.
+    pub name: &'static str,
+    /// The attribute set of its request and reply.
+    pub set: &'static str,
+    /// The attributes its request may carry (empty: none).
+    pub request: &'static [AttrSpec],
+    /// Changes state: requires CAP_NET_ADMIN (`admin-perm`).
+    pub admin: bool,
+    /// Also answers dump requests.
+    pub dump: bool,
+}
+
+/// Every request command, in number order.
+pub const COMMANDS: [CommandSpec; 7] = [
+    CommandSpec { cmd: cmd::GET_STATS, name: "get-stats", set: stats_attr::SET, request: &[], admin: false, dump: false },
+    CommandSpec { cmd: cmd::GET_CONFIG, name: "get-config", set: config_attr::SET, request: &[], admin: false, dump: false },
+    CommandSpec {
+        cmd: cmd::SET_CONFIG,
+        name: "set-config",
+        set: config_attr::SET,
+        request: config_attr::SPECS,
+        admin: true,
+        dump: false,
+    },
+    // The selector only, in a request; the decoder refuses the rest with its
+    // own message (the policy admits the whole set).
+    CommandSpec { cmd: cmd::SA_GET, name: "sa-get", set: sa_attr::SET, request: sa_attr::SPECS, admin: false, dump: true },
+    CommandSpec { cmd: cmd::SA_SET, name: "sa-set", set: sa_attr::SET, request: sa_attr::SPECS, admin: true, dump: false },
+    CommandSpec { cmd: cmd::IF_GET, name: "if-get", set: if_attr::SET, request: if_attr::SPECS, admin: false, dump: true },
+    CommandSpec { cmd: cmd::IF_SET, name: "if-set", set: if_attr::SET, request: if_attr::SPECS, admin: true, dump: false },
+];
+
+/// The request command numbered `c`.
+pub fn command(c: u8) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|s| s.cmd == c)
+}
+
 /// The type of an attribute's payload, as the YAML spec names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttrType {
@@ -1540,9 +1586,20 @@ mod tests {
         attrs: Vec<YamlAttr>,
         /// (operation, value)
         ops: Vec<(String, u8)>,
+        /// The same operations' set, flags and dump, in order.
+        op_details: Vec<YamlOp>,
         mcgrps: Vec<String>,
         /// (enum name, value-start, entries)
         enums: Vec<(String, u8, Vec<String>)>,
+    }
+
+    /// One operation, as the spec gives it.
+    #[derive(Default)]
+    struct YamlOp {
+        name: String,
+        set: String,
+        admin: bool,
+        dump: bool,
     }
 
     /// One attribute of an attribute set, as the spec gives it.
@@ -1564,6 +1621,7 @@ mod tests {
             family: String::new(),
             attrs: vec![],
             ops: vec![],
+            op_details: vec![],
             mcgrps: vec![],
             enums: vec![],
         };
@@ -1585,6 +1643,9 @@ mod tests {
             let indent = line.len() - line.trim_start().len();
             if indent <= 8 {
                 in_checks = line.trim() == "checks:";
+            }
+            if section == "operations" && indent == 6 && line.trim() == "dump:" {
+                spec.op_details.last_mut().unwrap().dump = true;
             }
             let Some((k, v)) = line.trim().split_once(": ") else {
                 continue;
@@ -1622,7 +1683,12 @@ mod tests {
                     .checks
                     .push((k.to_string(), v.parse().unwrap())),
                 ("operations", 6, "name") => name = v.to_string(),
-                ("operations", 6, "value") => spec.ops.push((name.clone(), v.parse().unwrap())),
+                ("operations", 6, "value") => {
+                    spec.ops.push((name.clone(), v.parse().unwrap()));
+                    spec.op_details.push(YamlOp { name: name.clone(), ..Default::default() });
+                }
+                ("operations", 6, "attribute-set") => spec.op_details.last_mut().unwrap().set = v.to_string(),
+                ("operations", 6, "flags") => spec.op_details.last_mut().unwrap().admin = v.contains("admin-perm"),
                 ("mcast-groups", 6, "name") => spec.mcgrps.push(v.to_string()),
                 _ => {}
             }
@@ -1704,6 +1770,22 @@ mod tests {
                 ("event-invalid-spi".to_string(), cmd::EVENT_INVALID_SPI),
             ]
         );
+        // Commands: name, attribute set, admin-perm and dump as the spec
+        // says (the event, not a request, is last in the spec).
+        let ours: Vec<(u8, &str, &str, bool, bool)> =
+            COMMANDS.iter().map(|c| (c.cmd, c.name, c.set, c.admin, c.dump)).collect();
+        let theirs: Vec<(u8, &str, &str, bool, bool)> = y
+            .ops
+            .iter()
+            .zip(&y.op_details)
+            .filter(|((_, v), _)| *v != cmd::EVENT_INVALID_SPI)
+            .map(|((_, v), d)| (*v, d.name.as_str(), d.set.as_str(), d.admin, d.dump))
+            .collect();
+        assert_eq!(ours, theirs);
+        for c in COMMANDS {
+            assert!(c.request.is_empty() || SETS.iter().any(|(set, specs)| *set == c.set && core::ptr::eq(*specs, c.request)));
+            assert_eq!(command(c.cmd).map(|s| s.cmd), Some(c.cmd));
+        }
         // Enumerations.
         let df = &y.enums[0];
         assert_eq!(df.0, "df-mode");

@@ -177,12 +177,9 @@ pub fn name_bad_attribute(e: Error, c: u8, attrs: &[u8]) -> Error {
     let Kernel { errno, msg: Some(m), offset: Some(off) } = e else {
         return e;
     };
-    let (set, specs) = match c {
-        cmd::GET_CONFIG | cmd::SET_CONFIG => (nl::config_attr::SET, nl::config_attr::SPECS),
-        cmd::SA_GET | cmd::SA_SET => (nl::sa_attr::SET, nl::sa_attr::SPECS),
-        cmd::IF_GET | cmd::IF_SET => (nl::if_attr::SET, nl::if_attr::SPECS),
-        _ => ("", &[][..]),
-    };
+    // The request's attribute set, from the table the kernel's policies
+    // are built from.
+    let (set, specs) = nl::command(c).map_or(("", &[][..]), |s| (s.set, s.request));
     // The offset counts from the netlink header: nlmsghdr and genlmsghdr
     // come before the attributes.
     let at = (off as usize).checked_sub(crate::wire::NLMSG_HDRLEN + crate::wire::GENL_HDRLEN);
