@@ -335,10 +335,11 @@ fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
     let mut o = Outer { saddr: [0; 16], daddr: [0; 16], tos: 0, sport_be: 0, dport_be: 0 };
     let ports_at = match family {
         AF_INET => {
-            o.saddr[..4].copy_from_slice(h.get(12..16)?);
-            o.daddr[..4].copy_from_slice(h.get(16..20)?);
-            o.tos = *h.get(1)?;
-            udp.then(|| usize::from(h.first().map_or(0, |v| v & 0xf)) * 4)
+            let ip = esp::Ipv4Header::parse(h).ok()?;
+            o.saddr[..4].copy_from_slice(&ip.saddr);
+            o.daddr[..4].copy_from_slice(&ip.daddr);
+            o.tos = ip.tos;
+            udp.then_some(ip.hdr_len)
         }
         AF_INET6 => {
             o.saddr.copy_from_slice(h.get(8..24)?);

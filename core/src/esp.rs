@@ -239,6 +239,79 @@ pub enum UdpPayload {
     Truncated,
 }
 
+/// The fixed part of an IPv4 header: the one parser of IPv4 headers (the
+/// classifier, the outbound DF path and the receive path's outer header all
+/// read it through [`Ipv4Header::parse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Header {
+    /// Header length in bytes, options included (IHL * 4, at least 20).
+    pub hdr_len: usize,
+    /// Type of service (DSCP and ECN).
+    pub tos: u8,
+    /// Total length.
+    pub total_len: usize,
+    /// Flags and fragment offset (host order).
+    pub frag_off: u16,
+    /// Protocol.
+    pub proto: u8,
+    /// Source address.
+    pub saddr: [u8; 4],
+    /// Destination address.
+    pub daddr: [u8; 4],
+}
+
+/// Why bytes are not an IPv4 header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv4Error {
+    /// Fewer than 20 bytes.
+    Truncated,
+    /// Not version 4.
+    BadVersion,
+    /// IHL below 5.
+    BadHeaderLength,
+}
+
+impl Ipv4Header {
+    /// Reads the IPv4 header at the start of `b` (its fixed 20 bytes;
+    /// options are not read, only counted in `hdr_len`).
+    pub fn parse(b: &[u8]) -> Result<Ipv4Header, Ipv4Error> {
+        let &vihl = b.first().ok_or(Ipv4Error::Truncated)?;
+        if vihl >> 4 != 4 {
+            return Err(Ipv4Error::BadVersion);
+        }
+        let hdr_len = usize::from(vihl & 0x0f) * 4;
+        if hdr_len < 20 {
+            return Err(Ipv4Error::BadHeaderLength);
+        }
+        let f = b.get(..20).ok_or(Ipv4Error::Truncated)?;
+        let (Some(tot), Some(frag), Some(&tos), Some(&proto), Some(s), Some(d)) =
+            (be16(f, 2), be16(f, 6), f.get(1), f.get(9), f.get(12..16), f.get(16..20))
+        else {
+            return Err(Ipv4Error::Truncated);
+        };
+        let mut saddr = [0u8; 4];
+        let mut daddr = [0u8; 4];
+        saddr.copy_from_slice(s);
+        daddr.copy_from_slice(d);
+        Ok(Ipv4Header { hdr_len, tos, total_len: usize::from(tot), frag_off: frag, proto, saddr, daddr })
+    }
+
+    /// The DF bit.
+    pub const fn df(&self) -> bool {
+        self.frag_off & 0x4000 != 0
+    }
+
+    /// More fragments follow.
+    pub const fn more_fragments(&self) -> bool {
+        self.frag_off & 0x2000 != 0
+    }
+
+    /// The fragment offset (in 8-byte units); non-zero for a non-first fragment.
+    pub const fn offset(&self) -> u16 {
+        self.frag_off & 0x1fff
+    }
+}
+
 fn be16(b: &[u8], off: usize) -> Option<u16> {
     let s = b.get(off..off.checked_add(2)?)?;
     Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
@@ -451,26 +524,13 @@ pub fn parse_ipv4(pkt: &[u8]) -> Parsed {
 }
 
 fn parse_ipv4_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
-    let Some(&vihl) = pkt.first() else {
-        return Parsed::Truncated;
+    let h = match Ipv4Header::parse(pkt) {
+        Ok(h) => h,
+        Err(Ipv4Error::Truncated) => return Parsed::Truncated,
+        Err(Ipv4Error::BadVersion) => return Parsed::Malformed(Malformed::BadVersion),
+        Err(Ipv4Error::BadHeaderLength) => return Parsed::Malformed(Malformed::BadHeaderLength),
     };
-    if vihl >> 4 != 4 {
-        return Parsed::Malformed(Malformed::BadVersion);
-    }
-    let ihl = usize::from(vihl & 0x0f) * 4;
-    if ihl < 20 {
-        return Parsed::Malformed(Malformed::BadHeaderLength);
-    }
-    let (Some(tot), Some(frag), Some(&proto), Some(s), Some(d)) = (
-        be16(pkt, 2),
-        be16(pkt, 6),
-        pkt.get(9),
-        pkt.get(12..16),
-        pkt.get(16..20),
-    ) else {
-        return Parsed::Truncated;
-    };
-    let tot = usize::from(tot);
+    let (ihl, tot) = (h.hdr_len, h.total_len);
     if tot < ihl {
         return Parsed::Malformed(Malformed::BadTotalLength);
     }
@@ -483,14 +543,10 @@ fn parse_ipv4_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
     let Some(l4) = datagram.get(ihl..) else {
         return Parsed::Truncated;
     };
-    if frag & 0x1fff != 0 {
+    if h.offset() != 0 {
         return Parsed::Fragment;
     }
-    let more_fragments = frag & 0x2000 != 0;
-    let (Some(src), Some(dst)) = (IpAddr::from_slice(s), IpAddr::from_slice(d)) else {
-        return Parsed::Truncated;
-    };
-    parse_l4(proto, l4, tot - ihl, ihl, src, dst, more_fragments)
+    parse_l4(h.proto, l4, tot - ihl, ihl, IpAddr::v4(h.saddr), IpAddr::v4(h.daddr), h.more_fragments())
 }
 
 /// Classifies an IPv6 packet, walking hop-by-hop, routing, destination options and fragment

@@ -39,7 +39,7 @@
 //!
 //! Everything here is pure; the functions may be called concurrently from any context.
 
-use super::esp::{Family, IPPROTO_ESP, IPPROTO_UDP, UDP_HDR_LEN};
+use super::esp::{Family, Ipv4Header, IPPROTO_ESP, IPPROTO_UDP, UDP_HDR_LEN};
 
 /// Outer IPv4 DF-bit policy (RFC 4301 section 8.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,19 +293,8 @@ pub struct Ipv4Info {
 
 /// Reads an IPv4 header at the start of `hdr`; `None` if it is not one (version, IHL).
 pub fn ipv4_info(hdr: &[u8]) -> Option<Ipv4Info> {
-    let vihl = *hdr.first()?;
-    let hdr_len = u32::from(vihl & 0x0f) * 4;
-    if vihl >> 4 != 4 || hdr_len < 20 || hdr.len() < 20 {
-        return None;
-    }
-    let frag = u16::from_be_bytes([*hdr.get(6)?, *hdr.get(7)?]);
-    let d = hdr.get(16..20)?;
-    Some(Ipv4Info {
-        hdr_len,
-        df: frag & 0x4000 != 0,
-        proto: *hdr.get(9)?,
-        daddr: [*d.first()?, *d.get(1)?, *d.get(2)?, *d.get(3)?],
-    })
+    let h = Ipv4Header::parse(hdr).ok()?;
+    Some(Ipv4Info { hdr_len: h.hdr_len as u32, df: h.df(), proto: h.proto, daddr: h.daddr })
 }
 
 /// The SPI of an outer IPv4 packet XFRM built: ESP (protocol 50) or ESP in UDP (RFC 3948:
