@@ -5,18 +5,19 @@
 //!
 //! The window remembers which of the last `window` sequence numbers below and including the
 //! highest authenticated one (`top`) have been seen.  The bits live in a ring of 64-bit
-//! blocks in the spirit of RFC 6479: sequence number `s` belongs to block `s / 64`, stored in
-//! ring slot `(s / 64) mod ring_blocks`.  The ring has a power-of-two number of slots and at
-//! least `ceil(window / 64) + 1` of them, so every block of the window has its own slot.
+//! blocks, as in RFC 6479: sequence number `s` belongs to block `s / 64`; the ring has
+//! `ceil(window / 64) + 1` blocks, so that every block the window touches has its own, and
+//! the block of `top` sits in a known slot (`top_slot`).  A number at or below `top` is found
+//! `top / 64 - s / 64` slots behind it (fewer than the ring's length: one compare and
+//! subtract, no division); a number above `top` cannot have been seen.  When the window
+//! advances by `d` blocks, the `d` slots it enters are cleared (all of them if `d` exceeds the
+//! ring): in order that is one word every 64 packets, so [`ReplayWindow::check`] and
+//! [`ReplayWindow::update`] cost the same at every window size.  A jump clears at most the
+//! ring (`window / 64 + 1` words), and only an authenticated packet can make one.
 //!
-//! Each slot also stores a *tag*: the number of the block whose bits it holds.  A slot whose
-//! tag differs from the block being asked about holds stale bits and reads as empty.  Because
-//! of the tags, advancing the window never clears anything: the first write to a block
-//! re-tags its slot and zeroes its bits.  Every [`ReplayWindow::check`] and
-//! [`ReplayWindow::update`] therefore touches exactly one slot (two adjacent words), whatever
-//! the window size and however far the window jumps: the cost is O(1) in the worst case, not
-//! only amortised.  The price is memory: two words per slot, see [`blocks_for`].
-//!
+//! Memory: the ring is `8 * (ceil(window / 64) + 1)` bytes, i.e. the window's bits plus at
+//! most one block (see [`blocks_for`]): 16 bytes at 32, 128 KiB + 8 at 2^20.
+
 //! # Use on the receive path
 //!
 //! 1. Before decryption: [`ReplayWindow::check`] with the 32 wire bits of the sequence number.
@@ -48,29 +49,25 @@ pub const DISABLED_ESN_INFERENCE_WINDOW: u32 = 1 << 31;
 
 const BLOCK_BITS: u32 = 64;
 
-/// Number of ring slots for a window (a power of two, at least `ceil(window/64) + 1`).
-const fn ring_slots(window: u32) -> usize {
+/// Number of `u64` words of storage a window of `window` packets needs: its blocks
+/// (`ceil(window / 64)`) plus one, for the block `top` is in when the window does not end on
+/// a block boundary.  Windows above [`MAX_WINDOW`] are treated as [`MAX_WINDOW`].
+///
+/// | window | words | bytes | window / 8 |
+/// |---|---|---|---|
+/// | 32 | 2 | 16 | 4 |
+/// | 64 | 2 | 16 | 8 |
+/// | 1,024 | 17 | 136 | 128 |
+/// | 4,096 | 65 | 520 | 512 |
+/// | 65,536 | 1,025 | 8,200 | 8,192 |
+/// | 1,048,576 | 16,385 | 131,080 | 131,072 |
+pub const fn blocks_for(window: u32) -> usize {
     let w = if window > MAX_WINDOW {
         MAX_WINDOW
     } else {
         window
     };
-    // At most 2^14 + 1, so the power of two cannot overflow.
-    (w.div_ceil(BLOCK_BITS) as usize + 1).next_power_of_two()
-}
-
-/// Number of `u64` words of storage a window of `window` packets needs (two per ring slot:
-/// the bits and the tag).  Windows above [`MAX_WINDOW`] are treated as [`MAX_WINDOW`].
-///
-/// | window | words | bytes |
-/// |---|---|---|
-/// | 64 | 4 | 32 |
-/// | 1,024 | 64 | 512 |
-/// | 4,096 | 256 | 2 KiB |
-/// | 65,536 | 4,096 | 32 KiB |
-/// | 1,048,576 | 65,536 | 512 KiB |
-pub const fn blocks_for(window: u32) -> usize {
-    ring_slots(window) * 2
+    w.div_ceil(BLOCK_BITS) as usize + 1
 }
 
 /// Whether and how big a window is.
@@ -78,8 +75,10 @@ pub const fn blocks_for(window: u32) -> usize {
 pub enum ReplayMode {
     /// Anti-replay with a window of this many packets ([`MIN_WINDOW`]..=[`MAX_WINDOW`]).
     Window(u32),
-    /// No anti-replay: every packet is accepted.  With ESN the high bits are still inferred
-    /// and tracked, since the ICV covers them.
+    /// No anti-replay: every packet is accepted (RFC 4303 3.4.3: no inbound check).  With ESN
+    /// the high bits are still inferred and tracked, since the ICV covers them: the number is
+    /// taken from the subspace that puts it closest to the highest seen, and never refused as
+    /// too old (a first packet with any low bits is accepted).
     Disabled,
 }
 
@@ -111,8 +110,10 @@ pub enum ReplayConfigError {
 #[derive(Debug)]
 pub struct ReplayWindow<S> {
     words: S,
-    /// Ring slots - 1 (a mask); 0 when disabled.
-    mask: usize,
+    /// Ring length in blocks ([`blocks_for`] the window); 0 when disabled.
+    slots: usize,
+    /// The slot of `top`'s block.
+    top_slot: usize,
     /// Window in packets; 0 when disabled.
     window: u32,
     esn: bool,
@@ -125,7 +126,7 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
     /// [`blocks_for`]`(window)` words (any length, even zero, when disabled); extra words are
     /// left unused.  `esn` selects 64-bit extended sequence numbers.
     pub fn new(mut storage: S, mode: ReplayMode, esn: bool) -> Result<Self, ReplayConfigError> {
-        let (window, mask) = match mode {
+        let (window, slots) = match mode {
             ReplayMode::Disabled => (0, 0),
             ReplayMode::Window(w) => {
                 if !(MIN_WINDOW..=MAX_WINDOW).contains(&w) {
@@ -134,13 +135,14 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
                 if storage.len() < blocks_for(w) {
                     return Err(ReplayConfigError::StorageTooSmall);
                 }
-                (w, ring_slots(w) - 1)
+                (w, blocks_for(w))
             }
         };
         storage.fill(0);
         Ok(ReplayWindow {
             words: storage,
-            mask,
+            slots,
+            top_slot: 0,
             window,
             esn,
             top: 0,
@@ -177,19 +179,18 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
     /// value, otherwise `seq_lo` itself.  Does not change the window.
     pub fn check(&self, seq_lo: u32) -> Result<u64, ReplayError> {
         let seq = if self.esn {
-            let w = if self.window == 0 {
-                DISABLED_ESN_INFERENCE_WINDOW
+            if self.window == 0 {
+                infer_esn_disabled(self.top, seq_lo)?
             } else {
-                self.window
-            };
-            infer_esn(self.top, w, seq_lo)?
+                infer_esn(self.top, self.window, seq_lo)?
+            }
         } else {
             u64::from(seq_lo)
         };
         if self.window == 0 {
             return Ok(seq);
         }
-        self.check_full(seq).map(|()| seq)
+        self.locate(seq).map(|_| seq)
     }
 
     /// Post-authentication update with the full sequence number returned by
@@ -198,13 +199,12 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
     /// if it is the new highest.
     pub fn update(&mut self, seq: u64) -> Result<(), ReplayError> {
         if self.window != 0 {
-            let s = self.locate(seq)?;
-            // Re-tagging a stale slot drops its old bits: `s.bits` is already 0 then.
-            if let Some(w) = self.words.get_mut(s.index) {
-                *w = s.bits | s.bit;
-            }
-            if let Some(w) = self.words.get_mut(s.index.wrapping_add(1)) {
-                *w = s.block;
+            let index = match self.locate(seq)? {
+                Some(index) => index,
+                None => self.advance(seq),
+            };
+            if let Some(w) = self.words.get_mut(index) {
+                *w |= 1u64 << (seq % u64::from(BLOCK_BITS));
             }
         } else if !self.esn && seq > u64::from(u32::MAX) {
             // Keep `top` meaningful for non-ESN windows even if misused.
@@ -214,13 +214,9 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
         Ok(())
     }
 
-    /// The window test proper, on a full sequence number.
-    fn check_full(&self, seq: u64) -> Result<(), ReplayError> {
-        self.locate(seq).map(|_| ())
-    }
-
-    /// Validates `seq` against the window and finds its slot.
-    fn locate(&self, seq: u64) -> Result<Slot, ReplayError> {
+    /// Validates `seq` against the window: the slot of its block if it is at or below `top`'s
+    /// block, `None` if it is in a block above (not seen, by construction).
+    fn locate(&self, seq: u64) -> Result<Option<usize>, ReplayError> {
         if seq == 0 {
             return Err(ReplayError::SeqZero);
         }
@@ -230,39 +226,61 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
         if seq <= self.top && self.top - seq >= u64::from(self.window) {
             return Err(ReplayError::TooOld);
         }
-        let block = seq / u64::from(BLOCK_BITS);
-        // Truncation to usize is harmless: only the low bits survive the mask.
-        let index = ((block as usize) & self.mask).wrapping_mul(2);
-        let (Some(&bits), Some(&tag)) = (self.words.get(index), self.words.get(index | 1)) else {
+        let (block, top_block) = (seq / u64::from(BLOCK_BITS), self.top / u64::from(BLOCK_BITS));
+        if block > top_block {
+            return Ok(None);
+        }
+        // Within the window: fewer blocks behind `top`'s than the ring has (the window spans
+        // at most `ceil(window / 64)` blocks below and including `top`'s), so one wrap at most.
+        let behind = (top_block - block) as usize;
+        let index = if behind <= self.top_slot {
+            self.top_slot - behind
+        } else {
+            self.top_slot + self.slots - behind
+        };
+        let Some(&bits) = self.words.get(index) else {
             // Unreachable by the length check in `new`; fail closed.
             return Err(ReplayError::Replayed);
         };
-        // A slot tagged with another block holds stale bits: read it as empty.  A number
-        // above `top` never finds its bit set, since only numbers up to `top` were marked.
-        let bits = if tag == block { bits } else { 0 };
-        let bit = 1u64 << (seq % u64::from(BLOCK_BITS));
-        if bits & bit != 0 {
+        if bits & (1u64 << (seq % u64::from(BLOCK_BITS))) != 0 {
             return Err(ReplayError::Replayed);
         }
-        Ok(Slot {
-            index,
-            block,
-            bits,
-            bit,
-        })
+        Ok(Some(index))
+    }
+
+    /// Moves `top`'s block forward to `seq`'s (above it), clearing the slots the window
+    /// enters, and returns the new `top_slot`.
+    fn advance(&mut self, seq: u64) -> usize {
+        let d = seq / u64::from(BLOCK_BITS) - self.top / u64::from(BLOCK_BITS);
+        let n = self.slots;
+        if d >= n as u64 {
+            // Beyond the ring: nothing of the old window survives.
+            self.words.iter_mut().take(n).for_each(|w| *w = 0);
+            // Any slot will do for the new block; keep the ring's phase simple.
+            self.top_slot = 0;
+            return 0;
+        }
+        let mut slot = self.top_slot;
+        for _ in 0..d {
+            slot = if slot + 1 == n { 0 } else { slot + 1 };
+            if let Some(w) = self.words.get_mut(slot) {
+                *w = 0;
+            }
+        }
+        self.top_slot = slot;
+        slot
     }
 }
 
-/// Where a sequence number lives in the ring, and what is there now.
-struct Slot {
-    /// Index of the bits word (the tag follows).
-    index: usize,
-    /// Block number (`seq / 64`), the slot's tag once written.
-    block: u64,
-    /// Current bits of the block (0 if the slot holds another block).
-    bits: u64,
-    /// The sequence number's bit.
-    bit: u64,
+/// Infers the high bits with anti-replay disabled: the subspace (current, previous or next)
+/// that puts `seql` within 2^31 of `top`, as RFC 4303 appendix A.2.2 does with a window of
+/// 2^31, except that a number that would fall before subspace 0 is taken in subspace 0: with
+/// no window nothing is too old.
+fn infer_esn_disabled(top: u64, seql: u32) -> Result<u64, ReplayError> {
+    match infer_esn(top, DISABLED_ESN_INFERENCE_WINDOW, seql) {
+        Err(ReplayError::TooOld) => Ok(u64::from(seql)),
+        r => r,
+    }
 }
 
 /// Infers the high 32 bits of a sequence number from its low 32 bits `seql`, the highest
@@ -314,16 +332,52 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(blocks_for(32), 4);
-        assert_eq!(blocks_for(64), 4);
-        assert_eq!(blocks_for(65), 8);
-        assert_eq!(blocks_for(129), 8);
-        assert_eq!(blocks_for(193), 16);
-        assert_eq!(blocks_for(1024), 64);
-        assert_eq!(blocks_for(4096), 256);
-        assert_eq!(blocks_for(65536), 4096);
-        assert_eq!(blocks_for(MAX_WINDOW), 65536);
+        assert_eq!(blocks_for(32), 2);
+        assert_eq!(blocks_for(64), 2);
+        assert_eq!(blocks_for(65), 3);
+        assert_eq!(blocks_for(129), 4);
+        assert_eq!(blocks_for(1024), 17);
+        assert_eq!(blocks_for(4096), 65);
+        assert_eq!(blocks_for(65536), 1025);
+        assert_eq!(blocks_for(MAX_WINDOW), 16385);
         assert_eq!(blocks_for(u32::MAX), blocks_for(MAX_WINDOW));
+    }
+
+    /// Issue 21's bound: a window's memory (the ring, plus the window's own fields) is at
+    /// most 1.25 x (window / 8) + 64 bytes at every size from 32 to 2^20.
+    #[test]
+    fn memory_bound() {
+        let fields = core::mem::size_of::<ReplayWindow<()>>();
+        let mut w = MIN_WINDOW;
+        let mut sizes = vec![];
+        while w <= MAX_WINDOW {
+            sizes.extend([w, w + 1, w + 63, (w * 3 / 2).min(MAX_WINDOW)]);
+            w *= 2;
+        }
+        for w in sizes.into_iter().filter(|w| *w <= MAX_WINDOW) {
+            let bytes = blocks_for(w) * 8 + fields;
+            let bound = (w as usize / 8) * 5 / 4 + 64;
+            assert!(bytes <= bound, "window {w}: {bytes} bytes > {bound}");
+        }
+    }
+
+    /// Replay disabled with ESN (RFC 4303: no inbound check): every first packet is
+    /// accepted, whatever its low bits, and later ones follow the highest seen.
+    #[test]
+    fn disabled_esn_accepts_everything() {
+        for lo in [1, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xc000_0000, u32::MAX] {
+            let mut r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
+            assert_eq!(recv(&mut r, lo), Ok(u64::from(lo)), "first packet {lo:#x}");
+        }
+        let mut r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
+        assert_eq!(recv(&mut r, 5), Ok(5));
+        // More than 2^31 ahead of 5 would be behind subspace 0: taken in subspace 0.
+        assert_eq!(recv(&mut r, 0xf000_0000), Ok(0xf000_0000));
+        // Now closest ahead: the next subspace.
+        assert_eq!(recv(&mut r, 3), Ok(0x1_0000_0003));
+        assert_eq!(recv(&mut r, 0xf000_0010), Ok(0xf000_0010));
+        assert_eq!(recv(&mut r, 2), Ok(0x1_0000_0002));
+        assert_eq!(recv(&mut r, 0xffff_fff0), Ok(0xffff_fff0));
     }
 
     #[test]
