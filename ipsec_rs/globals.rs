@@ -2,7 +2,8 @@
 
 //! The module's one global: what the kernel's callbacks that carry no data
 //! pointer of ours reach (XFRM's ESP handlers and the crypto completions
-//! after them, and the event senders they call).
+//! after them, the event senders they call, and the pernet `init` of new
+//! namespaces).
 //!
 //! Owner: the module (`main.rs`), which builds it and publishes it once,
 //! before it registers anything that reads it, and withdraws and frees it
@@ -13,12 +14,16 @@
 use crate::{
     decap::Delivery,
     kapi::{aead::RequestPool, genetlink::Multicast},
+    nl::GlobalConfig,
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
 /// What the module shares module-wide.
 pub(crate) struct Globals {
+    /// The configuration new namespaces start with (the module's
+    /// parameters, `params.rs`).
+    pub(crate) defaults: GlobalConfig,
     /// Request memory of the receive path's decryptions.
     pub(crate) pool: RequestPool,
     /// Where decapsulated packets re-enter the stack.
@@ -48,11 +53,13 @@ pub(crate) fn get() -> Option<&'static Globals> {
 pub(crate) struct Published(KBox<Globals>);
 
 impl Published {
-    /// Builds the globals (request buffers of `req_slot` bytes kept per
-    /// CPU) and publishes them. Process context.
-    pub(crate) fn new(req_slot: usize) -> Result<Self> {
+    /// Builds the globals (new namespaces' configuration `defaults`,
+    /// request buffers of `req_slot` bytes kept per CPU) and publishes them.
+    /// Process context.
+    pub(crate) fn new(defaults: GlobalConfig, req_slot: usize) -> Result<Self> {
         let g = KBox::new(
             Globals {
+                defaults,
                 pool: RequestPool::new(req_slot)?,
                 delivery: Delivery::new()?,
                 events: AtomicPtr::new(core::ptr::null_mut()),

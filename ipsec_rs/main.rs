@@ -12,6 +12,7 @@
 //! - `globals.rs`: the module's one global (request memory, GRO cells, the
 //!   family's events), for callbacks without a data pointer;
 //! - `events.rs`: events multicast from the packet paths;
+//! - `params.rs`: the module's parameters, new namespaces' defaults;
 //! - `esp_input.rs`: the inbound ESP data path, in order, with every drop
 //!   counted; ESP's own steps in `esp_algs.rs` (which SAs and transforms
 //!   we take), `esp_decrypt.rs` (decryption set-up, ESN layout),
@@ -68,6 +69,7 @@ mod esp_trailer;
 mod events;
 mod config;
 mod globals;
+mod params;
 mod invalid_spi;
 mod natt;
 mod netlink;
@@ -132,7 +134,7 @@ impl kernel::Module for IpsecRs {
         // the namespaces (the handlers and the family's requests look their
         // state up). Until the family's events are published, the packet
         // paths count but send no events.
-        let globals = globals::Published::new(esp_decrypt::REQ_SLOT)?;
+        let globals = globals::Published::new(params::defaults()?, esp_decrypt::REQ_SLOT)?;
         let pernet = kapi::net::PernetRegistration::new()?;
         let rx = RxRegistration { handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?) };
         let genl = netlink::register(module)?;

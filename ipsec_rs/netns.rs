@@ -4,7 +4,7 @@
 
 use crate::{
     counters::Counters,
-    kapi,
+    globals, kapi,
     invalid_spi::{self, Limiter},
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
@@ -77,7 +77,9 @@ impl PernetState for Shared {
     /// (whose address is stable for the namespace's life, so hooks may
     /// point into it), then what its initial configuration engages.
     fn init(net: &Net) -> impl PinInit<Self, Error> {
-        let cfg = nl::GlobalConfig::DEFAULT;
+        // The module's parameters (`params.rs`), published before the
+        // pernet registration.
+        let cfg = globals::get().map_or(nl::GlobalConfig::DEFAULT, |g| g.defaults);
         let fields = move |limiter| {
             try_pin_init!(Shared {
                 writer <- new_mutex!(Engaged::default()),

@@ -12,6 +12,7 @@ pub mod errno;
 pub mod genetlink;
 pub mod net;
 pub mod netfilter;
+pub mod params;
 pub mod percpu;
 pub mod rcu;
 pub mod skb;

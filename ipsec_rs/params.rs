@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The defaults of new namespaces from the module's parameters (`modprobe
+//! ipsec_rs rx_enable=1 replay_window=4096`, or a line in
+//! `/etc/modprobe.d/`): validated at load, where an invalid value refuses
+//! the load with a message naming the parameter; a parameter not given
+//! takes the core's default; the effective values are written back so that
+//! `/sys/module/ipsec_rs/parameters/` shows what applies. They apply to
+//! `init_net` at load and to every namespace created afterwards; per
+//! namespace, `ipsec-rs set global` still overrides them.
+
+use crate::{
+    kapi::params::{params, Param},
+    nl::GlobalConfig,
+    replay::{MAX_WINDOW, MIN_WINDOW},
+};
+use kernel::prelude::*;
+
+/// A 0/1 parameter; -1 (not given) takes `default`.
+fn flag(name: &str, p: Param<i32>, default: bool) -> Result<bool> {
+    let v = match p.get() {
+        -1 => default,
+        0 => false,
+        1 => true,
+        v => {
+            pr_err!("parameter {}={} refused: 0 or 1\n", name, v);
+            return Err(EINVAL);
+        }
+    };
+    p.set(i32::from(v));
+    Ok(v)
+}
+
+/// The configuration new namespaces start with.
+pub(crate) fn defaults() -> Result<GlobalConfig> {
+    let p = params();
+    let mut c = GlobalConfig::DEFAULT;
+    let window_given = p.replay_window.get() != 0;
+    let disabled_given = p.replay_disabled.get() == 1;
+    if window_given && disabled_given {
+        pr_err!("parameters replay_window and replay_disabled=1 exclude each other\n");
+        return Err(EINVAL);
+    }
+    c.rx_enable = flag("rx_enable", p.rx_enable, c.rx_enable)?;
+    c.invalid_spi_enable = flag("invalid_spi_enable", p.invalid_spi_enable, c.invalid_spi_enable)?;
+    c.replay_disabled = flag("replay_disabled", p.replay_disabled, c.replay_disabled)?;
+    if window_given {
+        let w = p.replay_window.get();
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&w) {
+            pr_err!("parameter replay_window={} refused: {}..{} packets\n", w, MIN_WINDOW, MAX_WINDOW);
+            return Err(EINVAL);
+        }
+        c.replay_window = w;
+    }
+    p.replay_window.set(c.replay_window);
+    Ok(c)
+}
