@@ -55,7 +55,7 @@ use crate::{
         xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
     },
     netns::Shared,
-    nl::stats_attr as stat,
+    nl::{self, stats_attr as stat, SaHandler},
     replay::ReplayError,
     sa::{self, SaCtx},
     settings::{SaKey, Snapshot},
@@ -74,17 +74,79 @@ const EBADMSG: i32 = b::EBADMSG as i32;
 /// The handler type registered on the chain.
 pub(crate) struct Rx;
 
-/// Whether we decapsulate for SA `p` (of algorithm `alg`) arriving as
-/// `family`/`encap_type`.
-fn supported(p: &xfrm::Props, alg: Option<Alg>, family: u16, encap_type: i32) -> bool {
-    (p.mode == Mode::Tunnel || (p.mode == Mode::Transport && !(family == AF_INET6 && encap_type != 0)))
-        && p.family == family
-        && p.has_tfm
-        && !p.offloaded
-        && p.if_id == 0
-        && (p.dir == 0 || p.dir == 1)
-        && i32::from(p.encap_type) == encap_type
-        && alg.is_some()
+/// Whether the module decapsulates for SA `x` (of configuration `p`),
+/// else why not: XFRM's SAs we leave to XFRM.
+fn takes(x: &StateRef, p: &xfrm::Props) -> Result<(), SaHandler> {
+    if p.offloaded {
+        return Err(SaHandler::Offload);
+    }
+    if p.if_id != 0 {
+        return Err(SaHandler::XfrmInterface);
+    }
+    if !(p.dir == 0 || p.dir == 1) {
+        return Err(SaHandler::Direction);
+    }
+    if p.encap_type != 0 && p.encap_type != xfrm::UDP_ENCAP_ESPINUDP {
+        return Err(SaHandler::Encap);
+    }
+    if !(p.mode == Mode::Tunnel || (p.mode == Mode::Transport && !(p.family == AF_INET6 && p.encap_type != 0))) {
+        return Err(SaHandler::Mode);
+    }
+    if !p.has_tfm || Alg::of(&x.alg_names()).is_none() || esp_algs::decrypting_transform(x).is_none() {
+        return Err(SaHandler::Algorithm);
+    }
+    Ok(())
+}
+
+/// One ESP SA of the namespace as the per-SA view shows it
+/// (`SA_STATE_GET`): its identity, and the module's state if the module
+/// decapsulates it, else who does and why. Process context.
+pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
+    let p = x.props();
+    let fam = esp::Family::from_af(p.family).unwrap_or(esp::Family::V4);
+    let addr = |bytes: [u8; 16]| esp::IpAddr { family: fam, bytes: if fam == esp::Family::V4 { v4_only(bytes) } else { bytes } };
+    let mut alg = [0u8; nl::MAX_ALG_LEN];
+    let mut alg_len = 0;
+    let names = x.alg_names();
+    for part in [names.aead, names.enc, names.auth].into_iter().flatten() {
+        let sep = if alg_len == 0 { &b""[..] } else { &b"+"[..] };
+        for &c in Iterator::chain(sep.iter(), part.iter()) {
+            if let Some(slot) = alg.get_mut(alg_len) {
+                *slot = c;
+                alg_len += 1;
+            }
+        }
+    }
+    let ctx = shared.sa_table.find(x);
+    let handler = match (&ctx, takes(x, &p)) {
+        (Some(_), _) => SaHandler::Module,
+        (None, Err(why)) => why,
+        (None, Ok(())) if !x.lock_bh().valid() => SaHandler::Invalid,
+        (None, Ok(())) if !shared.settings.global().rx_enable => SaHandler::RxOff,
+        (None, Ok(())) => SaHandler::NotSeen,
+    };
+    nl::SaState {
+        daddr: addr(x.daddr()),
+        spi: x.spi(),
+        saddr: addr(p.saddr),
+        mode: match p.mode {
+            Mode::Transport => nl::SaMode::Transport,
+            Mode::Tunnel => nl::SaMode::Tunnel,
+            Mode::Other => nl::SaMode::Other,
+        },
+        encap: p.encap_type,
+        alg,
+        alg_len,
+        esn: p.flags & xfrm::FLAG_ESN != 0,
+        handler,
+        module: ctx.map(|c| c.state()),
+    }
+}
+
+/// An IPv4 address in a 16-byte field: its first 4 bytes, the rest zero.
+fn v4_only(mut b: [u8; 16]) -> [u8; 16] {
+    b[4..].fill(0);
+    b
 }
 
 /// Drops a packet we own: our counter, XFRM's statistic.
@@ -198,6 +260,7 @@ impl EspInput for Rx {
         let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
         let len = skb.view().len() as usize;
         if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
+            ctx.malformed.fetch_add(1, Ordering::Relaxed);
             drop_pkt(shared, skb, stat::MALFORMED, Mib::InHdrError);
             return Input::Consumed;
         }
@@ -274,7 +337,8 @@ impl EspInput for Rx {
 /// for it; otherwise the counters to bump (the packet goes to XFRM).
 fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_type: i32) -> Result<Arc<SaCtx>, &'static [u16]> {
     let p = x.props();
-    if !supported(&p, Alg::of(&x.alg_names()), family, encap_type) {
+    // Arriving the SA's own way (family, encapsulation), and an SA we take.
+    if p.family != family || i32::from(p.encap_type) != encap_type || takes(x, &p).is_err() {
         return Err(&[stat::PASSED_TO_XFRM]);
     }
     let Some(aead) = esp_algs::decrypting_transform(x) else { return Err(&[stat::PASSED_TO_XFRM]) };
@@ -412,8 +476,14 @@ impl Completion for RxOp {
             Ok(n) => n,
             Err(e) => {
                 let (counter, mib) = match e {
-                    esp_trailer::Bad::Malformed => (stat::MALFORMED, Mib::InStateProtoError),
-                    esp_trailer::Bad::Padding => (stat::BAD_PADDING, Mib::InStateProtoError),
+                    esp_trailer::Bad::Malformed => {
+                        self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
+                        (stat::MALFORMED, Mib::InStateProtoError)
+                    }
+                    esp_trailer::Bad::Padding => {
+                        self.ctx.bad_padding.fetch_add(1, Ordering::Relaxed);
+                        (stat::BAD_PADDING, Mib::InStateProtoError)
+                    }
                     esp_trailer::Bad::Strip => (stat::RX_ERRORS, Mib::InBufferError),
                 };
                 drop_pkt(shared, skb, counter, mib);
@@ -444,6 +514,7 @@ impl Completion for RxOp {
 
         let Some(inner) = decap::Inner::of(self.ctx.facts.mode, nexthdr) else {
             // A dummy packet (RFC 4303 2.6), or not IP in a tunnel.
+            self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
             drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
             return;
         };
@@ -458,6 +529,7 @@ impl Completion for RxOp {
         match decap::decapsulate(&path.delivery, skb, x, inner, &o, sync) {
             Ok(delivered) => {
                 ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
+                ctx.last_jiffies.store(crate::kapi::jiffies(), Ordering::Relaxed);
                 bump(&shared.counters, stat::DECAP_OK);
                 if !delivered {
                     bump(&shared.counters, stat::RX_ERRORS);

@@ -85,6 +85,14 @@ pub(crate) struct SaCtx {
     pub(crate) too_old: AtomicU64,
     /// ICV failures.
     pub(crate) auth_failed: AtomicU64,
+    /// Dropped for bad padding.
+    pub(crate) bad_padding: AtomicU64,
+    /// Malformed, dropped (too short, bad trailer, not IP inside).
+    pub(crate) malformed: AtomicU64,
+    /// `jiffies` when the last packet was decapsulated (meaningful once
+    /// `decap_ok` is not 0): one plain store per packet, on the cache line
+    /// `decap_ok` already dirties.
+    pub(crate) last_jiffies: AtomicU64,
     /// Last replay log line (monotonic ns), and replay drops not logged since.
     last_log_ns: AtomicU64,
     unlogged: AtomicU64,
@@ -138,6 +146,45 @@ impl SaCtx {
             return None;
         }
         Some(self.unlogged.swap(0, Ordering::Relaxed))
+    }
+
+    /// What the module keeps for the SA, for the per-SA view (`SA_STATE_GET`):
+    /// window and highest sequence number read under the SA's lock, the
+    /// counters without it. Process context.
+    pub(crate) fn state(&self) -> crate::nl::SaModuleState {
+        let (replay_window, top_seq) = {
+            let mut g = self.x.lock_bh();
+            match self.window(&mut g) {
+                Some(w) => (
+                    match w.mode() {
+                        ReplayMode::Window(n) => n,
+                        ReplayMode::Disabled => 0,
+                    },
+                    w.top(),
+                ),
+                None => (0, 0),
+            }
+        };
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let decap_ok = r(&self.decap_ok);
+        let idle_ms = (decap_ok != 0).then(|| {
+            let since = crate::kapi::jiffies().wrapping_sub(r(&self.last_jiffies));
+            crate::kapi::jiffies_to_msecs(since)
+        });
+        crate::nl::SaModuleState {
+            replay_window,
+            top_seq,
+            idle_ms,
+            conn_id: self.conn_id.load(Ordering::Relaxed),
+            counters: crate::nl::SaCounters {
+                decap_ok,
+                auth_failed: r(&self.auth_failed),
+                replayed: r(&self.replayed),
+                too_old: r(&self.too_old),
+                bad_padding: r(&self.bad_padding),
+                malformed: r(&self.malformed),
+            },
+        }
     }
 
     /// Whether the SA was handed back to XFRM (call with `x->lock` held).
@@ -341,6 +388,9 @@ pub(crate) fn get_or_insert(
             replayed: AtomicU64::new(0),
             too_old: AtomicU64::new(0),
             auth_failed: AtomicU64::new(0),
+            bad_padding: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            last_jiffies: AtomicU64::new(0),
             last_log_ns: AtomicU64::new(0),
             unlogged: AtomicU64::new(0),
             retired: AtomicBool::new(false),

@@ -25,6 +25,20 @@ pub fn now_ns() -> u64 {
     unsafe { bindings::ktime_get_mono_fast_ns() }
 }
 
+/// The kernel's tick counter (`jiffies`), one load (any context).
+#[inline]
+pub fn jiffies() -> u64 {
+    // SAFETY: `jiffies` is a live kernel variable, updated by the timer
+    // interrupt; a volatile read of a machine word, as C's `READ_ONCE`.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::jiffies)) as u64 }
+}
+
+/// `j` ticks in milliseconds.
+pub fn jiffies_to_msecs(j: u64) -> u64 {
+    // SAFETY: a pure conversion.
+    u64::from(unsafe { bindings::jiffies_to_msecs(j as _) })
+}
+
 /// Fills `buf` with random bytes from the kernel's CRNG (any context).
 pub fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.

@@ -81,6 +81,49 @@ pub fn lookup(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, famil
     NonNull::new(x).map(|ptr| StateRef { ptr })
 }
 
+/// Up to `max` references to the SAs of protocol `proto` in `net`, in
+/// XFRM's order (newest first), after the first `skip` of them: one page of
+/// a dump that resumes by count (between two calls SAs may come and go;
+/// within one, the walk holds XFRM's state lock). Process context.
+pub fn states(net: &Net, proto: u8, skip: usize, max: usize) -> Result<KVec<StateRef>> {
+    struct Walk {
+        skip: usize,
+        out: KVec<StateRef>,
+    }
+    unsafe extern "C" fn each(x: *mut b::xfrm_state, _count: c_int, data: *mut core::ffi::c_void) -> c_int {
+        // SAFETY: `data` is the `Walk` below, alive for the walk.
+        let w = unsafe { &mut *data.cast::<Walk>() };
+        if w.skip > 0 {
+            w.skip -= 1;
+            return 0;
+        }
+        if w.out.len() == w.out.capacity() {
+            // Stop: the page is full.
+            return 1;
+        }
+        let Some(ptr) = NonNull::new(x) else { return 0 };
+        // SAFETY: `x` is live while the walk holds XFRM's state lock (the
+        // state list is only changed under it); the reference taken keeps it.
+        unsafe { b::ipsec_rs_xfrm_state_hold(ptr.as_ptr()) };
+        // Capacity was reserved: no allocation under the BH spinlock.
+        match w.out.push(StateRef { ptr }, GFP_ATOMIC) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        }
+    }
+    let mut w = Walk { skip, out: KVec::with_capacity(max, GFP_KERNEL)? };
+    let mut walk = b::xfrm_state_walk::default();
+    // SAFETY: `walk` is initialised here and lives on this stack frame
+    // until `xfrm_state_walk_done` has taken its marker (if any) off XFRM's
+    // list; `each` only runs during `xfrm_state_walk`, with `w` alive.
+    unsafe {
+        b::xfrm_state_walk_init(&mut walk, proto, core::ptr::null_mut());
+        b::xfrm_state_walk(net.as_ptr(), &mut walk, Some(each), (&mut w as *mut Walk).cast());
+        b::xfrm_state_walk_done(&mut walk, net.as_ptr());
+    }
+    Ok(w.out)
+}
+
 /// Whether XFRM has an SA for (`daddr`, `spi`, `proto`) in `net`, see
 /// [`lookup`]. In softirq (or with BH disabled: the receive path), through
 /// XFRM's per-CPU input cache (`xfrm_input_state_lookup`), which the

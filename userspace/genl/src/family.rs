@@ -12,7 +12,7 @@
 
 use ipsec_rs_core::nl::{
     self, cmd, config_attr, AttrWriter, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, NlError,
-    NoSpace, SaConfig, SaSelector, Unknown,
+    NoSpace, SaConfig, SaSelector, SaState, Unknown,
 };
 use ipsec_rs_core::frag::{DfMode, FragSettings, PreFrag};
 use crate::{Client, Error, Event, FamilyInfo, GenlMsg, Transport};
@@ -276,6 +276,28 @@ impl<T: Transport> Module<T> {
         let attrs = encode_sa_set(sa).map_err(FamilyError::Invalid)?;
         self.request(cmd::SA_SET, &attrs, false)?;
         Ok(())
+    }
+
+    /// `SA_STATE_GET` of one SA (by destination and SPI), or a dump of every
+    /// ESP SA of the namespace with who decapsulates it and the module's
+    /// per-SA state.
+    pub fn sa_states(&mut self, sel: Option<&SaSelector>) -> Result<Vec<SaState>, FamilyError> {
+        let msgs = match sel {
+            Some(s) => {
+                let attrs = encode(|b| {
+                    let mut w = AttrWriter::new(b);
+                    w.put_u16(nl::sa_state_attr::FAMILY, s.daddr.family.af())?;
+                    w.put(nl::sa_state_attr::DADDR, s.daddr.as_slice())?;
+                    w.put_u32(nl::sa_state_attr::SPI, s.spi)?;
+                    Ok(w.len())
+                });
+                self.request(cmd::SA_STATE_GET, &attrs, false)?
+            }
+            None => self.request(cmd::SA_STATE_GET, &[], true)?,
+        };
+        msgs.iter()
+            .map(|m| SaState::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("SA_STATE_GET", e)))
+            .collect()
     }
 
     /// `IF_GET` of one interface, or a dump of all interfaces with overrides.

@@ -94,6 +94,17 @@ pub enum ShowWhat {
         #[arg(value_parser = parse_spi)]
         spi: Option<u32>,
     },
+    /// Every ESP SA of the namespace with its state, like `show crypto ipsec
+    /// sa`: who decapsulates it (the module, or XFRM and why), its window and
+    /// highest sequence number, time since its last packet, and its counters.
+    Sas {
+        /// Only SAs whose source or destination is this address.
+        #[arg(long, value_name = "ADDR")]
+        peer: Option<IpAddr>,
+        /// Only SAs with this SPI (decimal or 0x-hex).
+        #[arg(long, value_parser = parse_spi)]
+        spi: Option<u32>,
+    },
     /// Interface overrides: one interface, or every interface that has overrides.
     #[command(name = "if")]
     If {

@@ -162,6 +162,21 @@ fn show<T: Transport>(env: &mut Env<'_, T>, json: bool, what: &ShowWhat) -> Resu
                 write!(env.out, "{}", output::sa_table(&sas))?;
             }
         }
+        ShowWhat::Sas { peer, spi } => {
+            let peer = peer.map(core_addr);
+            let all = env.module()?.sa_states(None)?;
+            let sas: Vec<_> = all
+                .into_iter()
+                .filter(|s| peer.map_or(true, |p| s.daddr == p || s.saddr == p))
+                .filter(|s| spi.map_or(true, |n| s.spi == n))
+                .collect();
+            if json {
+                let v: Vec<_> = sas.iter().map(output::sa_state_value).collect();
+                writeln!(env.out, "{}", serde_json::Value::Array(v))?;
+            } else {
+                write!(env.out, "{}", output::sa_states_text(&sas))?;
+            }
+        }
         ShowWhat::If { dev } => {
             let idx = dev.as_deref().map(|d| env.dev(d)).transpose()?;
             let ifs = env.module()?.ifaces(idx)?;

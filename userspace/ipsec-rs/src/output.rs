@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use ipsec_rs_core::esp::{Family, IpAddr};
 use ipsec_rs_core::frag::{DfMode, PreFrag};
-use ipsec_rs_core::nl::{Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig};
+use ipsec_rs_core::nl::{Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig, SaState};
 use ipsec_rs_core::replay::ReplayMode;
 use serde_json::{json, Map, Value};
 
@@ -312,6 +312,79 @@ pub fn if_table(ifs: &[IfConfig], ifname: IfNamer<'_>) -> String {
             or_inherit(i.frag.df.map(df_name)),
             or_inherit(i.frag.prefrag.map(prefrag_name)),
         );
+    }
+    out
+}
+
+/// One SA's state as a JSON value (`show sas --json`); the module's fields
+/// are `null` for SAs XFRM decapsulates.
+pub fn sa_state_value(s: &SaState) -> Value {
+    let m = s.module.as_ref();
+    let c = m.map(|m| m.counters);
+    json!({
+        "family": family_name(s.daddr.family),
+        "saddr": addr_string(&s.saddr),
+        "daddr": addr_string(&s.daddr),
+        "spi": s.spi,
+        "mode": s.mode.name(),
+        "encap": if s.encap != 0 { "espinudp" } else { "none" },
+        "alg": String::from_utf8_lossy(s.alg()),
+        "esn": s.esn,
+        "handler": s.handler.name(),
+        "replay_window": m.map(|m| m.replay_window),
+        "top_seq": m.map(|m| m.top_seq),
+        "idle_ms": m.and_then(|m| m.idle_ms),
+        "conn_id": m.map(|m| m.conn_id),
+        "decap_ok": c.map(|c| c.decap_ok),
+        "auth_failed": c.map(|c| c.auth_failed),
+        "replayed": c.map(|c| c.replayed),
+        "too_old": c.map(|c| c.too_old),
+        "bad_padding": c.map(|c| c.bad_padding),
+        "malformed": c.map(|c| c.malformed),
+    })
+}
+
+/// `show sas`: a block per SA, in the spirit of `show crypto ipsec sa`.
+pub fn sa_states_text(sas: &[SaState]) -> String {
+    let mut out = String::new();
+    for s in sas {
+        let _ = writeln!(
+            out,
+            "SA {} -> {} spi 0x{:08x}({}) {} {}{}{}",
+            addr_string(&s.saddr),
+            addr_string(&s.daddr),
+            s.spi,
+            s.spi,
+            s.mode.name(),
+            String::from_utf8_lossy(s.alg()),
+            if s.encap != 0 { " udp-encap" } else { "" },
+            if s.esn { " esn" } else { "" },
+        );
+        match &s.module {
+            Some(m) => {
+                let c = &m.counters;
+                let window = if m.replay_window == 0 { "off".to_string() } else { m.replay_window.to_string() };
+                let idle = m.idle_ms.map_or("no packet yet".to_string(), |ms| format!("{}.{:03} s", ms / 1000, ms % 1000));
+                let _ = writeln!(out, "    decapsulated by: module (connection id {})", m.conn_id);
+                let _ = writeln!(out, "    replay window: {window}, highest seq: {}, last packet: {idle} ago", m.top_seq);
+                let _ = writeln!(
+                    out,
+                    "    #pkts decaps: {}, #auth failures: {}, #replay failures: {} (replayed {}, too old {})",
+                    c.decap_ok,
+                    c.auth_failed,
+                    c.replayed + c.too_old,
+                    c.replayed,
+                    c.too_old
+                );
+                let _ = writeln!(out, "    #bad padding: {}, #malformed: {}", c.bad_padding, c.malformed);
+            }
+            None => {
+                let _ = writeln!(out, "    decapsulated by: XFRM ({})", s.handler.name());
+            }
+        }
+    }
+    if sas.is_empty() {
+        out.push_str("no ESP SA\n");
     }
     out
 }

@@ -135,6 +135,9 @@ fn module_kernel(cfg: Rc<RefCell<GlobalConfig>>) -> FakeKernel {
                 },
                 cmd::IF_GET => Answer::Replies(vec![(cmd::IF_GET, enc(|b| iface().encode(b)))]),
                 cmd::IF_SET => Answer::Replies(vec![]),
+                cmd::SA_STATE_GET if dump => Answer::Replies(
+                    sa_states().iter().map(|st| (cmd::SA_STATE_GET, enc(|b| st.encode(b)))).collect(),
+                ),
                 _ => Answer::Error {
                     errno: libc::EOPNOTSUPP,
                     msg: Some("unknown command".into()),
@@ -142,6 +145,36 @@ fn module_kernel(cfg: Rc<RefCell<GlobalConfig>>) -> FakeKernel {
             }
         },
     )
+}
+
+/// Three SAs: two the module decapsulates (one dropping replays), one left
+/// to XFRM.
+fn sa_states() -> Vec<nl::SaState> {
+    let mut alg = [0u8; nl::MAX_ALG_LEN];
+    alg[..17].copy_from_slice(b"rfc4106(gcm(aes))");
+    let module = |spi: u32, replayed: u64| nl::SaState {
+        daddr: IpAddr::v4([192, 0, 2, 2]),
+        spi,
+        saddr: IpAddr::v4([192, 0, 2, 1]),
+        mode: nl::SaMode::Tunnel,
+        encap: 0,
+        alg,
+        alg_len: 17,
+        esn: false,
+        handler: nl::SaHandler::Module,
+        module: Some(nl::SaModuleState {
+            replay_window: 64,
+            top_seq: 100,
+            idle_ms: Some(1500),
+            conn_id: spi,
+            counters: nl::SaCounters { decap_ok: 100, replayed, ..Default::default() },
+        }),
+    };
+    let mut xfrm = module(0x3000, 0);
+    xfrm.daddr = IpAddr::v4([198, 51, 100, 7]);
+    xfrm.handler = nl::SaHandler::Algorithm;
+    xfrm.module = None;
+    vec![module(0x1000, 0), module(0x2000, 7), xfrm]
 }
 
 fn sa() -> SaConfig {
@@ -607,6 +640,29 @@ fn set_then_show_roundtrip() {
         out.contains("anti-replay        window 4096 packets"),
         "{out}"
     );
+}
+
+#[test]
+fn show_sas() {
+    let (code, out, _, _) = run_with(kernel(), &["show", "sas"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("SA 192.0.2.1 -> 192.0.2.2 spi 0x00002000(8192) tunnel rfc4106(gcm(aes))"), "{out}");
+    assert!(out.contains("#replay failures: 7 (replayed 7, too old 0)"), "{out}");
+    assert!(out.contains("last packet: 1.500 s ago"), "{out}");
+    assert!(out.contains("decapsulated by: XFRM (algorithm)"), "{out}");
+    // Filters: by SPI, by peer (either end).
+    let (_, out, _, _) = run_with(kernel(), &["show", "sas", "--spi", "0x2000", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["replayed"], 7);
+    assert_eq!(v[0]["handler"], "module");
+    let (_, out, _, _) = run_with(kernel(), &["show", "sas", "--peer", "198.51.100.7", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["handler"], "algorithm");
+    assert_eq!(v[0]["decap_ok"], serde_json::Value::Null);
+    let (_, out, _, _) = run_with(kernel(), &["show", "sas", "--peer", "192.0.2.1", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 3);
 }
 
 #[test]
