@@ -44,6 +44,8 @@ DEB_PACKAGES=(
 	qemu-system-x86 busybox-static
 	# what the selftests run inside the guest
 	iproute2 iputils-ping kmod tcpdump python3 python3-yaml python3-jsonschema
+	# the Prometheus text format's reference parser (selftests/sa_view.sh)
+	python3-prometheus-client
 	strongswan-charon strongswan-swanctl socat
 	# libraries of the extracted libreswan (fetch_libreswan) that strongSwan's
 	# packages do not pull in; libnss3-tools: certutil for `ipsec initnss`

@@ -81,6 +81,46 @@ check_eq "an SA without packets: not seen yet" \
 	"$(python3 -c 'import json; print([s["handler"] for s in json.load(open("/tmp/sas.json")) if s["spi"] == 0x7000])')" "['not-seen']"
 check_eq "one SA by filter (--spi)" "$(ip netns exec b "$TOOL" show sas --spi $((REPLAYER)) --json | grep -o '"spi":' | wc -l)" 1
 
+# Prometheus text format: parsed by the format's reference parser
+# (prometheus_client), values equal to the JSON view's.
+ip netns exec b "$TOOL" show sas --prometheus >/tmp/sas.prom
+ip netns exec b "$TOOL" stats --prometheus >/tmp/stats.prom
+ip netns exec b "$TOOL" stats --json >/tmp/stats.json
+check "Prometheus output parses, HELP/TYPE given, values equal the JSON's" python3 - <<'PY'
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+sas = {s["spi"]: s for s in json.load(open("/tmp/sas.json"))}
+fams = {f.name: f for f in text_string_to_metric_families(open("/tmp/sas.prom").read())}
+bad = []
+for name, key in [("ipsec_rs_sa_decap", "decap_ok"), ("ipsec_rs_sa_replayed", "replayed"),
+                  ("ipsec_rs_sa_too_old", "too_old"), ("ipsec_rs_sa_replay_window", "replay_window"),
+                  ("ipsec_rs_sa_top_seq", "top_seq")]:
+    f = fams[name]
+    if not f.documentation:
+        bad.append((name, "no HELP"))
+    seen = 0
+    for smp in f.samples:
+        if smp.name.endswith("_created"):
+            continue
+        spi = int(smp.labels["spi"], 16)
+        seen += 1
+        if smp.value != sas[spi][key]:
+            bad.append((name, hex(spi), smp.value, sas[spi][key]))
+    if seen != sum(1 for s in sas.values() if s["handler"] == "module"):
+        bad.append((name, "samples", seen))
+info = {int(s.labels["spi"], 16): s.labels["handler"] for s in fams["ipsec_rs_sa_info"].samples}
+if info != {spi: s["handler"] for spi, s in sas.items()}:
+    bad.append("info")
+stats = json.load(open("/tmp/stats.json"))
+for f in text_string_to_metric_families(open("/tmp/stats.prom").read()):
+    key = f.name[len("ipsec_rs_"):]
+    for smp in f.samples:
+        if smp.name.endswith("_total") and smp.value != stats[key]:
+            bad.append((f.name, smp.value, stats[key]))
+print(bad[:5])
+sys.exit(1 if bad else 0)
+PY
+
 # 10,000 SAs in namespace c: the dump is complete, without duplicates, and
 # the kernel's memory does not grow with it.
 ip netns add c

@@ -36,8 +36,12 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Stats {
         /// Print one flat JSON object: counter name -> integer.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "prometheus")]
         json: bool,
+        /// Print the Prometheus text exposition format (for node_exporter's
+        /// textfile collector or a scrape wrapper): `ipsec_rs_<counter>_total`.
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Print invalid-SPI events as they arrive.
     ///
@@ -104,6 +108,10 @@ pub enum ShowWhat {
         /// Only SAs with this SPI (decimal or 0x-hex).
         #[arg(long, value_parser = parse_spi)]
         spi: Option<u32>,
+        /// Print the Prometheus text exposition format: `ipsec_rs_sa_*`
+        /// metrics labelled by saddr, daddr and spi.
+        #[arg(long, conflicts_with = "json")]
+        prometheus: bool,
     },
     /// Interface overrides: one interface, or every interface that has overrides.
     #[command(name = "if")]

@@ -109,9 +109,11 @@ pub fn global_patch(a: &GlobalArgs) -> Result<ConfigPatch, AppError> {
 /// Runs one command (everything but `completions`, which `main` handles).
 pub fn run<T: Transport>(cmd: &Command, env: &mut Env<'_, T>) -> Result<(), AppError> {
     match cmd {
-        Command::Stats { json } => {
+        Command::Stats { json, prometheus } => {
             let c = env.module()?.stats()?;
-            if *json {
+            if *prometheus {
+                write!(env.out, "{}", output::counters_prometheus(&c))?;
+            } else if *json {
                 writeln!(env.out, "{}", output::counters_json(&c))?;
             } else {
                 write!(env.out, "{}", output::counters_table(&c))?;
@@ -162,7 +164,7 @@ fn show<T: Transport>(env: &mut Env<'_, T>, json: bool, what: &ShowWhat) -> Resu
                 write!(env.out, "{}", output::sa_table(&sas))?;
             }
         }
-        ShowWhat::Sas { peer, spi } => {
+        ShowWhat::Sas { peer, spi, prometheus } => {
             let peer = peer.map(core_addr);
             let all = env.module()?.sa_states(None)?;
             let sas: Vec<_> = all
@@ -170,7 +172,9 @@ fn show<T: Transport>(env: &mut Env<'_, T>, json: bool, what: &ShowWhat) -> Resu
                 .filter(|s| peer.map_or(true, |p| s.daddr == p || s.saddr == p))
                 .filter(|s| spi.map_or(true, |n| s.spi == n))
                 .collect();
-            if json {
+            if *prometheus {
+                write!(env.out, "{}", output::sa_states_prometheus(&sas))?;
+            } else if json {
                 let v: Vec<_> = sas.iter().map(output::sa_state_value).collect();
                 writeln!(env.out, "{}", serde_json::Value::Array(v))?;
             } else {

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use ipsec_rs_core::esp::{Family, IpAddr};
 use ipsec_rs_core::frag::{DfMode, PreFrag};
-use ipsec_rs_core::nl::{Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig, SaState};
+use ipsec_rs_core::nl::{self, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig, SaState};
 use ipsec_rs_core::replay::ReplayMode;
 use serde_json::{json, Map, Value};
 
@@ -385,6 +385,81 @@ pub fn sa_states_text(sas: &[SaState]) -> String {
     }
     if sas.is_empty() {
         out.push_str("no ESP SA\n");
+    }
+    out
+}
+
+/// The namespace's counters in the Prometheus text exposition format
+/// (version 0.0.4): one counter family per module counter,
+/// `ipsec_rs_<name>_total`, with the core's description as HELP.
+pub fn counters_prometheus(c: &Counters) -> String {
+    let mut out = String::new();
+    for info in COUNTERS {
+        let name = format!("ipsec_rs_{}_total", info.name);
+        let _ = writeln!(out, "# HELP {name} {}", prom_help(info.what));
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {}", counter_value(c, info.kind));
+    }
+    out
+}
+
+/// HELP text: backslashes and newlines escaped, as the format requires.
+fn prom_help(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// A label value: backslash, double quote and newline escaped.
+fn prom_label(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The per-SA view in the Prometheus text exposition format: an info metric
+/// for every ESP SA (labels: saddr, daddr, spi, mode, alg, handler), and for
+/// the SAs the module decapsulates their counters and gauges, labelled by
+/// saddr, daddr and spi.
+pub fn sa_states_prometheus(sas: &[SaState]) -> String {
+    let labels = |s: &SaState| {
+        format!(
+            "saddr=\"{}\",daddr=\"{}\",spi=\"0x{:08x}\"",
+            addr_string(&s.saddr),
+            addr_string(&s.daddr),
+            s.spi
+        )
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP ipsec_rs_sa_info An ESP SA of the namespace; handler: who decapsulates it (module, or the reason XFRM does).");
+    let _ = writeln!(out, "# TYPE ipsec_rs_sa_info gauge");
+    for s in sas {
+        let _ = writeln!(
+            out,
+            "ipsec_rs_sa_info{{{},mode=\"{}\",alg=\"{}\",handler=\"{}\"}} 1",
+            labels(s),
+            s.mode.name(),
+            prom_label(&String::from_utf8_lossy(s.alg())),
+            s.handler.name()
+        );
+    }
+    type Field = fn(&nl::SaModuleState) -> Option<f64>;
+    let families: [(&str, &str, &str, Field); 10] = [
+        ("ipsec_rs_sa_decap_total", "counter", "Packets of the SA decapsulated by the module.", |m| Some(m.counters.decap_ok as f64)),
+        ("ipsec_rs_sa_auth_failed_total", "counter", "Packets of the SA whose ICV did not verify.", |m| Some(m.counters.auth_failed as f64)),
+        ("ipsec_rs_sa_replayed_total", "counter", "Replays of the SA dropped (already seen).", |m| Some(m.counters.replayed as f64)),
+        ("ipsec_rs_sa_too_old_total", "counter", "Packets of the SA dropped as left of the window.", |m| Some(m.counters.too_old as f64)),
+        ("ipsec_rs_sa_bad_padding_total", "counter", "Packets of the SA dropped for bad padding.", |m| Some(m.counters.bad_padding as f64)),
+        ("ipsec_rs_sa_malformed_total", "counter", "Malformed packets of the SA dropped.", |m| Some(m.counters.malformed as f64)),
+        ("ipsec_rs_sa_replay_window", "gauge", "The module's anti-replay window of the SA in packets (0: disabled).", |m| Some(f64::from(m.replay_window))),
+        ("ipsec_rs_sa_top_seq", "gauge", "The highest sequence number of the SA authenticated.", |m| Some(m.top_seq as f64)),
+        ("ipsec_rs_sa_idle_seconds", "gauge", "Seconds since the module last decapsulated a packet of the SA.", |m| m.idle_ms.map(|ms| ms as f64 / 1000.0)),
+        ("ipsec_rs_sa_conn_id", "gauge", "The connection id of the SA's log lines.", |m| Some(f64::from(m.conn_id))),
+    ];
+    for (name, kind, help, f) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for s in sas {
+            if let Some(v) = s.module.as_ref().and_then(f) {
+                let _ = writeln!(out, "{name}{{{}}} {v}", labels(s));
+            }
+        }
     }
     out
 }

@@ -666,6 +666,27 @@ fn show_sas() {
 }
 
 #[test]
+fn prometheus_output() {
+    let (code, out, _, _) = run_with(kernel(), &["show", "sas", "--prometheus"]);
+    assert_eq!(code, 0);
+    std::fs::write(std::env::temp_dir().join("ipsec-rs-sas.prom"), &out).unwrap();
+    assert!(out.contains("# TYPE ipsec_rs_sa_replayed_total counter\n"), "{out}");
+    assert!(
+        out.contains(r#"ipsec_rs_sa_replayed_total{saddr="192.0.2.1",daddr="192.0.2.2",spi="0x00002000"} 7"#),
+        "{out}"
+    );
+    assert!(out.contains(r#"handler="algorithm"} 1"#), "{out}");
+    assert!(out.contains(r#"ipsec_rs_sa_idle_seconds{saddr="192.0.2.1",daddr="192.0.2.2",spi="0x00001000"} 1.5"#), "{out}");
+    // SAs XFRM decapsulates have no module counters.
+    assert!(!out.contains(r#"ipsec_rs_sa_decap_total{saddr="192.0.2.1",daddr="198.51.100.7""#), "{out}");
+    let (code, out, _, _) = run_with(kernel(), &["stats", "--prometheus"]);
+    assert_eq!(code, 0);
+    std::fs::write(std::env::temp_dir().join("ipsec-rs-stats.prom"), &out).unwrap();
+    assert!(out.contains("# TYPE ipsec_rs_esp_v4_total counter\nipsec_rs_esp_v4_total "), "{out}");
+    assert_eq!(out.matches("# HELP ").count(), nl::COUNTERS.len());
+}
+
+#[test]
 fn show_sa_json() {
     let (code, out, _, _) = run_with(kernel(), &["show", "sa", "--json"]);
     assert_eq!(code, 0);
