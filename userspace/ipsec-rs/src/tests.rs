@@ -316,11 +316,14 @@ fn counter_names_match_yaml_spec_if_present() {
         eprintln!("{path} not found; skipping");
         return;
     };
-    // The `stats` attribute set runs from its `name: stats` to `operations:`;
-    // its attribute names, in order, must be ours in kebab case.
+    // The `stats` attribute set runs from its `name: stats` to the next set
+    // (or `operations:`); its attribute names, in order, must be ours in
+    // kebab case.
     let start = yaml.find("name: stats\n").expect("stats attribute set");
-    let end = yaml[start..]
-        .find("\noperations:")
+    let end = [yaml[start..].find("\n  -\n    name: "), yaml[start..].find("\noperations:")]
+        .into_iter()
+        .flatten()
+        .min()
         .map_or(yaml.len(), |e| start + e);
     let names: Vec<&str> = yaml[start..end]
         .lines()

@@ -60,6 +60,12 @@ pub struct Recovery {
     /// Log the daemon's counters every this many seconds (0: only on
     /// SIGUSR1 and at exit; default 300).
     pub stats_interval_secs: u64,
+    /// Also write the counters in the Prometheus text format to this file
+    /// (replaced atomically every `metrics_interval_secs`, for
+    /// node_exporter's textfile collector); empty: not written (default).
+    pub metrics_file: String,
+    /// How often `metrics_file` is rewritten, seconds (default 15).
+    pub metrics_interval_secs: u64,
 }
 
 /// The IKE daemon recovery acts through.
@@ -84,6 +90,8 @@ impl Default for Recovery {
             invalid_spi_notify: true,
             retry_secs: 30,
             stats_interval_secs: 300,
+            metrics_file: String::new(),
+            metrics_interval_secs: 15,
         }
     }
 }

@@ -272,6 +272,8 @@ pub fn run(cfg: Config, backend: Box<dyn Backend>) {
         s => Some(Duration::from_secs(s)),
     };
     let mut next_stats = stats_every.map(|d| Instant::now() + d);
+    let metrics_every = Duration::from_secs(cfg.recovery.metrics_interval_secs.max(1));
+    let mut next_metrics = Instant::now();
     let mut ctrl = ctrl_notify();
     let mut sub: Option<Sub> = None;
     let mut lost: u64 = 0;
@@ -283,6 +285,13 @@ pub fn run(cfg: Config, backend: Box<dyn Backend>) {
     while !STOP.load(Ordering::Relaxed) {
         if DUMP.swap(false, Ordering::Relaxed) {
             tracing::info!("{}", counters.line());
+            next_metrics = Instant::now();
+        }
+        if !cfg.recovery.metrics_file.is_empty() && Instant::now() >= next_metrics {
+            if let Err(e) = write_metrics(&cfg.recovery.metrics_file, &counters.prometheus()) {
+                tracing::warn!("cannot write {}: {e}", cfg.recovery.metrics_file);
+            }
+            next_metrics = Instant::now() + metrics_every;
         }
         if let (Some(every), Some(at)) = (stats_every, next_stats) {
             if Instant::now() >= at {
@@ -649,4 +658,12 @@ mod tests {
         let s = counters.line();
         assert!(s.contains("recoveries_ok=1 recoveries_failed=0"), "{s}");
     }
+}
+
+/// Replaces `path` with `text` atomically (a temporary file beside it, then
+/// a rename), so that a scrape never reads half of it.
+fn write_metrics(path: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }

@@ -186,6 +186,9 @@ macro_rules! counters {
             pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
                 vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
             }
+
+            /// Each counter's one-line description, in the same order.
+            pub const HELP: &'static [(&'static str, &'static str)] = &[$((stringify!($name), $doc),)*];
         }
     };
 }
@@ -224,6 +227,17 @@ impl Counters {
             Decision::Skip(Skip::GlobalLimit) => &self.skipped_global_limit,
             Decision::Skip(Skip::Busy) => &self.skipped_busy,
         });
+    }
+
+    /// The counters in the Prometheus text exposition format:
+    /// `ipsec_rsd_<name>_total`, with HELP and TYPE lines.
+    pub fn prometheus(&self) -> String {
+        let mut s = String::new();
+        for ((name, v), (_, help)) in self.snapshot().into_iter().zip(Self::HELP) {
+            let m = format!("ipsec_rsd_{name}_total");
+            s.push_str(&format!("# HELP {m} {help}\n# TYPE {m} counter\n{m} {v}\n"));
+        }
+        s
     }
 
     /// `ipsec-rsd stats: events=N acted=N ...`.
@@ -366,5 +380,22 @@ mod tests {
         );
         assert!(line.contains(" skipped_unknown_peer=2 "), "{line}");
         assert!(line.contains(" skipped_busy=1 "), "{line}");
+    }
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::Counters;
+
+    #[test]
+    fn prometheus_text() {
+        let c = Counters::default();
+        Counters::inc(&c.events);
+        Counters::inc(&c.events);
+        Counters::inc(&c.acted);
+        let t = c.prometheus();
+        assert!(t.contains("# HELP ipsec_rsd_events_total Invalid-SPI events received.\n# TYPE ipsec_rsd_events_total counter\nipsec_rsd_events_total 2\n"), "{t}");
+        assert!(t.contains("ipsec_rsd_acted_total 1\n"), "{t}");
+        assert_eq!(t.matches("# TYPE ").count(), Counters::HELP.len());
     }
 }
