@@ -119,7 +119,7 @@ run: modules
 # the same vermagic, and a module built for one must never be loaded into
 # the other.
 PERF_BUILD := $(PWD)/out/build-perf
-PERF_VM := selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko
+PERF_VM := IPSEC_RS_VM_MEM=1024 selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko
 # bench_decap.sh on a guest whose clock counts instructions (deterministic,
 # immune to the host's load; see Documentation/testing.rst); empty for the
 # host's clock.
