@@ -15,7 +15,7 @@ require_tool
 RAW="python3 $IPSEC_RS_REPO/selftests/lib/nl_raw.py"
 
 # Command numbers (core/src/nl.rs, cmd).
-GET_STATS=1 GET_CONFIG=2 SET_CONFIG=3 SA_GET=4 SA_SET=5 IF_GET=6 IF_SET=7
+GET_STATS=1 GET_CONFIG=2 SET_CONFIG=3 SA_GET=4 SA_SET=5 IF_GET=6 IF_SET=7 SA_STATE_GET=9
 
 # reject NAME WANT_MSG WANT_ATTR CMD [--dump] ATTRS...: the request fails with
 # a non-zero errno, the extended ACK's message WANT_MSG, and its offset on the
@@ -99,6 +99,12 @@ reject "IF_GET: ifindex as u16" "invalid attribute length" 1 $IF_GET 1:u16:1
 reject "IF_SET: df-mode 9" "integer out of range" 2 $IF_SET 1:u32:1 2:u8:9
 reject "IF_SET: unknown attribute 4" "Unknown attribute type" 4 $IF_SET 1:u32:1 4:u8:1
 accept "IF_GET dump without attributes" $IF_GET --dump
+# SA_STATE_GET: the sa-state set.
+reject "SA_STATE_GET: spi as u16" "invalid attribute length" 3 $SA_STATE_GET 1:u16:2 2:hex:c0000202 3:u16:1
+reject "SA_STATE_GET: mode 3" "integer out of range" 5 $SA_STATE_GET 1:u16:2 2:hex:c0000202 3:u32:1 5:u8:3
+reject "SA_STATE_GET: daddr of 2 bytes" "binary attribute size out of range" 2 $SA_STATE_GET 1:u16:2 2:hex:c000 3:u32:1
+reject "SA_STATE_GET dump: unknown attribute 20" "Unknown attribute type" 20 $SA_STATE_GET --dump 20:u32:1
+accept "SA_STATE_GET dump without attributes" $SA_STATE_GET --dump
 run_batch
 check "rmmod" unload_module
 ktap_finish
