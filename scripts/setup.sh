@@ -194,14 +194,20 @@ build_bindgen() {
 }
 
 write_toolchain_mk() {
-	cat >"$CACHE/toolchain.mk.tmp" <<-EOF
+	# A temporary file of this run's own (two set-ups at once, say `make`
+	# of the debug module while the perf kernel builds, must not take each
+	# other's), renamed into place: readers see the old file or the new.
+	local tmp
+	tmp=$(mktemp "$CACHE/toolchain.mk.XXXXXX")
+	cat >"$tmp" <<-EOF
 		# Written by scripts/setup.sh; do not edit.
 		RUST_LIB_SRC := $RUST_LIB_SRC
 		BINDGEN := $BINDGEN_DIR/bin/bindgen
 		LIBCLANG_PATH := /usr/lib/llvm-$LLVM_VER/lib
 		IPSEC_RS_KVER := $KVER
 	EOF
-	mv "$CACHE/toolchain.mk.tmp" "$CACHE/toolchain.mk"
+	chmod 644 "$tmp"
+	mv "$tmp" "$CACHE/toolchain.mk"
 }
 
 kmake() {
