@@ -169,8 +169,8 @@ fn show<T: Transport>(env: &mut Env<'_, T>, json: bool, what: &ShowWhat) -> Resu
             let all = env.module()?.sa_states(None)?;
             let sas: Vec<_> = all
                 .into_iter()
-                .filter(|s| peer.map_or(true, |p| s.daddr == p || s.saddr == p))
-                .filter(|s| spi.map_or(true, |n| s.spi == n))
+                .filter(|s| peer.is_none_or(|p| s.daddr == p || s.saddr == p))
+                .filter(|s| spi.is_none_or(|n| s.spi == n))
                 .collect();
             if *prometheus {
                 write!(env.out, "{}", output::sa_states_prometheus(&sas))?;

@@ -439,6 +439,14 @@ pub fn event_source(ev: &InvalidSpiEvent) -> IpAddr {
     std_addr(&ev.saddr)
 }
 
+/// Replaces `path` with `text` atomically (a temporary file beside it, then
+/// a rename), so that a scrape never reads half of it.
+fn write_metrics(path: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,12 +666,4 @@ mod tests {
         let s = counters.line();
         assert!(s.contains("recoveries_ok=1 recoveries_failed=0"), "{s}");
     }
-}
-
-/// Replaces `path` with `text` atomically (a temporary file beside it, then
-/// a rename), so that a scrape never reads half of it.
-fn write_metrics(path: &str, text: &str) -> std::io::Result<()> {
-    let tmp = format!("{path}.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
