@@ -88,6 +88,7 @@ pub(crate) struct Outer {
 /// `Ok(false)`: decapsulated, but the stack dropped it on the way in
 /// (counted by the device). `sync`: still inside the ESP handler (see
 /// [`Delivery::deliver`]).
+#[inline]
 pub(crate) fn decapsulate(
     delivery: &Delivery,
     mut skb: OwnedSkb,
@@ -163,6 +164,7 @@ impl Delivery {
     /// completion, nesting) through this CPU's GRO cell. False if the
     /// packet was dropped on the way in (device down, queue full: counted
     /// by the device's `rx_dropped`).
+    #[inline]
     pub(crate) fn deliver(&self, mut skb: OwnedSkb, sync: bool) -> bool {
         skb.drop_dst_and_ct();
         if sync && skb.dev_elides_gro() && self.depth.this_cpu(0) == 0 {

@@ -34,26 +34,23 @@ pub(crate) const REQ_SLOT: usize = 1024;
 /// Bytes the ESN layout inserts (the high sequence bits).
 const SEQ_HI_LEN: usize = 4;
 
-/// The caller's completion, and what the ESN layout displaced.
+/// With ESN: the caller's completion, and the 4 bytes in front of the ESP
+/// header (the end of the outer headers) that the SPI was moved over.
 struct EspOp<C> {
-    /// With ESN: the 4 bytes in front of the ESP header (the end of the
-    /// outer headers) that `SPI` was moved over.
-    saved: Option<[u8; SEQ_HI_LEN]>,
+    saved: [u8; SEQ_HI_LEN],
     inner: C,
 }
 
 impl<C: Completion> Completion for EspOp<C> {
     fn complete(self, mut skb: OwnedSkb, err: i32, sync: bool) {
-        if let Some(saved) = self.saved {
-            // SAFETY: the head was made private before decryption
-            // (`make_writable`) and nothing shared it since; `data` is
-            // where `decrypt` left it, 4 bytes in front of the ESP header.
-            if let Some(h) = unsafe { skb.linear_mut(0, ESP_HDR_LEN + SEQ_HI_LEN) } {
-                h.copy_within(0..SEQ_HI_LEN, SEQ_HI_LEN);
-                h[..SEQ_HI_LEN].copy_from_slice(&saved);
-            }
-            skb.pull_linear(SEQ_HI_LEN);
+        // SAFETY: the head was made private before decryption
+        // (`make_writable`) and nothing shared it since; `data` is where
+        // `decrypt` left it, 4 bytes in front of the ESP header.
+        if let Some(h) = unsafe { skb.linear_mut(0, ESP_HDR_LEN + SEQ_HI_LEN) } {
+            h.copy_within(0..SEQ_HI_LEN, SEQ_HI_LEN);
+            h[..SEQ_HI_LEN].copy_from_slice(&self.saved);
         }
+        skb.pull_linear(SEQ_HI_LEN);
         self.inner.complete(skb, err, sync)
     }
 }
@@ -84,25 +81,27 @@ pub(crate) unsafe fn decrypt<C: Completion>(
     let Some(cryptlen) = len.checked_sub(ESP_HDR_LEN + info.ivsize) else {
         return ctx.complete(skb, -(b::EINVAL as i32), true);
     };
-    let mut saved = None;
-    if let Some(hi) = esn_hi {
-        // SAFETY: the head is private (`make_writable`, caller); what lies
-        // in front of the ESP header is the outer IP (and UDP) header in
-        // the same head.
-        let Some(h) = (unsafe { skb.push_linear(SEQ_HI_LEN, ESP_HDR_LEN + SEQ_HI_LEN) }) else {
-            return ctx.complete(skb, -(b::EINVAL as i32), true);
-        };
-        let mut s = [0u8; SEQ_HI_LEN];
-        s.copy_from_slice(&h[..SEQ_HI_LEN]);
-        h.copy_within(SEQ_HI_LEN..2 * SEQ_HI_LEN, 0);
-        h[SEQ_HI_LEN..2 * SEQ_HI_LEN].copy_from_slice(&hi.to_be_bytes());
-        saved = Some(s);
-    }
-    let hi_len = if saved.is_some() { SEQ_HI_LEN } else { 0 };
+    let Some(hi) = esn_hi else {
+        // Without ESN the packet is decrypted as it lies, and `ctx` completes
+        // directly (no wrapper to move it through).
+        let at = InPlace { nfrags, iv_at: ESP_HDR_LEN, assoclen: ESP_HDR_LEN + info.ivsize, cryptlen };
+        // SAFETY: the caller's contract.
+        return unsafe { aead::decrypt_in_place(pool, aead, info, skb, at, ctx) };
+    };
+    // SAFETY: the head is private (`make_writable`, caller); what lies in
+    // front of the ESP header is the outer IP (and UDP) header in the same
+    // head.
+    let Some(h) = (unsafe { skb.push_linear(SEQ_HI_LEN, ESP_HDR_LEN + SEQ_HI_LEN) }) else {
+        return ctx.complete(skb, -(b::EINVAL as i32), true);
+    };
+    let mut saved = [0u8; SEQ_HI_LEN];
+    saved.copy_from_slice(&h[..SEQ_HI_LEN]);
+    h.copy_within(SEQ_HI_LEN..2 * SEQ_HI_LEN, 0);
+    h[SEQ_HI_LEN..2 * SEQ_HI_LEN].copy_from_slice(&hi.to_be_bytes());
     let at = InPlace {
         nfrags,
-        iv_at: ESP_HDR_LEN + hi_len,
-        assoclen: ESP_HDR_LEN + hi_len + info.ivsize,
+        iv_at: ESP_HDR_LEN + SEQ_HI_LEN,
+        assoclen: ESP_HDR_LEN + SEQ_HI_LEN + info.ivsize,
         cryptlen,
     };
     // SAFETY: the caller's contract, which `EspOp` (owning `ctx`) keeps.

@@ -490,15 +490,15 @@ void *ipsec_rs_kmalloc_atomic(size_t size)
 	return kmalloc(size, GFP_ATOMIC);
 }
 
-struct ipsec_rs_skb_layout ipsec_rs_skb_layout(const struct sk_buff *skb)
+/* What decides whether an skb's data can be written in place, packed in one
+ * word (IPSEC_RS_SKB_*; the number of page fragments above bit 8). */
+u32 ipsec_rs_skb_layout(const struct sk_buff *skb)
 {
-	return (struct ipsec_rs_skb_layout){
-		.cloned = skb_cloned(skb),
-		.nonlinear = skb_is_nonlinear(skb),
-		.frag_list = skb_has_frag_list(skb),
-		.shared_frag = skb_has_shared_frag(skb),
-		.nr_frags = skb_shinfo(skb)->nr_frags,
-	};
+	return (skb_cloned(skb) ? IPSEC_RS_SKB_CLONED : 0) |
+	       (skb_is_nonlinear(skb) ? IPSEC_RS_SKB_NONLINEAR : 0) |
+	       (skb_has_frag_list(skb) ? IPSEC_RS_SKB_FRAG_LIST : 0) |
+	       (skb_has_shared_frag(skb) ? IPSEC_RS_SKB_SHARED_FRAG : 0) |
+	       ((u32)skb_shinfo(skb)->nr_frags << 8);
 }
 
 /* The decapsulated tunnel-mode packet becomes the inner one (as

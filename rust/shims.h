@@ -150,15 +150,12 @@ void *ipsec_rs_pcpu_xchg_ptr(void * __percpu *slot, void *p);
 void *ipsec_rs_pcpu_take_ptr(void * __percpu *slot, int cpu);
 int ipsec_rs_next_possible_cpu(int prev);
 void *ipsec_rs_kmalloc_atomic(size_t size);
-/* What decides whether an skb's data can be written in place. */
-struct ipsec_rs_skb_layout {
-	bool cloned;
-	bool nonlinear;
-	bool frag_list;
-	bool shared_frag;
-	u8 nr_frags;
-};
-struct ipsec_rs_skb_layout ipsec_rs_skb_layout(const struct sk_buff *skb);
+/* What decides whether an skb's data can be written in place (one word). */
+#define IPSEC_RS_SKB_CLONED 1u
+#define IPSEC_RS_SKB_NONLINEAR 2u
+#define IPSEC_RS_SKB_FRAG_LIST 4u
+#define IPSEC_RS_SKB_SHARED_FRAG 8u
+u32 ipsec_rs_skb_layout(const struct sk_buff *skb);
 bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
 bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr);
 void ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);

@@ -275,12 +275,12 @@ impl OwnedSkb {
         let p = self.ptr.as_ptr();
         // SAFETY: live and ours; plain reads of the packet's layout.
         let l = unsafe { b::ipsec_rs_skb_layout(p) };
-        if !l.cloned {
-            if !l.nonlinear {
+        if l & b::IPSEC_RS_SKB_CLONED == 0 {
+            if l & b::IPSEC_RS_SKB_NONLINEAR == 0 {
                 return Ok(1);
             }
-            if !l.frag_list && !l.shared_frag {
-                return Ok(usize::from(l.nr_frags) + 1);
+            if l & (b::IPSEC_RS_SKB_FRAG_LIST | b::IPSEC_RS_SKB_SHARED_FRAG) == 0 {
+                return Ok((l >> 8) as usize + 1);
             }
         }
         let mut trailer: *mut b::sk_buff = core::ptr::null_mut();
