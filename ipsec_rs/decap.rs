@@ -170,7 +170,7 @@ impl Delivery {
         if sync && skb.dev_elides_gro() && self.depth.this_cpu(0) == 0 {
             self.depth.add(0, 1);
             skb.receive_now();
-            self.depth.add(0, 1u64.wrapping_neg());
+            self.depth.sub(0, 1);
             return true;
         }
         self.gro.receive(skb)

@@ -104,7 +104,7 @@ fn takes(x: &StateRef, p: &xfrm::Props) -> Result<(), SaHandler> {
 pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
     let p = x.props();
     let fam = esp::Family::from_af(p.family).unwrap_or(esp::Family::V4);
-    let addr = |bytes: [u8; 16]| esp::IpAddr { family: fam, bytes: if fam == esp::Family::V4 { v4_only(bytes) } else { bytes } };
+    let addr = |bytes: [u8; 16]| esp::IpAddr::of_family(fam, bytes);
     let mut alg = [0u8; nl::MAX_ALG_LEN];
     let mut alg_len = 0;
     let names = x.alg_names();
@@ -141,12 +141,6 @@ pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
         handler,
         module: ctx.map(|c| c.state()),
     }
-}
-
-/// An IPv4 address in a 16-byte field: its first 4 bytes, the rest zero.
-fn v4_only(mut b: [u8; 16]) -> [u8; 16] {
-    b[4..].fill(0);
-    b
 }
 
 /// Drops a packet we own: our counter, XFRM's statistic.

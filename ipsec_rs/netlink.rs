@@ -149,11 +149,11 @@ fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
         SetError::NoMem => ENOMEM,
         _ => EINVAL,
     };
-    let mut buf = [0u8; 128];
-    let mut pos = d.cursor();
     if command == cmd::SA_STATE_GET {
         return dump_sa_states(st, d);
     }
+    let mut buf = [0u8; 128];
+    let mut pos = d.cursor();
     match command {
         cmd::SA_GET => {
             let list = st.settings.sa_list(d.net()).map_err(map)?;

@@ -68,11 +68,9 @@ impl SaKey {
 
     /// The key of an XFRM SA.
     pub(crate) fn of_state(x: &xfrm::State) -> Self {
-        let mut daddr = x.daddr();
-        if x.family() == Family::V4.af() {
-            // Only the first 4 bytes of an IPv4 xfrm_address_t are meaningful.
-            daddr[4..].fill(0);
-        }
+        // Only the family's bytes of an xfrm_address_t are meaningful.
+        let fam = Family::from_af(x.family()).unwrap_or(Family::V6);
+        let daddr = IpAddr::of_family(fam, x.daddr()).bytes;
         SaKey { family: x.family(), daddr, spi: x.spi(), proto: x.proto() }
     }
 

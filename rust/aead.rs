@@ -251,7 +251,11 @@ impl RequestPool {
     }
 
     fn count(&self, started: bool) {
-        self.inflight.add(0, if started { 1 } else { 1u64.wrapping_neg() });
+        if started {
+            self.inflight.add(0, 1);
+        } else {
+            self.inflight.sub(0, 1);
+        }
     }
 
     /// Waits until no asynchronous request is pending, so that their

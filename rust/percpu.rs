@@ -43,6 +43,14 @@ impl<const N: usize> PerCpuCounters<N> {
         }
     }
 
+    /// Subtracts `v` from counter `idx` on this CPU (counters are summed
+    /// modulo 2^64, so a count that goes up on one CPU and down on another
+    /// sums right); any context.
+    #[inline]
+    pub fn sub(&self, idx: usize, v: u64) {
+        self.add(idx, v.wrapping_neg())
+    }
+
     /// Adds one to counter `idx`.
     #[inline]
     pub fn inc(&self, idx: usize) {

@@ -99,6 +99,15 @@ impl IpAddr {
         }
     }
 
+    /// An address of `family` from a 16-byte field (an `xfrm_address_t`, say),
+    /// of which only the family's bytes count: the rest is zeroed.
+    pub fn of_family(family: Family, mut bytes: [u8; 16]) -> Self {
+        if let Some(rest) = bytes.get_mut(family.addr_len()..) {
+            rest.fill(0);
+        }
+        IpAddr { family, bytes }
+    }
+
     /// The significant bytes: 4 for IPv4, 16 for IPv6.
     pub fn as_slice(&self) -> &[u8] {
         self.bytes
@@ -670,6 +679,14 @@ mod tests {
         p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb9].repeat(4));
         p.extend_from_slice(&body);
         p
+    }
+
+    #[test]
+    fn of_family_keeps_only_the_family_bytes() {
+        let mut b = [0xffu8; 16];
+        b[..4].copy_from_slice(&[192, 0, 2, 1]);
+        assert_eq!(IpAddr::of_family(Family::V4, b), IpAddr::v4([192, 0, 2, 1]));
+        assert_eq!(IpAddr::of_family(Family::V6, b).bytes, b);
     }
 
     #[test]
