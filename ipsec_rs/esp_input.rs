@@ -348,7 +348,7 @@ fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_t
         Ok(c) => Ok(c),
         Err(sa::NoEntry::Closed) => Err(&[]),
         // Never handled by us: XFRM's own state stays authoritative.
-        Err(sa::NoEntry::Resources) => Err(&[stat::PASSED_TO_XFRM, stat::RX_ERRORS]),
+        Err(sa::NoEntry::Resources) => Err(&[stat::PASSED_TO_XFRM, stat::SA_NO_MEMORY]),
     }
 }
 
@@ -526,7 +526,7 @@ impl Completion for RxOp {
                 ctx.last_jiffies.store(crate::kapi::jiffies(), Ordering::Relaxed);
                 bump(&shared.counters, stat::DECAP_OK);
                 if !delivered {
-                    bump(&shared.counters, stat::RX_ERRORS);
+                    bump(&shared.counters, stat::REENTRY_DROPPED);
                 }
             }
             Err(f) => drop_pkt(shared, f.skb, f.counter, f.mib),

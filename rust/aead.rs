@@ -23,7 +23,7 @@
 //! No `CRYPTO_TFM_REQ_MAY_BACKLOG`: a full asynchronous queue fails the
 //! request (`-EBUSY`). No `CRYPTO_TFM_REQ_MAY_SLEEP`: we run in softirq.
 
-use super::{bindings as b, percpu::PerCpuCounters, skb::{DevRef, OwnedSkb}};
+use super::{bindings as b, percpu::{self, PerCpuCounters}, skb::{DevRef, OwnedSkb}};
 use core::{
     ffi::c_void,
     marker::PhantomData,
@@ -224,7 +224,7 @@ impl RequestPool {
         }
         // SAFETY: the slot is live (invariant); this CPU's value is taken
         // and replaced by null, atomically with respect to interrupts.
-        let p = unsafe { b::ipsec_rs_pcpu_xchg_ptr(self.spare.as_ptr(), core::ptr::null_mut()) };
+        let p = unsafe { percpu::this_cpu_xchg_ptr(self.spare.as_ptr(), core::ptr::null_mut()) };
         if !p.is_null() {
             return p.cast();
         }
@@ -244,7 +244,7 @@ impl RequestPool {
         if size <= self.slot {
             // SAFETY: `p` is a slot-sized buffer of ours (caller): it
             // becomes this CPU's spare, and the previous spare is freed.
-            p = unsafe { b::ipsec_rs_pcpu_xchg_ptr(self.spare.as_ptr(), p) };
+            p = unsafe { percpu::this_cpu_xchg_ptr(self.spare.as_ptr(), p) };
         }
         // SAFETY: a kmalloc buffer no one uses (or null).
         unsafe { b::kfree(p) };

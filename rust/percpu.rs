@@ -1,11 +1,104 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Per-CPU arrays of `u64` counters: cheap to bump from any context
-//! (`this_cpu_add`, no lock, no atomic), summed over CPUs when read.
+//! (`this_cpu_add`, no lock, no atomic), summed over CPUs when read; and
+//! the `this_cpu` operations themselves.
+//!
+//! On x86-64 the operations are what C's `this_cpu_add`, `this_cpu_read`
+//! and `this_cpu_xchg` compile to, written here so that a counter bump on
+//! the packet path is one instruction instead of a call: a per-CPU pointer
+//! is an offset that the `gs` segment base (this CPU's area) turns into
+//! this CPU's copy, and a single read-modify-write instruction on it cannot
+//! be split by an interrupt or a migration. Other architectures call the
+//! C macros through `shims.c`.
 
 use super::bindings as b;
 use core::ffi::c_void;
 use kernel::prelude::*;
+
+/// `this_cpu_add(*p, v)`.
+///
+/// # Safety
+///
+/// `p` is a per-CPU pointer (from `alloc_percpu`, or into such an area) to
+/// a live `u64`.
+#[inline(always)]
+pub unsafe fn this_cpu_add(p: *mut u64, v: u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `gs:[p]` is this CPU's copy of the per-CPU `u64` at `p`
+    // (caller); one `add` to memory is atomic with respect to interrupts
+    // and preemption on this CPU, which is all `this_cpu_add` promises.
+    unsafe {
+        core::arch::asm!("add qword ptr gs:[{p}], {v}", p = in(reg) p, v = in(reg) v,
+                         options(nostack))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as the caller promises.
+    unsafe {
+        b::ipsec_rs_pcpu_add(p, 0, v)
+    }
+}
+
+/// `this_cpu_read(*p)`.
+///
+/// # Safety
+///
+/// As [`this_cpu_add`].
+#[inline(always)]
+pub unsafe fn this_cpu_read(p: *const u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v: u64;
+        // SAFETY: `gs:[p]` is this CPU's copy of the live `u64` (caller).
+        unsafe {
+            core::arch::asm!("mov {v}, qword ptr gs:[{p}]", p = in(reg) p, v = out(reg) v,
+                             options(nostack, readonly, preserves_flags))
+        };
+        v
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as the caller promises.
+    unsafe {
+        b::ipsec_rs_pcpu_read(p.cast_mut(), 0)
+    }
+}
+
+/// `this_cpu_xchg(*slot, p)`: this CPU's pointer in `slot` replaced by `p`,
+/// the previous one returned.
+///
+/// # Safety
+///
+/// `slot` is a per-CPU pointer to a live `void *` (from `alloc_percpu`).
+#[inline(always)]
+pub unsafe fn this_cpu_xchg_ptr(slot: *mut *mut c_void, p: *mut c_void) -> *mut c_void {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let old: *mut c_void;
+        // SAFETY: `gs:[slot]` is this CPU's copy of the live slot (caller).
+        // As the kernel's `this_cpu_xchg`: a `cmpxchg` without `lock`
+        // (only this CPU writes its copy, and one instruction cannot be
+        // split by an interrupt), retried until the value it read is the
+        // one it replaced; `rax` holds the previous value at the end.
+        unsafe {
+            core::arch::asm!(
+                "mov rax, qword ptr gs:[{slot}]",
+                "2:",
+                "cmpxchg qword ptr gs:[{slot}], {new}",
+                "jne 2b",
+                slot = in(reg) slot,
+                new = in(reg) p,
+                out("rax") old,
+                options(nostack),
+            )
+        };
+        old
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as the caller promises.
+    unsafe {
+        b::ipsec_rs_pcpu_xchg_ptr(slot, p)
+    }
+}
 
 /// `N` per-CPU `u64` counters.
 ///
@@ -38,8 +131,9 @@ impl<const N: usize> PerCpuCounters<N> {
     #[inline]
     pub fn add(&self, idx: usize, v: u64) {
         if idx < N {
-            // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`.
-            unsafe { b::ipsec_rs_pcpu_add(self.ptr, idx, v) }
+            // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`:
+            // `ptr + idx` is a per-CPU pointer to a live `u64`.
+            unsafe { this_cpu_add(self.ptr.wrapping_add(idx), v) }
         }
     }
 
@@ -65,7 +159,7 @@ impl<const N: usize> PerCpuCounters<N> {
             return 0;
         }
         // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`.
-        unsafe { b::ipsec_rs_pcpu_read(self.ptr, idx) }
+        unsafe { this_cpu_read(self.ptr.wrapping_add(idx)) }
     }
 
     /// The sum of counter `idx` over all possible CPUs (0 for `idx >= N`).

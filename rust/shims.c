@@ -2,6 +2,10 @@
 /*
  * One-line forwarders for `static inline` kernel functions (see shims.h).
  * No logic lives here: the Rust side owns every decision.
+ *
+ * ALLOW_ERROR_INJECTION marks the module's own allocation points, so that
+ * fail_function can make them fail (selftests/fault_inject.sh); it is empty
+ * in a kernel without CONFIG_FUNCTION_ERROR_INJECTION.
  */
 #include <linux/skbuff.h>
 #include <linux/percpu.h>
@@ -22,6 +26,7 @@
 #include <linux/rcupdate.h>
 #include <net/gro_cells.h>
 #include <linux/moduleparam.h>
+#include <linux/error-injection.h>
 #include "shims.h"
 
 /*
@@ -78,6 +83,7 @@ void __percpu *ipsec_rs_alloc_percpu_u64(size_t n)
 {
 	return __alloc_percpu(n * sizeof(u64), sizeof(u64));
 }
+ALLOW_ERROR_INJECTION(ipsec_rs_alloc_percpu_u64, NULL);
 
 void ipsec_rs_pcpu_add(u64 __percpu *base, size_t idx, u64 v)
 {
@@ -119,6 +125,7 @@ struct sk_buff *ipsec_rs_genlmsg_new(size_t payload, bool atomic)
 {
 	return genlmsg_new(payload, atomic ? GFP_ATOMIC : GFP_KERNEL);
 }
+ALLOW_ERROR_INJECTION(ipsec_rs_genlmsg_new, NULL);
 
 void ipsec_rs_genlmsg_end(struct sk_buff *skb, void *hdr)
 {
@@ -466,6 +473,7 @@ void * __percpu *ipsec_rs_alloc_percpu_ptr(void)
 {
 	return alloc_percpu(void *);
 }
+ALLOW_ERROR_INJECTION(ipsec_rs_alloc_percpu_ptr, NULL);
 
 void *ipsec_rs_pcpu_xchg_ptr(void * __percpu *slot, void *p)
 {
@@ -489,13 +497,19 @@ void *ipsec_rs_kmalloc_atomic(size_t size)
 {
 	return kmalloc(size, GFP_ATOMIC);
 }
+ALLOW_ERROR_INJECTION(ipsec_rs_kmalloc_atomic, NULL);
 
 /* What decides whether an skb's data can be written in place, packed in one
- * word (IPSEC_RS_SKB_*; the number of page fragments above bit 8). */
+ * word (IPSEC_RS_SKB_*; the number of page fragments above bit 8). A linear
+ * skb (no data outside the head) has no fragments, no frag list and no
+ * shared page to describe. */
 u32 ipsec_rs_skb_layout(const struct sk_buff *skb)
 {
-	return (skb_cloned(skb) ? IPSEC_RS_SKB_CLONED : 0) |
-	       (skb_is_nonlinear(skb) ? IPSEC_RS_SKB_NONLINEAR : 0) |
+	u32 l = skb_cloned(skb) ? IPSEC_RS_SKB_CLONED : 0;
+
+	if (!skb_is_nonlinear(skb))
+		return l;
+	return l | IPSEC_RS_SKB_NONLINEAR |
 	       (skb_has_frag_list(skb) ? IPSEC_RS_SKB_FRAG_LIST : 0) |
 	       (skb_has_shared_frag(skb) ? IPSEC_RS_SKB_SHARED_FRAG : 0) |
 	       ((u32)skb_shinfo(skb)->nr_frags << 8);
@@ -530,16 +544,13 @@ bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int 
 }
 
 /* Conntrack entry and route (unless a metadata dst) dropped, as xfrm_input
- * does before handing a decapsulated packet on. */
-void ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb)
+ * does before handing a decapsulated packet on; returns netif_elide_gro() of
+ * the receiving device (read here so that the hand-over is one call). */
+bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb)
 {
 	nf_reset_ct(skb);
 	if (skb_valid_dst(skb))
 		skb_dst_drop(skb);
-}
-
-bool ipsec_rs_skb_dev_elide_gro(const struct sk_buff *skb)
-{
 	return netif_elide_gro(skb->dev);
 }
 

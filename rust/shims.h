@@ -158,8 +158,7 @@ void *ipsec_rs_kmalloc_atomic(size_t size);
 u32 ipsec_rs_skb_layout(const struct sk_buff *skb);
 bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
 bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr);
-void ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
-bool ipsec_rs_skb_dev_elide_gro(const struct sk_buff *skb);
+bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,

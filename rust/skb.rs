@@ -489,17 +489,13 @@ impl OwnedSkb {
     }
 
     /// Drops the packet's route and conntrack entry (they belonged to the
-    /// outer packet, before decapsulation), as xfrm_input does.
-    pub fn drop_dst_and_ct(&mut self) {
-        // SAFETY: live and ours.
+    /// outer packet, before decapsulation), as xfrm_input does. Returns
+    /// whether the receiving device skips GRO (`netif_elide_gro`: GRO off,
+    /// or an XDP program attached), read in the same call.
+    #[must_use]
+    pub fn drop_dst_and_ct(&mut self) -> bool {
+        // SAFETY: live and ours; a received skb has a live device.
         unsafe { b::ipsec_rs_skb_drop_dst_ct(self.ptr.as_ptr()) }
-    }
-
-    /// Whether the receiving device skips GRO (`netif_elide_gro`: GRO off,
-    /// or an XDP program attached).
-    pub fn dev_elides_gro(&self) -> bool {
-        // SAFETY: a received skb has a live device.
-        unsafe { b::ipsec_rs_skb_dev_elide_gro(self.ptr.as_ptr()) }
     }
 
     /// Receives the packet now, on this CPU (`netif_receive_skb`: the

@@ -454,6 +454,8 @@ counters! {
     27 BAD_INNER bad_inner Inbound "#pkts dropped, inner protocol wrong or dummy";
     28 EVENTS_UNHEARD events_unheard InvalidSpi "events sent while nobody listened";
     29 EVENTS_LOST events_lost InvalidSpi "events lost (no memory, listener's buffer full)";
+    30 SA_NO_MEMORY sa_no_memory Inbound "new SAs' packets left to XFRM, no memory for their state";
+    31 REENTRY_DROPPED reentry_dropped Inbound "#pkts decapsulated, then dropped re-entering the stack";
 }
 
 /// Encoding ran out of buffer space.
