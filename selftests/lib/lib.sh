@@ -203,6 +203,19 @@ wait_rcv() {
 	while [ $_i -lt 300 ] && kill -0 $RCV_PID 2>/dev/null; do sleep 0.2; _i=$((_i + 1)); done
 	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
 }
+# bulk_tcp FROM TO ADDR PORT BYTES: BYTES of random data sent over TCP from
+# namespace FROM to ADDR:PORT (IPv4) in namespace TO; true if they arrived
+# whole (sha256 of both ends).
+bulk_tcp() {
+	head -c "$5" /dev/urandom >/tmp/bulk-tx.bin
+	ip netns exec "$2" socat -u TCP-LISTEN:"$4",reuseaddr OPEN:/tmp/bulk-rx.bin,creat,trunc &
+	RCV_PID=$!
+	wait_listen "$2" "$4"
+	ip netns exec "$1" socat -u OPEN:/tmp/bulk-tx.bin TCP:"$3":"$4",connect-timeout=10,retry=10,interval=1 ||
+		{ kill $RCV_PID 2>/dev/null; return 1; }
+	wait_rcv
+	[ "$(sha256sum </tmp/bulk-rx.bin)" = "$(sha256sum </tmp/bulk-tx.bin)" ]
+}
 # mark_counters / delta NAME: how much module counter NAME moved in router b
 # since the last mark_counters (receive-path tests).
 # encap_socket NETNS: UDP sockets on port 4500 (IPv4, and IPv6 only) with
