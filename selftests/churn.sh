@@ -14,7 +14,8 @@
 #    (its SPI is gone: an unknown SPI).
 # The runner's referee watches it all; rmmod at the end.
 #
-#   churn.sh [PAIRS]    (default 200 namespace pairs)
+#   churn.sh [PAIRS]    (default 200 namespace pairs; more than 10: a
+#                        multiple of 10, made 10 at a time)
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip ping socat sha256sum python3
@@ -23,6 +24,7 @@ FLOOD=$IPSEC_RS_REPO/selftests/tools/esp_flood
 [ -x "$FLOOD" ] || die "selftests/tools/esp_flood not built"
 PAIRS=${1:-200}
 BATCH=10
+[ "$PAIRS" -lt $BATCH ] && BATCH=$PAIRS
 trap 'kill $RCV_PID $REKEY_PID $UDP_PID 2>/dev/null; ip -all netns del 2>/dev/null' EXIT
 CRAFT="python3 $IPSEC_RS_REPO/selftests/lib/esp_craft.py"
 
