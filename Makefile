@@ -12,14 +12,15 @@
 #   make bench      benchmarks (host microbenchmarks; QEMU ones on the perf kernel)
 #   make clean
 #
-# Variables: KDIR=<kernel build tree> (any Rust-enabled >= 6.12 tree, built
+# Variables: KDIR=<kernel build tree> (a Rust-enabled 6.12 or 7.3 tree, built
 # with LLVM and prepared for external modules), FLAVOUR=debug|perf (which
-# cached kernel KDIR defaults to), T="test1 test2" (subset of selftests).
+# cached kernel KDIR defaults to), KVER=6.12|7.3 (which series of it: the
+# default 6.12 LTS, or 7.3), T="test1 test2" (subset of selftests).
 
 IPSEC_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ipsec_rs
 export IPSEC_RS_CACHE
 
-# The toolchain facts (RUST_LIB_SRC, BINDGEN, LIBCLANG_PATH) that
+# The toolchain facts (RUST_LIB_SRC, BINDGEN) that
 # scripts/setup.sh writes to $(TOOLCHAIN_MK). They are read when a recipe
 # uses them, not when make starts: in `make setup run` on a fresh machine the
 # file only exists once the `setup` recipe has run, and the recipes after it
@@ -29,16 +30,30 @@ TOOLCHAIN_MK := $(IPSEC_RS_CACHE)/toolchain.mk
 toolchain = $(shell sed -n 's/^$(1) *:\{0,1\}= *//p' $(TOOLCHAIN_MK) 2>/dev/null)
 RUST_LIB_SRC ?= $(call toolchain,RUST_LIB_SRC)
 BINDGEN ?= $(call toolchain,BINDGEN)
-LIBCLANG_PATH ?= $(call toolchain,LIBCLANG_PATH)
 
 FLAVOUR ?= debug
-DEFAULT_KDIR := $(IPSEC_RS_CACHE)/kernel-$(FLAVOUR)
+KVER ?= 6.12
+# The cached kernels: kernel-debug, kernel-perf (6.12); 7.3/kernel-debug,
+# 7.3/kernel-perf (scripts/setup.sh debug-7.3, perf-7.3).
+KSUFFIX := $(if $(filter-out 6.12,$(KVER)),-$(KVER))
+KCACHE := $(IPSEC_RS_CACHE)$(if $(KSUFFIX),/$(KVER))
+DEFAULT_KDIR := $(KCACHE)/kernel-$(FLAVOUR)
 KDIR ?= $(DEFAULT_KDIR)
-LLVM ?= -16
+# A module is built with the LLVM its kernel was (6.12: 16, 7.3: 19), read
+# from the tree's configuration when a recipe runs, and bindgen with that
+# LLVM's libclang.
+kernel_llvm = $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([1-9][0-9]*\)[0-9]\{4\}$$/-\1/p' $(KDIR)/.config 2>/dev/null)
+LLVM ?= $(or $(kernel_llvm),$(if $(KSUFFIX),-19,-16))
+LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 PWD := $(shell pwd)
 # The QEMU selftest runner of test-vm and run (the first-command check
 # replaces it with `true`).
 VM_RUNNER ?= selftests/run_vm.sh
+# DKMS appends CC=clang LD=ld.lld for a kernel built with clang: unversioned
+# names, which Debian's LLVM packages do not install. LLVM= (the tree's own
+# version, above) names the compiler and the linker, so a CC or LD given on
+# the command line is not passed on to the kernel's make.
+MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
 # Every kernel make of ours: the toolchain facts as they are when it runs.
 KBUILD_ARGS = LLVM=$(LLVM) \
 	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
@@ -50,7 +65,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
+.PHONY: stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
@@ -59,8 +74,8 @@ all: modules
 # when the cache is warm, and builds what is missing or stale on a fresh
 # machine. A KDIR given by the user is only checked.
 kernel: | $(AFTER_SETUP)
-ifeq ($(KDIR),$(DEFAULT_KDIR))
-	scripts/setup.sh $(FLAVOUR)
+ifeq ($(KDIR)$(wildcard scripts/setup.sh),$(DEFAULT_KDIR)scripts/setup.sh)
+	scripts/setup.sh $(FLAVOUR)$(KSUFFIX)
 else
 	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a prepared kernel build tree (no Module.symvers): see README.md"; exit 1; }
 endif
@@ -74,23 +89,85 @@ canary: kernel
 setup:
 	scripts/setup.sh all
 
-test-host:
+# Cargo's build directories (core/target, userspace/target) are links into
+# the cache when the tree has none: a clean clone's first build reuses the
+# dependencies built before (cargo keys what it builds itself; two trees
+# using it at once wait for each other's lock). A target/ already in the
+# tree is left as it is.
+CARGO_CACHE := $(IPSEC_RS_CACHE)/cargo-target
+cargo-cache:
+	@for w in core userspace; do \
+		[ -e $$w/target ] || [ -L $$w/target ] || { mkdir -p $(CARGO_CACHE)/$$w && ln -s $(CARGO_CACHE)/$$w $$w/target; }; \
+	done
+
+test-host: cargo-cache
+	selftests/host/runner.sh
 	cd core && cargo test
 	cd userspace && cargo build && cargo test
 
-test-vm: modules canary
+test-vm: modules canary series-modules cargo-cache
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
+	scripts/mkdeb $(PWD)/out/deb-test debug >/dev/null
+	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1)
 	$(VM_RUNNER) --kernel $(KDIR) $(T)
 
-# The whole test suite (CI runs exactly this): host tests, the README's
-# first command on a cache that never saw a set-up (check-first-command),
-# then every QEMU selftest on the debug kernel (made sure of first: a no-op
-# when the cache is warm).
+# The other kernel series the selftests run on (their `kernel=` entries in
+# selftests/TESTS): the module built for each into out/build-<series>/, when
+# that series' debug kernel is set up (`make check` sets it up; otherwise its
+# entries SKIP, saying so). The sources are copied with their times, so the
+# build is incremental.
+SERIES := 7.3
+series-modules: | $(AFTER_SETUP)
+	@for s in $(SERIES); do \
+		if [ -f $(IPSEC_RS_CACHE)/$$s/kernel-debug/Module.symvers ]; then \
+			$(MAKE) --no-print-directory series-module KVER=$$s FLAVOUR=debug \
+				KDIR=$(IPSEC_RS_CACHE)/$$s/kernel-debug || exit 1; \
+		else \
+			echo "*** no $$s debug kernel: its selftests will SKIP (make check, or scripts/setup.sh debug-$$s, sets it up) ***"; \
+		fi; \
+	done
+series-module:
+	mkdir -p out/build-$(KVER)
+	cp -a Kbuild ipsec_rs rust core out/build-$(KVER)/
+	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER) $(KBUILD_ARGS) modules
+
+# The whole test suite (CI runs exactly this): host tests, the other
+# series' debug kernels made sure of (a no-op when the cache is warm), the
+# README's first command on a cache that never saw a set-up
+# (check-first-command), the DKMS build, the module for Debian's own 7.3
+# kernel (scripts/stock-module: cached, ~20 s warm; a SKIP, exit 4, if Debian
+# no longer serves that kernel, and its selftests then SKIP too), then every QEMU selftest (TESTS:
+# the 6.12 debug kernel, the kernel=7.3 entries on 7.3's, and the
+# kernel=stock-* one on Debian's unmodified kernel).
+# Each step's start is stamped, so CI's log tells where its time went.
+stamp = @echo "[check] $$(date -u +%T) $(1)"
 check:
+	$(call stamp,host tests)
 	$(MAKE) test-host
-	$(MAKE) FLAVOUR=debug check-spec check-first-command
+	$(call stamp,debug kernels)
+	$(foreach s,$(SERIES),$(MAKE) FLAVOUR=debug KVER=$(s) kernel &&) true
+	$(call stamp,the module for Debian's own 7.3 kernel)
+	scripts/stock-module $(STOCK_RELEASE) || [ $$? -eq 4 ]
+	$(call stamp,spec / first command / DKMS)
+	$(MAKE) FLAVOUR=debug check-spec check-first-command check-dkms
+	$(call stamp,selftests in QEMU)
 	$(MAKE) FLAVOUR=debug test-vm
+	$(call stamp,done)
+
+# ipsec_rs.ko for a distribution's own kernel, unmodified (Debian's
+# Rust-enabled trixie-backports kernel): its Rust crates rebuilt from the
+# same source, configuration and Debian toolchain in a trixie chroot, checked
+# against the kernel's Module.symvers, then the module built against them
+# (scripts/stock-module; out/build-stock-<release>/ipsec_rs.ko).
+STOCK_RELEASE ?= 7.3.4+deb13-amd64
+stock-module: | $(AFTER_SETUP)
+	scripts/stock-module $(STOCK_RELEASE)
+
+# DKMS: the module's source as packaged, built by dkms against the cached
+# kernel trees standing in for installed kernels.
+check-dkms: kernel
+	selftests/host/dkms.sh
 
 # The netlink spec as the kernel's ynl tools read it: YAML, valid against
 # the kernel source's genetlink schema (core's unit test checks its numbers,
@@ -106,7 +183,7 @@ check-first-command: kernel
 # The lab: the black hole appearing on router B (events, log line) and healed
 # by hand; then the vendor guide's scenario with strongSwan, healed by
 # ipsec-rsd.
-run: modules
+run: modules cargo-cache
 	cd userspace && cargo build
 	$(VM_RUNNER) --kernel $(KDIR) demo.sh recovery.sh:on
 
@@ -119,7 +196,8 @@ run: modules
 # the same vermagic, and a module built for one must never be loaded into
 # the other.
 PERF_BUILD := $(PWD)/out/build-perf
-PERF_VM := IPSEC_RS_VM_MEM=1024 selftests/run_vm.sh --kernel $(IPSEC_RS_CACHE)/kernel-perf --ko $(PERF_BUILD)/ipsec_rs.ko
+PERF_KDIR := $(KCACHE)/kernel-perf
+PERF_VM := IPSEC_RS_VM_MEM=1024 selftests/run_vm.sh --kernel $(PERF_KDIR) --ko $(PERF_BUILD)/ipsec_rs.ko
 # bench_decap.sh on a guest whose clock counts instructions (deterministic,
 # immune to the host's load; see Documentation/testing.rst); empty for the
 # host's clock.
@@ -132,11 +210,11 @@ bench: bench-build
 
 # The module, tools and userspace for the perf kernel, without running
 # anything.
-bench-build: | $(AFTER_SETUP)
-	scripts/setup.sh perf
+bench-build: cargo-cache | $(AFTER_SETUP)
+	scripts/setup.sh perf$(KSUFFIX)
 	mkdir -p $(PERF_BUILD)
 	cp -a Kbuild ipsec_rs rust core $(PERF_BUILD)/
-	$(KENV) $(MAKE) -C $(IPSEC_RS_CACHE)/kernel-perf M=$(PERF_BUILD) $(KBUILD_ARGS) modules
+	$(KENV) $(MAKE) -C $(PERF_KDIR) M=$(PERF_BUILD) $(KBUILD_ARGS) modules
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
 
@@ -151,7 +229,25 @@ bench-vm: bench-build
 PROFILE_N ?= 20000
 PROFILE_SIZE ?= 64
 insn-profile: bench-build
-	scripts/insn-profile-run $(IPSEC_RS_CACHE)/kernel-perf $(PERF_BUILD)/ipsec_rs.ko $(PROFILE_N) $(PROFILE_SIZE)
+	scripts/insn-profile-run $(PERF_KDIR) $(PERF_BUILD)/ipsec_rs.ko $(PROFILE_N) $(PROFILE_SIZE)
+
+# The module's source as DKMS wants it: $(DKMS_SRC)/ipsec_rs-<version>/ with
+# dkms.conf (the files git tracks, no build products); then
+# `dkms install ipsec_rs/<version>`.
+DKMS_SRC ?= /usr/src
+DKMS_VERSION = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+dkms-source:
+	rm -rf $(DKMS_SRC)/ipsec_rs-$(DKMS_VERSION)
+	mkdir -p $(DKMS_SRC)/ipsec_rs-$(DKMS_VERSION)
+	git ls-files -z dkms.conf Makefile Kbuild ipsec_rs rust core/src | \
+		tar --null -T - -cf - | tar -xf - -C $(DKMS_SRC)/ipsec_rs-$(DKMS_VERSION)
+	@echo "now: dkms install ipsec_rs/$(DKMS_VERSION)"
+
+# Debian packages in out/deb/: ipsec-rs (the tools, their systemd units, the
+# example configuration) and ipsec-rs-dkms (the module's source for DKMS).
+deb: cargo-cache
+	cd userspace && cargo build --release
+	scripts/mkdeb $(PWD)/out/deb
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true

@@ -59,6 +59,8 @@ mod siphash;
 #[path = "../core/src/display.rs"]
 #[allow(unreachable_pub)]
 mod display;
+// The core's addresses in the log lines (`{}` in `pr_*!`).
+kernel_display!(esp::IpAddr);
 
 mod counters;
 mod decap;
@@ -78,7 +80,7 @@ mod output;
 mod sa;
 mod settings;
 
-module! {
+kernel_module! {
     type: IpsecRs,
     name: "ipsec_rs",
     author: "ipsec_rs developers",

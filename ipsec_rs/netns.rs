@@ -94,9 +94,9 @@ impl PernetState for Shared {
         // nothing is left (the kernel then calls no exit for this slot).
         // `slot` is valid, pinned, uninitialised memory (the pernet slot).
         unsafe {
-            kernel::init::pin_init_from_closure(move |slot: *mut Self| {
+            kapi::compat::pin_init_from_closure(move |slot: *mut Self| {
                 let limiter = invalid_spi::new_limiter(&cfg)?;
-                fields(limiter).__pinned_init(slot)?;
+                kapi::compat::pinned_init(fields(limiter), slot)?;
                 // SAFETY: initialised just above, pinned in the slot.
                 let st = &*slot;
                 let engaged = if cfg.natt_accounting {

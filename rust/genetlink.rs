@@ -298,7 +298,7 @@ unsafe extern "C" fn dumpit_cb<H: Handler>(skb: *mut b::sk_buff, cb: *mut b::net
 }
 
 fn copy_name(dst: &mut [c_char], name: &CStr) -> Result {
-    let bytes = name.as_bytes();
+    let bytes = super::compat::cstr_bytes(name);
     if bytes.len() >= dst.len() {
         return Err(EINVAL);
     }

@@ -8,6 +8,7 @@
 
 pub mod aead;
 pub mod bindings;
+pub mod compat;
 pub mod errno;
 pub mod genetlink;
 pub mod net;
@@ -35,8 +36,8 @@ pub fn jiffies() -> u64 {
 
 /// `j` ticks in milliseconds.
 pub fn jiffies_to_msecs(j: u64) -> u64 {
-    // SAFETY: a pure conversion.
-    u64::from(unsafe { bindings::jiffies_to_msecs(j as _) })
+    // SAFETY: a pure conversion (a shim: 7.x inlines it for HZ dividing 1000).
+    u64::from(unsafe { bindings::ipsec_rs_jiffies_to_msecs(j as _) })
 }
 
 /// Fills `buf` with random bytes from the kernel's CRNG (any context).

@@ -118,7 +118,7 @@ unsafe extern "C" fn init_cb<T: PernetState>(net: *mut b::net) -> c_int {
     // SAFETY: `slot` is valid, suitably aligned (net_generic slots are
     // kmalloc'ed) and pinned for the namespace's life; on error nothing is
     // left initialised, which matches the kernel not calling exit.
-    match unsafe { T::init(net_ref).__pinned_init(slot) } {
+    match unsafe { super::compat::pinned_init(T::init(net_ref), slot) } {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -114,6 +114,11 @@ const void *ipsec_rs_skb_header_pointer(const struct sk_buff *skb, int offset,
 	return skb_header_pointer(skb, offset, len, buffer);
 }
 
+unsigned int ipsec_rs_jiffies_to_msecs(unsigned long j)
+{
+	return jiffies_to_msecs(j);
+}
+
 int ipsec_rs_skb_network_offset(const struct sk_buff *skb)
 {
 	return skb_network_offset(skb);

@@ -55,6 +55,7 @@ u64 ipsec_rs_pcpu_sum(u64 __percpu *base, size_t idx);
 
 const void *ipsec_rs_skb_header_pointer(const struct sk_buff *skb, int offset,
 					int len, void *buffer);
+unsigned int ipsec_rs_jiffies_to_msecs(unsigned long j);
 int ipsec_rs_skb_network_offset(const struct sk_buff *skb);
 void ipsec_rs_kfree_skb(struct sk_buff *skb);
 

@@ -11,7 +11,8 @@ use core::{
     cell::UnsafeCell,
     ops::{Deref, DerefMut},
 };
-use kernel::{prelude::*, str::CStr, sync::LockClassKey, types::Opaque};
+use super::compat::{lock_class_ptr, LockClass};
+use kernel::{prelude::*, str::CStr, types::Opaque};
 
 /// A `spinlock_t` protecting a `T`, always taken with `spin_lock_bh()`.
 ///
@@ -33,9 +34,8 @@ unsafe impl<T: Send> Sync for BhSpinLock<T> {}
 impl<T> BhSpinLock<T> {
     /// A new, unlocked lock around `data`, in lockdep class `key` named
     /// `name` (`c_str!("..."), static_lock_class!()`).
-    pub fn new(data: T, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
-        // `LockClassKey` is a transparent wrapper of `struct lock_class_key`.
-        let key = (key as *const LockClassKey).cast_mut().cast::<b::lock_class_key>();
+    pub fn new(data: T, name: &'static CStr, key: LockClass) -> impl PinInit<Self> {
+        let key = lock_class_ptr(key);
         pin_init!(Self {
             // SAFETY: initialises the pinned, uninitialised spinlock in place;
             // `name` and `key` are static, as lockdep requires.

@@ -668,12 +668,13 @@ impl OwnedSkb {
         // SAFETY: `sp` is the skb's own security path (extension), writable
         // after secpath_set (it un-shares it).
         unsafe {
-            let len = (*sp).len;
-            if len < 0 || len as usize >= b::XFRM_MAX_DEPTH as usize {
+            // An `int` in 6.12, a `u8` in 7.x: compared as i64.
+            let len = i64::from((*sp).len);
+            if !(0..i64::from(b::XFRM_MAX_DEPTH)).contains(&len) {
                 return Err(SecpathFull);
             }
             (*sp).xvec[len as usize] = x.into_raw();
-            (*sp).len = len + 1;
+            (*sp).len += 1;
             (*sp).olen = 0;
         }
         Ok(())

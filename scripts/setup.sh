@@ -5,24 +5,31 @@
 # builds the project's kernels, caching every expensive artefact outside the
 # clone, keyed by its inputs.
 #
-#   scripts/setup.sh [toolchain|debug|perf|all]     (default: all)
+#   scripts/setup.sh [toolchain|debug|perf|all|debug-7.3|perf-7.3]   (default: all)
+#
+# debug and perf are 6.12 LTS kernels (Debian trixie's linux-source-6.12);
+# debug-7.3 and perf-7.3 the same flavours of 7.3 (trixie-backports'
+# linux-source-7.3), built from the same configuration fragments.
 #
 # Cache root: $IPSEC_RS_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs.
 #   apt/                private APT state for Debian trixie (nothing from trixie
 #                       is installed into the system: packages are extracted)
-#   src/linux-<ver>/    the kernel source (Debian linux-source-6.12)
+#   src/linux-<ver>/    the kernel sources (Debian linux-source-6.12, -7.3)
 #   rust-src-<ver>/     the Rust library source matching `rustc` exactly
 #   bindgen-<ver>/      bindgen-cli, built with cargo
 #   libreswan-<ver>/    Debian 12's libreswan, extracted for the selftests (not
 #                       installed: it conflicts with the strongSwan packages)
 #   kbuild/<flavour>-<key>/   kernel build trees (O=), key = hash of inputs
-#   kernel-<flavour>    symlink to the current build tree of that flavour
+#   kernel-<flavour>    symlink to the current 6.12 build tree of that flavour
+#   7.3/                the same for the 7.3 kernels (kbuild/, kernel-<flavour>),
+#                       and the fragments generated for them (build_series)
 #   toolchain.mk        make variables for the top-level Makefile
 #
 # Environment knobs:
 #   IPSEC_RS_KVER       Debian version of linux-source-6.12 (pinned below);
 #                       if the mirror no longer has it, the newest 6.12.x is used
 #                       with a warning and caches are keyed by what was used.
+#   IPSEC_RS_KVER_7_3   the same for linux-source-7.3
 #   IPSEC_RS_JOBS       parallel jobs for the kernel build (default: nproc+1)
 #   IPSEC_RS_FLAVOURS   the kernels `all` builds (default: "debug perf")
 #   DEBIAN_MIRROR       default http://deb.debian.org/debian
@@ -30,15 +37,23 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${IPSEC_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs}
-KVER_PIN=${IPSEC_RS_KVER:-6.12.117-1}
+# The kernel series the project builds, each a Debian source package
+# (linux-source-<series>) at a pinned version.
+declare -A KVER_PIN=([6.12]=${IPSEC_RS_KVER:-6.12.117-1} [7.3]=${IPSEC_RS_KVER_7_3:-7.3.4-1~bpo13+1})
+# The LLVM each series is built with (and its modules, and bindgen's
+# libclang): 7.3 needs clang >= 17.
+declare -A LLVM_OF=([6.12]=16 [7.3]=19)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BINDGEN_VER=0.72.1
-LLVM_VER=16
+# The 6.12 kernels' LLVM (build_kernel's; build_series sets the series' own).
+LLVM_VER=${LLVM_OF[6.12]}
 JOBS=${IPSEC_RS_JOBS:-$(($(nproc) + 1))}
 
 DEB_PACKAGES=(
-	# C/LLVM toolchain for a Rust-enabled kernel (make LLVM=-16)
+	# C/LLVM toolchain for a Rust-enabled kernel: make LLVM=-16 for 6.12,
+	# LLVM=-19 for 7.3 (which wants clang >= 17; Debian 12 has 19 in main)
 	clang-16 lld-16 llvm-16 libclang-16-dev flex bison bc libelf-dev libssl-dev
+	clang-19 lld-19 llvm-19 libclang-19-dev
 	cpio xz-utils make git
 	# QEMU lab: software-emulated guest running the host's userspace over 9p
 	qemu-system-x86 busybox-static
@@ -52,6 +67,11 @@ DEB_PACKAGES=(
 	libnss3-tools libldns3 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss
 )
 
+# Installed without their recommendations: dkms recommends the distribution's
+# kernel headers (Debian 12's 6.1), which the project does not use.
+# (selftests/host/dkms.sh builds the module with DKMS.)
+DEB_PACKAGES_BARE=(dkms)
+
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -61,18 +81,26 @@ need_root_for_apt() {
 	fi
 }
 
-install_packages() {
-	local missing=() p
-	for p in "${DEB_PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-			missing+=("$p")
+# missing_packages PACKAGE...: those not installed.
+missing_packages() {
+	local p
+	for p; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
 	done
-	[ ${#missing[@]} -eq 0 ] && { log "Debian packages: all present"; return; }
-	need_root_for_apt "${missing[@]}"
-	log "installing Debian packages: ${missing[*]}"
+}
+
+install_packages() {
+	local missing bare
+	mapfile -t missing < <(missing_packages "${DEB_PACKAGES[@]}")
+	mapfile -t bare < <(missing_packages "${DEB_PACKAGES_BARE[@]}")
+	[ ${#missing[@]} -eq 0 ] && [ ${#bare[@]} -eq 0 ] && { log "Debian packages: all present"; return; }
+	need_root_for_apt "${missing[@]}" "${bare[@]}"
+	log "installing Debian packages: ${missing[*]} ${bare[*]}"
 	apt-get update -qq || die "apt-get update failed (is the Debian mirror reachable?)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+	[ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
 		die "apt-get install failed for: ${missing[*]}"
+	[ ${#bare[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${bare[@]}" >/dev/null || die "apt-get install failed for: ${bare[*]}"
 }
 
 # A private APT configuration that sees Debian trixie, for downloading (never
@@ -142,25 +170,27 @@ fetch_libreswan() {
 	mv "$dest.tmp" "$dest"
 }
 
+# fetch_kernel_source [SERIES]: sets KVER and KSRC (default series 6.12).
 fetch_kernel_source() {
-	local avail
-	avail=$(apt-cache madison linux-source-6.12 | awk '{print $3}')
-	[ -n "$avail" ] || die "linux-source-6.12 is not on the trixie mirror"
-	if grep -qxF "$KVER_PIN" <<<"$avail"; then
-		KVER=$KVER_PIN
+	local series=${1:-6.12} pkg avail
+	pkg=linux-source-$series
+	avail=$(apt-cache madison "$pkg" | awk '{print $3}')
+	[ -n "$avail" ] || die "$pkg is not on the Debian mirror (trixie, trixie-backports)"
+	if grep -qxF "${KVER_PIN[$series]}" <<<"$avail"; then
+		KVER=${KVER_PIN[$series]}
 	else
 		KVER=$(sort -V <<<"$avail" | tail -1)
-		log "WARNING: pinned linux-source-6.12 $KVER_PIN is gone; using $KVER"
+		log "WARNING: pinned $pkg ${KVER_PIN[$series]} is gone; using $KVER"
 	fi
 	KSRC=$CACHE/src/linux-$KVER
 	if [ -f "$KSRC/.ipsec_rs_ok" ]; then
 		log "kernel source $KVER: cached"
 		return
 	fi
-	log "fetching linux-source-6.12 $KVER"
-	deb_fetch linux-source-6.12 "$KVER" "$CACHE/src/deb-$KVER"
+	log "fetching $pkg $KVER"
+	deb_fetch "$pkg" "$KVER" "$CACHE/src/deb-$KVER"
 	rm -rf "$KSRC" && mkdir -p "$KSRC"
-	tar -C "$KSRC" --strip-components=1 -xJf "$CACHE"/src/deb-"$KVER"/usr/src/linux-source-6.12.tar.xz
+	tar -C "$KSRC" --strip-components=1 -xJf "$CACHE/src/deb-$KVER/usr/src/$pkg.tar.xz"
 	rm -rf "$CACHE/src/deb-$KVER"
 	touch "$KSRC/.ipsec_rs_ok"
 }
@@ -203,8 +233,6 @@ write_toolchain_mk() {
 		# Written by scripts/setup.sh; do not edit.
 		RUST_LIB_SRC := $RUST_LIB_SRC
 		BINDGEN := $BINDGEN_DIR/bin/bindgen
-		LIBCLANG_PATH := /usr/lib/llvm-$LLVM_VER/lib
-		IPSEC_RS_KVER := $KVER
 	EOF
 	chmod 644 "$tmp"
 	mv "$tmp" "$CACHE/toolchain.mk"
@@ -266,8 +294,33 @@ build_kernel() {
 	ln -sfn "$out" "$CACHE/kernel-$flavour"
 }
 
+# build_series FLAVOUR SERIES: a kernel of another series than 6.12, made by
+# build_kernel as the 6.12 ones are, but from that series' source, with its
+# LLVM, in $CACHE/SERIES/ (kbuild/<flavour>-<key>, kernel-<flavour>), from
+# fragments generated for it in $CACHE/SERIES/fragments/scripts/kconfig/:
+# base.config without the options scripts/kconfig/SERIES.config drops (its
+# "# drop: CONFIG_X" lines: what the series no longer has) and with that
+# file's own options, and the flavour's fragment as it is.
+# (A subshell: KVER, KSRC, ROOT and CACHE stay the 6.12 ones for the caller.)
+build_series() (
+	local flavour=$1 series=$2 frag gen drop
+	frag=$ROOT/scripts/kconfig/$series.config
+	[ -n "${KVER_PIN[$series]:-}" ] && [ -f "$frag" ] ||
+		die "unknown kernel series '$series' (known: ${!KVER_PIN[*]})"
+	fetch_kernel_source "$series"
+	gen=$CACHE/$series/fragments/scripts/kconfig
+	mkdir -p "$gen"
+	drop=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\)$/\1/p' "$frag" | paste -sd'|' -)
+	{
+		grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/base.config"
+		grep '^CONFIG_\|^# CONFIG_.* is not set$' "$frag"
+	} >"$gen/base.config"
+	cp "$ROOT/scripts/kconfig/$flavour.config" "$gen/$flavour.config"
+	ROOT=$CACHE/$series/fragments CACHE=$CACHE/$series LLVM_VER=${LLVM_OF[$series]} build_kernel "$flavour"
+)
+
 main() {
-	local what=${1:-all}
+	local what=${1:-all} f
 	mkdir -p "$CACHE"
 	install_packages
 	fetch_libreswan
@@ -279,8 +332,13 @@ main() {
 	case "$what" in
 	toolchain) ;;
 	debug | perf) build_kernel "$what" ;;
-	all) for f in ${IPSEC_RS_FLAVOURS:-debug perf}; do build_kernel "$f"; done ;;
-	*) die "unknown target '$what' (toolchain|debug|perf|all)" ;;
+	debug-* | perf-*) build_series "${what%%-*}" "${what#*-}" ;;
+	all)
+		for f in ${IPSEC_RS_FLAVOURS:-debug perf}; do
+			case "$f" in *-*) build_series "${f%%-*}" "${f#*-}" ;; *) build_kernel "$f" ;; esac
+		done
+		;;
+	*) die "unknown target '$what' (toolchain|debug|perf|all|debug-7.3|perf-7.3)" ;;
 	esac
 	log "done; cache at $CACHE"
 }

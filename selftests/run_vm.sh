@@ -7,7 +7,8 @@
 #
 #   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
 #                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG] [-j N]
-#                       [--smp N] ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [smp=N] [exclusive]' ...]
+#                       [--smp N] ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [smp=N]
+#                        [kernel=SERIES] [exclusive]' ...]
 #
 # Guests run concurrently: -j N at once (default $IPSEC_RS_VM_JOBS, else the
 # number of host cores), the most expensive first (cost=, else timeout=), an
@@ -17,6 +18,14 @@
 # the guest time summed, the failed lines repeated, and
 # "selftests: N passed, N failed, N skipped". Each guest has its own time
 # limit: a hung guest is killed alone.
+#
+# A group, TEST[:ARGS]+TEST[:ARGS]+..., runs its tests one after the other
+# in one boot (the guest unloads every module and deletes every namespace
+# between them), saving a boot and its kmemleak scans (~50 s of guest time
+# each) for short tests; its TAP nests each test's, and the referee judges
+# the boot as a whole.
+#
+# Each guest's CPU time (QEMU's, user + system) is in the closing table.
 #
 # --smp N: virtual CPUs a guest has (default $IPSEC_RS_VM_SMP, else 2); an
 # entry's smp= overrides it for that test. A guest has $IPSEC_RS_VM_MEM MiB
@@ -31,6 +40,15 @@
 # fails it, and the offending excerpt is printed after the TAP line.
 # Exit 4 from a test is a skip; the runner exits 0 if all passed or skipped,
 # 1 otherwise.
+#
+# kernel=SERIES (an entry's option, e.g. kernel=7.3): that test boots the
+# cached debug kernel of another series, $CACHE/SERIES/kernel-debug, with the
+# module built for it in out/build-SERIES/ipsec_rs.ko (`make check` builds
+# it); its lines say "[SERIES]". The same test may be listed for several
+# series. kernel=stock-RELEASE boots a distribution's own kernel, unmodified
+# (Debian's 7.3.4+deb13-amd64: `make stock-module` fetches it and builds the
+# module for it), its 9p and overlayfs modules loaded from the initramfs and
+# its other modules the guest's /lib/modules; it has no debugging checks.
 #
 # --icount SHIFT: the guest's clock counts executed instructions (each
 # 2^SHIFT ns; QEMU's -icount, one host thread) instead of following the
@@ -91,15 +109,45 @@ command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 not ins
 [ -x /bin/busybox ] || skip_all "/bin/busybox (busybox-static) not installed (run 'make setup')"
 [ -r /dev/kvm ] || [ "$ACCEL" = "-accel tcg -cpu max" ] || skip_all "--kvm given but /dev/kvm is not usable"
 
-# What the referee expects of this kernel: a debug kernel must show that its
+# What the referee expects of a kernel: a debug kernel must show that its
 # checkers are on, so a runner that booted the wrong kernel fails.
-DEBUG_KERNEL=0
-grep -q '^CONFIG_PROVE_LOCKING=y' "$KDIR/.config" 2>/dev/null && DEBUG_KERNEL=1
-BOOT_LINES=()
-if [ $DEBUG_KERNEL -eq 1 ]; then
-	BOOT_LINES+=("Lock dependency validator" "kmemleak: Kernel memory leak detector initialized")
-	grep -q '^CONFIG_KASAN=y' "$KDIR/.config" && BOOT_LINES+=("KernelAddressSanitizer initialized")
-fi
+# boot_lines KDIR: sets BOOT_LINES for that kernel.
+boot_lines() {
+	BOOT_LINES=()
+	if grep -q '^CONFIG_PROVE_LOCKING=y' "$1/.config" 2>/dev/null; then
+		BOOT_LINES+=("Lock dependency validator" "kmemleak: Kernel memory leak detector initialized")
+		grep -q '^CONFIG_KASAN=y' "$1/.config" && BOOT_LINES+=("KernelAddressSanitizer initialized")
+	fi
+}
+
+# opt ENTRY NAME [DEFAULT]: the value of the entry's option NAME=, else
+# DEFAULT.
+opt() {
+	local v
+	v=$(sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1 ")
+	echo "${v:-${3:-}}"
+}
+
+# entry_id ENTRY: TEST[:ARGS], with "@SERIES" for an entry with kernel=:
+# names its run directory and its lines.
+entry_id() {
+	local k
+	k=$(opt "$1" kernel)
+	echo "${1%% *}${k:+@$k}"
+}
+
+# pack_initrd OUT DIR [BEFORE]: DIR as a gzipped newc archive (after the
+# archive BEFORE, if given: the kernel unpacks them in turn) into OUT,
+# through a file of its own renamed into place (two runners, or two guests,
+# may build the same one at once); DIR removed.
+pack_initrd() {
+	local out=$1 dir=$2 before=${3:-} tmp
+	mkdir -p "$(dirname "$out")"
+	tmp=$(mktemp "$out.XXXXXX")
+	{ [ -z "$before" ] || cat "$before"; (cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1); } >"$tmp" &&
+		mv "$tmp" "$out"
+	rm -rf "$dir" "$tmp"
+}
 
 # The initramfs: a static busybox and our /init, cached by content.
 initrd_key=$(cat /bin/busybox "$ROOT/selftests/lib/initramfs-init" | sha256sum | cut -c1-16)
@@ -108,10 +156,30 @@ if [ ! -f "$INITRD" ]; then
 	t=$(mktemp -d)
 	mkdir -p "$t/bin" && cp /bin/busybox "$t/bin/busybox"
 	install -m755 "$ROOT/selftests/lib/initramfs-init" "$t/init"
-	mkdir -p "$CACHE"
-	(cd "$t" && find . | cpio -o -H newc --quiet | gzip -1) >"$INITRD.tmp" && mv "$INITRD.tmp" "$INITRD"
-	rm -rf "$t"
+	pack_initrd "$INITRD" "$t"
 fi
+
+# stock_initrd RELEASE: the initramfs for a distribution kernel
+# (kernel=stock-RELEASE): ours followed by a second archive with the modules
+# the guest needs before it can mount the host's root (9p, overlayfs), in
+# /m with their loading order (initramfs-init loads them). Cached.
+stock_initrd() {
+	local rel=$1 mods out t m f
+	mods=$CACHE/stock/image-$rel/usr/lib/modules/$rel
+	out=$CACHE/stock/initramfs-$initrd_key-$rel.cpio.gz
+	if [ ! -f "$out" ]; then
+		t=$(mktemp -d)
+		mkdir -p "$t/m"
+		for m in netfs 9pnet 9pnet_virtio 9p overlay; do
+			f=$(find "$mods/kernel" -name "$m.ko*" | head -1)
+			[ -n "$f" ] || { rm -rf "$t"; return 1; }
+			case $f in *.xz) xz -dc "$f" ;; *.zst) zstd -dcq "$f" ;; *) cat "$f" ;; esac >"$t/m/$m.ko"
+			echo "$m" >>"$t/m/order"
+		done
+		pack_initrd "$out" "$t" "$INITRD"
+	fi
+	echo "$out"
+}
 
 RESULTS=${IPSEC_RS_RESULTS:-$ROOT/out/selftests}
 mkdir -p "$RESULTS"
@@ -172,35 +240,71 @@ excerpt() {	# $1: run dir
 # ("ok"/"not ok"/"skip", wall seconds, spec). Runs in the background beside
 # other guests; prints nothing itself, so no two guests' lines interleave.
 run_one() {
-	local entry=$1 spec name args tag d start attempt qrc rc faults reason secs
-	local EXPECT_THIS TIMEOUT_THIS SMP_THIS MEM_THIS allpat want line
+	local entry=$1 spec label name args tag d start attempt qrc rc faults reason secs
+	local EXPECT_THIS TIMEOUT_THIS SMP_THIS MEM_THIS allpat want line cpu=0
+	local KDIR_THIS=$KDIR BZIMAGE_THIS=$BZIMAGE KO_THIS=$KO series INITRD_THIS=$INITRD MODS_THIS=""
+	local build_hint
 	spec=${entry%% *}
-	EXPECT_THIS=$EXPECT
-	case " $entry " in *" expect="*) EXPECT_THIS=$(sed -n 's/.* expect=\([^ ]*\).*/\1/p' <<<" $entry ") ;; esac
-	TIMEOUT_THIS=$TIMEOUT
-	case " $entry " in *" timeout="*) TIMEOUT_THIS=$(sed -n 's/.* timeout=\([0-9]*\).*/\1/p' <<<" $entry ") ;; esac
-	SMP_THIS=$SMP
-	case " $entry " in *" smp="*) SMP_THIS=$(sed -n 's/.* smp=\([0-9]*\).*/\1/p' <<<" $entry ") ;; esac
-	MEM_THIS=$MEM
-	case " $entry " in *" mem="*) MEM_THIS=$(sed -n 's/.* mem=\([0-9]*\).*/\1/p' <<<" $entry ") ;; esac
+	series=$(opt "$entry" kernel)
+	EXPECT_THIS=$(opt "$entry" expect "$EXPECT")
+	TIMEOUT_THIS=$(opt "$entry" timeout "$TIMEOUT")
+	SMP_THIS=$(opt "$entry" smp "$SMP")
+	MEM_THIS=$(opt "$entry" mem "$MEM")
+	# label: what the lines and the closing table call this entry.
+	label=$spec${series:+ [$series]}
 	name=${spec%%:*}
 	args=""
 	[ "$spec" != "$name" ] && args=${spec#*:}
-	d=$(run_dir "$spec")
+	d=$(run_dir "$(entry_id "$entry")")
 	rm -rf "$d" && mkdir -p "$d"
+	case $series in
+	stock-*)
+		# A distribution's own kernel, as scripts/stock-module fetched
+		# it; its modules are the guest's /lib/modules (guest.sh).
+		local rel=${series#stock-}
+		KDIR_THIS=$CACHE/stock/headers-$rel/usr/src/linux-headers-$rel
+		BZIMAGE_THIS=$CACHE/stock/image-$rel/usr/lib/modules/$rel/vmlinuz
+		KO_THIS=$ROOT/out/build-stock-$rel/ipsec_rs.ko
+		MODS_THIS=$CACHE/stock/image-$rel/usr/lib/modules/$rel
+		build_hint="make stock-module STOCK_RELEASE=$rel builds them"
+		;;
+	?*)
+		KDIR_THIS=$CACHE/$series/kernel-debug
+		BZIMAGE_THIS=$KDIR_THIS/arch/x86/boot/bzImage
+		KO_THIS=$ROOT/out/build-$series/ipsec_rs.ko
+		build_hint="make check KVER=$series builds them"
+		;;
+	esac
+	local BOOT_LINES
+	boot_lines "$KDIR_THIS"
 	finish() {	# STATUS SECS DESCRIPTION...: the result line and record
 		local st=$1 sec=$2
 		shift 2
-		printf '%s\t%s\t%s\n' "$st" "$sec" "$spec" >"$d/result"
+		printf '%s\t%s\t%s\t%s\n' "$st" "$sec" "$label" "$cpu" >"$d/result"
 		if [ "$st" = "not ok" ]; then
 			printf 'not ok %%N%% %s\n' "$*" >>"$d/tap"
 		else
 			printf 'ok %%N%% %s\n' "$*" >>"$d/tap"
 		fi
 	}
-	if [ ! -f "$ROOT/selftests/$name" ]; then
-		finish "not ok" 0 "$spec # no such test selftests/$name"
+	local part
+	for part in $(tr + ' ' <<<"$spec"); do
+		if [ ! -f "$ROOT/selftests/${part%%:*}" ]; then
+			finish "not ok" 0 "$label # no such test selftests/${part%%:*}"
+			return
+		fi
+	done
+	# A group goes to the guest whole (ipsecrs_test), each test with its
+	# own arguments.
+	case $spec in *+*) name=$spec args="" ;; esac
+	if [ -n "$series" ] && { [ ! -f "$BZIMAGE_THIS" ] || [ ! -f "$KO_THIS" ]; }; then
+		finish skip 0 "$label # SKIP no $series kernel or module ($BZIMAGE_THIS, $KO_THIS: $build_hint)"
 		return
+	fi
+	if [ -n "$MODS_THIS" ]; then
+		INITRD_THIS=$(stock_initrd "${series#stock-}") ||
+			{ finish "not ok" 0 "$label # no 9p/overlay modules in $MODS_THIS"; return; }
+		say "# $label: a distribution's kernel: no lockdep, KASAN or kmemleak to referee here (the debug kernels' runs do)" >>"$d/tap"
 	fi
 	start=$(date +%s)
 	for attempt in 1 2 3; do
@@ -208,10 +312,10 @@ run_one() {
 	# shellcheck disable=SC2086
 	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM_THIS" -smp "$SMP_THIS" \
 		"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
-		-kernel "$BZIMAGE" -initrd "$INITRD" \
+		-kernel "$BZIMAGE_THIS" -initrd "$INITRD_THIS" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
-		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo=$ROOT ipsecrs_ksrc=$(readlink -f "$KDIR/source" 2>/dev/null) ipsecrs_test=$name ipsecrs_args=$args ipsecrs_ko=$KO" \
+		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo=$ROOT ipsecrs_ksrc=$(readlink -f "$KDIR_THIS/source" 2>/dev/null) ipsecrs_test=$name ipsecrs_args=$args ipsecrs_ko=$KO_THIS${MODS_THIS:+ ipsecrs_modules=$MODS_THIS}" \
 		</dev/null >"$d/qemu.log" 2>&1 &
 	# (The runner kills the guest through this if it is itself stopped.)
 	echo $! >"$d/guest.pid"
@@ -225,7 +329,7 @@ run_one() {
 	allpat=$(IFS='|'; echo "${FAULTS[*]}")
 	if [ -f "$d/dmesg-boot.txt" ] && grep -Eq "$allpat" "$d/dmesg-boot.txt"; then
 		{
-			say "# $spec: kernel report during boot, before the test (attempt $attempt):"
+			say "# $label: kernel report during boot, before the test (attempt $attempt):"
 			grep -E -m3 "$allpat" "$d/dmesg-boot.txt" | sed 's/^/#   /'
 		} >>"$d/tap"
 		mv "$d/dmesg-boot.txt" "$d/dmesg-boot-failed-$attempt.log"
@@ -235,6 +339,11 @@ run_one() {
 	break
 	done
 	secs=$(($(date +%s) - start))
+	# The guests' CPU time: this subshell's children's (QEMU's, through
+	# timeout), user + system, in whole seconds. (`times` into a file: in a
+	# pipe or $(...) it would run in a child, which has no children.)
+	times >"$d/times"
+	cpu=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%d", n + 0.5 }' "$d/times")
 	rc=$(cat "$d/rc" 2>/dev/null || echo "")
 	faults=$(classify "$d")
 	reason=""
@@ -257,24 +366,24 @@ run_one() {
 	if [ -n "$EXPECT_THIS" ]; then
 		want=$EXPECT_THIS; [ "$want" = none ] && want=""
 		if [ -z "$reason" ] && [ "$faults" = "$want" ]; then
-			finish ok "$secs" "$spec # referee reported '${faults:-none}' as expected (${secs}s)"
+			finish ok "$secs" "$label # referee reported '${faults:-none}' as expected (${secs}s)"
 		else
-			finish "not ok" "$secs" "$spec # referee reported '${faults:-none}', expected '$EXPECT_THIS' ${reason:+($reason)}"
+			finish "not ok" "$secs" "$label # referee reported '${faults:-none}', expected '$EXPECT_THIS' ${reason:+($reason)}"
 			excerpt "$d" >>"$d/tap"
 		fi
 	elif [ -n "$reason" ]; then
-		finish "not ok" "$secs" "$spec # $reason"
+		finish "not ok" "$secs" "$label # $reason"
 		tail -30 "$d/console.log" 2>/dev/null | sed 's/^/#   /' >>"$d/tap"
 		[ -n "$faults" ] && excerpt "$d" >>"$d/tap"
 	elif [ -n "$faults" ]; then
-		finish "not ok" "$secs" "$spec # kernel reported: $faults (test rc=$rc)"
+		finish "not ok" "$secs" "$label # kernel reported: $faults (test rc=$rc)"
 		excerpt "$d" >>"$d/tap"
 	elif [ "$rc" = 4 ]; then
-		finish skip "$secs" "$spec # SKIP (${secs}s) $(grep -m1 -i 'skip' "$d/test.log" | cut -c1-120)"
+		finish skip "$secs" "$label # SKIP (${secs}s) $(grep -m1 -i 'skip' "$d/test.log" | cut -c1-120)"
 	elif [ "$rc" = 0 ]; then
-		finish ok "$secs" "$spec (${secs}s)"
+		finish ok "$secs" "$label (${secs}s)"
 	else
-		finish "not ok" "$secs" "$spec # test exited $rc (${secs}s)"
+		finish "not ok" "$secs" "$label # test exited $rc (${secs}s)"
 	fi
 	[ $KEEP -eq 1 ] || rm -f "$d/kernel-all.txt"
 }
@@ -287,16 +396,13 @@ run_dir() { echo "$RESULTS/$(echo "$1" | tr -c 'A-Za-z0-9_.-' '_')"; }
 # (a benchmark) runs alone: it waits for the guests before it to finish and
 # nothing starts beside it.
 cost_of() {
-	local e=" $1 " c
-	c=$(sed -n 's/.* cost=\([0-9]*\).*/\1/p' <<<"$e")
-	[ -n "$c" ] || c=$(sed -n 's/.* timeout=\([0-9]*\).*/\1/p' <<<"$e")
-	echo "${c:-$TIMEOUT}"
+	opt "$1" cost "$(opt "$1" timeout "$TIMEOUT")"
 }
 ORDER=()
 while read -r _ i; do ORDER+=("$i"); done < <(
 	for i in "${!TESTS[@]}"; do echo "$(cost_of "${TESTS[$i]}") $i"; done | sort -k1,1nr -k2,2n)
 
-n=0 failed=0 passed=0 skipped=0 guest_secs=0
+n=0 failed=0 passed=0 skipped=0 guest_secs=0 cpu_secs=0
 FAILED_LINES=()
 declare -A PID_OF_JOB=()
 say "TAP version 13"
@@ -305,23 +411,24 @@ say "# $JOBS guest(s) at once, longest first"
 t0=$(date +%s)
 
 report() {	# INDEX: print a finished test's block whole, numbered now
-	local d st secs spec line
-	d=$(run_dir "${TESTS[$1]%% *}")
+	local d st secs spec cpu line
+	d=$(run_dir "$(entry_id "${TESTS[$1]}")")
 	n=$((n + 1))
 	if [ -f "$d/result" ]; then
-		IFS=$'\t' read -r st secs spec <"$d/result"
+		IFS=$'\t' read -r st secs spec cpu <"$d/result"
 	else
-		st="not ok" secs=0 spec=${TESTS[$1]%% *}
+		st="not ok" secs=0 cpu=0 spec=${TESTS[$1]%% *}
 		printf 'not ok %%N%% %s # the runner lost this test (no result)\n' "$spec" >>"$d/tap"
 	fi
 	sed "s/%N%/$n/" "$d/tap"
 	guest_secs=$((guest_secs + secs))
+	cpu_secs=$((cpu_secs + cpu))
 	case $st in
 	ok) passed=$((passed + 1)) ;;
 	skip) skipped=$((skipped + 1)); printf '\n*** SKIP: %s ***\n\n' "$spec" >&2 ;;
 	*) failed=$((failed + 1)); FAILED_LINES+=("$(grep -m1 '^not ok %N%' "$d/tap" | sed "s/%N%/$n/")") ;;
 	esac
-	SUMMARY+=("$(printf '%-44s %-7s %6s' "$spec" "$st" "$secs")")
+	SUMMARY+=("$(printf '%-44s %-7s %6s %6s' "$spec" "$st" "$secs" "$cpu")")
 }
 SUMMARY=()
 
@@ -330,7 +437,7 @@ running=0
 stop_guests() {
 	local e f
 	for e in "${TESTS[@]}"; do
-		f=$(run_dir "${e%% *}")/guest.pid
+		f=$(run_dir "$(entry_id "$e")")/guest.pid
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
 }
@@ -364,9 +471,10 @@ while [ $running -gt 0 ]; do reap; done
 
 wall=$(($(date +%s) - t0))
 say "#"
-say "# ---- summary: each guest's wall time (seconds) ----"
+say "# ---- summary: each guest's wall time and QEMU's CPU time (seconds) ----"
+say "# $(printf '%-44s %-7s %6s %6s' entry result wall cpu)"
 for line in "${SUMMARY[@]}"; do say "# $line"; done
-say "# total wall time ${wall}s; guest time summed ${guest_secs}s; $JOBS at once$( [ "$wall" -gt 0 ] && awk -v g="$guest_secs" -v w="$wall" 'BEGIN { printf " (x%.2f)", g / w }')"
+say "# total wall time ${wall}s; guest time summed ${guest_secs}s, CPU ${cpu_secs}s; $JOBS at once$( [ "$wall" -gt 0 ] && awk -v g="$guest_secs" -v w="$wall" 'BEGIN { printf " (x%.2f)", g / w }')"
 if [ $failed -gt 0 ]; then
 	say "# failed:"
 	for line in "${FAILED_LINES[@]}"; do say "# $line"; done

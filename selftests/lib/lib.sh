@@ -15,9 +15,18 @@ ktap_plan() {
 	echo "TAP version 13"
 	if [ -n "${1:-}" ]; then echo "1..$1"; else _ktap_deferred=1; fi
 }
-ok() { _ktap_n=$((_ktap_n + 1)); echo "ok $_ktap_n $*"; }
+# _ktap_time N DESCRIPTION: in a guest, the result's time since boot goes to
+# times.txt in the run directory ("SECONDS N DESCRIPTION"): where a test's
+# guest time goes, step by step (read, not cut: no process per result).
+_ktap_time() {
+	[ -n "${IPSEC_RS_OUT:-}" ] && [ -d "$IPSEC_RS_OUT" ] || return 0
+	read -r _up _rest </proc/uptime
+	echo "$_up ${IPSEC_RS_TEST:-?} $*" >>"$IPSEC_RS_OUT/times.txt"
+}
+ok() { _ktap_n=$((_ktap_n + 1)); _ktap_time $_ktap_n "$*"; echo "ok $_ktap_n $*"; }
 not_ok() {
 	_ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1))
+	_ktap_time $_ktap_n "not ok: $*"
 	echo "not ok $_ktap_n $*"
 	# Repeated by ktap_finish: a CI log that shows only its tail still
 	# names what failed.
