@@ -14,7 +14,9 @@
 //!    from `list-conns`): the new IKE_AUTH carries INITIAL_CONTACT, as we
 //!    have no IKE SA with the peer any more;
 //! 4. follow `ike-updown`/`child-updown` during the initiation and confirm
-//!    with `list-sas` that the CHILD_SA is installed.
+//!    with `list-sas` that the CHILD_SA is installed (watched for up to 3 s;
+//!    an `initiate` that failed or timed out still counts as done when the
+//!    CHILD_SA it asked for is installed, and says so in the log).
 //!
 //! Each recovery opens its own VICI connection, so a charon restart between
 //! two recoveries needs no reconnection logic.
@@ -26,7 +28,8 @@ use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 pub use crate::libreswan::{Command, Libreswan, Runner};
 
@@ -104,6 +107,8 @@ pub struct StrongSwan<C: Connector> {
     conn: C,
     /// Time limit charon gets for `initiate`/`terminate`, milliseconds.
     timeout_ms: u64,
+    /// How long list-sas is watched for the CHILD_SA after `initiate`.
+    confirm_for: Duration,
     /// Connections whose INITIAL_CONTACT conditions were checked.
     checked: HashSet<String>,
 }
@@ -216,6 +221,7 @@ impl StrongSwan<UnixConnector> {
                 timeout: t + Duration::from_secs(5),
             },
             timeout_ms: t.as_millis() as u64,
+            confirm_for: CONFIRM_FOR,
             checked: HashSet::new(),
         }
     }
@@ -227,6 +233,7 @@ impl<C: Connector> StrongSwan<C> {
         StrongSwan {
             conn,
             timeout_ms,
+            confirm_for: CONFIRM_FOR,
             checked: HashSet::new(),
         }
     }
@@ -333,55 +340,130 @@ impl<C: Connector> StrongSwan<C> {
                 peer.address
             );
         }
+        // An initiate that fails may still leave the CHILD_SA installed:
+        // charon's reply can time out while the exchange completes, or the
+        // peer may have set the SA up itself meanwhile.  What counts is
+        // what list-sas shows afterwards.
+        let mut failed: Vec<(String, String)> = Vec::new();
+        let mut broken = false;
         for child in &children {
-            let r = c
-                .request_following(
-                    "initiate",
-                    Message::new()
-                        .kv("child", child)
-                        .kv("ike", conn)
-                        .kv("timeout", self.timeout_ms.to_string())
-                        .kv("init-limits", "no"),
-                    &["ike-updown", "child-updown"],
-                    |name, m| {
-                        let up = m.get_str("up").unwrap_or_else(|| "no".into());
-                        for (sa, body) in m.sections() {
-                            tracing::info!(
-                                "peer {}: {name}: {sa} {} (state {})",
-                                peer.address,
-                                if up == "yes" { "up" } else { "down" },
-                                body.get_str("state").unwrap_or_default()
-                            );
-                        }
-                    },
-                )
-                .map_err(|e| Failure::fatal(e.to_string()))?;
-            r.check_success()
-                .map_err(|e| Failure::fatal(format!("initiate {conn}/{child}: {e}")))?;
+            let r = c.request_following(
+                "initiate",
+                Message::new()
+                    .kv("child", child)
+                    .kv("ike", conn)
+                    .kv("timeout", self.timeout_ms.to_string())
+                    .kv("init-limits", "no"),
+                &["ike-updown", "child-updown"],
+                |name, m| {
+                    let up = m.get_str("up").unwrap_or_else(|| "no".into());
+                    for (sa, body) in m.sections() {
+                        tracing::info!(
+                            "peer {}: {name}: {sa} {} (state {})",
+                            peer.address,
+                            if up == "yes" { "up" } else { "down" },
+                            body.get_str("state").unwrap_or_default()
+                        );
+                    }
+                },
+            );
+            let e = match r {
+                Ok(m) => m.check_success().err().map(|e| e.to_string()),
+                Err(e) => {
+                    // The stream is out of step (a timeout mid-reply):
+                    // nothing more can be asked on it.
+                    broken = true;
+                    Some(e.to_string())
+                }
+            };
+            if let Some(e) = e {
+                tracing::warn!("peer {}: initiate {conn}/{child}: {e}", peer.address);
+                failed.push((child.clone(), format!("initiate {conn}/{child}: {e}")));
+            }
+            if broken {
+                break;
+            }
         }
-        let now = Self::list_sas(&mut c, conn).map_err(|e| Failure::fatal(e.to_string()))?;
-        let up: Vec<String> = now
-            .iter()
-            .filter(|s| s.remote == Some(peer.address) && s.state == "ESTABLISHED")
-            .flat_map(|s| {
-                s.children
-                    .iter()
-                    .filter(|ch| ch.1 == "INSTALLED" && children.contains(&ch.0))
-                    .map(move |ch| {
+        if broken {
+            c = self
+                .conn
+                .connect()
+                .map_err(|e| Failure::fatal(format!("{}; {e}", failed[0].1)))?;
+        }
+        let want: Vec<String> = if failed.is_empty() {
+            children.clone()
+        } else {
+            failed.iter().map(|f| f.0.clone()).collect()
+        };
+        let deadline = Instant::now() + self.confirm_for;
+        let mut looked = false;
+        let up = loop {
+            let now = match Self::list_sas(&mut c, conn) {
+                Ok(now) => now,
+                // A look that fails after an earlier one, or after a failed
+                // initiate, ends the wait with what is known.
+                Err(_) if looked || !failed.is_empty() => break None,
+                Err(e) => return Err(Failure::fatal(e.to_string())),
+            };
+            looked = true;
+            let up = installed(&now, peer.address, &children);
+            let complete = if failed.is_empty() {
+                !up.is_empty()
+            } else {
+                want.iter().all(|w| up.iter().any(|u| &u.0 == w))
+            };
+            if complete || Instant::now() >= deadline {
+                break complete.then_some(up);
+            }
+            thread::sleep(CONFIRM_STEP);
+        };
+        match (up, failed.first()) {
+            (Some(up), first) => {
+                if let Some(f) = first {
+                    tracing::info!(
+                        "peer {}: {}, but the CHILD_SA is installed",
+                        peer.address,
+                        f.1
+                    );
+                }
+                Ok(up.into_iter().map(|u| u.1).collect::<Vec<_>>().join("; "))
+            }
+            (None, Some(f)) => Err(Failure::fatal(f.1.clone())),
+            (None, None) => Err(Failure::fatal(format!(
+                "initiate '{conn}' succeeded but list-sas shows no installed CHILD_SA"
+            ))),
+        }
+    }
+}
+
+/// How long a CHILD_SA may take to show as installed after `initiate`
+/// returned (charon answers from its own threads; seen 0.5 s apart on a
+/// loaded machine).
+const CONFIRM_FOR: Duration = Duration::from_secs(3);
+
+/// How often list-sas is asked again while a CHILD_SA is not yet installed.
+const CONFIRM_STEP: Duration = Duration::from_millis(250);
+
+/// The installed CHILD_SAs named in `children` of established IKE SAs with
+/// `peer`: (child name, summary).
+fn installed(sas: &[IkeSa], peer: IpAddr, children: &[String]) -> Vec<(String, String)> {
+    sas.iter()
+        .filter(|s| s.remote == Some(peer) && s.state == "ESTABLISHED")
+        .flat_map(|s| {
+            s.children
+                .iter()
+                .filter(|ch| ch.1 == "INSTALLED" && children.contains(&ch.0))
+                .map(move |ch| {
+                    (
+                        ch.0.clone(),
                         format!(
                             "IKE SA {}[{}] CHILD_SA {} spi-in 0x{} spi-out 0x{}",
                             s.name, s.id, ch.0, ch.2, ch.3
-                        )
-                    })
-            })
-            .collect();
-        if up.is_empty() {
-            return Err(Failure::fatal(format!(
-                "initiate '{conn}' succeeded but list-sas shows no installed CHILD_SA"
-            )));
-        }
-        Ok(up.join("; "))
-    }
+                        ),
+                    )
+                })
+        })
+        .collect()
 }
 
 impl<C: Connector> Backend for StrongSwan<C> {
@@ -442,17 +524,19 @@ mod tests {
         }
     }
 
-    /// Hands out one scripted connection.
+    /// Hands out one scripted connection per input, in order.
     struct Fake {
-        input: Option<Vec<u8>>,
+        input: Vec<Vec<u8>>,
         output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     }
     impl Connector for Fake {
         type Stream = Script;
         fn connect(&mut self) -> Result<Client<Script>, vici::Error> {
-            let input = self.input.take().ok_or_else(|| {
-                vici::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused))
-            })?;
+            let input = (!self.input.is_empty())
+                .then(|| self.input.remove(0))
+                .ok_or_else(|| {
+                    vici::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused))
+                })?;
             Ok(Client::new(Script {
                 input: io::Cursor::new(input),
                 output: self.output.clone(),
@@ -541,10 +625,15 @@ mod tests {
     }
 
     fn run(input: Vec<u8>) -> (Result<String, Failure>, Vec<Req>) {
+        run_on(vec![input])
+    }
+
+    /// A recovery over one scripted connection per input.
+    fn run_on(inputs: Vec<Vec<u8>>) -> (Result<String, Failure>, Vec<Req>) {
         let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut b = StrongSwan::new(
             Fake {
-                input: Some(input),
+                input: inputs,
                 output: output.clone(),
             },
             10_000,
@@ -676,7 +765,7 @@ mod tests {
         // charon not running.
         let mut b = StrongSwan::new(
             Fake {
-                input: None,
+                input: Vec::new(),
                 output: Default::default(),
             },
             1000,
@@ -717,6 +806,100 @@ mod tests {
             cmds(&reqs),
             ["list-conns", "list-sas", "initiate", "list-sas"]
         );
+    }
+
+    /// list-conns (one child, `net`) and an empty list-sas: the start of
+    /// every scripted recovery that initiates.
+    fn up_to_initiate() -> Vec<u8> {
+        [
+            confirm(),
+            conn_event(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            resp(Message::new()),
+            confirm(),
+            confirm(),
+            confirm(), // registered ike-updown, child-updown
+        ]
+        .concat()
+    }
+
+    /// list-sas with `sa`.
+    fn sas(sa: Vec<u8>) -> Vec<u8> {
+        [confirm(), sa, resp(Message::new()), confirm()].concat()
+    }
+
+    #[test]
+    fn a_child_sa_still_installing_is_watched_until_installed() {
+        let input = [
+            up_to_initiate(),
+            resp(ok()),
+            confirm(),
+            confirm(),
+            sas(sa_event("2", "ESTABLISHED", "INSTALLING")),
+            sas(sa_event("2", "ESTABLISHED", "INSTALLED")),
+        ]
+        .concat();
+        let (r, reqs) = run(input);
+        assert!(r.unwrap().contains("CHILD_SA net spi-in 0xc1234567"));
+        assert_eq!(
+            cmds(&reqs),
+            ["list-conns", "list-sas", "initiate", "list-sas", "list-sas"]
+        );
+    }
+
+    #[test]
+    fn a_failed_initiate_whose_child_sa_is_installed_is_done() {
+        // charon's reply says the initiate failed (its time limit ran out),
+        // yet the CHILD_SA is up: the black hole is healed.
+        let input = [
+            up_to_initiate(),
+            resp(
+                Message::new()
+                    .kv("success", "no")
+                    .kv("errmsg", "initiating CHILD_SA 'net' timed out"),
+            ),
+            confirm(),
+            confirm(),
+            sas(sa_event("2", "ESTABLISHED", "INSTALLED")),
+        ]
+        .concat();
+        let (r, _) = run(input);
+        assert!(r.unwrap().contains("IKE SA a-b[2] CHILD_SA net"));
+        // ... and a failure when it is not.
+        let input = [
+            up_to_initiate(),
+            resp(Message::new().kv("success", "no").kv("errmsg", "timed out")),
+            confirm(),
+            confirm(),
+            sas(sa_event("2", "CONNECTING", "CREATED")),
+        ]
+        .concat();
+        let (r, _) = run(input);
+        assert_eq!(
+            r.unwrap_err(),
+            Failure::fatal("initiate a-b/net: vici: timed out")
+        );
+    }
+
+    #[test]
+    fn a_connection_cut_during_initiate_is_replaced_to_confirm() {
+        // The first connection ends before charon's reply (a read timeout):
+        // list-sas goes over a new one.
+        let (r, reqs) = run_on(vec![
+            up_to_initiate(),
+            sas(sa_event("2", "ESTABLISHED", "INSTALLED")),
+        ]);
+        assert!(r.unwrap().contains("CHILD_SA net"));
+        assert_eq!(
+            cmds(&reqs),
+            ["list-conns", "list-sas", "initiate", "list-sas"]
+        );
+        // Without a new connection the initiate's error is the reason.
+        let (r, _) = run_on(vec![up_to_initiate()]);
+        let e = r.unwrap_err();
+        assert!(e.msg.starts_with("initiate a-b/net: ") && !e.retry, "{e:?}");
     }
 
     #[test]
