@@ -59,6 +59,8 @@ DEB_PACKAGES=(
 	qemu-system-x86 busybox-static
 	# what the selftests run inside the guest
 	iproute2 iputils-ping kmod tcpdump python3 python3-yaml python3-jsonschema
+	# GRO on a veth for the benchmarks (ethtool -K)
+	ethtool
 	# the Prometheus text format's reference parser (selftests/sa_view.sh)
 	python3-prometheus-client
 	strongswan-charon strongswan-swanctl socat

@@ -6,11 +6,12 @@
 # instructions (run_vm.sh --icount 1): deterministic times, see
 # Documentation/testing.rst.
 #
-#   bench_decap.sh [N [REPS [profile]]]
+#   bench_decap.sh [N [REPS [WORD...]]]
 #       N packets per run (default 40000), REPS repetitions of every run
-#       (default 5); "profile" or "profile=SIZE": afterwards, ten more xfrm
-#       and ten module runs at SIZE bytes (default 64) under `perf record -a
-#       -e cpu-clock`, and the top symbols of each.
+#       (default 5). WORDs: "profile" or "profile=SIZE": afterwards, ten
+#       more xfrm and ten module runs at SIZE bytes (default 64) under
+#       `perf record -a -e cpu-clock`, and the top symbols of each;
+#       "no-esn", "no-gro": without the ESN or the GRO runs below.
 #
 # The traffic is made once, before any measurement: for 64-, 512- and
 # 1400-byte inner UDP payloads, N valid tunnel-mode rfc4106(gcm(aes)) ESP
@@ -29,13 +30,28 @@
 #   plain   XFRM decapsulates, ipsec_rs not loaded
 #   xfrm    XFRM decapsulates, ipsec_rs loaded with its receive path off
 #   module  ipsec_rs's receive path decapsulates (ipsec-rs set global --rx on)
+# and, as routers run XFRM (issue 21):
+#   plain-esn, module-esn   the SA with ESN and a 1,024-packet window
+#           (XFRM's bitmap mode), packets made for it; the module not
+#           loaded, then decapsulating
+#   floor-gro, xfrm-gro, module-gro   GRO on b's veth (ethtool -K vb gro
+#           on: veth then receives through NAPI and GRO, as a NIC does);
+#           xfrm-gro: the kernel's ESP offload module loaded (esp4_offload,
+#           =m in distribution kernels), which takes ESP in GRO
+#           (esp4_gro_receive) and decapsulates it there, and ipsec_rs not
+#           loaded; module-gro: esp4_offload not loaded, ipsec_rs
+#           decapsulating (with esp4_offload loaded, XFRM takes every packet
+#           of a known SA in GRO, before ipsec_rs's handler: measured by the
+#           "gro-bypass" run, whose packets must all reach XFRM)
 # Every run must have delivered all N packets, and the right path must have
 # done it (XFRM's anti-replay seq reaches N, or the module's decap_ok rises
 # by N and XFRM's seq stays 0), else the run fails and its numbers are not
 # used. The table gives medians: packets/s and inner payload bit/s over
 # the whole run, and "rx pps" = N / (run time - floor time), the receiver's
-# own rate; the ratios are module/plain and module/xfrm of rx pps. Target:
-# module/plain >= 1.0 at every size.
+# own rate (the gro runs less floor-gro); the ratios are module/plain,
+# module/xfrm, module-esn/plain-esn and module-gro/xfrm-gro of rx pps.
+# Targets: module/plain >= 1.0, module-gro/xfrm-gro >= 1.05, module-esn/
+# plain-esn >= 1.0 at every size.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip python3 awk sort
@@ -48,8 +64,22 @@ trap 'rm -f /tmp/bench_decap_*; topo_cleanup' EXIT
 
 N=${1:-40000}
 REPS=${2:-5}
-PROFILE=${3:-}
+[ $# -ge 2 ] && shift 2 || set --
+PROFILE= ESN=1 GRO=1
+for w; do
+	case $w in
+	profile | profile=*) PROFILE=$w ;;
+	no-esn) ESN= ;;
+	no-gro) GRO= ;;
+	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro)" ;;
+	esac
+done
 SIZES="64 512 1400"
+ESP_OFFLOAD=${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv4/esp4_offload.ko
+if [ -n "$GRO" ]; then
+	command -v ethtool >/dev/null || die "the gro runs need ethtool (make setup installs it; no-gro leaves them out)"
+	[ -f "$ESP_OFFLOAD" ] || die "the gro runs need the kernel's esp4_offload.ko ($ESP_OFFLOAD: CONFIG_INET_ESP_OFFLOAD=m, the perf kernel has it; no-gro leaves them out)"
+fi
 RES=/tmp/bench_decap_results	# lines: SIZE MODE NS REPETITION
 
 ktap_plan
@@ -59,22 +89,29 @@ for size in $SIZES; do
 	t=$(date +%s)
 	made=$(decap_make "$N" "$size" "/tmp/bench_decap_$size.bin")
 	check_eq "$N packets of $size bytes made ($(($(date +%s) - t)) s)" "$made" "$N"
+	[ -n "$ESN" ] || continue
+	made=$(decap_make "$N" "$size" "/tmp/bench_decap_esn_$size.bin" esn)
+	check_eq "$N packets of $size bytes for the ESN SA made" "$made" "$N"
 done
 
+# XFRM's highest sequence number received (the low half with ESN).
 xfrm_seq() {
 	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
-		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
+		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
+gro() { ip netns exec b ethtool -K vb gro "$1"; }
 kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
 nhex=$(printf '0x%x' "$N")
 ms() { echo $(( $(kv done_ns) / 1000000 )); }
 
 # run MODE SIZE: one measured run; records its time in $RES if every
-# check passed.
+# check passed. LOADED: whether ipsec_rs is loaded (by loaded()).
+LOADED=
 run() {
-	_m=$1 _s=$2 _f=/tmp/bench_decap_$2.bin
-	decap_new_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
-	if [ "$_m" = floor ]; then
+	_m=$1 _s=$2 _f=/tmp/bench_decap_$2.bin _sa=
+	case $_m in *-esn) _f=/tmp/bench_decap_esn_$2.bin _sa=esn ;; esac
+	decap_new_sa $_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
+	if [ "${_m%-gro}" = floor ]; then
 		OUT=$(decap_blast -o "$_f")
 		if [ "$(kv sent)/$(kv counted)" = "$N/0" ]; then
 			echo "$_s $_m $(kv done_ns) $rep" >>$RES
@@ -88,15 +125,14 @@ run() {
 	_seq=$(xfrm_seq)
 	_pk=$(xfrm_packets b $DECAP_SPI 192.0.2.1 192.0.2.2)
 	_dec=-
-	if [ "$_m" != plain ]; then
+	if [ -n "$LOADED" ]; then
 		_before=$(cnt decap_ok)
 		snap b
 		_dec=$(( $(cnt decap_ok) - _before ))
 	fi
 	case $_m in
-	module) _want="$N/$N/0/0x0/$N" ;;
-	xfrm) _want="$N/$N/0/$nhex/0" ;;
-	plain) _want="$N/$N/0/$nhex/-" ;;
+	module*) _want="$N/$N/0/0x0/$N" ;;
+	*) [ -n "$LOADED" ] && _want="$N/$N/0/$nhex/0" || _want="$N/$N/0/$nhex/-" ;;
 	esac
 	# delivered / SA lifetime packets / checksum errors / XFRM's replay seq
 	# (moves only when XFRM decrypts) / the module's decap_ok rise
@@ -115,12 +151,22 @@ rx() { ip netns exec b "$IPSEC_RS_TOOL" set global --rx "$1" >/dev/null; }
 # loaded ORDER...: the module loaded, the runs in that order, unloaded.
 loaded() {
 	load_module || die "insmod failed"
+	LOADED=1
 	snap b
 	for _l; do
-		[ "$_l" = module ] && rx on || rx off
+		case $_l in module*) rx on ;; *) rx off ;; esac
 		run "$_l" "$size"
 	done
 	unload_module || not_ok "rmmod after the $size B runs of repetition $rep"
+	LOADED=
+}
+# offloaded MODE: esp4_offload loaded for one run, then unloaded (the SA,
+# which holds a reference on it, deleted first).
+offloaded() {
+	insmod "$ESP_OFFLOAD" || { not_ok "insmod esp4_offload"; return; }
+	run "$1" "$size"
+	decap_del_sa
+	rmmod esp4_offload || not_ok "rmmod esp4_offload after the $size B $1 run"
 }
 rep=1
 while [ $rep -le "$REPS" ]; do
@@ -137,24 +183,72 @@ while [ $rep -le "$REPS" ]; do
 			loaded module xfrm
 			run plain $size
 		fi
+		if [ -n "$ESN" ]; then
+			if [ $((rep % 2)) = 1 ]; then
+				run plain-esn $size
+				loaded module-esn
+			else
+				loaded module-esn
+				run plain-esn $size
+			fi
+		fi
+		if [ -n "$GRO" ]; then
+			gro on
+			run floor-gro $size
+			if [ $((rep % 2)) = 1 ]; then
+				offloaded xfrm-gro
+				loaded module-gro
+			else
+				loaded module-gro
+				offloaded xfrm-gro
+			fi
+			gro off
+		fi
 	done
 	rep=$((rep + 1))
 done
+
+# The reason module-gro runs without esp4_offload: with it loaded and GRO
+# on, XFRM takes every packet of a known SA in GRO (esp4_gro_receive),
+# before ipsec_rs's ESP handler sees it, the receive path on or not. The
+# gro-bypass run asserts exactly that (XFRM's seq at N, decap_ok still 0).
+if [ -n "$GRO" ]; then
+	size=64
+	gro on
+	load_module || die "insmod failed"
+	LOADED=1
+	snap b
+	rx on
+	if insmod "$ESP_OFFLOAD"; then
+		run gro-bypass $size
+		check_eq "gro-bypass: the per-SA view says the module never saw the SA" \
+			"$(ip netns exec b "$IPSEC_RS_TOOL" show sas --json | python3 -c 'import json, sys
+print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' and s["daddr"] == "192.0.2.2"])')" \
+			"['not-seen']"
+		decap_del_sa
+		rmmod esp4_offload || not_ok "rmmod esp4_offload after the gro-bypass run"
+	else
+		not_ok "insmod esp4_offload for the gro-bypass run"
+	fi
+	unload_module || not_ok "rmmod after the gro-bypass run"
+	LOADED=
+	gro off
+fi
 
 # median SIZE MODE: the median run time in ns ("" if no good run).
 median() {
 	awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' $RES | sort -n |
 		awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
-# paired SIZE MODE: for each repetition, the module's receiver rate over
-# MODE's, each run's time minus the same repetition's floor; prints
+# paired SIZE NUM DEN FLOOR: for each repetition, NUM's receiver rate over
+# DEN's, each run's time minus the same repetition's FLOOR run; prints
 # "median min max r1 r2 ..." (nothing if no repetition has all three runs).
 paired() {
-	awk -v s="$1" -v m="$2" -v R="$REPS" '$1 == s { t[$2 "," $4] = $3 }
+	awk -v s="$1" -v num="$2" -v den="$3" -v fl="$4" -v R="$REPS" '$1 == s { t[$2 "," $4] = $3 }
 	END {
 		n = 0; line = ""
 		for (r = 1; r <= R; r++) {
-			f = t["floor," r]; a = t[m "," r]; b = t["module," r]
+			f = t[fl "," r]; a = t[den "," r]; b = t[num "," r]
 			if (f == "" || a == "" || b == "" || a <= f || b <= f) continue
 			v[++n] = (a - f) / (b - f); line = line sprintf(" %.2f", v[n])
 		}
@@ -163,44 +257,66 @@ paired() {
 		printf "%.3f %.2f %.2f%s\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n], line
 	}' $RES
 }
+# row SIZE MODE FLOOR [NUM]: MODE's table line (medians), rx pps less
+# FLOOR's median; with NUM, NUM's rx pps over MODE's.
+row() {
+	_t=$(median $1 $2) _fl=$(median $1 $3) _tn=${4:+$(median $1 $4)}
+	[ -n "$_t" ] || { diag "$1  $2  no valid run"; return; }
+	awk -v n="$N" -v s="$1" -v m="$2" -v t="$_t" -v f="${_fl:-0}" -v tn="${_tn:-0}" 'BEGIN {
+		pps = n * 1e9 / t; rx = (t > f && f > 0) ? n * 1e9 / (t - f) : 0
+		rxn = (tn > f && f > 0) ? n * 1e9 / (tn - f) : 0
+		r = (rx == 0 || rxn == 0) ? "" : sprintf("%.3f", rxn / rx)
+		printf "# %4d  %-10s %8.0f %7.2f %10.0f  %s\n", s, m, pps, pps * s * 8 / 1e6, rx, r
+	}'
+}
+# verdict SIZE NUM DEN FLOOR TARGET: the paired ratio NUM/DEN, with the
+# target's verdict (TARGET "-": none).
+verdict() {
+	_p=$(paired $1 $2 $3 $4)
+	[ -n "$_p" ] || { diag "$1 B: $2/$3: no repetition with all three runs"; return; }
+	set -- "$@" $_p
+	_v=
+	if [ "$5" != - ]; then
+		_v=": TARGET >= $5 MISSED"
+		awk -v r="$6" -v t="$5" 'BEGIN { exit !(r >= t) }' && _v=": target >= $5 met"
+	fi
+	diag "$1 B: $2/$3 (rx, per repetition) median $6 [min $7, max $8]:$(echo "$_p" | cut -d' ' -f4-)$_v"
+}
 diag ""
 diag "inbound decapsulation, rfc4106(gcm(aes)) tunnel mode, $N packets per run, median of $REPS"
-diag "(pps, Mbit/s: over the whole run, sender included; rx pps: N / (run - floor run))"
-diag "size  mode        pps  Mbit/s     rx pps  module/mode (rx pps)"
+diag "(pps, Mbit/s: over the whole run, sender included; rx pps: N / (run - its floor run);"
+diag " last column: the module's rx pps over the mode's, module-esn's for plain-esn, module-gro's for xfrm-gro)"
+diag "size  mode            pps  Mbit/s     rx pps  module/mode"
 for size in $SIZES; do
-	fl=$(median $size floor)
-	for m in floor plain xfrm module; do
-		t=$(median $size $m)
-		[ -n "$t" ] || { diag "$size  $m  no valid run"; continue; }
-		eval "t_$m=$t"
-	done
-	for m in plain xfrm module; do
-		eval "t=\${t_$m:-}"
-		[ -n "$t" ] && [ -n "$fl" ] || continue
-		awk -v n="$N" -v s="$size" -v m="$m" -v t="$t" -v f="$fl" -v tm="${t_module:-0}" 'BEGIN {
-			pps = n * 1e9 / t; rx = (t > f) ? n * 1e9 / (t - f) : 0
-			rxm = (tm > f) ? n * 1e9 / (tm - f) : 0
-			r = (m == "module" || rx == 0) ? "" : sprintf("%.3f", rxm / rx)
-			printf "# %4d  %-6s %8.0f %7.2f %10.0f  %s\n", s, m, pps, pps * s * 8 / 1e6, rx, r
-		}'
-	done
-	[ -n "$fl" ] && awk -v n="$N" -v s="$size" -v f="$fl" 'BEGIN {
-		printf "# %4d  floor  %8.0f          (sending and veth alone)\n", s, n * 1e9 / f }'
-	# The verdict: ratios paired within each repetition (a size's runs are
-	# back to back), less sensitive to the host's load drifting than a
-	# ratio of medians.
-	p=$(paired $size plain) x=$(paired $size xfrm)
-	if [ -n "$p" ]; then
-		set -- $p
-		verdict="TARGET >= 1.0 MISSED"
-		awk -v r="$1" 'BEGIN { exit !(r >= 1.0) }' && verdict="target >= 1.0 met"
-		diag "$size B: module/plain (rx, per repetition) median $1 [min $2, max $3]:$(echo "$p" | cut -d' ' -f4-): $verdict"
+	row $size plain floor module
+	row $size xfrm floor module
+	row $size module floor
+	if [ -n "$ESN" ]; then
+		row $size plain-esn floor module-esn
+		row $size module-esn floor
 	fi
-	[ -n "$x" ] && set -- $x && diag "$size B: module/xfrm  (rx, per repetition) median $1 [min $2, max $3]:$(echo "$x" | cut -d' ' -f4-)"
-	unset t_floor t_plain t_xfrm t_module
+	if [ -n "$GRO" ]; then
+		row $size xfrm-gro floor-gro module-gro
+		row $size module-gro floor-gro
+	fi
+	for fl in floor ${GRO:+floor-gro}; do
+		_t=$(median $size $fl)
+		[ -n "$_t" ] && awk -v n="$N" -v s="$size" -v f="$_t" -v m="$fl" 'BEGIN {
+			printf "# %4d  %-10s %8.0f          (sending and veth alone)\n", s, m, n * 1e9 / f }'
+	done
+	# The verdicts: ratios paired within each repetition (a size's runs
+	# are back to back), less sensitive to the host's load drifting than a
+	# ratio of medians.
+	verdict $size module plain floor 1.0
+	verdict $size module xfrm floor -
+	[ -z "$ESN" ] || verdict $size module-esn plain-esn floor 1.0
+	[ -z "$GRO" ] || verdict $size module-gro xfrm-gro floor-gro 1.05
 done
+modes=3
+[ -z "$ESN" ] || modes=$((modes + 2))
+[ -z "$GRO" ] || modes=$((modes + 2))
 check "every mode has a valid run at every size" \
-	test "$(awk '$2 != "floor"' $RES | awk '{ print $1, $2 }' | sort -u | wc -l)" -eq 9
+	test "$(awk '$2 !~ /^floor|bypass/' $RES | awk '{ print $1, $2 }' | sort -u | wc -l)" -eq $(($(echo $SIZES | wc -w) * modes))
 
 # Where the receiver's time goes (the module loaded).
 case $PROFILE in

@@ -315,7 +315,7 @@ run_one() {
 		-kernel "$BZIMAGE_THIS" -initrd "$INITRD_THIS" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
-		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo=$ROOT ipsecrs_ksrc=$(readlink -f "$KDIR_THIS/source" 2>/dev/null) ipsecrs_test=$name ipsecrs_args=$args ipsecrs_ko=$KO_THIS${MODS_THIS:+ ipsecrs_modules=$MODS_THIS}" \
+		-append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo=$ROOT ipsecrs_ksrc=$(readlink -f "$KDIR_THIS/source" 2>/dev/null) ipsecrs_kbuild=$(readlink -f "$KDIR_THIS") ipsecrs_test=$name ipsecrs_args=$args ipsecrs_ko=$KO_THIS${MODS_THIS:+ ipsecrs_modules=$MODS_THIS}" \
 		</dev/null >"$d/qemu.log" 2>&1 &
 	# (The runner kills the guest through this if it is itself stopped.)
 	echo $! >"$d/guest.pid"

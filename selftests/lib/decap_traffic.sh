@@ -15,21 +15,35 @@ decap_setup() {
 	DECAP_MAC_B=$(ip -n b -o link show vb | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 }
 
-# decap_make N SIZE FILE: N valid packets (sequence numbers 1..N) with
-# SIZE-byte inner UDP payloads to port 7777, written to FILE; prints N.
+# decap_make N SIZE FILE [esn]: N valid packets (sequence numbers 1..N)
+# with SIZE-byte inner UDP payloads to port 7777, written to FILE; prints N.
+# "esn": for an ESN SA (the high half, 0, in the ICV).
 decap_make() {
 	ip netns exec a python3 "$IPSEC_RS_REPO/selftests/lib/esp_craft.py" --dev va \
 		--dst-mac "$DECAP_MAC_B" --src 192.0.2.1 --dst 192.0.2.2 --spi $DECAP_SPI \
-		--key "$KEY_AB" --seq "1-$1" --size "$2" --inner-dport 7777 --out "$3"
+		--key "$KEY_AB" --seq "1-$1" --size "$2" --inner-dport 7777 --out "$3" \
+		${4:+--esn-hi 0}
 }
 
-# decap_new_sa: b's inbound SA replaced by the same one, so that both XFRM's
-# and the module's anti-replay state start afresh (window 32, as a peer
-# would ask).
+# decap_new_sa [esn]: b's inbound SA replaced by the same one, so that both
+# XFRM's and the module's anti-replay state start afresh: window 32, as a
+# peer would ask; "esn": ESN with a 1,024-packet window, as routers
+# configure larger windows (XFRM's bitmap mode).
 decap_new_sa() {
-	ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI 2>/dev/null
+	decap_del_sa
+	if [ "${1:-}" = esn ]; then
+		set -- replay-window 1024 flag esn
+	else
+		set -- replay-window 32
+	fi
 	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI mode tunnel \
-		replay-window 32 aead 'rfc4106(gcm(aes))' "$KEY_AB" 128
+		"$@" aead 'rfc4106(gcm(aes))' "$KEY_AB" 128
+}
+
+# decap_del_sa: b's inbound SA deleted (if there is one).
+decap_del_sa() {
+	ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI 2>/dev/null
+	true
 }
 
 # decap_blast MODE FILE: esp_blast's report of sending FILE a -> b; MODE -w

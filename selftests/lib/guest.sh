@@ -55,7 +55,7 @@ kmemleak_report() {	# $1: file to write the report to
 stamp "ready, kernel $(uname -r)"
 cd "$ipsecrs_repo"
 export IPSEC_RS_REPO="$ipsecrs_repo" IPSEC_RS_OUT=$OUT
-export IPSEC_RS_KO="${ipsecrs_ko:-$ipsecrs_repo/ipsec_rs.ko}" IPSEC_RS_KSRC="$ipsecrs_ksrc"
+export IPSEC_RS_KO="${ipsecrs_ko:-$ipsecrs_repo/ipsec_rs.ko}" IPSEC_RS_KSRC="$ipsecrs_ksrc" IPSEC_RS_KBUILD="$ipsecrs_kbuild"
 export IPSEC_RS_CANARY_KO="$ipsecrs_repo/selftests/canary/ipsec_rs_canary.ko"
 # run_test TEST ARGS: one selftest (ARGS comma-separated), its output in
 # $OUT/test.log, live on the console; its exit status.
