@@ -99,7 +99,29 @@ xfrm_seq() {
 	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
-gro() { ip netns exec b ethtool -K vb gro "$1"; }
+# gro on|off: GRO on b's veth. veth receives through NAPI (and so GRO) only
+# frames its peer may hand it that way: with TSO on the sending veth, only
+# socket-owned skbs to a device with GRO forwarding; so TSO goes off on a's
+# veth for these runs (esp_blast's frames are never segmented).
+gro() {
+	ip netns exec b ethtool -K vb gro "$1"
+	if [ "$1" = on ]; then _tso=off; else _tso=on; fi
+	ip netns exec a ethtool -K va tso $_tso
+}
+# napi_pkts: the packets b's veth received through NAPI (all its queues).
+napi_pkts() {
+	ip netns exec b ethtool -S vb | awk '/rx_queue_[0-9]+_xdp_packets:/ { n += $2 } END { print n + 0 }'
+}
+# rmmod_retry MODULE: rmmod, retried for 5 s (a deleted SA's last reference,
+# which pins esp4_offload, goes in XFRM's deferred state destruction).
+rmmod_retry() {
+	_i=0
+	until rmmod "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -lt 50 ] || { rmmod "$1"; return 1; }
+		sleep 0.1
+	done
+}
 kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
 nhex=$(printf '0x%x' "$N")
 ms() { echo $(( $(kv done_ns) / 1000000 )); }
@@ -111,17 +133,22 @@ run() {
 	_m=$1 _s=$2 _f=/tmp/bench_decap_$2.bin _sa=
 	case $_m in *-esn) _f=/tmp/bench_decap_esn_$2.bin _sa=esn ;; esac
 	decap_new_sa $_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
+	# The gro runs must have gone through NAPI and GRO (napi_pkts up by N).
+	_napi=- _nwant=-
+	case $_m in *-gro | gro-*) _napi=$(napi_pkts) _nwant=$N ;; esac
 	if [ "${_m%-gro}" = floor ]; then
 		OUT=$(decap_blast -o "$_f")
-		if [ "$(kv sent)/$(kv counted)" = "$N/0" ]; then
+		[ "$_napi" = - ] || _napi=$(($(napi_pkts) - _napi))
+		if [ "$(kv sent)/$(kv counted)/$_napi" = "$N/0/$_nwant" ]; then
 			echo "$_s $_m $(kv done_ns) $rep" >>$RES
-			ok "$_s B $_m: $N sent, none delivered ($(ms) ms)"
+			ok "$_s B $_m: $N sent, none delivered, through NAPI: $_napi ($(ms) ms)"
 		else
-			not_ok "$_s B $_m: $OUT"
+			not_ok "$_s B $_m: through NAPI $_napi (want $_nwant): $OUT"
 		fi
 		return
 	fi
 	OUT=$(decap_blast -w "$_f")
+	[ "$_napi" = - ] || _napi=$(($(napi_pkts) - _napi))
 	_seq=$(xfrm_seq)
 	_pk=$(xfrm_packets b $DECAP_SPI 192.0.2.1 192.0.2.2)
 	_dec=-
@@ -135,13 +162,15 @@ run() {
 	*) [ -n "$LOADED" ] && _want="$N/$N/0/$nhex/0" || _want="$N/$N/0/$nhex/-" ;;
 	esac
 	# delivered / SA lifetime packets / checksum errors / XFRM's replay seq
-	# (moves only when XFRM decrypts) / the module's decap_ok rise
-	_got="$(kv counted)/$_pk/$(kv csum_errors)/$_seq/$_dec"
+	# (moves only when XFRM decrypts) / the module's decap_ok rise /
+	# received through NAPI (gro runs)
+	_got="$(kv counted)/$_pk/$(kv csum_errors)/$_seq/$_dec/$_napi"
+	_want=$_want/$_nwant
 	if [ "$_got" = "$_want" ]; then
 		echo "$_s $_m $(kv done_ns) $rep" >>$RES
-		ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok $_got ($(ms) ms)"
+		ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok/NAPI $_got ($(ms) ms)"
 	else
-		not_ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok got $_got, want $_want ($OUT)"
+		not_ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok/NAPI got $_got, want $_want ($OUT)"
 	fi
 	[ "$(kv rcv_drops)" = 0 ] || diag "$_s B $_m: $(kv rcv_drops) backlog drops"
 }
@@ -166,7 +195,7 @@ offloaded() {
 	insmod "$ESP_OFFLOAD" || { not_ok "insmod esp4_offload"; return; }
 	run "$1" "$size"
 	decap_del_sa
-	rmmod esp4_offload || not_ok "rmmod esp4_offload after the $size B $1 run"
+	rmmod_retry esp4_offload || not_ok "rmmod esp4_offload after the $size B $1 run"
 }
 rep=1
 while [ $rep -le "$REPS" ]; do
@@ -226,11 +255,12 @@ if [ -n "$GRO" ]; then
 print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' and s["daddr"] == "192.0.2.2"])')" \
 			"['not-seen']"
 		decap_del_sa
-		rmmod esp4_offload || not_ok "rmmod esp4_offload after the gro-bypass run"
+		unload_module || not_ok "rmmod after the gro-bypass run"
+		rmmod_retry esp4_offload || not_ok "rmmod esp4_offload after the gro-bypass run"
 	else
 		not_ok "insmod esp4_offload for the gro-bypass run"
+		unload_module || not_ok "rmmod after the gro-bypass run"
 	fi
-	unload_module || not_ok "rmmod after the gro-bypass run"
 	LOADED=
 	gro off
 fi
