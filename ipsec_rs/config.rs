@@ -30,7 +30,7 @@
 //! context only.
 
 use crate::{
-    invalid_spi,
+    esp_input, invalid_spi,
     kapi::{net::Net, netfilter},
     natt,
     netns::{Engaged, Shared},
@@ -96,6 +96,7 @@ pub(crate) fn apply(net: &Net, st: &Shared, change: Change<'_>) -> Result<(), Re
             }
             if new.rx_enable && !old.rx_enable {
                 st.sa_table.reopen();
+                esp_input::warn_if_gro_offload();
             }
             st.settings.publish(snap);
             if let Some(mut fresh) = limiter {

@@ -546,3 +546,23 @@ impl RxOp {
         }
     }
 }
+
+/// Warns when the kernel's ESP GRO handlers are registered (`esp4_offload`,
+/// `esp6_offload`): on a device doing GRO they decapsulate the packets of
+/// every SA XFRM knows inside GRO, before IP input, so this receive path
+/// never sees them (unknown SPIs still reach it). Called when the receive
+/// path is switched on; a handler registered later is not noticed here
+/// (the per-SA view shows its SAs as not seen).
+pub(crate) fn warn_if_gro_offload() {
+    let (v4, v6) = crate::kapi::net::gro_offload_registered(b::IPPROTO_ESP as u8);
+    if v4 || v6 {
+        let which = match (v4, v6) {
+            (true, true) => "esp4_offload and esp6_offload are",
+            (true, false) => "esp4_offload is",
+            _ => "esp6_offload is",
+        };
+        pr_warn!(
+            "{which} loaded: on devices with GRO on, XFRM decapsulates ESP of known SAs inside GRO, before the receive path of ipsec_rs (unload it, or ethtool -K DEV gro off)\n"
+        );
+    }
+}

@@ -136,12 +136,17 @@ impl kernel::Module for IpsecRs {
         // the namespaces (the handlers and the family's requests look their
         // state up). Until the family's events are published, the packet
         // paths count but send no events.
-        let globals = globals::Published::new(params::defaults()?, esp_decrypt::REQ_SLOT)?;
+        let defaults = params::defaults()?;
+        let rx_on = defaults.rx_enable;
+        let globals = globals::Published::new(defaults, esp_decrypt::REQ_SLOT)?;
         let pernet = kapi::net::PernetRegistration::new()?;
         let rx = RxRegistration { handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?) };
         let genl = netlink::register(module)?;
         events::publish(globals.get(), genl.multicast());
         pr_info!("loaded\n");
+        if rx_on {
+            esp_input::warn_if_gro_offload();
+        }
         Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, globals, _rcu: RcuCallbacks })
     }
 }

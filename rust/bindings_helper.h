@@ -24,4 +24,5 @@
 #include <linux/random.h>
 #include <linux/timekeeping.h>
 #include <net/gro_cells.h>
+#include <net/protocol.h>
 #include "shims.h"

@@ -177,3 +177,22 @@ impl<T: PernetState> Drop for PernetRegistration<T> {
         unsafe { b::unregister_pernet_subsys(self.ops.get()) }
     }
 }
+
+/// Whether a GRO handler is registered for IP protocol `proto`, over IPv4
+/// and over IPv6 (`inet_offloads` / `inet6_offloads`). Such a handler sees
+/// packets inside GRO, on devices doing GRO, before IP input and so before
+/// the protocol's receive handlers.
+pub fn gro_offload_registered(proto: u8) -> (bool, bool) {
+    let i = usize::from(proto);
+    // SAFETY: both arrays are exported, live as long as the kernel, and have
+    // MAX_INET_PROTOS (256) elements, so index `i` (a u8) is in bounds; the
+    // element is read once, as READ_ONCE would (a volatile load of an
+    // aligned pointer), without creating a reference to the `static mut`,
+    // and the pointer is only compared with null, never dereferenced, so no
+    // RCU read-side section is needed.
+    unsafe {
+        let v4 = ptr::read_volatile(ptr::addr_of!(b::inet_offloads).cast::<*const b::net_offload>().add(i));
+        let v6 = ptr::read_volatile(ptr::addr_of!(b::inet6_offloads).cast::<*const b::net_offload>().add(i));
+        (!v4.is_null(), !v6.is_null())
+    }
+}

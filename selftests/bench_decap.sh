@@ -248,7 +248,14 @@ if [ -n "$GRO" ]; then
 	LOADED=1
 	snap b
 	rx on
+	check "gro-bypass: no warning while esp4_offload was never loaded with the receive path on" \
+		sh -c "! dmesg | grep -q 'ipsec_rs: esp._offload .*loaded'"
+	rx off
 	if insmod "$ESP_OFFLOAD"; then
+		dmesg -c >/dev/null
+		rx on
+		check "gro-bypass: switching the receive path on warns that esp4_offload takes ESP first" \
+			sh -c "dmesg | grep -q 'ipsec_rs: esp4_offload is loaded: on devices with GRO on, XFRM decapsulates ESP of known SAs inside GRO'"
 		run gro-bypass $size
 		check_eq "gro-bypass: the per-SA view says the module never saw the SA" \
 			"$(ip netns exec b "$IPSEC_RS_TOOL" show sas --json | python3 -c 'import json, sys
@@ -261,6 +268,7 @@ print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' an
 		not_ok "insmod esp4_offload for the gro-bypass run"
 		unload_module || not_ok "rmmod after the gro-bypass run"
 	fi
+
 	LOADED=
 	gro off
 fi

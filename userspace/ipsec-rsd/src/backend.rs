@@ -739,15 +739,7 @@ mod tests {
         );
         // initiate fails.
         let input = [
-            confirm(),
-            conn_event(),
-            resp(Message::new()),
-            confirm(),
-            confirm(),
-            resp(Message::new()),
-            confirm(),
-            confirm(),
-            confirm(),
+            up_to_initiate(),
             resp(
                 Message::new()
                     .kv("success", "no")
@@ -779,15 +771,7 @@ mod tests {
         // charon says the initiate succeeded, but list-sas afterwards shows
         // the CHILD_SA not installed: a failure, not "done".
         let input = [
-            confirm(),
-            conn_event(),
-            resp(Message::new()),
-            confirm(),
-            confirm(),
-            resp(Message::new()),
-            confirm(),
-            confirm(),
-            confirm(),
+            up_to_initiate(),
             resp(ok()),
             confirm(),
             confirm(),
