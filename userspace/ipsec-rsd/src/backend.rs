@@ -107,8 +107,6 @@ pub struct StrongSwan<C: Connector> {
     conn: C,
     /// Time limit charon gets for `initiate`/`terminate`, milliseconds.
     timeout_ms: u64,
-    /// How long list-sas is watched for the CHILD_SA after `initiate`.
-    confirm_for: Duration,
     /// Connections whose INITIAL_CONTACT conditions were checked.
     checked: HashSet<String>,
 }
@@ -221,7 +219,6 @@ impl StrongSwan<UnixConnector> {
                 timeout: t + Duration::from_secs(5),
             },
             timeout_ms: t.as_millis() as u64,
-            confirm_for: CONFIRM_FOR,
             checked: HashSet::new(),
         }
     }
@@ -233,7 +230,6 @@ impl<C: Connector> StrongSwan<C> {
         StrongSwan {
             conn,
             timeout_ms,
-            confirm_for: CONFIRM_FOR,
             checked: HashSet::new(),
         }
     }
@@ -390,12 +386,7 @@ impl<C: Connector> StrongSwan<C> {
                 .connect()
                 .map_err(|e| Failure::fatal(format!("{}; {e}", failed[0].1)))?;
         }
-        let want: Vec<String> = if failed.is_empty() {
-            children.clone()
-        } else {
-            failed.iter().map(|f| f.0.clone()).collect()
-        };
-        let deadline = Instant::now() + self.confirm_for;
+        let deadline = Instant::now() + CONFIRM_FOR;
         let mut looked = false;
         let up = loop {
             let now = match Self::list_sas(&mut c, conn) {
@@ -407,11 +398,10 @@ impl<C: Connector> StrongSwan<C> {
             };
             looked = true;
             let up = installed(&now, peer.address, &children);
-            let complete = if failed.is_empty() {
-                !up.is_empty()
-            } else {
-                want.iter().all(|w| up.iter().any(|u| &u.0 == w))
-            };
+            // Done: a CHILD_SA installed, and each one whose initiate
+            // failed among them.
+            let complete =
+                !up.is_empty() && failed.iter().all(|(ch, _)| up.iter().any(|u| &u.0 == ch));
             if complete || Instant::now() >= deadline {
                 break complete.then_some(up);
             }
@@ -436,9 +426,9 @@ impl<C: Connector> StrongSwan<C> {
     }
 }
 
-/// How long a CHILD_SA may take to show as installed after `initiate`
-/// returned (charon answers from its own threads; seen 0.5 s apart on a
-/// loaded machine).
+/// How long list-sas is watched for a CHILD_SA after `initiate` (charon
+/// reports and installs from its own threads, so list-sas may lag its
+/// reply).
 const CONFIRM_FOR: Duration = Duration::from_secs(3);
 
 /// How often list-sas is asked again while a CHILD_SA is not yet installed.
