@@ -83,7 +83,7 @@ run_mode() {	# $1: on | off
 	# A recovery still running (an initiate charon has not answered yet:
 	# the daemon waits up to its vici timeout, 20 s) ends before the
 	# daemon is stopped, so its outcome is in the log.
-	[ "$mode" = on ] && ! rsd_wait_log 1 'recovery towards 192.0.2.1 \(done\|failed\)' 30 &&
+	[ "$mode" = on ] && ! rsd_settle 1 &&
 		diag "$mode: no recovery outcome in ipsec-rsd's log 30 s after the ping"
 	kill -USR1 "$RSD_PID"; sleep 0.5
 	kill "$RSD_PID"; wait "$RSD_PID" 2>/dev/null; RSD_PID=

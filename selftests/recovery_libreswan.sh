@@ -68,8 +68,6 @@ b_wipe() {
 # a_got_initial_contact N: charon on A destroyed the old IKE SA on an
 # INITIAL_CONTACT at least N times.
 a_got_initial_contact() { test "$(grep -c 'received INITIAL_CONTACT' "$SWAN_DIR/a/charon.log")" -ge "$1"; }
-# settle N: the daemon logged N completed recoveries (or failures).
-settle() { rsd_wait_log "$1" 'recovery towards 192.0.2.1 \(done\|failed\)' 30; }
 # heal STEP SPI N: host 1 pings until a reply comes back (each request on
 # the stale SPI is an invalid-SPI event on B), then the checks of a healed
 # black hole; N: the number of the recovery in the daemon's log.
@@ -81,7 +79,7 @@ heal() {
 	_dt=$(awk "BEGIN{printf \"%.1f\", $(now) - $_t}")
 	if [ $_ok -eq 0 ]; then ok "$1: traffic flows again after $_dt s"
 	else not_ok "$1: no traffic within $LATE_MAX s"; fi
-	settle "$3"
+	rsd_settle "$3"
 	check "$1: recovery done, with INITIAL_CONTACT" \
 		sh -c "grep 'recovery towards 192.0.2.1 done' '$SWAN_DIR/rsd.log' | sed -n '$3p' | grep -q 'INITIAL_CONTACT sent'"
 	check "$1: A dropped the stale SA $2" a_dropped "$2"
@@ -167,7 +165,7 @@ fi
 late=$(sed -n 's/^\[\([0-9.]*\)\].*icmp_seq=.*/\1/p' "$SWAN_DIR/ping.txt" | awk -v w="$wipe" '$1 > w + 1' | wc -l)
 check "1: replies keep coming after the recovery ($late)" test "$late" -gt 10
 check "1: the daemon acted on the event" grep -q 'acted (peer 192.0.2.1, connection peer)' "$SWAN_DIR/rsd.log"
-settle 1
+rsd_settle 1
 check "1: recovery done, with INITIAL_CONTACT" \
 	sh -c "grep 'recovery towards 192.0.2.1 done' '$SWAN_DIR/rsd.log' | head -1 | grep -q 'INITIAL_CONTACT sent'"
 check "1: the daemon did not whack --crash a restarted pluto" sh -c "! grep -q 'whack --crash' '$SWAN_DIR/rsd.log'"

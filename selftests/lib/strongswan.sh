@@ -228,6 +228,9 @@ rsd_wait_log() {
 	done
 	return 1
 }
+# rsd_settle N: wait (up to 30 s) until the daemon has logged the outcome
+# (done or failed) of N recoveries towards A.
+rsd_settle() { rsd_wait_log "$1" 'recovery towards 192.0.2.1 \(done\|failed\)' 30; }
 # rsd_stat NAME: the daemon's counter NAME from its last stats line (SIGUSR1).
 rsd_stat() {
 	kill -USR1 "$RSD_PID" && sleep 0.5
