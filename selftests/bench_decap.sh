@@ -196,6 +196,11 @@ loaded() {
 	unload_module || not_ok "rmmod after the $size B runs of repetition $rep"
 	LOADED=
 }
+# in_turn A B: the commands A then B in odd repetitions, B then A in even
+# ones, so that neither path always runs first.
+in_turn() {
+	if [ $((rep % 2)) = 1 ]; then $1; $2; else $2; $1; fi
+}
 # offloaded MODE: esp4_offload loaded for one run, then unloaded (the SA,
 # which holds a reference on it, deleted first).
 offloaded() {
@@ -219,25 +224,11 @@ while [ $rep -le "$REPS" ]; do
 			loaded module xfrm
 			run plain $size
 		fi
-		if [ -n "$ESN" ]; then
-			if [ $((rep % 2)) = 1 ]; then
-				run plain-esn $size
-				loaded module-esn
-			else
-				loaded module-esn
-				run plain-esn $size
-			fi
-		fi
+		[ -z "$ESN" ] || in_turn "run plain-esn $size" "loaded module-esn"
 		if [ -n "$GRO" ]; then
 			gro on
 			run floor-gro $size
-			if [ $((rep % 2)) = 1 ]; then
-				offloaded xfrm-gro
-				loaded module-gro
-			else
-				loaded module-gro
-				offloaded xfrm-gro
-			fi
+			in_turn "offloaded xfrm-gro" "loaded module-gro"
 			gro off
 		fi
 	done
@@ -275,7 +266,6 @@ print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' an
 		not_ok "insmod esp4_offload for the gro-bypass run"
 		unload_module || not_ok "rmmod after the gro-bypass run"
 	fi
-
 	LOADED=
 	gro off
 fi
