@@ -14,7 +14,7 @@
 //! 0. Counted (`esp_v4`, `udp_encap_v6`, ...), whether or not our receive
 //!    path is on: this handler is where the module sees locally delivered
 //!    ESP once IPv4/IPv6 reassembled it and vti claimed its tunnels'.
-//! 1. SA lookup (`xfrm_input_state_lookup`, a held reference). A miss is an
+//! 1. SA lookup (XFRM's SPI hash, a held reference). A miss is an
 //!    invalid SPI (`invalid_spi.rs`): reported and dropped while detection
 //!    is on, else left to XFRM. With the receive path off, the packet goes
 //!    to XFRM here. SAs we do not handle (mode, algorithm, offload, XFRM
@@ -211,9 +211,10 @@ impl EspInput for Rx {
         if !rx_on && !detect {
             return Input::Decline(skb);
         }
-        // The lookup xfrm_input would make (through the same per-CPU cache):
-        // with our receive path off, its own lookup hits what this one left.
-        let Some(x) = StateRef::lookup_input(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
+        // The SA xfrm_input would find, through XFRM's SPI hash (not its
+        // per-CPU list, whose cost grows with the SAs in use: see
+        // `xfrm::lookup`).
+        let Some(x) = xfrm::lookup(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
             if !detect {
                 return Input::Decline(skb);
             }

@@ -472,11 +472,6 @@ u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x)
 	return x->id.proto;
 }
 
-bool ipsec_rs_in_softirq(void)
-{
-	return in_softirq();
-}
-
 void * __percpu *ipsec_rs_alloc_percpu_ptr(void)
 {
 	return alloc_percpu(void *);

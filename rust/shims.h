@@ -145,7 +145,6 @@ u16 ipsec_rs_xfrm_family(const struct xfrm_state *x);
 const void *ipsec_rs_xfrm_daddr(const struct xfrm_state *x);
 u32 ipsec_rs_xfrm_spi(const struct xfrm_state *x);
 u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x);
-bool ipsec_rs_in_softirq(void);
 void * __percpu *ipsec_rs_alloc_percpu_ptr(void);
 void *ipsec_rs_pcpu_xchg_ptr(void * __percpu *slot, void *p);
 void *ipsec_rs_pcpu_take_ptr(void * __percpu *slot, int cpu);

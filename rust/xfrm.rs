@@ -64,9 +64,18 @@ impl State {
 }
 
 /// Looks up the SA for (`daddr`, `spi`, `proto`) in `net` that a packet with
-/// `mark` would use: the lookup `xfrm_input()` performs. `daddr` holds 4
-/// (IPv4, first bytes) or 16 significant bytes; `family` is AF_INET or
-/// AF_INET6. Any context.
+/// `mark` would use: the SA `xfrm_input()` finds. `daddr` holds 4 (IPv4,
+/// first bytes) or 16 significant bytes; `family` is AF_INET or AF_INET6.
+/// Any context, the receive path's included.
+///
+/// Through XFRM's SPI hash (`xfrm_state_lookup()`: constant cost, however
+/// many SAs), never through `xfrm_input_state_lookup()`, which xfrm_input()
+/// itself uses (6.12.y and 7.3): that one first walks a per-CPU list of
+/// every SA the CPU has looked up before, unbounded and not reordered on a
+/// hit, so its cost grows with the number of SAs in use (measured with SAs
+/// used in turn: 62 instructions a packet at one SA, 4,557 at 1,000;
+/// `selftests/bench_scale.sh`), and a packet for an unknown SPI walks all
+/// of it before the hash says no.
 pub fn lookup(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> Option<StateRef> {
     let mut addr = b::xfrm_address_t::default();
     // SAFETY: `xfrm_address_t` is a 16-byte union of address forms; writing
@@ -125,16 +134,9 @@ pub fn states(net: &Net, proto: u8, skip: usize, max: usize) -> Result<KVec<Stat
 }
 
 /// Whether XFRM has an SA for (`daddr`, `spi`, `proto`) in `net`, see
-/// [`lookup`]. In softirq (or with BH disabled: the receive path), through
-/// XFRM's per-CPU input cache (`xfrm_input_state_lookup`), which the
-/// packet's own lookup by xfrm_input or the receive path then hits.
+/// [`lookup`]. Any context.
 pub fn state_exists(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> bool {
-    // SAFETY: no preconditions.
-    if unsafe { b::ipsec_rs_in_softirq() } {
-        StateRef::lookup_input(net, mark, daddr, spi, proto, family).is_some()
-    } else {
-        lookup(net, mark, daddr, spi, proto, family).is_some()
-    }
+    lookup(net, mark, daddr, spi, proto, family).is_some()
 }
 
 impl SkBuff {
@@ -310,15 +312,6 @@ impl Drop for StateRef {
 }
 
 impl StateRef {
-    /// `xfrm_input_state_lookup()`: the lookup xfrm_input() does (with its
-    /// per-CPU input cache). Softirq, or BH disabled.
-    pub fn lookup_input(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> Option<Self> {
-        let addr = to_xfrm_addr(daddr);
-        // SAFETY: as `lookup`.
-        let x = unsafe { b::xfrm_input_state_lookup(net.as_ptr(), mark, &addr, spi.to_be(), proto, family) };
-        NonNull::new(x).map(|ptr| Self { ptr })
-    }
-
     fn raw(&self) -> &b::xfrm_state {
         // SAFETY: live by the invariant. The fields read through this
         // reference without the SA's lock are set when the SA is created and
