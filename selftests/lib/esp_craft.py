@@ -6,7 +6,7 @@
                  --seq N[,N...] [--esn-hi N] [--alg gcm|cbc-sha256 --auth-key HEX]
                  [--udp SPORT:DPORT] [--inner-dport P] [--payload TEXT] [--size N]
                  [--corrupt-icv] [--truncate N] [--bad-pad] [--next-header N]
-                 [--out FILE]
+                 [--spis K] [--out FILE]
 
 Sends, from an AF_PACKET socket on IF (so the sender's own XFRM policies do
 not apply), one tunnel-mode ESP packet per sequence number: the inner packet
@@ -24,6 +24,9 @@ UDP payload exactly N bytes (TEXT and the sequence number, padded with
 "x"). --out FILE writes the frames to FILE instead of sending them, each as
 a 2-byte big-endian length and the Ethernet frame (for selftests/tools/
 esp_blast, which sends them fast); IF then only gives the source MAC.
+--spis K sends every sequence number of --seq to the K SAs with SPIs N to
+N+K-1 in turn, round by round (all K SAs' packet 1, then all their packet
+2, ...), as traffic spread over many SAs.
 """
 import argparse
 import ipaddress
@@ -89,8 +92,11 @@ def main():
     ap.add_argument("--bad-pad", action="store_true")
     ap.add_argument("--next-header", type=int)
     ap.add_argument("--size", type=int)
+    ap.add_argument("--spis", type=int, default=1)
     ap.add_argument("--out")
     a = ap.parse_args()
+    if a.spis < 1:
+        sys.exit("esp_craft.py: --spis must be at least 1")
 
     src, dst = ipaddress.ip_address(a.src), ipaddress.ip_address(a.dst)
     v6 = src.version == 6
@@ -106,7 +112,8 @@ def main():
     if a.seq:
         for x in a.seq.split(","):
             lo, _, hi = x.partition("-")
-            pkts += [dict(seq=n) for n in range(int(lo, 0), int(hi or lo, 0) + 1)]
+            pkts += [dict(seq=n, spi=a.spi + i) for n in range(int(lo, 0), int(hi or lo, 0) + 1)
+                     for i in range(a.spis)]
     for spec in a.pkt:
         d = {}
         for item in spec.split(","):
