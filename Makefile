@@ -191,7 +191,9 @@ run: modules cargo-cache
 # the perf kernel (the module is rebuilt against it; `make` rebuilds it for
 # the debug kernel again): bench.sh (XFRM round trips with and without the
 # module's hooks), bench_decap.sh (inbound decapsulation, the module's
-# receive path against XFRM; Documentation/testing.rst explains its table).
+# receive path against XFRM; Documentation/testing.rst explains its table),
+# bench_scale.sh (cost a packet and memory a SA at 1 to 10,000 SAs) and
+# bench_flood.sh (a valid SA's rate under an invalid-SPI flood).
 # The perf build goes to its own directory: the debug and perf kernels have
 # the same vermagic, and a module built for one must never be loaded into
 # the other.
@@ -203,10 +205,17 @@ PERF_VM := IPSEC_RS_VM_MEM=1024 selftests/run_vm.sh --kernel $(PERF_KDIR) --ko $
 # host's clock.
 DECAP_CLOCK ?= --icount 1
 DECAP_ARGS ?= 20000,3
+# bench_scale.sh (1, 100 and 10,000 SAs; instruction clock) and
+# bench_flood.sh (a valid SA under an invalid-SPI flood: two vCPUs, the
+# host's clock, so alone on the host).
+SCALE_ARGS ?= 20000,3
+FLOOD_ARGS ?= 50000,11
 bench: bench-build
 	cd core && cargo bench
 	$(PERF_VM) bench.sh
 	$(PERF_VM) $(DECAP_CLOCK) 'bench_decap.sh:$(DECAP_ARGS) timeout=3000'
+	$(PERF_VM) --icount 1 'bench_scale.sh:$(SCALE_ARGS) timeout=3000'
+	$(PERF_VM) 'bench_flood.sh:$(FLOOD_ARGS) smp=2 timeout=1800'
 
 # The module, tools and userspace for the perf kernel, without running
 # anything.
