@@ -13,8 +13,10 @@
 # stack on the sending CPU, so b decapsulates it there. The flood:
 # selftests/tools/esp_flood pinned to CPU 1, ESP with random SPIs from
 # random spoofed sources of 198.18.0.0/15 to b's address, as fast as it can
-# send, without end (killed after the run); b receives it on CPU 1, as a
-# router whose NIC spreads flows over its queues receives a flood on other
+# send, without end (killed after the run; its socket bypasses a's
+# policies, so it is not encapsulated in the valid SA); b receives it on
+# CPU 1, as a router whose NIC spreads flows over its queues receives a
+# flood on other
 # CPUs than a given SA's (a flood on the SA's own CPU takes that CPU's time
 # in proportion to its rate, whatever each packet costs). So what the
 # flood can take from the valid SA is what the two CPUs share: locks,
@@ -53,12 +55,6 @@ RES=/tmp/bench_flood_results	# lines: MODE NS FLOOD_PPS REPETITION
 
 ktap_plan
 decap_setup
-# The flood goes out as it is, not through a's tunnel: a's outbound policy
-# goes (the valid packets are made beforehand and sent from an AF_PACKET
-# socket, which no policy sees; the flood's IP_HDRINCL socket would
-# otherwise be encapsulated in the valid SA, whose sequence numbers it
-# would then run ahead of the measured packets').
-ip -n a xfrm policy delete src 192.0.2.1 dst 192.0.2.2 dir out
 made=$(decap_make "$N" 64 /tmp/bench_flood_valid.bin)
 check_eq "$N valid packets made" "$made" "$N"
 : >$RES

@@ -7,10 +7,16 @@
  *
  *   esp_flood DST NET/LEN COUNT [SEED]
  *
+ * The socket has its own outbound policy with no template (bypass): the
+ * flood leaves as crafted, never through an IPsec policy the sending
+ * namespace has towards DST (its IP_HDRINCL flows carry the route's
+ * source address, which a tunnel's selector matches).
+ *
  * Prints the number of packets the kernel accepted.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/xfrm.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <stdint.h>
@@ -40,6 +46,7 @@ int main(int argc, char **argv)
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct xfrm_userpolicy_info bypass;
 	struct in_addr net;
 	unsigned long count, sent = 0;
 	uint32_t base, span;
@@ -69,6 +76,16 @@ int main(int argc, char **argv)
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one))) {
 		perror("esp_flood: raw socket");
+		return 1;
+	}
+	memset(&bypass, 0, sizeof(bypass));
+	bypass.sel.family = AF_INET;
+	bypass.lft.soft_byte_limit = bypass.lft.hard_byte_limit = XFRM_INF;
+	bypass.lft.soft_packet_limit = bypass.lft.hard_packet_limit = XFRM_INF;
+	bypass.dir = XFRM_POLICY_OUT;
+	bypass.action = XFRM_POLICY_ALLOW;
+	if (setsockopt(fd, IPPROTO_IP, IP_XFRM_POLICY, &bypass, sizeof(bypass))) {
+		perror("esp_flood: bypass policy");
 		return 1;
 	}
 	memset(msgs, 0, sizeof(msgs));
