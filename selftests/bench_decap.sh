@@ -129,7 +129,6 @@ rmmod_retry() {
 		sleep 0.1
 	done
 }
-kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
 nhex=$(printf '0x%x' "$N")
 ms() { echo $(( $(kv done_ns) / 1000000 )); }
 
@@ -195,11 +194,6 @@ loaded() {
 	done
 	unload_module || not_ok "rmmod after the $size B runs of repetition $rep"
 	LOADED=
-}
-# in_turn A B: the commands A then B in odd repetitions, B then A in even
-# ones, so that neither path always runs first.
-in_turn() {
-	if [ $((rep % 2)) = 1 ]; then $1; $2; else $2; $1; fi
 }
 # offloaded MODE: esp4_offload loaded for one run, then unloaded (the SA,
 # which holds a reference on it, deleted first).
@@ -272,8 +266,7 @@ fi
 
 # median SIZE MODE: the median run time in ns ("" if no good run).
 median() {
-	awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' $RES | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+	awk -v s="$1" -v m="$2" '$1 == s && $2 == m { print $3 }' $RES | median_of
 }
 # paired SIZE NUM DEN FLOOR: for each repetition, NUM's receiver rate over
 # DEN's, each run's time minus the same repetition's FLOOR run; prints
@@ -281,16 +274,12 @@ median() {
 paired() {
 	awk -v s="$1" -v num="$2" -v den="$3" -v fl="$4" -v R="$REPS" '$1 == s { t[$2 "," $4] = $3 }
 	END {
-		n = 0; line = ""
 		for (r = 1; r <= R; r++) {
 			f = t[fl "," r]; a = t[den "," r]; b = t[num "," r]
 			if (f == "" || a == "" || b == "" || a <= f || b <= f) continue
-			v[++n] = (a - f) / (b - f); line = line sprintf(" %.2f", v[n])
+			printf "%.12g\n", (a - f) / (b - f)
 		}
-		if (!n) exit
-		for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-		printf "%.3f %.2f %.2f%s\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n], line
-	}' $RES
+	}' $RES | ratio_summary
 }
 # row SIZE MODE FLOOR [NUM]: MODE's table line (medians), rx pps less
 # FLOOR's median; with NUM, NUM's rx pps over MODE's.

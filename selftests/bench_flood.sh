@@ -62,7 +62,6 @@ check_eq "$N valid packets made" "$made" "$N"
 # nostates: b's XfrmInNoStates (XFRM's count of packets for no SA; the
 # module counts the ones it drops there too).
 nostates() { ip netns exec b awk '$1 == "XfrmInNoStates" { print $2 }' /proc/net/xfrm_stat; }
-kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
 nhex=$(printf '0x%x' "$N")
 # flood_start / flood_stop: esp_flood on CPU 1, sending until stopped.
 flood_start() {
@@ -84,7 +83,7 @@ run() {
 	case $_m in *+flood) flood_start ;; esac
 	[ -n "$LOADED" ] && snap b && _d0=$(cnt decap_ok)
 	_n0=$(nostates)
-	OUT=$(ip netns exec b taskset -c 0 "$DECAP_BLAST" -p 7777 -s /run/netns/a -w va /tmp/bench_flood_valid.bin)
+	OUT=$(decap_blast -w /tmp/bench_flood_valid.bin 0)
 	_n1=$(nostates)
 	case $_m in *+flood) flood_stop ;; esac
 	_fl=$((_n1 - _n0))
@@ -120,7 +119,7 @@ module() {
 		not_ok "receive path and invalid-SPI detection on"
 	monitor_start b /tmp/bench_flood_events.json || not_ok "monitor subscribed in b"
 	MON=$MONITOR_PID
-	if [ $((rep % 2)) = 1 ]; then run module; run module+flood; else run module+flood; run module; fi
+	in_turn "run module" "run module+flood"
 	kill $MON 2>/dev/null
 	wait $MON 2>/dev/null
 	MON=
@@ -132,31 +131,23 @@ module() {
 rep=1
 while [ $rep -le "$REPS" ]; do
 	diag "repetition $rep of $REPS"
-	if [ $((rep % 2)) = 1 ]; then plain; module; else module; plain; fi
+	in_turn plain module
 	rep=$((rep + 1))
 done
 
 # med MODE COLUMN: the median of a column (2: time, 3: flood rate).
-med() {
-	awk -v m="$1" -v c="$2" '$1 == m { print $c }' $RES | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
+med() { awk -v m="$1" -v c="$2" '$1 == m { print $c }' $RES | median_of; }
 # paired MODE: per repetition, MODE's rate under the flood over its rate
 # without (the two runs of a repetition are seconds apart); prints "median
 # min max r1 r2 ..." (nothing without a complete pair).
 paired() {
 	awk -v m="$1" -v R="$REPS" '{ t[$1 "," $4] = $2 }
 	END {
-		n = 0; line = ""
 		for (r = 1; r <= R; r++) {
 			a = t[m "," r]; b = t[m "+flood," r]
-			if (a == "" || b == "") continue
-			v[++n] = a / b; line = line sprintf(" %.2f", v[n])
+			if (a != "" && b != "") printf "%.12g\n", a / b
 		}
-		if (!n) exit
-		for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-		printf "%.3f %.2f %.2f%s\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n], line
-	}' $RES
+	}' $RES | ratio_summary
 }
 diag ""
 diag "a valid SA's throughput under an invalid-SPI flood ($N packets of 64 B on CPU 0, the flood on"

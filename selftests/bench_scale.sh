@@ -61,7 +61,6 @@ ktap_plan
 decap_setup
 : >$RES
 : >$MEM
-: >/tmp/bench_scale_n
 
 # kmem: kernel memory in use, in bytes: slab objects in use (active objects
 # x object size), vmalloc and per-CPU memory. SLUB counts every object of a
@@ -91,7 +90,6 @@ sas() {
 }
 # seq_of SPI: XFRM's anti-replay seq of one of the K SAs.
 seq_of() { xfrm_seq "$(printf '0x%x' "$1")" 192.0.2.1 192.0.2.2; }
-kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
 # blast FILE COUNT WHAT: FILE's COUNT packets sent and all delivered.
 blast() {
 	OUT=$(decap_blast -w "$1")
@@ -136,13 +134,11 @@ module() {
 	measured module
 	unload_module || not_ok "rmmod after the $K-SA module run of repetition $rep"
 }
-in_turn() {
-	if [ $((rep % 2)) = 1 ]; then $1; $2; else $2; $1; fi
-}
 
+# rounds K: the measured rounds for K SAs, N / K but at least one.
+rounds() { echo $(($1 > N ? 1 : N / $1)); }
 for K in $COUNTS; do
-	M=$((N / K))
-	[ $M -ge 1 ] || M=1
+	M=$(rounds "$K")
 	MEAS=$((M * K))
 	t=$(date +%s)
 	made=$(ip netns exec a python3 "$IPSEC_RS_REPO/selftests/lib/esp_craft.py" --dev va \
@@ -168,19 +164,12 @@ for K in $COUNTS; do
 	done
 	flush
 	rm -f /tmp/bench_scale_warm /tmp/bench_scale_meas
-	echo "$K $MEAS" >>/tmp/bench_scale_n
 done
 
 # med K MODE: the median of MODE's run times at K SAs.
-med() {
-	awk -v k="$1" -v m="$2" '$1 == k && $2 == m { print $3 }' $RES | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
+med() { awk -v k="$1" -v m="$2" '$1 == k && $2 == m { print $3 }' $RES | median_of; }
 # memmed K WHO: the median bytes per SA.
-memmed() {
-	awk -v k="$1" -v w="$2" '$1 == k && $2 == w { print $3 }' $MEM | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
-}
+memmed() { awk -v k="$1" -v w="$2" '$1 == k && $2 == w { print $3 }' $MEM | median_of; }
 diag ""
 diag "scale: 64-byte inner UDP payloads spread round by round over K SAs; receiver's time a"
 diag "packet = (run - floor) / packets, median of $REPS (instruction clock: 2 ns an instruction);"
@@ -190,19 +179,18 @@ diag "     K  packets  plain ns/pkt  module ns/pkt  module/plain  XFRM B/SA  mod
 first= last=
 for K in $COUNTS; do
 	f=$(med "$K" floor) p=$(med "$K" plain) m=$(med "$K" module)
-	n=$(awk -v k="$K" '$1 == k { print $2 }' /tmp/bench_scale_n)
+	n=$(($(rounds "$K") * K))
 	if [ -z "$f" ] || [ -z "$p" ] || [ -z "$m" ]; then
 		diag "$K SAs: no complete set of runs"
 		continue
 	fi
-	line=$(awk -v k="$K" -v n="$n" -v f="$f" -v p="$p" -v m="$m" -v xm="$(memmed "$K" xfrm)" -v mm="$(memmed "$K" module)" 'BEGIN {
-		pp = (p - f) / n; mp = (m - f) / n
+	# Each path's time a packet, once: the table's line and the verdict's.
+	pp=$(awk -v n="$n" -v f="$f" -v p="$p" 'BEGIN { printf "%.3f", (p - f) / n }')
+	mp=$(awk -v n="$n" -v f="$f" -v m="$m" 'BEGIN { printf "%.3f", (m - f) / n }')
+	diag "$(awk -v k="$K" -v n="$n" -v pp="$pp" -v mp="$mp" -v xm="$(memmed "$K" xfrm)" -v mm="$(memmed "$K" module)" 'BEGIN {
 		if (k < 1000) xm = mm = "-"
 		printf "%6d %8d %13.1f %14.1f %13.3f %10s %12s", k, n, pp, mp, pp / mp, xm, mm
-	}')
-	diag "$line"
-	mp=$(awk -v n="$n" -v f="$f" -v m="$m" 'BEGIN { printf "%.3f", (m - f) / n }')
-	pp=$(awk -v n="$n" -v f="$f" -v p="$p" 'BEGIN { printf "%.3f", (p - f) / n }')
+	}')"
 	[ -n "$first" ] || { first=$mp; firstp=$pp; firstk=$K; }
 	last=$mp lastp=$pp lastk=$K
 done

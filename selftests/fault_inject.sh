@@ -208,11 +208,6 @@ policy_pair() {
 	ip -n b xfrm policy add src $2 dst $1 dir out priority 100 tmpl src $2 dst $1 proto esp mode tunnel
 	ip -n b xfrm policy add src $1 dst $2 dir in priority 100 tmpl src $1 dst $2 proto esp mode tunnel
 }
-# The unknown-SPI flood (ESP built by esp_flood on an IP_HDRINCL socket,
-# whose flows XFRM sees as IPPROTO_RAW) goes out as it is, not through a's
-# tunnel: inside it, its packets would come back into the stack nested in
-# the module's delivery of the outer packet.
-ip -n a xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto 255 dir out priority 5
 policy_pair 192.0.2.1 192.0.2.2
 policy_pair 2001:db8::1 2001:db8::2
 policy_pair 198.51.100.1 198.51.100.2

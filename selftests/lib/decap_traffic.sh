@@ -46,9 +46,38 @@ decap_del_sa() {
 	true
 }
 
-# decap_blast MODE FILE: esp_blast's report of sending FILE a -> b; MODE -w
-# waits until b's UDP socket counted every packet, -o sends to a foreign
-# MAC (b drops them at IP input).
+# decap_blast MODE FILE [CPU]: esp_blast's report of sending FILE a -> b;
+# MODE -w waits until b's UDP socket counted every packet, -o sends to a
+# foreign MAC (b drops them at IP input). With CPU, esp_blast runs pinned
+# to it (veth: b then receives on that CPU).
 decap_blast() {
-	ip netns exec b "$DECAP_BLAST" -p 7777 -s /run/netns/a "$1" va "$2"
+	ip netns exec b ${3:+taskset -c "$3"} "$DECAP_BLAST" -p 7777 -s /run/netns/a "$1" va "$2"
+}
+
+# The benchmarks' shared pieces (bench_decap.sh, bench_scale.sh,
+# bench_flood.sh).
+
+# kv KEY: KEY's value in esp_blast's report, $OUT.
+kv() { echo "$OUT" | sed -n "s/.* $1=\([0-9]*\).*/\1/p;s/^$1=\([0-9]*\).*/\1/p"; }
+# in_turn A B: the commands A then B in odd repetitions ($rep), B then A in
+# even ones, so that neither path always runs first.
+in_turn() {
+	if [ $((rep % 2)) = 1 ]; then $1; $2; else $2; $1; fi
+}
+# median_of: the median of the numbers on stdin (of the middle two, their
+# mean, truncated); nothing for none.
+median_of() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+# ratio_summary: of the ratios on stdin (one a line, in repetition order),
+# "median min max r1 r2 ..." (the median to three places, the rest to
+# two); nothing for none.
+ratio_summary() {
+	awk '{ v[NR] = $1; line = line sprintf(" %.2f", $1) }
+	END {
+		n = NR
+		if (!n) exit
+		for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+		printf "%.3f %.2f %.2f%s\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n], line
+	}'
 }
