@@ -16,6 +16,15 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The runner copies the host's static busybox into every initramfs it makes,
+# stand-in QEMU or not: without it every case below would only see the
+# runner's own SKIP.
+if [ ! -x /bin/busybox ]; then
+	echo "TAP version 13"
+	echo "1..0 # SKIP /bin/busybox (busybox-static) not installed (run 'make setup')"
+	printf '\n*** SKIP: %s: /bin/busybox (busybox-static) not installed (run make setup) ***\n\n' "$0" >&2
+	exit 4
+fi
 T=$(mktemp -d /tmp/ipsec_rs-runner.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
