@@ -20,9 +20,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # stand-in QEMU or not: without it every case below would only see the
 # runner's own SKIP.
 if [ ! -x /bin/busybox ]; then
-	echo "TAP version 13"
-	echo "1..0 # SKIP /bin/busybox (busybox-static) not installed (run 'make setup')"
-	printf '\n*** SKIP: %s: /bin/busybox (busybox-static) not installed (run make setup) ***\n\n' "$0" >&2
+	why="/bin/busybox (busybox-static) not installed (run 'make setup')"
+	printf 'TAP version 13\n1..0 # SKIP %s\n' "$why"
+	printf '\n*** SKIP: %s: %s ***\n\n' "$0" "$why" >&2
 	exit 4
 fi
 T=$(mktemp -d /tmp/ipsec_rs-runner.XXXXXX)
