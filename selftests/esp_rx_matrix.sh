@@ -78,9 +78,14 @@ combo() {
 	mark_counters
 	if ! ip netns exec a ping -q -c 1 -W 2 $_b >/dev/null; then
 		not_ok "$_name: ping"
-		diag "b xfrm_stat: $(ip netns exec b grep -v ' 0$' /proc/net/xfrm_stat | tr '\n' ' ')"
-		diag "a xfrm_stat: $(ip netns exec a grep -v ' 0$' /proc/net/xfrm_stat | tr '\n' ' ')"
+		diag "b xfrm_stat: $(ip netns exec b awk '$2 != 0 { printf "%s=%s ", $1, $2 }' /proc/net/xfrm_stat)"
+		diag "a xfrm_stat: $(ip netns exec a awk '$2 != 0 { printf "%s=%s ", $1, $2 }' /proc/net/xfrm_stat)"
 		snap b; diag "b counters: $SNAP"
+		for n in a b; do
+			diag "$n UDP: $(ip netns exec $n awk '/^Udp:/ { n++; if (n == 1) split($0, h); else for (i = 2; i <= 4; i++) printf "Udp%s=%s ", h[i], $i }' /proc/net/snmp)$(ip netns exec $n awk '$1 ~ /^Udp6(InDatagrams|NoPorts|InErrors)$/ { printf "%s=%s ", $1, $2 }' /proc/net/snmp6)"
+			diag "$n SAs (lifetime packets): $(ip -n $n -s xfrm state | awk '/^src/ { printf "%s>%s ", $2, $4 } /^[ \t]*[0-9]+\(bytes\), [0-9]+\(packets\)/ { printf "%s ", $2 }')"
+		done
+		diag "encapsulation sockets alive (a b): $(kill -0 $ENCAP_PID_a 2>/dev/null && echo yes || echo no) $(kill -0 $ENCAP_PID_b 2>/dev/null && echo yes || echo no)"
 	else
 		ok "$_name: ping"
 	fi

@@ -196,8 +196,8 @@ mark_counters
 check "ping a -> b, UDP-encapsulated" ip netns exec a ping -q -c 10 -i 0.05 -W 2 192.0.2.2
 snap b
 diag "b counters: $SNAP"
-diag "b xfrm_stat: $(ip netns exec b grep -v ' 0$' /proc/net/xfrm_stat | tr '\n' ' ')"
-diag "a xfrm_stat: $(ip netns exec a grep -v ' 0$' /proc/net/xfrm_stat | tr '\n' ' ')"
+diag "b xfrm_stat: $(ip netns exec b awk '$2 != 0 { printf "%s=%s ", $1, $2 }' /proc/net/xfrm_stat)"
+diag "a xfrm_stat: $(ip netns exec a awk '$2 != 0 { printf "%s=%s ", $1, $2 }' /proc/net/xfrm_stat)"
 check_eq "UDP-encapsulated packets decapsulated by the module" "$(delta decap_ok)" 10
 check_eq "counted as UDP-encapsulated ESP" "$(delta udp_encap_v4)" 10
 check_eq "XFRM did not decrypt them (replay seq unmoved)" "$(xfrm_seq 0x1100 192.0.2.1 192.0.2.2)" 0x0

@@ -23,13 +23,15 @@ _ktap_time() {
 	read -r _up _rest </proc/uptime
 	echo "$_up ${IPSEC_RS_TEST:-?} $*" >>"$IPSEC_RS_OUT/times.txt"
 }
-ok() { _ktap_n=$((_ktap_n + 1)); _ktap_time $_ktap_n "$*"; echo "ok $_ktap_n $*"; }
+ok() { _ktap_n=$((_ktap_n + 1)); _ktap_after_fail=0; _ktap_time $_ktap_n "$*"; echo "ok $_ktap_n $*"; }
+_ktap_after_fail=0
 not_ok() {
-	_ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1))
+	_ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1)); _ktap_after_fail=1
 	_ktap_time $_ktap_n "not ok: $*"
 	echo "not ok $_ktap_n $*"
-	# Repeated by ktap_finish: a CI log that shows only its tail still
-	# names what failed.
+	# Repeated by ktap_finish, with the diagnostics printed right after
+	# it: a CI log that shows only its tail still names what failed and
+	# what the test saw then.
 	_ktap_failures="${_ktap_failures:-}#   not ok $_ktap_n $*
 "
 }
@@ -42,10 +44,16 @@ check() {
 check_eq() {
 	if [ "$2" = "$3" ]; then ok "$1 ($2)"; else not_ok "$1: got '$2', want '$3'"; fi
 }
-diag() { echo "# $*"; }
+diag() {
+	echo "# $*"
+	[ $_ktap_after_fail -eq 1 ] && _ktap_failures="$_ktap_failures#     $*
+"
+	return 0
+}
 ktap_finish() {
 	[ $_ktap_deferred -eq 1 ] && echo "1..$_ktap_n"
 	if [ $_ktap_failed -eq 0 ]; then exit $KSFT_PASS; fi
+	_ktap_after_fail=0
 	diag "$_ktap_failed failed:"
 	printf '%s' "$_ktap_failures"
 	exit $KSFT_FAIL
