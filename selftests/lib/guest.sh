@@ -52,10 +52,13 @@ kmemleak_report() {	# $1: file to write the report to
 	stamp "kmemleak scan done ($1)"
 }
 
-stamp "ready, kernel $(uname -r)"
+stamp "ready, kernel $(uname -r), $(nproc) CPUs online"
 cd "$ipsecrs_repo"
 export IPSEC_RS_REPO="$ipsecrs_repo" IPSEC_RS_OUT=$OUT
 export IPSEC_RS_KO="${ipsecrs_ko:-$ipsecrs_repo/ipsec_rs.ko}" IPSEC_RS_KSRC="$ipsecrs_ksrc" IPSEC_RS_KBUILD="$ipsecrs_kbuild"
+# The CPUs the runner gave the guest (-smp), for load.sh to check the
+# kernel brought them all up.
+export IPSEC_RS_SMP="${ipsecrs_smp:-}"
 export IPSEC_RS_CANARY_KO="$ipsecrs_repo/selftests/canary/ipsec_rs_canary.ko"
 # run_test TEST ARGS: one selftest (ARGS comma-separated), its output in
 # $OUT/test.log, live on the console; its exit status.
