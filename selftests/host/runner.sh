@@ -129,12 +129,12 @@ check "a kernel WARNING fails a test whose script passed" '^not ok [0-9] warns.s
 check "a test exiting 1 fails" '^not ok [0-9] fails.sh # test exited 1'
 check "exit 4 is a skip" '^selftests: 0 passed, 2 failed, 1 skipped$'
 
-run 'warns.sh expect=warning' 'alpha.sh expect=warning' 'sleeps.sh timeout=2' 'alpha.sh mem=300 smp=1'
+run 'warns.sh expect=warning' 'alpha.sh expect=warning' 'sleeps.sh timeout=2' 'alpha.sh mem=300 smp=2'
 check "expect=: the fault expected passes" "^ok [0-9] warns.sh # referee reported 'warning' as expected"
 check "expect=: a clean run fails when a fault was expected" "^not ok [0-9] alpha.sh # referee reported 'none', expected 'warning'"
 check "timeout=: a guest past its limit is killed and fails" '^not ok [0-9] sleeps.sh # guest timed out after 2s$'
-check "mem= and smp= reach QEMU" '^# ok 2 given mem=300 smp=1$'
-check "the defaults otherwise (512 MiB, 2 vCPUs)" '^# ok 2 given mem=512 smp=2$'
+check "mem= and smp= reach QEMU" '^# ok 2 given mem=300 smp=2$'
+check "the defaults otherwise (512 MiB, 1 vCPU)" '^# ok 2 given mem=512 smp=1$'
 
 run 'alpha.sh kernel=stock-R' 'alpha.sh kernel=stock-Q'
 check "a distribution's kernel: its vmlinuz, its module, its modules for the guest" \
