@@ -12,7 +12,7 @@ family_listed() { $1 genl ctrl get name ipsec_rs >/tmp/genl.out 2>&1; }
 
 ktap_plan 10
 if [ -n "${IPSEC_RS_SMP:-}" ]; then
-	check_eq "the kernel runs on the guest's $IPSEC_RS_SMP CPUs" "$(nproc)" "$IPSEC_RS_SMP"
+	check_eq "CPUs online: as many as the runner gave the guest (-smp $IPSEC_RS_SMP)" "$(nproc)" "$IPSEC_RS_SMP"
 else
 	ok "CPUs online # SKIP not in a guest of the runner"
 fi
