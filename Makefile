@@ -201,7 +201,10 @@ run: modules cargo-cache
 # the other.
 PERF_BUILD := $(PWD)/out/build-perf
 PERF_KDIR := $(KCACHE)/kernel-perf
-PERF_VM := IPSEC_RS_VM_MEM=1024 selftests/run_vm.sh --kernel $(PERF_KDIR) --ko $(PERF_BUILD)/ipsec_rs.ko
+# Two vCPUs, as the benchmarks' published figures were measured (the perf
+# kernel has always had ACPI and brought both up; the runner's default is
+# one, see testing.rst).
+PERF_VM := IPSEC_RS_VM_MEM=1024 IPSEC_RS_VM_SMP=2 selftests/run_vm.sh --kernel $(PERF_KDIR) --ko $(PERF_BUILD)/ipsec_rs.ko
 # bench_decap.sh on a guest whose clock counts instructions (deterministic,
 # immune to the host's load; see Documentation/testing.rst); empty for the
 # host's clock.
