@@ -86,7 +86,7 @@ combo() {
 			diag "$n SAs (lifetime packets): $(ip -n $n -s xfrm state | awk '/^src/ { printf "%s>%s ", $2, $4 } /^[ \t]*[0-9]+\(bytes\), [0-9]+\(packets\)/ { printf "%s ", $2 }')"
 		done
 		diag "encapsulation sockets alive (a b): $(kill -0 $ENCAP_PID_a 2>/dev/null && echo yes || echo no) $(kill -0 $ENCAP_PID_b 2>/dev/null && echo yes || echo no)"
-		diag "kernel log's last lines: $(dmesg | tail -n 3 | tr '\n' '|')"
+		diag "kernel log: OOM kills $(dmesg | grep -c 'Killed process'); last lines: $(dmesg | tail -n 3 | tr '\n' '|')"
 	else
 		ok "$_name: ping"
 	fi
