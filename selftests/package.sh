@@ -6,8 +6,9 @@
 # systemd under the installed unit (`systemctl start`): refused without a
 # configuration, started with the example one in /etc/ipsec-rs, sandboxed
 # as the unit says, subscribed to the module's events and logging one in
-# its journal, restarted when killed, stopped cleanly; then removed. The package is built by `make test-vm` (scripts/mkdeb with
-# the debug build: out/deb-test/).
+# its journal, restarted when killed, stopped cleanly; then removed. The
+# package is built by `make test-vm` (scripts/mkdeb with the debug build:
+# out/deb-test/).
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd dpkg dpkg-query ip python3 unshare nsenter pgrep systemctl journalctl /lib/systemd/systemd
@@ -103,11 +104,13 @@ check_eq "without /etc/ipsec-rs/ipsec-rsd.toml the unit does not start (Conditio
 cp /usr/share/doc/ipsec-rs/examples/ipsec-rsd.toml.example /etc/ipsec-rs/ipsec-rsd.toml
 check "systemctl start ipsec-rsd (its ExecStartPre checks the configuration)" logged sd systemctl start ipsec-rsd
 check_eq "the unit is active" "$(prop ActiveState)/$(prop SubState)" active/running
+journal() { sd journalctl -q -u ipsec-rsd; }
 journal_has() {	# PATTERN: the unit's journal shows it within 10 s
 	_i=0
-	while [ $_i -lt 50 ] && ! sd journalctl -q -u ipsec-rsd | grep -q "$1"; do sleep 0.2; _i=$((_i + 1)); done
-	sd journalctl -q -u ipsec-rsd | grep -q "$1"
+	while [ $_i -lt 50 ] && ! journal | grep -q "$1"; do sleep 0.2; _i=$((_i + 1)); done
+	journal | grep -q "$1"
 }
+journal_lacks() { ! journal | grep -q "$1"; }
 check "ipsec-rsd subscribed to the module's events (its journal)" journal_has subscribed
 # The sandbox the unit asks for, seen on the daemon (its PID in the guest's
 # namespace): no new privileges, CAP_NET_ADMIN (12) bounded in, CAP_SYS_ADMIN
@@ -137,8 +140,8 @@ check_eq "stopped, with the result success" "$(prop Result)/$(prop ActiveState)"
 # SIGTERM handled, not died of: the daemon logged its counters on the way
 # out, and systemd saw no death by signal 15.
 check "SIGTERM handled: the daemon logged its exit" journal_has "exiting; ipsec-rsd stats"
-check "SIGTERM handled: not killed by it" sh -c "! nsenter -t $SD_PID -m -p -n journalctl -q -u ipsec-rsd | grep -q 'code=killed, status=15'"
-sd journalctl -q -u ipsec-rsd | tail -5 | sed 's/^/#   /'
+check "SIGTERM handled: not killed by it" journal_lacks "code=killed, status=15"
+journal | tail -5 | sed 's/^/#   /'
 kill -KILL "$SD_PID"
 wait $UNSHARE_PID 2>/dev/null
 SD_PID=""

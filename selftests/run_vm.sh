@@ -29,8 +29,8 @@
 #
 # --smp N: virtual CPUs a guest has (default $IPSEC_RS_VM_SMP, else 1: with
 # two, one boot in nine hung under TCG, the second CPU's timer never firing;
-# see testing.rst); an entry's smp= overrides it for that test. A guest has $IPSEC_RS_VM_MEM MiB
-# of memory (default 512: kmemleak's scans and the boot take ~12% less than
+# see testing.rst); an entry's smp= overrides it for that test. A guest has
+# $IPSEC_RS_VM_MEM MiB of memory (default 512: kmemleak's scans and the boot take ~12% less than
 # with 1024); an entry's mem= overrides it.
 #
 # TEST is a script under selftests/ (default: every selftests/*.sh listed in

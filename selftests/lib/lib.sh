@@ -8,6 +8,9 @@ KSFT_FAIL=1
 KSFT_SKIP=4
 _ktap_n=0
 _ktap_failed=0
+# 1 from a failure until the next result: diag's lines then go into the
+# closing summary too.
+_ktap_after_fail=0
 
 # ktap_plan [N]: without N the plan is printed at the end (TAP 13 allows it).
 _ktap_deferred=0
@@ -24,7 +27,6 @@ _ktap_time() {
 	echo "$_up ${IPSEC_RS_TEST:-?} $*" >>"$IPSEC_RS_OUT/times.txt"
 }
 ok() { _ktap_n=$((_ktap_n + 1)); _ktap_after_fail=0; _ktap_time $_ktap_n "$*"; echo "ok $_ktap_n $*"; }
-_ktap_after_fail=0
 not_ok() {
 	_ktap_n=$((_ktap_n + 1)); _ktap_failed=$((_ktap_failed + 1)); _ktap_after_fail=1
 	_ktap_time $_ktap_n "not ok: $*"
