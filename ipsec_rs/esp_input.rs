@@ -52,6 +52,7 @@ use crate::{
         net::PernetState,
         rcu::ReadSide,
         skb::OwnedSkb,
+        gro::GroReceive,
         xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
     },
     netns::Shared,
@@ -179,153 +180,195 @@ fn replay_failed(shared: &Shared, ctx: &SaCtx, g: &mut xfrm::StateGuard<'_>, e: 
 }
 
 impl EspInput for Rx {
-    fn input(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
-        let netr = skb.net_ref();
-        let net = netr.get();
-        let shared = Shared::get(net);
-        if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
-            return Input::Decline(skb);
-        }
-        if !skb.may_pull(ESP_HDR_LEN) {
-            // XFRM drops it (XfrmInHdrError).
+    fn input(skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
+        receive(skb, family, encap_type, rs, false)
+    }
+}
+
+/// ESP inside GRO (`rx_gro=1`): the packets of SAs we decapsulate in
+/// tunnel mode, plain ESP, taken before IP input, as `esp4_offload` /
+/// `esp6_offload` take XFRM's; everything else (unknown SPIs, transport
+/// mode, SAs we leave to XFRM, the receive path off) is declined untouched
+/// and uncounted, and comes back through [`EspInput::input`] after IP input.
+impl GroReceive for Rx {
+    const PROTO: u8 = b::IPPROTO_ESP as u8;
+
+    fn receive(skb: OwnedSkb, family: u16, rs: ReadSide<'_>) -> Input {
+        receive(skb, family, 0, rs, true)
+    }
+}
+
+/// The steps above, for a packet from IP input (`gro == false`) or from
+/// GRO (`gro == true`, see `impl GroReceive for Rx`). One body for both:
+/// the GRO case only declines more, and counts only what it takes.
+#[inline(always)]
+fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gro: bool) -> Input {
+    let netr = skb.net_ref();
+    let net = netr.get();
+    let shared = Shared::get(net);
+    if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
+        return Input::Decline(skb);
+    }
+    if !skb.may_pull(ESP_HDR_LEN) {
+        // XFRM drops it (XfrmInHdrError). From GRO: counted when it comes
+        // back after IP input (as everything declined there).
+        if !gro {
             bump(&shared.counters, stat::MALFORMED);
-            return Input::Decline(skb);
         }
-        let (spi, seq_lo) = match skb.linear(0, ESP_HDR_LEN) {
-            Some(h) => (be32(h, 0), be32(h, 4)),
-            None => return Input::Decline(skb),
-        };
-        // Outer addresses (and UDP ports) from the outer header.
-        let Some(o) = skb.network_header_bytes(48).and_then(|h| outer(h, family, encap_type != 0)) else {
-            return Input::Decline(skb);
-        };
+        return Input::Decline(skb);
+    }
+    let (spi, seq_lo) = match skb.linear(0, ESP_HDR_LEN) {
+        Some(h) => (be32(h, 0), be32(h, 4)),
+        None => return Input::Decline(skb),
+    };
+    // Outer addresses (and UDP ports) from the outer header.
+    let Some(o) = skb.network_header_bytes(48).and_then(|h| outer(h, family, encap_type != 0)) else {
+        return Input::Decline(skb);
+    };
+    if !gro {
         count_esp(shared, family, encap_type != 0, spi);
-        if spi == 0 {
-            // Never on the wire (RFC 4303 2.1); XFRM finds no SA for it.
+    }
+    if spi == 0 {
+        // Never on the wire (RFC 4303 2.1); XFRM finds no SA for it.
+        if !gro {
             bump(&shared.counters, stat::MALFORMED);
+        }
+        return Input::Decline(skb);
+    }
+    let cfg = shared.settings.read(rs);
+    let rx_on = cfg.rx_enabled();
+    let detect = cfg.invalid_spi_enabled();
+    if !rx_on && !detect {
+        return Input::Decline(skb);
+    }
+    // The SA xfrm_input would find, through XFRM's SPI hash (not its
+    // per-CPU list, whose cost grows with the SAs in use: see
+    // `xfrm::lookup`).
+    let Some(x) = xfrm::lookup(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
+        if !detect || gro {
             return Input::Decline(skb);
         }
-        let cfg = shared.settings.read(rs);
-        let rx_on = cfg.rx_enabled();
-        let detect = cfg.invalid_spi_enabled();
-        if !rx_on && !detect {
-            return Input::Decline(skb);
+        // `outer` accepted the family, so the packet always describes.
+        if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
+            invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
         }
-        // The SA xfrm_input would find, through XFRM's SPI hash (not its
-        // per-CPU list, whose cost grows with the SAs in use: see
-        // `xfrm::lookup`).
-        let Some(x) = xfrm::lookup(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
-            if !detect {
-                return Input::Decline(skb);
-            }
-            // `outer` accepted the family, so the packet always describes.
-            if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
-                invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
-            }
-            // As XFRM would have counted it.
-            net.xfrm_inc(Mib::InNoStates);
-            drop(skb);
-            return Input::Consumed;
-        };
-        if !rx_on {
-            return Input::Decline(skb);
-        }
-        let ctx = match shared.sa_table.find(&x) {
-            Some(c) => c,
-            None => match new_entry(shared, cfg, &x, family, encap_type) {
-                Ok(c) => c,
-                Err(counted) => {
+        // As XFRM would have counted it.
+        net.xfrm_inc(Mib::InNoStates);
+        drop(skb);
+        return Input::Consumed;
+    };
+    if !rx_on {
+        return Input::Decline(skb);
+    }
+    let ctx = match shared.sa_table.find(&x) {
+        Some(c) => c,
+        None => match new_entry(shared, cfg, &x, family, encap_type) {
+            Ok(c) => c,
+            Err(counted) => {
+                if !gro {
                     for c in counted {
                         bump(&shared.counters, *c);
                     }
-                    return Input::Decline(skb);
                 }
-            },
-        };
-        let f = &ctx.facts;
-        if f.family != family || i32::from(f.encap_type) != encap_type {
-            // The SA's packets arriving another way (plain ESP for a
-            // UDP-encapsulated SA, ...): XFRM's checks decide.
-            bump(&shared.counters, stat::PASSED_TO_XFRM);
-            return Input::Decline(skb);
-        }
-        let esn = f.flags & xfrm::FLAG_ESN != 0;
-
-        // From here the packet is ours: every path below consumes it.
-        let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
-        let len = skb.view().len() as usize;
-        if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
-            ctx.malformed.fetch_add(1, Ordering::Relaxed);
-            drop_pkt(shared, skb, stat::MALFORMED, Mib::InHdrError);
-            return Input::Consumed;
-        }
-
-        let seq = {
-            let mut g = x.lock();
-            if ctx.retired(&g) {
-                // Handed back to XFRM meanwhile: XFRM's state is current.
-                drop(g);
                 return Input::Decline(skb);
             }
-            if !g.valid() {
-                drop(g);
-                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
-                return Input::Consumed;
-            }
-            let checked = match ctx.window(&mut g) {
-                Some(w) => w.check(seq_lo),
-                None => Err(ReplayError::Replayed),
-            };
-            let seq = match checked {
-                Ok(s) => s,
-                Err(e) => {
-                    let c = replay_failed(shared, &ctx, &mut g, e, seq_lo, spi);
-                    drop(g);
-                    drop_pkt(shared, skb, c, Mib::InStateSeqError);
-                    return Input::Consumed;
-                }
-            };
-            if g.check_expire() {
-                drop(g);
-                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
-                return Input::Consumed;
-            }
-            seq
-        };
+        },
+    };
+    let f = &ctx.facts;
+    if f.family != family || i32::from(f.encap_type) != encap_type {
+        // The SA's packets arriving another way (plain ESP for a
+        // UDP-encapsulated SA, ...): XFRM's checks decide.
+        if !gro {
+            bump(&shared.counters, stat::PASSED_TO_XFRM);
+        }
+        return Input::Decline(skb);
+    }
+    if gro {
+        // Tunnel mode only: its inner packet goes to the GRO cells, as
+        // xfrm_input's from GRO; transport mode's `transport_finish` would
+        // run the stack's input from inside GRO.
+        if f.mode != Mode::Tunnel {
+            return Input::Decline(skb);
+        }
+        count_esp(shared, family, false, spi);
+        bump(&shared.counters, stat::ESP_GRO);
+    }
+    let esn = f.flags & xfrm::FLAG_ESN != 0;
 
-        let nfrags = match skb.make_writable() {
-            Ok(n) => n,
-            Err(_) => {
-                drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+    // From here the packet is ours: every path below consumes it.
+    let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
+    let len = skb.view().len() as usize;
+    if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
+        ctx.malformed.fetch_add(1, Ordering::Relaxed);
+        drop_pkt(shared, skb, stat::MALFORMED, Mib::InHdrError);
+        return Input::Consumed;
+    }
+
+    let seq = {
+        let mut g = x.lock();
+        if ctx.retired(&g) {
+            // Handed back to XFRM meanwhile: XFRM's state is current.
+            drop(g);
+            return Input::Decline(skb);
+        }
+        if !g.valid() {
+            drop(g);
+            drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+            return Input::Consumed;
+        }
+        let checked = match ctx.window(&mut g) {
+            Some(w) => w.check(seq_lo),
+            None => Err(ReplayError::Replayed),
+        };
+        let seq = match checked {
+            Ok(s) => s,
+            Err(e) => {
+                let c = replay_failed(shared, &ctx, &mut g, e, seq_lo, spi);
+                drop(g);
+                drop_pkt(shared, skb, c, Mib::InStateSeqError);
                 return Input::Consumed;
             }
         };
-        // Transport mode: the IP header to keep (IPv4: with its options;
-        // IPv6: with the extension headers before ESP). Beyond 16 bits
-        // (impossible in a linear head), restoring it fails and the packet
-        // is dropped and counted.
-        let hdr_len = match (ctx.facts.mode, family) {
-            (Mode::Tunnel, _) => 0,
-            (_, AF_INET) => skb.network_header_bytes(1).and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4)).unwrap_or(0),
-            _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
-        };
-        let Some(path) = globals::get() else {
+        if g.check_expire() {
+            drop(g);
+            drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
+            return Input::Consumed;
+        }
+        seq
+    };
+
+    let nfrags = match skb.make_writable() {
+        Ok(n) => n,
+        Err(_) => {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return Input::Consumed;
-        };
-        let info = ctx.facts.aead;
-        // SAFETY: read from the SA's transform when the entry was made;
-        // the entry (`ctx`, which the operation holds) keeps a reference on
-        // the SA, whose `x->data` owns the transform until it is destroyed.
-        let aead = unsafe { info.aead() };
-        let op = RxOp { x, ctx, seq, spi, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
-        let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
-        // SAFETY: `aead` lives as long as `op` (above); the pool is
-        // withdrawn only after every pending decryption completed
-        // (`globals::Published`).
-        unsafe { esp_decrypt::decrypt(&path.pool, aead, &info, skb, nfrags, esn_hi, op) };
-        Input::Consumed
-    }
+        }
+    };
+    // Transport mode: the IP header to keep (IPv4: with its options;
+    // IPv6: with the extension headers before ESP). Beyond 16 bits
+    // (impossible in a linear head), restoring it fails and the packet
+    // is dropped and counted.
+    let hdr_len = match (ctx.facts.mode, family) {
+        (Mode::Tunnel, _) => 0,
+        (_, AF_INET) => skb.network_header_bytes(1).and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4)).unwrap_or(0),
+        _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
+    };
+    let Some(path) = globals::get() else {
+        drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+        return Input::Consumed;
+    };
+    let info = ctx.facts.aead;
+    // SAFETY: read from the SA's transform when the entry was made;
+    // the entry (`ctx`, which the operation holds) keeps a reference on
+    // the SA, whose `x->data` owns the transform until it is destroyed.
+    let aead = unsafe { info.aead() };
+    let op = RxOp { x, ctx, seq, spi, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
+    let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
+    // SAFETY: `aead` lives as long as `op` (above); the pool is
+    // withdrawn only after every pending decryption completed
+    // (`globals::Published`).
+    unsafe { esp_decrypt::decrypt(&path.pool, aead, &info, skb, nfrags, esn_hi, op) };
+    Input::Consumed
 }
 
 /// Makes the entry of an SA seen for the first time, if we decapsulate
@@ -549,13 +592,14 @@ impl RxOp {
 }
 
 /// Warns when the kernel's ESP GRO handlers are registered (`esp4_offload`,
-/// `esp6_offload`): on a device doing GRO they decapsulate the packets of
-/// every SA XFRM knows inside GRO, before IP input, so this receive path
-/// never sees them (unknown SPIs still reach it). Called when the receive
-/// path is switched on; a handler registered later is not noticed here
-/// (the per-SA view shows its SAs as not seen).
+/// `esp6_offload`; the module's own, with `rx_gro=1`, are not theirs): on
+/// a device doing GRO they decapsulate the packets of every SA XFRM knows
+/// inside GRO, before IP input, so this receive path never sees them
+/// (unknown SPIs still reach it). Called when the receive path is switched
+/// on; a handler registered later is not noticed here (the per-SA view
+/// shows its SAs as not seen).
 pub(crate) fn warn_if_gro_offload() {
-    let (v4, v6) = crate::kapi::net::gro_offload_registered(b::IPPROTO_ESP as u8);
+    let (v4, v6) = crate::kapi::gro::foreign_registered(b::IPPROTO_ESP as u8);
     if v4 || v6 {
         let which = match (v4, v6) {
             (true, true) => "esp4_offload and esp6_offload are",

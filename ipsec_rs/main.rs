@@ -113,16 +113,18 @@ impl Drop for RcuCallbacks {
     }
 }
 
-/// The receive path's ESP handlers. Dropping it unregisters them (waiting
-/// for running ones), then waits for pending asynchronous decryptions, whose
-/// completions run module code, use per-namespace state and hand packets to
-/// the globals' GRO cells.
+/// The receive path's ESP handlers (and with `rx_gro=1` its GRO slots).
+/// Dropping it unregisters them (waiting for running ones), then waits for
+/// pending asynchronous decryptions, whose completions run module code, use
+/// per-namespace state and hand packets to the globals' GRO cells.
 struct RxRegistration {
+    gro: Option<kapi::gro::Slot>,
     handlers: Option<kapi::xfrm::Registration>,
 }
 
 impl Drop for RxRegistration {
     fn drop(&mut self) {
+        self.gro.take();
         self.handlers.take();
         if let Some(g) = globals::get() {
             g.pool.wait_idle();
@@ -137,10 +139,16 @@ impl kernel::Module for IpsecRs {
         // state up). Until the family's events are published, the packet
         // paths count but send no events.
         let defaults = params::defaults()?;
+        let rx_gro = params::rx_gro()?;
         let rx_on = defaults.rx_enable;
         let globals = globals::Published::new(defaults, esp_decrypt::REQ_SLOT)?;
         let pernet = kapi::net::PernetRegistration::new()?;
-        let rx = RxRegistration { handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?) };
+        let mut rx = RxRegistration { gro: None, handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?) };
+        if rx_gro {
+            // Yielded to the kernel's own ESP offload modules while they
+            // are loaded (`kapi::gro`).
+            rx.gro = Some(kapi::gro::Slot::new::<esp_input::Rx>(c"esp4_offload", c"esp6_offload")?);
+        }
         let genl = netlink::register(module)?;
         events::publish(globals.get(), genl.multicast());
         pr_info!("loaded\n");

@@ -31,6 +31,13 @@ fn flag(name: &str, p: Param<i32>, default: bool) -> Result<bool> {
     Ok(v)
 }
 
+/// `rx_gro`: whether the receive path takes ESP inside GRO (module-wide:
+/// the GRO slots are; each namespace's receive path still decides per
+/// packet). Off by default.
+pub(crate) fn rx_gro() -> Result<bool> {
+    flag("rx_gro", params().rx_gro, false)
+}
+
 /// The configuration new namespaces start with.
 pub(crate) fn defaults() -> Result<GlobalConfig> {
     let p = params();

@@ -25,4 +25,7 @@
 #include <linux/timekeeping.h>
 #include <net/gro_cells.h>
 #include <net/protocol.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/if_packet.h>
 #include "shims.h"

@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod compat;
 pub mod errno;
 pub mod genetlink;
+pub mod gro;
 pub mod net;
 pub mod netfilter;
 pub mod params;

@@ -177,27 +177,3 @@ impl<T: PernetState> Drop for PernetRegistration<T> {
         unsafe { b::unregister_pernet_subsys(self.ops.get()) }
     }
 }
-
-/// Whether a GRO handler is registered for IP protocol `proto`, over IPv4
-/// and over IPv6 (`inet_offloads` / `inet6_offloads`). Such a handler sees
-/// packets inside GRO, on devices doing GRO, before IP input and so before
-/// the protocol's receive handlers.
-pub fn gro_offload_registered(proto: u8) -> (bool, bool) {
-    // The arrays' type says they have MAX_INET_PROTOS = 256 elements (a
-    // binding of another length does not compile here).
-    type Offloads = [*const b::net_offload; 256];
-    let i = usize::from(proto);
-    let (v4, v6): (*const Offloads, *const Offloads) =
-        (ptr::addr_of!(b::inet_offloads), ptr::addr_of!(b::inet6_offloads));
-    // SAFETY: both arrays are exported and live as long as the kernel, and
-    // index `i` (a u8) is below their 256 elements; each element is read
-    // once, as READ_ONCE would (a volatile load of an aligned pointer),
-    // without creating a reference to the `static mut`, and the pointer is
-    // only compared with null, never dereferenced, so no RCU read-side
-    // section is needed.
-    unsafe {
-        let v4 = ptr::read_volatile(v4.cast::<*const b::net_offload>().add(i));
-        let v6 = ptr::read_volatile(v6.cast::<*const b::net_offload>().add(i));
-        (!v4.is_null(), !v6.is_null())
-    }
-}

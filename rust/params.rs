@@ -40,6 +40,8 @@ pub struct Params {
     pub replay_window: Param<u32>,
     /// `replay_disabled` (-1: not given).
     pub replay_disabled: Param<i32>,
+    /// `rx_gro` (-1: not given).
+    pub rx_gro: Param<i32>,
 }
 
 /// The module's parameters.
@@ -52,5 +54,6 @@ pub fn params() -> Params {
         invalid_spi_enable: Param(p.invalid_spi_enable),
         replay_window: Param(p.replay_window),
         replay_disabled: Param(p.replay_disabled),
+        rx_gro: Param(p.rx_gro),
     }
 }

@@ -30,6 +30,9 @@
 #include <net/gro_cells.h>
 #include <linux/moduleparam.h>
 #include <linux/error-injection.h>
+#include <linux/module.h>
+#include <net/gro.h>
+#include <net/protocol.h>
 #include "shims.h"
 
 /*
@@ -51,11 +54,15 @@ MODULE_PARM_DESC(replay_window, "Default anti-replay window of new namespaces: 3
 static int replay_disabled = -1;
 module_param(replay_disabled, int, 0444);
 MODULE_PARM_DESC(replay_disabled, "Anti-replay off by default in new namespaces: 0 or 1 (default 0)");
+static int rx_gro = -1;
+module_param(rx_gro, int, 0444);
+MODULE_PARM_DESC(rx_gro, "Receive path takes ESP inside GRO (the IPv4/IPv6 ESP GRO slots, yielded to esp4_offload/esp6_offload): 0 or 1 (default 0)");
 
 struct ipsec_rs_params ipsec_rs_params(void)
 {
 	return (struct ipsec_rs_params){
 		.rx_enable = &rx_enable,
+		.rx_gro = &rx_gro,
 		.invalid_spi_enable = &invalid_spi_enable,
 		.replay_window = &replay_window,
 		.replay_disabled = &replay_disabled,
@@ -580,4 +587,45 @@ void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *t
 	aead_request_set_callback(req, 0, done, data);
 	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
 	aead_request_set_ad(req, assoclen);
+}
+
+/* GRO (net/gro.h's inlines): the protocol the IP layer's gro_receive found,
+ * and the offset of its header from skb->data. */
+u16 ipsec_rs_gro_proto(const struct sk_buff *skb)
+{
+	return NAPI_GRO_CB(skb)->proto;
+}
+
+unsigned int ipsec_rs_gro_offset(const struct sk_buff *skb)
+{
+	return skb_gro_offset(skb);
+}
+
+/* skb->data moved to the protocol header (@offset bytes on, pulled into the
+ * linear head), as the protocols' gro_receive callbacks do. */
+bool ipsec_rs_gro_pull(struct sk_buff *skb, unsigned int offset)
+{
+	return pskb_pull(skb, offset) != NULL;
+}
+
+/* A packet a gro_receive callback does not take: skb->data back by @pushed
+ * bytes, and the packet out of GRO (it goes up the stack as received). */
+void ipsec_rs_gro_decline(struct sk_buff *skb, unsigned int pushed)
+{
+	if (pushed)
+		skb_push(skb, pushed);
+	NAPI_GRO_CB(skb)->same_flow = 0;
+	NAPI_GRO_CB(skb)->flush = 1;
+}
+
+/* skb->pkt_type (a bitfield). */
+u8 ipsec_rs_skb_pkt_type(const struct sk_buff *skb)
+{
+	return skb->pkt_type;
+}
+
+/* A module's name (module notifiers). */
+const char *ipsec_rs_module_name(const struct module *mod)
+{
+	return mod->name;
 }

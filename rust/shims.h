@@ -43,6 +43,7 @@ struct ipsec_rs_params {
 	int *invalid_spi_enable;
 	unsigned int *replay_window;
 	int *replay_disabled;
+	int *rx_gro;
 };
 struct ipsec_rs_params ipsec_rs_params(void);
 void ipsec_rs_for_each_net(void (*f)(struct net *net, void *arg), void *arg);
@@ -77,6 +78,14 @@ void ipsec_rs_spin_unlock_bh(spinlock_t *lock);
 
 u32 ipsec_rs_skb_mark(const struct sk_buff *skb);
 void ipsec_rs_xfrm_state_put(struct xfrm_state *x);
+
+struct module;
+u16 ipsec_rs_gro_proto(const struct sk_buff *skb);
+unsigned int ipsec_rs_gro_offset(const struct sk_buff *skb);
+bool ipsec_rs_gro_pull(struct sk_buff *skb, unsigned int offset);
+void ipsec_rs_gro_decline(struct sk_buff *skb, unsigned int pushed);
+u8 ipsec_rs_skb_pkt_type(const struct sk_buff *skb);
+const char *ipsec_rs_module_name(const struct module *mod);
 
 /* Receive path (ipsec_rs/esp_*.rs, decap.rs through rust/{skb,xfrm,aead}.rs). */
 struct crypto_aead;

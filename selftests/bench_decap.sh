@@ -39,10 +39,12 @@
 #           xfrm-gro: the kernel's ESP offload module loaded (esp4_offload,
 #           =m in distribution kernels), which takes ESP in GRO
 #           (esp4_gro_receive) and decapsulates it there, and ipsec_rs not
-#           loaded; module-gro: esp4_offload not loaded, ipsec_rs
-#           decapsulating (with esp4_offload loaded, XFRM takes every packet
-#           of a known SA in GRO, before ipsec_rs's handler: measured by the
-#           "gro-bypass" run, whose packets must all reach XFRM)
+#           loaded; module-gro: esp4_offload not loaded, ipsec_rs loaded
+#           with rx_gro=1, taking ESP inside GRO itself (every packet must
+#           be counted in esp_gro). (With esp4_offload loaded and rx_gro=0,
+#           XFRM takes every packet of a known SA in GRO, before ipsec_rs's
+#           handler: the "gro-bypass" run, whose packets must all reach
+#           XFRM.)
 # Every run must have delivered all N packets, and the right path must have
 # done it (XFRM's anti-replay seq reaches N, or the module's decap_ok rises
 # by N and XFRM's seq stays 0), else the run fails and its numbers are not
@@ -157,35 +159,38 @@ run() {
 	[ "$_napi" = - ] || _napi=$(napi_since $_napi)
 	_seq=$(xfrm_seq)
 	_pk=$(xfrm_packets b $DECAP_SPI 192.0.2.1 192.0.2.2)
-	_dec=-
+	_dec=- _tg=-
 	if [ -n "$LOADED" ]; then
-		_before=$(cnt decap_ok)
+		_before=$(cnt decap_ok) _gbefore=$(cnt esp_gro)
 		snap b
-		_dec=$(( $(cnt decap_ok) - _before ))
+		_dec=$(( $(cnt decap_ok) - _before )) _tg=$(( $(cnt esp_gro) - _gbefore ))
 	fi
 	case $_m in
-	module*) _want="$N/$N/0/0x0/$N" ;;
-	*) [ -n "$LOADED" ] && _want="$N/$N/0/$nhex/0" || _want="$N/$N/0/$nhex/-" ;;
+	module-gro) _want="$N/$N/0/0x0/$N/$N" ;;
+	module*) _want="$N/$N/0/0x0/$N/0" ;;
+	*) [ -n "$LOADED" ] && _want="$N/$N/0/$nhex/0/0" || _want="$N/$N/0/$nhex/-/-" ;;
 	esac
 	# delivered / SA lifetime packets / checksum errors / XFRM's replay seq
-	# (moves only when XFRM decrypts) / the module's decap_ok rise /
-	# received through NAPI (gro runs)
-	_got="$(kv counted)/$_pk/$(kv csum_errors)/$_seq/$_dec/$_napi"
+	# (moves only when XFRM decrypts) / the module's decap_ok rise / of
+	# them taken inside GRO (esp_gro) / received through NAPI (gro runs)
+	_got="$(kv counted)/$_pk/$(kv csum_errors)/$_seq/$_dec/$_tg/$_napi"
 	_want=$_want/$_nwant
 	if [ "$_got" = "$_want" ]; then
 		echo "$_s $_m $(kv done_ns) $rep" >>$RES
-		ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok/NAPI $_got ($(ms) ms)"
+		ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok/esp_gro/NAPI $_got ($(ms) ms)"
 	else
-		not_ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok/NAPI got $_got, want $_want ($OUT)"
+		not_ok "$_s B $_m: delivered/SA packets/csum errors/XFRM seq/decap_ok/esp_gro/NAPI got $_got, want $_want ($OUT)"
 	fi
 	[ "$(kv rcv_drops)" = 0 ] || diag "$_s B $_m: $(kv rcv_drops) backlog drops"
 }
 rx() { ip netns exec b "$IPSEC_RS_TOOL" set global --rx "$1" >/dev/null; }
 
 : >$RES
-# loaded ORDER...: the module loaded, the runs in that order, unloaded.
+# loaded ORDER...: the module loaded (with $LOAD_ARGS), the runs in that
+# order, unloaded.
+LOAD_ARGS=
 loaded() {
-	load_module || die "insmod failed"
+	load_module $LOAD_ARGS || die "insmod failed"
 	LOADED=1
 	snap b
 	for _l; do
@@ -203,6 +208,8 @@ offloaded() {
 	decap_del_sa
 	rmmod_retry esp4_offload || not_ok "rmmod esp4_offload after the $size B $1 run"
 }
+# loaded_gro ORDER...: as loaded, the module taking ESP inside GRO.
+loaded_gro() { LOAD_ARGS=rx_gro=1; loaded "$@"; LOAD_ARGS=; }
 rep=1
 while [ $rep -le "$REPS" ]; do
 	diag "repetition $rep of $REPS"
@@ -222,7 +229,7 @@ while [ $rep -le "$REPS" ]; do
 		if [ -n "$GRO" ]; then
 			gro on
 			run floor-gro $size
-			in_turn "offloaded xfrm-gro" "loaded module-gro"
+			in_turn "offloaded xfrm-gro" "loaded_gro module-gro"
 			gro off
 		fi
 	done

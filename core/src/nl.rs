@@ -456,6 +456,7 @@ counters! {
     29 EVENTS_LOST events_lost InvalidSpi "events lost (no memory, listener's buffer full)";
     30 SA_NO_MEMORY sa_no_memory Inbound "new SAs' packets left to XFRM, no memory for their state";
     31 REENTRY_DROPPED reentry_dropped Inbound "#pkts decapsulated, then dropped re-entering the stack";
+    32 ESP_GRO esp_gro Inbound "ESP packets taken inside GRO (also in esp_v4/esp_v6)";
 }
 
 /// Encoding ran out of buffer space.
