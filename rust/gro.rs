@@ -260,13 +260,9 @@ impl Slot {
         // free or is told to have it.
         // SAFETY: pinned until `drop()` unregisters it.
         kernel::error::to_result(unsafe { b::register_module_notifier(state.nb.get()) })?;
-        for i in 0..2 {
+        for (i, family) in ["IPv4", "IPv6"].into_iter().enumerate() {
             if !state.take(i) {
-                pr_info!(
-                    "GRO slot for IP protocol {} ({}) held by another handler: left to it\n",
-                    T::PROTO,
-                    if i == 0 { "IPv4" } else { "IPv6" }
-                );
+                pr_info!("GRO slot for IP protocol {} ({}) held by another handler: left to it\n", T::PROTO, family);
             }
         }
         Ok(Self { state })

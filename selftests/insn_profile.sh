@@ -3,7 +3,9 @@
 # Instruction profile of inbound decapsulation (not in TESTS; a tool): N
 # valid tunnel-mode rfc4106(gcm(aes)) ESP packets of SIZE bytes decapsulated
 # by MODE ("plain": XFRM, module not loaded; "module": the module's receive
-# path), for scripts/insn-profile-run (make insn-profile), which boots this
+# path; "xfrm-gro" and "module-gro": the same on a device doing GRO, XFRM
+# with the kernel's esp4_offload loaded, the module with rx_gro=1, as
+# bench_decap.sh's runs of those names), for scripts/insn-profile-run (make insn-profile), which boots this
 # under QEMU's tbcount plugin (selftests/tools/tbcount.c) and attributes
 # every executed kernel instruction to its symbol with the kallsyms saved
 # here.
@@ -24,10 +26,19 @@ ktap_plan
 decap_setup
 made=$(decap_make "$N" "$SIZE" /tmp/insn_profile.bin)
 check_eq "$N packets of $SIZE bytes made" "$made" "$N"
-if [ "$MODE" = module ]; then
-	check "insmod" load_module
-	ip netns exec b "$IPSEC_RS_TOOL" set global --rx on >/dev/null
-fi
+case $MODE in
+*-gro)
+	# As bench_decap.sh's gro(): GRO on b's veth, TSO off on a's.
+	ip netns exec b ethtool -K vb gro on && ip netns exec a ethtool -K va tso off ||
+		die "cannot switch GRO on"
+	;;
+esac
+case $MODE in
+module) check "insmod" load_module ;;
+module-gro) check "insmod rx_gro=1" load_module rx_gro=1 ;;
+xfrm-gro) check "insmod esp4_offload" insmod "${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv4/esp4_offload.ko" ;;
+esac
+case $MODE in module*) ip netns exec b "$IPSEC_RS_TOOL" set global --rx on >/dev/null ;; esac
 # The window starts empty for the measured run.
 decap_new_sa
 # sync(2) around the run: the plugin's trigger (a snapshot of its counts).
@@ -36,5 +47,5 @@ OUT=$(decap_blast -w /tmp/insn_profile.bin)
 sync
 check_eq "all delivered ($OUT)" "$(echo "$OUT" | sed -n 's/.*counted=\([0-9]*\).*/\1/p')" "$N"
 cat /proc/kallsyms >"$IPSEC_RS_OUT/kallsyms"
-[ "$MODE" = module ] && { check "rmmod" unload_module; }
+case $MODE in module*) check "rmmod" unload_module ;; esac
 ktap_finish
