@@ -101,15 +101,9 @@ xfrm_seq() {
 	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
-# gro on|off: GRO on b's veth. veth receives through NAPI (and so GRO) only
-# frames its peer may hand it that way: with TSO on the sending veth, only
-# socket-owned skbs to a device with GRO forwarding; so TSO goes off on a's
-# veth for these runs (esp_blast's frames are never segmented).
-gro() {
-	ip netns exec b ethtool -K vb gro "$1"
-	if [ "$1" = on ]; then _tso=off; else _tso=on; fi
-	ip netns exec a ethtool -K va tso $_tso
-}
+# gro on|off: GRO on b's veth (lib.sh's veth_gro; esp_blast's frames are
+# never segmented, so TSO off on a's veth changes nothing else).
+gro() { veth_gro "$1"; }
 # napi_pkts: the packets b's veth received through NAPI (all its queues).
 napi_pkts() {
 	ip netns exec b ethtool -S vb | awk '/rx_queue_[0-9]+_xdp_packets:/ { n += $2 } END { print n + 0 }'
@@ -120,16 +114,6 @@ napi_since() {
 	_n=$(($(napi_pkts) - $1))
 	[ $_n -gt "$N" ] && diag "$(($_n - N)) other frame(s) through NAPI during the run" >&2 && _n=$N
 	echo $_n
-}
-# rmmod_retry MODULE: rmmod, retried for 5 s (a deleted SA's last reference,
-# which pins esp4_offload, goes in XFRM's deferred state destruction).
-rmmod_retry() {
-	_i=0
-	until rmmod "$1" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ $_i -lt 50 ] || { rmmod "$1"; return 1; }
-		sleep 0.1
-	done
 }
 nhex=$(printf '0x%x' "$N")
 ms() { echo $(( $(kv done_ns) / 1000000 )); }

@@ -27,13 +27,8 @@ OFF6=${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv6/esp6_offload.ko
 [ -f "$OFF4" ] && [ -f "$OFF6" ] ||
 	skip_test "needs the kernel's esp4_offload.ko and esp6_offload.ko (CONFIG_INET(6)_ESP_OFFLOAD=m; in debug.config): $OFF4"
 
-# gro on|off: GRO on b's veth (and TSO the other way on a's, so that veth
-# hands a's frames to b's NAPI).
-gro() {
-	ip netns exec b ethtool -K vb gro "$1" || return 1
-	if [ "$1" = on ]; then _tso=off; else _tso=on; fi
-	ip netns exec a ethtool -K va tso $_tso
-}
+# gro on|off: GRO on b's veth (lib.sh).
+gro() { veth_gro "$1"; }
 # deltas NAME...: "d1/d2/..." of how much the named counters moved since
 # the last `snap b` (which callers take before each step: this runs in a
 # command substitution, a subshell, and cannot move the snapshot).
@@ -47,15 +42,6 @@ deltas() {
 }
 ping4() { ip netns exec a ping -q -c "${1:-10}" -i 0.05 -W 2 192.0.2.2 >/dev/null; }
 ping6() { ip netns exec a ping -q -c "${1:-10}" -i 0.05 -W 2 2001:db8::2 >/dev/null; }
-# rmmod_retry MODULE: rmmod, retried for 5 s.
-rmmod_retry() {
-	_i=0
-	until rmmod "$1" 2>/dev/null; do
-		_i=$((_i + 1))
-		[ $_i -lt 50 ] || { rmmod "$1"; return 1; }
-		sleep 0.1
-	done
-}
 
 ktap_plan
 topo_two_routers

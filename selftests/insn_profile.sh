@@ -28,9 +28,7 @@ made=$(decap_make "$N" "$SIZE" /tmp/insn_profile.bin)
 check_eq "$N packets of $SIZE bytes made" "$made" "$N"
 case $MODE in
 *-gro)
-	# As bench_decap.sh's gro(): GRO on b's veth, TSO off on a's.
-	ip netns exec b ethtool -K vb gro on && ip netns exec a ethtool -K va tso off ||
-		die "cannot switch GRO on"
+	veth_gro on || die "cannot switch GRO on"
 	;;
 esac
 case $MODE in

@@ -108,6 +108,26 @@ topo_two_routers() {
 	ip -n b link set vb up
 }
 topo_cleanup() { ip netns del a 2>/dev/null; ip netns del b 2>/dev/null; true; }
+# veth_gro on|off: GRO on b's veth. veth receives through NAPI (and so GRO)
+# only frames its peer may hand it that way: with TSO on the sending veth,
+# only socket-owned skbs to a device with GRO forwarding; so TSO goes off
+# on a's veth while GRO is on (needs ethtool).
+veth_gro() {
+	ip netns exec b ethtool -K vb gro "$1" || return 1
+	if [ "$1" = on ]; then _tso=off; else _tso=on; fi
+	ip netns exec a ethtool -K va tso $_tso
+}
+# rmmod_retry MODULE: rmmod, retried for 5 s (a deleted SA's last
+# reference, which may pin esp4_offload, goes in XFRM's deferred state
+# destruction).
+rmmod_retry() {
+	_i=0
+	until rmmod "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -lt 50 ] || { rmmod "$1"; return 1; }
+		sleep 0.1
+	done
+}
 
 # xfrm_tunnel_gcm SRC_A DST_B [SPI_AB SPI_BA]: an ESP tunnel-mode SA pair
 # and policies between a and b, AES-GCM-128 (rfc4106); SPIs default to
