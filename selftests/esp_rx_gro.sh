@@ -22,10 +22,17 @@ require_cmd ip ping ethtool socat sha256sum
 require_tool
 trap 'kill $FLOOD_PID $RCV_PID 2>/dev/null; topo_cleanup' EXIT
 
-OFF4=${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv4/esp4_offload.ko
-OFF6=${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv6/esp6_offload.ko
-[ -f "$OFF4" ] && [ -f "$OFF6" ] ||
-	skip_test "needs the kernel's esp4_offload.ko and esp6_offload.ko (CONFIG_INET(6)_ESP_OFFLOAD=m; in debug.config): $OFF4"
+# offload_load 4|6: the kernel's esp4_offload / esp6_offload, from the
+# kernel's build tree (our kernels) or the guest's modules (a distribution
+# kernel: modprobe).
+offload_ko() { echo "${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv$1/esp$1_offload.ko"; }
+offload_load() {
+	if [ -f "$(offload_ko "$1")" ]; then insmod "$(offload_ko "$1")"; else modprobe "esp$1_offload"; fi
+}
+for v in 4 6; do
+	[ -f "$(offload_ko $v)" ] || modinfo "esp${v}_offload" >/dev/null 2>&1 ||
+		skip_test "needs the kernel's esp${v}_offload module (CONFIG_INET(6)_ESP_OFFLOAD=m; in debug.config): $(offload_ko $v)"
+done
 
 # gro on|off: GRO on b's veth (lib.sh).
 gro() { veth_gro "$1"; }
@@ -108,7 +115,7 @@ check "ping a -> b over IPv4 (fresh SAs, inside GRO)" ping4 10
 check_eq "fresh SAs: esp_gro moved by" "$(deltas esp_gro)" 10
 dmesg -c >/dev/null
 snap b
-check "insmod esp4_offload while the module holds the IPv4 slot" insmod "$OFF4"
+check "insmod esp4_offload while the module holds the IPv4 slot" offload_load 4
 check "... the module yielded it" sh -c "dmesg | grep -q 'ipsec_rs: esp4_offload loading: its GRO slot for IP protocol 50 (IPv4) is left to it'"
 check "ping a -> b over IPv4 with esp4_offload" ping4 10
 check_eq "esp4_offload: esp_gro/decap_ok moved by" "$(deltas esp_gro decap_ok)" 0/0
@@ -117,7 +124,7 @@ snap b
 check "ping a -> b over IPv6 (its slot still the module's)" ping6 10
 check_eq "IPv6 still inside GRO: esp_gro moved by" "$(deltas esp_gro)" 10
 snap b
-check "insmod esp6_offload" insmod "$OFF6"
+check "insmod esp6_offload" offload_load 6
 check "... the module yielded the IPv6 slot" sh -c "dmesg | grep -q 'ipsec_rs: esp6_offload loading: its GRO slot for IP protocol 50 (IPv6) is left to it'"
 check "ping a -> b over IPv6 with esp6_offload" ping6 10
 check_eq "esp6_offload: esp_gro/decap_ok moved by" "$(deltas esp_gro decap_ok)" 0/0
@@ -133,7 +140,7 @@ check "module unloaded" unload_module
 
 # esp4_offload first: it keeps the slot until it goes.
 dmesg -c >/dev/null
-check "insmod esp4_offload before the module" insmod "$OFF4"
+check "insmod esp4_offload before the module" offload_load 4
 check "insmod rx_gro=1 rx_enable=1 with esp4_offload loaded" load_module rx_gro=1 rx_enable=1
 check "... the IPv4 slot left to its holder" sh -c "dmesg | grep -q 'ipsec_rs: GRO slot for IP protocol 50 (IPv4) held by another handler: left to it'"
 check "... and the receive path warns that XFRM takes ESP first" sh -c "dmesg | grep -q 'ipsec_rs: esp4_offload is loaded: on devices with GRO on'"
