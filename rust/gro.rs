@@ -79,7 +79,14 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
     _head: *mut b::list_head,
     skb: *mut b::sk_buff,
 ) -> *mut b::sk_buff {
-    // SAFETY (every call below on `skb`): a live packet GRO hands us.
+    // SAFETY: GRO calls us with a live packet it owns, for this call: the
+    // shims below only read GRO's control block and move `data` within the
+    // packet (a pull, and its push back); `OwnedSkb::from_raw` takes the
+    // packet over, and every path that returns null hands it back to GRO
+    // first (`into_raw`, then the decline shim, which leaves it to go up
+    // the stack as received), while the one that returns
+    // `ERR_PTR(-EINPROGRESS)` keeps it (the handler delivered, queued or
+    // freed it), after which GRO does not touch it (`dev_gro_receive`).
     unsafe {
         // The protocol's own packets only (not the UDP-encapsulated ones an
         // encapsulation socket's GRO passes to the same slot), sent to us.
