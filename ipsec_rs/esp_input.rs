@@ -9,7 +9,10 @@
 //!
 //! Entry: the ESP handler on XFRM's protocol chain (`kapi::xfrm::Registration`,
 //! priority [`PRIORITY`]), for locally delivered, reassembled ESP, plain or
-//! UDP-encapsulated. For each packet, in this order:
+//! UDP-encapsulated; with the module parameter `rx_gro=1` also the ESP GRO
+//! slots (`kapi::gro::Slot`, `impl GroReceive for Rx`), which take the
+//! tunnel-mode packets of our SAs before IP input and decline the rest to
+//! the handler. For each packet, in this order:
 //!
 //! 0. Counted (`esp_v4`, `udp_encap_v6`, ...), whether or not our receive
 //!    path is on: this handler is where the module sees locally delivered
