@@ -29,7 +29,7 @@ use core::{
     sync::atomic::{AtomicPtr, Ordering},
 };
 use core::ffi::CStr;
-use kernel::{prelude::*, types::Opaque};
+use kernel::{new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
 /// A GRO receive handler for one IP protocol.
 pub trait GroReceive: 'static {
@@ -138,6 +138,7 @@ static OURS: [AtomicPtr<b::net_offload>; 2] = [AtomicPtr::new(ptr::null_mut()), 
 /// The pinned state of a [`Slot`]: the notifier first (its callback gets
 /// the notifier's address, which is the state's).
 #[repr(C)]
+#[pin_data]
 struct SlotState {
     nb: Opaque<b::notifier_block>,
     v4: Opaque<b::net_offload>,
@@ -145,6 +146,14 @@ struct SlotState {
     proto: u8,
     /// The modules to yield the IPv4 and IPv6 slots to.
     yield_to: [&'static CStr; 2],
+    /// Held while a slot is taken or freed (by `Slot::new`, the notifier's
+    /// callbacks and `Slot::drop`: process context, it may sleep in
+    /// `synchronize_net`); `true` once the slot is being dropped, after
+    /// which nothing takes a slot again. Without it a callback that saw the
+    /// slot open could take a slot back after `drop` freed it, and a module
+    /// loading once the notifier is gone would find it held.
+    #[pin]
+    closing: Mutex<bool>,
 }
 
 impl SlotState {
@@ -200,19 +209,21 @@ unsafe extern "C" fn module_cb(nb: *mut b::notifier_block, action: c_ulong, data
     };
     let name = name.to_str().unwrap_or("?");
     let family = if i == 0 { "IPv4" } else { "IPv6" };
+    let closing = st.closing.lock();
     match action as u32 {
         b::module_state::MODULE_STATE_COMING => {
             if st.release(i) {
                 pr_info!("{} loading: its GRO slot for IP protocol {} ({}) is left to it\n", name, st.proto, family);
             }
         }
-        b::module_state::MODULE_STATE_GOING => {
+        b::module_state::MODULE_STATE_GOING if !*closing => {
             if st.take(i) {
                 pr_info!("{} gone: GRO slot for IP protocol {} ({}) taken again\n", name, st.proto, family);
             }
         }
         _ => {}
     }
+    drop(closing);
     b::NOTIFY_DONE as c_int
 }
 
@@ -251,14 +262,15 @@ impl Slot {
         // SAFETY: all-zero is a valid, unregistered `notifier_block`.
         let mut nb: b::notifier_block = unsafe { core::mem::zeroed() };
         nb.notifier_call = Some(module_cb);
-        let state = KBox::pin(
-            SlotState {
+        let state = KBox::pin_init(
+            pin_init!(SlotState {
                 nb: Opaque::new(nb),
                 v4: offload(gro_receive_cb::<T, { b::AF_INET as u16 }>),
                 v6: offload(gro_receive_cb::<T, { b::AF_INET6 as u16 }>),
                 proto: T::PROTO,
                 yield_to: [yield_v4, yield_v6],
-            },
+                closing <- new_mutex!(false),
+            }),
             GFP_KERNEL,
         )?;
         OURS[0].store(state.v4.get(), Ordering::Release);
@@ -267,25 +279,32 @@ impl Slot {
         // free or is told to have it.
         // SAFETY: pinned until `drop()` unregisters it.
         kernel::error::to_result(unsafe { b::register_module_notifier(state.nb.get()) })?;
+        let guard = state.closing.lock();
         for (i, family) in ["IPv4", "IPv6"].into_iter().enumerate() {
             if !state.take(i) {
                 pr_info!("GRO slot for IP protocol {} ({}) held by another handler: left to it\n", T::PROTO, family);
             }
         }
+        drop(guard);
         Ok(Self { state })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        // SAFETY: registered (invariant); unregistering waits for running
-        // notifier callbacks (the chain's rwsem), so none takes a slot
-        // again after this.
-        unsafe { b::unregister_module_notifier(self.state.nb.get()) };
-        // Each release ends with synchronize_net(): no CPU runs our
-        // callbacks afterwards.
+        // Both slots freed, for good: a callback running now or later does
+        // not take them again (`closing`), and a module loading from here
+        // on finds them free even once the notifier is gone. Each release
+        // ends with synchronize_net(): no CPU runs our callbacks afterwards.
+        let mut closing = self.state.closing.lock();
+        *closing = true;
         self.state.release(0);
         self.state.release(1);
+        drop(closing);
+        // SAFETY: registered (invariant); unregistering waits for running
+        // notifier callbacks (the chain's rwsem), so none runs on the state
+        // after this.
+        unsafe { b::unregister_module_notifier(self.state.nb.get()) };
         OURS[0].store(ptr::null_mut(), Ordering::Release);
         OURS[1].store(ptr::null_mut(), Ordering::Release);
     }
