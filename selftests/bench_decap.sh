@@ -101,9 +101,8 @@ xfrm_seq() {
 	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
-# gro on|off: GRO on b's veth (lib.sh's veth_gro; esp_blast's frames are
-# never segmented, so TSO off on a's veth changes nothing else).
-gro() { veth_gro "$1"; }
+# GRO on b's veth: lib.sh's veth_gro (esp_blast's frames are never
+# segmented, so TSO off on a's veth changes nothing else).
 # napi_pkts: the packets b's veth received through NAPI (all its queues).
 napi_pkts() {
 	ip netns exec b ethtool -S vb | awk '/rx_queue_[0-9]+_xdp_packets:/ { n += $2 } END { print n + 0 }'
@@ -211,10 +210,10 @@ while [ $rep -le "$REPS" ]; do
 		fi
 		[ -z "$ESN" ] || in_turn "run plain-esn $size" "loaded module-esn"
 		if [ -n "$GRO" ]; then
-			gro on
+			veth_gro on
 			run floor-gro $size
 			in_turn "offloaded xfrm-gro" "loaded_gro module-gro"
-			gro off
+			veth_gro off
 		fi
 	done
 	rep=$((rep + 1))
@@ -226,7 +225,7 @@ done
 # gro-bypass run asserts exactly that (XFRM's seq at N, decap_ok still 0).
 if [ -n "$GRO" ]; then
 	size=64
-	gro on
+	veth_gro on
 	load_module || die "insmod failed"
 	LOADED=1
 	snap b
@@ -252,7 +251,7 @@ print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' an
 		unload_module || not_ok "rmmod after the gro-bypass run"
 	fi
 	LOADED=
-	gro off
+	veth_gro off
 fi
 
 # median SIZE MODE: the median run time in ns ("" if no good run).

@@ -34,8 +34,6 @@ for v in 4 6; do
 		skip_test "needs the kernel's esp${v}_offload module (CONFIG_INET(6)_ESP_OFFLOAD=m; in debug.config): $(offload_ko $v)"
 done
 
-# gro on|off: GRO on b's veth (lib.sh).
-gro() { veth_gro "$1"; }
 # deltas NAME...: "d1/d2/..." of how much the named counters moved since
 # the last `snap b` (which callers take before each step: this runs in a
 # command substitution, a subshell, and cannot move the snapshot).
@@ -54,7 +52,7 @@ ktap_plan
 topo_two_routers
 xfrm_tunnel_gcm 192.0.2.1 192.0.2.2 0x1000 0x2000 replay-window 32 || die "cannot install IPv4 SAs"
 xfrm_tunnel_gcm 2001:db8::1 2001:db8::2 0x3000 0x4000 replay-window 32 || die "cannot install IPv6 SAs"
-check "GRO on b's veth, TSO off on a's" gro on
+check "GRO on b's veth, TSO off on a's" veth_gro on
 
 check "rx_gro=2 refused at load" sh -c "! insmod '$IPSEC_RS_KO' rx_gro=2 2>/dev/null"
 check "... naming the parameter" sh -c "dmesg | grep -q 'ipsec_rs: parameter rx_gro=2 refused: 0 or 1'"
@@ -86,11 +84,11 @@ ip netns exec a python3 "$IPSEC_RS_REPO/selftests/lib/esp_craft.py" --dev va --d
 	--src 192.0.2.1 --dst 192.0.2.2 --key "$KEY_AB" --spi 0xdead0001 --seq 1 >/dev/null
 sleep 0.5
 check_eq "unknown SPI: invalid_spi_v4/esp_v4/esp_gro moved by" "$(deltas invalid_spi_v4 esp_v4 esp_gro)" 1/1/0
-check "GRO off on b's veth" gro off
+check "GRO off on b's veth" veth_gro off
 snap b
 check "ping a -> b over IPv4, GRO off" ping4 10
 check_eq "GRO off: decap_ok/esp_gro/esp_v4 moved by" "$(deltas decap_ok esp_gro esp_v4)" 10/0/10
-check "GRO on again" gro on
+check "GRO on again" veth_gro on
 for n in a b; do ip -n $n xfrm policy flush; ip -n $n xfrm state flush; done
 for n in a b; do
 	ip -n $n xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x5000 mode transport \
