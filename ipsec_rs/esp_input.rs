@@ -23,14 +23,24 @@
 //!    to XFRM here. SAs we do not handle (mode, algorithm, offload, XFRM
 //!    interface, direction, encap type) are declined untouched: XFRM
 //!    handles them (`passed_to_xfrm`).
-//! 2. Under the SA's lock: state valid, anti-replay *check* (ESN high bits
-//!    inferred), lifetime check (`xfrm_state_check_expire`: soft/hard
-//!    expiry and its key-manager events).
+//! 2. Without a lock: SA not handed back to XFRM and still valid (hints,
+//!    decided again in step 5), anti-replay *check* (ESN high bits
+//!    inferred; the core's window is checked lock-free, consistent under
+//!    its sequence count).
 //! 3. Decryption and ICV verification with the SA's transform, possibly
 //!    asynchronous (`esp_decrypt.rs`); the rest runs in `RxOp::complete`.
 //! 4. Trailer: padding length and contents, next header (`esp_trailer.rs`).
-//! 5. Under the SA's lock: anti-replay *update* (re-checked: a duplicate
-//!    may have won a race), lifetime accounting (`ip -s xfrm state`).
+//! 5. Under the SA's lock, the only time a packet takes it: state valid,
+//!    anti-replay *update* (re-checked: a duplicate may have won a race),
+//!    lifetime check (`xfrm_state_check_expire`: soft/hard expiry and its
+//!    key-manager events) and accounting (`ip -s xfrm state`). XFRM takes
+//!    the lock twice, checking the lifetime before decryption and
+//!    accounting after it, so packets in flight between the two can all
+//!    pass a hard limit; here the check and the accounting are one step:
+//!    a hard packet limit of N accepts exactly N packets, and a hard byte
+//!    limit is passed by less than one packet (the last one accepted
+//!    below it), as XFRM on one CPU. A packet of an SA that expired while
+//!    it was decrypted is dropped after decryption (`sa_unusable`).
 //! 6. Tunnel mode: outer headers removed, ECN/DSCP as XFRM does, security
 //!    path with the SA attached (XFRM's inbound policy check accepts the
 //!    packet), mark rewritten, conntrack and route dropped, and the inner
@@ -307,37 +317,24 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         return Input::Consumed;
     }
 
-    let seq = {
-        let mut g = x.lock();
-        if ctx.retired(&g) {
-            // Handed back to XFRM meanwhile: XFRM's state is current.
-            drop(g);
-            return Input::Decline(skb);
-        }
-        if !g.valid() {
-            drop(g);
-            drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+    // Without the SA's lock (step 2): the one critical section is after
+    // decryption (`RxOp::complete`).
+    if ctx.handed_back() {
+        // Handed back to XFRM meanwhile: XFRM's state is current.
+        return Input::Decline(skb);
+    }
+    if !x.is_valid() {
+        drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+        return Input::Consumed;
+    }
+    let seq = match ctx.window().check(seq_lo) {
+        Ok(s) => s,
+        Err(e) => {
+            // A drop: the lock only to count it in XFRM's statistics.
+            let c = replay_failed(shared, &ctx, &mut x.lock(), e, seq_lo, spi);
+            drop_pkt(shared, skb, c, Mib::InStateSeqError);
             return Input::Consumed;
         }
-        let checked = match ctx.window(&mut g) {
-            Some(w) => w.check(seq_lo),
-            None => Err(ReplayError::Replayed),
-        };
-        let seq = match checked {
-            Ok(s) => s,
-            Err(e) => {
-                let c = replay_failed(shared, &ctx, &mut g, e, seq_lo, spi);
-                drop(g);
-                drop_pkt(shared, skb, c, Mib::InStateSeqError);
-                return Input::Consumed;
-            }
-        };
-        if g.check_expire() {
-            drop(g);
-            drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
-            return Input::Consumed;
-        }
-        seq
     };
 
     let nfrags = match skb.make_writable() {
@@ -532,17 +529,27 @@ impl Completion for RxOp {
             }
         };
 
-        // Authenticated: advance the window, account the SA's lifetime.
+        // Authenticated: the packet's one critical section (step 5).
         {
             let mut g = self.x.lock();
-            let r = match self.ctx.window(&mut g) {
-                Some(w) => w.update(self.seq),
-                None => Err(ReplayError::Replayed),
-            };
-            if let Err(e) = r {
+            if !g.valid() {
+                // Deleted or expired while we decrypted (XFRM checks again
+                // after decryption too).
+                drop(g);
+                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+                return;
+            }
+            if let Err(e) = self.ctx.replay_update(&mut g, self.seq) {
                 let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, self.spi);
                 drop(g);
                 drop_pkt(shared, skb, c, Mib::InStateSeqError);
+                return;
+            }
+            // The lifetime checked and accounted in one step: a hard limit
+            // cannot be passed by packets in flight.
+            if g.check_expire() {
+                drop(g);
+                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
                 return;
             }
             if self.ctx.retired(&g) {

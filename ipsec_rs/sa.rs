@@ -19,9 +19,10 @@
 //! start from there). Packets that found an entry before it was unlinked
 //! hold their own reference and see it retired.
 //!
-//! The window itself is protected by the SA's own lock (`x->lock`), which
-//! xfrm_input also takes for its replay state: a check and an update are a
-//! handful of instructions under it.
+//! The window is checked before decryption without a lock (the core's
+//! window is atomics under a sequence count), and updated after it under
+//! the SA's own lock (`x->lock`), in the one critical section a packet
+//! takes, with the SA's validity and lifetime (`esp_input.rs`).
 
 use crate::{
     kapi::{
@@ -33,7 +34,6 @@ use crate::{
     replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MIN_WINDOW, MAX_WINDOW},
 };
 use core::{
-    cell::UnsafeCell,
     ptr,
     sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
@@ -72,8 +72,10 @@ pub(crate) struct SaCtx {
     x: StateRef,
     /// Read once, immutable.
     pub(crate) facts: Facts,
-    /// Guarded by the SA's lock (`x->lock`): see `window()`.
-    window: UnsafeCell<ReplayWindow<KVec<u64>>>,
+    /// Checked and read lock-free; updated only under the SA's lock
+    /// (`x->lock`), which serialises updates as the window requires: see
+    /// `replay_update()`.
+    window: ReplayWindow<KVec<AtomicU64>>,
     /// Connection id in log lines (per namespace, from 1; set before the
     /// entry is published).
     pub(crate) conn_id: AtomicU32,
@@ -115,22 +117,28 @@ unsafe impl RcuRelease for SaCtx {
     }
 }
 
-// SAFETY: `window` is only reached through `window()`, which requires the
-// SA's lock held; everything else is atomic or immutable.
+// SAFETY: `window` is atomics (its updates, which must not run
+// concurrently, are made only through `replay_update()`, which requires the
+// SA's lock); `rcu` is touched only by the release once unlinked;
+// everything else is atomic or immutable.
 unsafe impl Sync for SaCtx {}
 // SAFETY: as above; the state reference may be dropped on any CPU.
 unsafe impl Send for SaCtx {}
 
 impl SaCtx {
-    /// The window, with the SA's lock held (`guard` must be this SA's).
-    pub(crate) fn window<'a>(&'a self, guard: &'a mut StateGuard<'_>) -> Option<&'a mut ReplayWindow<KVec<u64>>> {
+    /// The window, for its lock-free check and reads.
+    pub(crate) fn window(&self) -> &ReplayWindow<KVec<AtomicU64>> {
+        &self.window
+    }
+
+    /// Marks `seq` seen and advances the window (re-checking it), with the
+    /// SA's lock held (`guard` must be this SA's): the lock serialises the
+    /// window's updates.
+    pub(crate) fn replay_update(&self, guard: &mut StateGuard<'_>, seq: u64) -> Result<(), ReplayError> {
         if guard.state_addr() != self.x.addr() {
-            return None;
+            return Err(ReplayError::Replayed);
         }
-        // SAFETY: the SA's lock is held (the guard, borrowed mutably for the
-        // life of the result, proves it), and every access to `window` goes
-        // through here, so this is the only reference.
-        Some(unsafe { &mut *self.window.get() })
+        self.window.update(seq)
     }
 
     /// Whether a replay log line may be printed now; returns the number of
@@ -149,22 +157,15 @@ impl SaCtx {
     }
 
     /// What the module keeps for the SA, for the per-SA view (`SA_STATE_GET`):
-    /// window and highest sequence number read under the SA's lock, the
-    /// counters without it. Process context.
+    /// window, highest sequence number and counters, read without a lock.
+    /// Process context.
     pub(crate) fn state(&self) -> crate::nl::SaModuleState {
-        let (replay_window, top_seq) = {
-            let mut g = self.x.lock_bh();
-            match self.window(&mut g) {
-                Some(w) => (
-                    match w.mode() {
-                        ReplayMode::Window(n) => n,
-                        ReplayMode::Disabled => 0,
-                    },
-                    w.top(),
-                ),
-                None => (0, 0),
-            }
+        let w = &self.window;
+        let replay_window = match w.mode() {
+            ReplayMode::Window(n) => n,
+            ReplayMode::Disabled => 0,
         };
+        let top_seq = w.top();
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let decap_ok = r(&self.decap_ok);
         let idle_ms = (decap_ok != 0).then(|| {
@@ -187,6 +188,13 @@ impl SaCtx {
         }
     }
 
+    /// Whether the SA was handed back to XFRM, without the lock: a hint
+    /// (a packet that misses a hand-over meanwhile is caught by `retired`
+    /// under the lock, after decryption).
+    pub(crate) fn handed_back(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
     /// Whether the SA was handed back to XFRM (call with `x->lock` held).
     pub(crate) fn retired(&self, _g: &StateGuard<'_>) -> bool {
         self.retired.load(Ordering::Relaxed)
@@ -197,11 +205,8 @@ impl SaCtx {
     /// the SA lock with bottom halves disabled).
     fn write_back(&self) {
         let mut g = self.x.lock_bh();
-        let top = match self.window(&mut g) {
-            Some(w) => w.top(),
-            None => return,
-        };
-        g.xfrm_replay_raise(top);
+        // Under the lock: no update moves the window meanwhile.
+        g.xfrm_replay_raise(self.window.top());
         self.retired.store(true, Ordering::Relaxed);
     }
 }
@@ -376,13 +381,17 @@ pub(crate) fn get_or_insert(
         ReplayMode::Window(w) => blocks_for(w),
         ReplayMode::Disabled => 0,
     };
-    let storage = KVec::from_elem(0u64, words, GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
+    let mut storage = KVec::with_capacity(words, GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
+    for _ in 0..words {
+        // Within the capacity just reserved: no allocation.
+        storage.push(AtomicU64::new(0), GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
+    }
     let window = ReplayWindow::new(storage, mode, esn).map_err(|_| NoEntry::Resources)?;
     let ctx = Arc::new(
         SaCtx {
             x: x.clone(),
             facts,
-            window: UnsafeCell::new(window),
+            window,
             conn_id: AtomicU32::new(0),
             decap_ok: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
@@ -423,14 +432,12 @@ pub(crate) fn get_or_insert(
     {
         let mut g = x.lock();
         let xr = g.xfrm_replay();
-        if let Some(win) = ctx.window(&mut g) {
-            if xr.top != 0 {
-                let covered = u64::from(xr.window.max(1)).min(xr.top);
-                let mut s = xr.top + 1 - covered;
-                while s <= xr.top {
-                    let _: core::result::Result<(), ReplayError> = win.update(s);
-                    s += 1;
-                }
+        if xr.top != 0 {
+            let covered = u64::from(xr.window.max(1)).min(xr.top);
+            let mut s = xr.top + 1 - covered;
+            while s <= xr.top {
+                let _: core::result::Result<(), ReplayError> = ctx.replay_update(&mut g, s);
+                s += 1;
             }
         }
     }

@@ -442,6 +442,14 @@ impl StateRef {
         u32::from(st) == b::XFRM_STATE_DEAD
     }
 
+    /// Whether the SA is valid (usable), as a lock-free snapshot: a hint
+    /// before decryption; `StateGuard::valid` decides, under the lock.
+    pub fn is_valid(&self) -> bool {
+        // SAFETY: live; a racy byte read of `km.state`, as in `is_dead`.
+        let st = unsafe { core::ptr::read_volatile(&self.raw().km.state) };
+        u32::from(st) == b::XFRM_STATE_VALID
+    }
+
     /// Reports a changed NAT mapping (source address or port of a
     /// UDP-encapsulated SA) to the key manager, as esp4/esp6 do.
     pub fn new_mapping(&self, addr: &[u8; 16], sport_be: u16) {

@@ -6,6 +6,7 @@
 # - rx_gro=2 is refused at load, naming the parameter;
 # - IPv4 and IPv6 tunnel-mode traffic (ping; TCP, content checked) is taken
 #   inside GRO: esp_gro rises with decap_ok, XFRM's replay seq stays 0;
+#   a hard packet limit of 7 lets exactly 7 through;
 # - what it leaves to the path after IP input is taken there, counted
 #   once: transport mode (decap_ok moves, esp_gro not), an unknown SPI
 #   (invalid_spi_v4 +1, esp_v4 +1), GRO off on the device;
@@ -76,6 +77,18 @@ check_eq "XFRM did not decrypt (its IPv6 replay seq unmoved)" "$(xfrm_seq 0x3000
 # decap_ok since load: the IPv4 packets and the 20 IPv6 ones.
 snap b
 check_eq "the IPv4 SA's lifetime counts the packets taken inside GRO" "$(xfrm_packets b 0x1000 192.0.2.1 192.0.2.2)" "$(( $(cnt decap_ok) - 20 ))"
+# A hard packet limit inside GRO: checked and accounted in the packet's one
+# critical section under the SA's lock, so exactly that many pass.
+b_sa() { ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode tunnel \
+	replay-window 32 aead 'rfc4106(gcm(aes))' $KEY_AB 128 "$@"; }
+ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000
+check "b's IPv4 SA again, with a hard limit of 7 packets" b_sa limit packet-hard 7
+snap b
+ping4 10 || true
+check_eq "hard limit 7, 10 sent: decap_ok/esp_gro moved by" "$(deltas decap_ok esp_gro)" 7/7
+check "... the 8th dropped as expired" sh -c "[ $(deltas sa_unusable) -ge 1 ]"
+check_eq "... the expired SA deleted" "$(ip -n b xfrm state list spi 0x1000 | grep -c spi)" 0
+check "b's IPv4 SA again, no limit" b_sa
 
 # 2. Left to the path after IP input, and counted there once.
 mac_b=$(cat /sys/class/net/vb/address 2>/dev/null || ip -n b -o link show vb | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')

@@ -110,6 +110,19 @@ check "hard expire event" grep -q 'hard 1' /tmp/expire.txt
 check_eq "packets past the hard limit dropped" "$(delta decap_ok)" 6
 check_eq "hard-expired SA deleted" "$(ip -n b xfrm state list spi 0x1500 | grep -c spi)" 0
 flush
+# A hard byte limit is passed by less than one packet: checked and accounted
+# in one step, while below it. Inner packets of 128 bytes (UDP payload 100)
+# against 320 bytes: 0, 128, 256 below, the third ends at 384.
+ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1501 mode tunnel \
+	aead 'rfc4106(gcm(aes))' $KEY_AB 128 limit byte-hard 320
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+mark_counters
+craft4 --key $KEY_AB --spi 0x1501 --size 100 --seq 1,2,3,4,5
+sleep 1
+snap b
+check_eq "hard byte limit 320, packets of 128: decapsulated" "$(delta decap_ok)" 3
+check "... the packet after it dropped as expired" sh -c "[ $(delta sa_unusable) -ge 1 ]"
+flush
 
 if ! covered; then
 # 5. Transport mode (IPv4 and IPv6), decapsulated by the module.

@@ -4,6 +4,7 @@
 //! Prints nanoseconds per packet (best of several runs) and the ratios the design targets.
 
 use std::hint::black_box;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use ipsec_rs_core::esp::{parse_ip, Parsed};
@@ -136,10 +137,10 @@ fn bench_replay(quick: bool) {
     for kind in ["in-order", "reordered", "replayed"] {
         for w in [64u32, 1024, 4096, 65536, 1 << 20] {
             let seqs = traffic(kind, n, w);
-            let mut storage = vec![0u64; blocks_for(w)];
+            let storage: Vec<AtomicU64> = (0..blocks_for(w)).map(|_| AtomicU64::new(0)).collect();
             let ring = time_per_op(runs, n, || {
-                let mut r =
-                    ReplayWindow::new(&mut storage[..], ReplayMode::Window(w), false).unwrap();
+                let r =
+                    ReplayWindow::new(&storage[..], ReplayMode::Window(w), false).unwrap();
                 let mut ok = 0u64;
                 for &s in &seqs {
                     if let Ok(full) = r.check(black_box(s)) {
@@ -181,9 +182,9 @@ fn bench_replay(quick: bool) {
     // Worst case for the ring: every packet jumps past the window, so each clears the whole
     // ring (1,025 words at 65,536); only authenticated packets can do this.
     let w = 65536;
-    let mut storage = vec![0u64; blocks_for(w)];
+    let storage: Vec<AtomicU64> = (0..blocks_for(w)).map(|_| AtomicU64::new(0)).collect();
     let jumps = time_per_op(runs, n, || {
-        let mut r = ReplayWindow::new(&mut storage[..], ReplayMode::Window(w), true).unwrap();
+        let r = ReplayWindow::new(&storage[..], ReplayMode::Window(w), true).unwrap();
         let mut seq = 1u64;
         for _ in 0..n {
             seq += 100_000;

@@ -29,13 +29,23 @@
 //!
 //! # Concurrency
 //!
-//! A `ReplayWindow` is plain data with no interior mutability.  The kernel keeps one per SA
-//! under the SA's spinlock: `check` needs shared access, `update` exclusive access, and both
-//! must see a consistent state, so both run with the lock held (they are a handful of
-//! instructions each).  The lock may be dropped between `check` and `update` (decryption is
-//! done outside it); `update` re-validates.
+//! [`ReplayWindow::check`] is lock-free; [`ReplayWindow::update`] must be serialised by the
+//! caller.  The kernel keeps one window per SA and calls `update` under the SA's spinlock
+//! (with the lifetime accounting that goes with it), and `check`, before decryption, with no
+//! lock at all: the SA's lock is taken once a packet.  A check must still see a consistent
+//! window (`top`, the slot of its block and the word it reads belong together: a torn read
+//! could find the bit of a number one ring earlier, or miss a number's own bit), so the
+//! window's state is atomics under a sequence count, as the kernel's `seqcount_t`: `update`
+//! makes it odd while it writes, `check` reads, then retries if the count was odd or moved.
+//! Every access is an atomic one (relaxed loads and stores: plain moves on x86 and arm64),
+//! so a concurrent misuse gives wrong answers, never undefined behaviour.  A `check` that
+//! raced an update answers for the window as it was before or after that update, never a
+//! mix; `update` re-validates either way.
 
-use core::ops::{Deref, DerefMut};
+use core::{
+    ops::Deref,
+    sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+};
 
 /// Smallest configurable window, in packets.
 pub const MIN_WINDOW: u32 = 32;
@@ -104,7 +114,7 @@ pub enum ReplayConfigError {
     StorageTooSmall,
 }
 
-/// An anti-replay window over caller-provided storage `S` (for example `&mut [u64]`, or a
+/// An anti-replay window over caller-provided storage `S` (for example `&[AtomicU64]`, or a
 /// kernel vector the SA owns).  See the module documentation for the algorithm and the
 /// concurrency contract.
 #[derive(Debug)]
@@ -112,20 +122,29 @@ pub struct ReplayWindow<S> {
     words: S,
     /// Ring length in blocks ([`blocks_for`] the window); 0 when disabled.
     slots: usize,
-    /// The slot of `top`'s block.
-    top_slot: usize,
     /// Window in packets; 0 when disabled.
     window: u32,
     esn: bool,
+    /// Sequence count: odd while `update` writes (see the module documentation).
+    gen: AtomicU32,
+    /// The slot of `top`'s block.
+    top_slot: AtomicUsize,
     /// Highest sequence number that passed `update`; 0 before the first one.
-    top: u64,
+    top: AtomicU64,
 }
 
-impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
+/// What `update` changes, as one consistent reading.
+#[derive(Clone, Copy)]
+struct Head {
+    top: u64,
+    top_slot: usize,
+}
+
+impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
     /// Builds an empty window over `storage`, which is zeroed.  `storage` must hold at least
     /// [`blocks_for`]`(window)` words (any length, even zero, when disabled); extra words are
     /// left unused.  `esn` selects 64-bit extended sequence numbers.
-    pub fn new(mut storage: S, mode: ReplayMode, esn: bool) -> Result<Self, ReplayConfigError> {
+    pub fn new(storage: S, mode: ReplayMode, esn: bool) -> Result<Self, ReplayConfigError> {
         let (window, slots) = match mode {
             ReplayMode::Disabled => (0, 0),
             ReplayMode::Window(w) => {
@@ -138,14 +157,15 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
                 (w, blocks_for(w))
             }
         };
-        storage.fill(0);
+        storage.iter().for_each(|w| w.store(0, Ordering::Relaxed));
         Ok(ReplayWindow {
             words: storage,
             slots,
-            top_slot: 0,
             window,
             esn,
-            top: 0,
+            gen: AtomicU32::new(0),
+            top_slot: AtomicUsize::new(0),
+            top: AtomicU64::new(0),
         })
     }
 
@@ -165,7 +185,7 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
 
     /// Highest sequence number accepted by [`update`](Self::update) so far (0 if none).
     pub fn top(&self) -> u64 {
-        self.top
+        self.top.load(Ordering::Relaxed)
     }
 
     /// Gives the storage back.
@@ -176,13 +196,34 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
     /// Pre-decryption check of the 32 sequence-number bits found in the ESP header.
     ///
     /// Returns the full sequence number to authenticate with: with ESN the inferred 64-bit
-    /// value, otherwise `seq_lo` itself.  Does not change the window.
+    /// value, otherwise `seq_lo` itself.  Does not change the window.  Lock-free: may run
+    /// beside an `update`, and answers for the window before or after it (retrying, with a
+    /// spin hint, while an update is half done).
     pub fn check(&self, seq_lo: u32) -> Result<u64, ReplayError> {
+        loop {
+            let g = self.gen.load(Ordering::Acquire);
+            if g & 1 == 0 {
+                let head = Head {
+                    top: self.top.load(Ordering::Relaxed),
+                    top_slot: self.top_slot.load(Ordering::Relaxed),
+                };
+                let r = self.check_at(head, seq_lo);
+                fence(Ordering::Acquire);
+                if self.gen.load(Ordering::Relaxed) == g {
+                    return r;
+                }
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    /// [`check`](Self::check) against `head`.
+    fn check_at(&self, head: Head, seq_lo: u32) -> Result<u64, ReplayError> {
         let seq = if self.esn {
             if self.window == 0 {
-                infer_esn_disabled(self.top, seq_lo)?
+                infer_esn_disabled(head.top, seq_lo)?
             } else {
-                infer_esn(self.top, self.window, seq_lo)?
+                infer_esn(head.top, self.window, seq_lo)?
             }
         } else {
             u64::from(seq_lo)
@@ -190,56 +231,72 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
         if self.window == 0 {
             return Ok(seq);
         }
-        self.locate(seq).map(|_| seq)
+        self.locate(head, seq).map(|_| seq)
     }
 
     /// Post-authentication update with the full sequence number returned by
     /// [`check`](Self::check).  Re-checks it (a duplicate that authenticated concurrently
     /// fails here with [`ReplayError::Replayed`]), then marks it seen and advances the window
-    /// if it is the new highest.
-    pub fn update(&mut self, seq: u64) -> Result<(), ReplayError> {
-        if self.window != 0 {
-            let index = match self.locate(seq)? {
-                Some(index) => index,
-                None => self.advance(seq),
-            };
-            if let Some(w) = self.words.get_mut(index) {
-                *w |= 1u64 << (seq % u64::from(BLOCK_BITS));
-            }
+    /// if it is the new highest.  Updates must be serialised by the caller (the kernel: the
+    /// SA's lock); checks need not be.
+    pub fn update(&self, seq: u64) -> Result<(), ReplayError> {
+        let head = Head {
+            top: self.top.load(Ordering::Relaxed),
+            top_slot: self.top_slot.load(Ordering::Relaxed),
+        };
+        // The slot of `seq`'s block if it is at or below `top`'s (`Some(None)`: above it);
+        // `None` without a window.
+        let at = if self.window != 0 {
+            Some(self.locate(head, seq)?)
         } else if !self.esn && seq > u64::from(u32::MAX) {
             // Keep `top` meaningful for non-ESN windows even if misused.
             return Err(ReplayError::SeqOverflow);
+        } else {
+            None
+        };
+        let g = self.gen.load(Ordering::Relaxed);
+        self.gen.store(g.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        if let Some(at) = at {
+            let index = at.unwrap_or_else(|| self.advance(head, seq));
+            if let Some(w) = self.words.get(index) {
+                w.store(w.load(Ordering::Relaxed) | (1u64 << (seq % u64::from(BLOCK_BITS))), Ordering::Relaxed);
+            }
         }
-        self.top = self.top.max(seq);
+        if seq > head.top {
+            self.top.store(seq, Ordering::Relaxed);
+        }
+        self.gen.store(g.wrapping_add(2), Ordering::Release);
         Ok(())
     }
 
-    /// Validates `seq` against the window: the slot of its block if it is at or below `top`'s
-    /// block, `None` if it is in a block above (not seen, by construction).
-    fn locate(&self, seq: u64) -> Result<Option<usize>, ReplayError> {
+    /// Validates `seq` against the window at `head`: the slot of its block if it is at or
+    /// below `top`'s block, `None` if it is in a block above (not seen, by construction).
+    fn locate(&self, head: Head, seq: u64) -> Result<Option<usize>, ReplayError> {
         if seq == 0 {
             return Err(ReplayError::SeqZero);
         }
         if !self.esn && seq > u64::from(u32::MAX) {
             return Err(ReplayError::SeqOverflow);
         }
-        if seq <= self.top && self.top - seq >= u64::from(self.window) {
+        let top = head.top;
+        if seq <= top && top - seq >= u64::from(self.window) {
             return Err(ReplayError::TooOld);
         }
-        let (block, top_block) = (seq / u64::from(BLOCK_BITS), self.top / u64::from(BLOCK_BITS));
+        let (block, top_block) = (seq / u64::from(BLOCK_BITS), top / u64::from(BLOCK_BITS));
         if block > top_block {
             return Ok(None);
         }
         // Within the window: fewer blocks behind `top`'s than the ring has (the window spans
         // at most `ceil(window / 64)` blocks below and including `top`'s), so one wrap at most.
         let behind = (top_block - block) as usize;
-        let index = if behind <= self.top_slot {
-            self.top_slot - behind
+        let index = if behind <= head.top_slot {
+            head.top_slot - behind
         } else {
-            self.top_slot + self.slots - behind
+            (head.top_slot + self.slots).wrapping_sub(behind)
         };
-        let Some(&bits) = self.words.get(index) else {
-            // Unreachable by the length check in `new`; fail closed.
+        let Some(bits) = self.words.get(index).map(|w| w.load(Ordering::Relaxed)) else {
+            // Unreachable by the length check in `new` (and a consistent `head`); fail closed.
             return Err(ReplayError::Replayed);
         };
         if bits & (1u64 << (seq % u64::from(BLOCK_BITS))) != 0 {
@@ -249,25 +306,29 @@ impl<S: Deref<Target = [u64]> + DerefMut> ReplayWindow<S> {
     }
 
     /// Moves `top`'s block forward to `seq`'s (above it), clearing the slots the window
-    /// enters, and returns the new `top_slot`.
-    fn advance(&mut self, seq: u64) -> usize {
-        let d = seq / u64::from(BLOCK_BITS) - self.top / u64::from(BLOCK_BITS);
+    /// enters, and returns the new `top_slot`.  Inside `update`'s odd count.
+    fn advance(&self, head: Head, seq: u64) -> usize {
+        let d = seq / u64::from(BLOCK_BITS) - head.top / u64::from(BLOCK_BITS);
         let n = self.slots;
-        if d >= n as u64 {
-            // Beyond the ring: nothing of the old window survives.
-            self.words.iter_mut().take(n).for_each(|w| *w = 0);
-            // Any slot will do for the new block; keep the ring's phase simple.
-            self.top_slot = 0;
-            return 0;
-        }
-        let mut slot = self.top_slot;
-        for _ in 0..d {
-            slot = if slot + 1 == n { 0 } else { slot + 1 };
-            if let Some(w) = self.words.get_mut(slot) {
-                *w = 0;
+        let zero = |slot: usize| {
+            if let Some(w) = self.words.get(slot) {
+                w.store(0, Ordering::Relaxed);
             }
-        }
-        self.top_slot = slot;
+        };
+        let slot = if d >= n as u64 {
+            // Beyond the ring: nothing of the old window survives.
+            (0..n).for_each(zero);
+            // Any slot will do for the new block; keep the ring's phase simple.
+            0
+        } else {
+            let mut slot = head.top_slot;
+            for _ in 0..d {
+                slot = if slot + 1 == n { 0 } else { slot + 1 };
+                zero(slot);
+            }
+            slot
+        };
+        self.top_slot.store(slot, Ordering::Relaxed);
         slot
     }
 }
@@ -319,12 +380,16 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 
-    fn win(w: u32, esn: bool) -> ReplayWindow<Vec<u64>> {
-        ReplayWindow::new(vec![0; blocks_for(w)], ReplayMode::Window(w), esn).unwrap()
+    fn words(n: usize) -> Vec<AtomicU64> {
+        (0..n).map(|_| AtomicU64::new(0)).collect()
+    }
+
+    fn win(w: u32, esn: bool) -> ReplayWindow<Vec<AtomicU64>> {
+        ReplayWindow::new(words(blocks_for(w)), ReplayMode::Window(w), esn).unwrap()
     }
 
     /// check + update, as the receive path does.
-    fn recv(r: &mut ReplayWindow<Vec<u64>>, lo: u32) -> Result<u64, ReplayError> {
+    fn recv(r: &ReplayWindow<Vec<AtomicU64>>, lo: u32) -> Result<u64, ReplayError> {
         let s = r.check(lo)?;
         r.update(s)?;
         Ok(s)
@@ -366,62 +431,62 @@ mod tests {
     #[test]
     fn disabled_esn_accepts_everything() {
         for lo in [1, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xc000_0000, u32::MAX] {
-            let mut r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
-            assert_eq!(recv(&mut r, lo), Ok(u64::from(lo)), "first packet {lo:#x}");
+            let r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
+            assert_eq!(recv(&r, lo), Ok(u64::from(lo)), "first packet {lo:#x}");
         }
-        let mut r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
-        assert_eq!(recv(&mut r, 5), Ok(5));
+        let r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
+        assert_eq!(recv(&r, 5), Ok(5));
         // More than 2^31 ahead of 5 would be behind subspace 0: taken in subspace 0.
-        assert_eq!(recv(&mut r, 0xf000_0000), Ok(0xf000_0000));
+        assert_eq!(recv(&r, 0xf000_0000), Ok(0xf000_0000));
         // Now closest ahead: the next subspace.
-        assert_eq!(recv(&mut r, 3), Ok(0x1_0000_0003));
-        assert_eq!(recv(&mut r, 0xf000_0010), Ok(0xf000_0010));
-        assert_eq!(recv(&mut r, 2), Ok(0x1_0000_0002));
-        assert_eq!(recv(&mut r, 0xffff_fff0), Ok(0xffff_fff0));
+        assert_eq!(recv(&r, 3), Ok(0x1_0000_0003));
+        assert_eq!(recv(&r, 0xf000_0010), Ok(0xf000_0010));
+        assert_eq!(recv(&r, 2), Ok(0x1_0000_0002));
+        assert_eq!(recv(&r, 0xffff_fff0), Ok(0xffff_fff0));
     }
 
     #[test]
     fn config_errors() {
-        let mut st = [0u64; 4];
+        let st = words(4);
         assert_eq!(
-            ReplayWindow::new(&mut st[..], ReplayMode::Window(31), false).unwrap_err(),
+            ReplayWindow::new(&st[..], ReplayMode::Window(31), false).unwrap_err(),
             ReplayConfigError::WindowOutOfRange
         );
         assert_eq!(
-            ReplayWindow::new(&mut st[..], ReplayMode::Window(MAX_WINDOW + 1), false).unwrap_err(),
+            ReplayWindow::new(&st[..], ReplayMode::Window(MAX_WINDOW + 1), false).unwrap_err(),
             ReplayConfigError::WindowOutOfRange
         );
         assert_eq!(
-            ReplayWindow::new(&mut st[..], ReplayMode::Window(200), false).unwrap_err(),
+            ReplayWindow::new(&st[..], ReplayMode::Window(200), false).unwrap_err(),
             ReplayConfigError::StorageTooSmall
         );
-        let r = ReplayWindow::new(&mut st[..], ReplayMode::Window(64), true).unwrap();
+        let r = ReplayWindow::new(&st[..], ReplayMode::Window(64), true).unwrap();
         assert_eq!(r.mode(), ReplayMode::Window(64));
         assert!(r.esn());
-        let r = ReplayWindow::new(&mut [][..], ReplayMode::Disabled, false).unwrap();
+        let r = ReplayWindow::new(&[][..] as &[AtomicU64], ReplayMode::Disabled, false).unwrap();
         assert_eq!(r.mode(), ReplayMode::Disabled);
     }
 
     #[test]
     fn basic_window() {
-        let mut r = win(64, false);
+        let r = win(64, false);
         assert_eq!(r.check(0), Err(ReplayError::SeqZero));
-        assert_eq!(recv(&mut r, 1), Ok(1));
-        assert_eq!(recv(&mut r, 1), Err(ReplayError::Replayed));
-        assert_eq!(recv(&mut r, 100), Ok(100));
+        assert_eq!(recv(&r, 1), Ok(1));
+        assert_eq!(recv(&r, 1), Err(ReplayError::Replayed));
+        assert_eq!(recv(&r, 100), Ok(100));
         assert_eq!(r.top(), 100);
         // 100 - 64 = 36 is just outside, 37 just inside.
         assert_eq!(r.check(36), Err(ReplayError::TooOld));
-        assert_eq!(recv(&mut r, 37), Ok(37));
-        assert_eq!(recv(&mut r, 37), Err(ReplayError::Replayed));
-        assert_eq!(recv(&mut r, 99), Ok(99));
+        assert_eq!(recv(&r, 37), Ok(37));
+        assert_eq!(recv(&r, 37), Err(ReplayError::Replayed));
+        assert_eq!(recv(&r, 99), Ok(99));
         // Not yet seen, inside.
         assert_eq!(r.check(98), Ok(98));
     }
 
     #[test]
     fn check_does_not_mutate_and_update_rechecks() {
-        let mut r = win(64, false);
+        let r = win(64, false);
         // Two copies of packet 5 pass check before either is authenticated.
         assert_eq!(r.check(5), Ok(5));
         assert_eq!(r.check(5), Ok(5));
@@ -429,19 +494,19 @@ mod tests {
         assert_eq!(r.update(5), Err(ReplayError::Replayed));
         // A packet that passed check but became too old while decrypting.
         assert_eq!(r.check(10), Ok(10));
-        assert_eq!(recv(&mut r, 200), Ok(200));
+        assert_eq!(recv(&r, 200), Ok(200));
         assert_eq!(r.update(10), Err(ReplayError::TooOld));
     }
 
     #[test]
     fn huge_jump_forgets_everything_old() {
-        let mut r = win(1024, false);
+        let r = win(1024, false);
         for s in 1..=2000 {
-            assert_eq!(recv(&mut r, s), Ok(u64::from(s)));
+            assert_eq!(recv(&r, s), Ok(u64::from(s)));
         }
         // Jump by exactly the ring size in blocks so slots alias the old ones.
         let top = 2000 + 64 * 32;
-        assert_eq!(recv(&mut r, top), Ok(u64::from(top)));
+        assert_eq!(recv(&r, top), Ok(u64::from(top)));
         for s in (top - 1023)..top {
             assert_eq!(r.check(s), Ok(u64::from(s)), "seq {s}");
         }
@@ -450,9 +515,9 @@ mod tests {
 
     #[test]
     fn non_esn_end_of_space() {
-        let mut r = win(64, false);
-        assert_eq!(recv(&mut r, u32::MAX), Ok(u64::from(u32::MAX)));
-        assert_eq!(recv(&mut r, u32::MAX), Err(ReplayError::Replayed));
+        let r = win(64, false);
+        assert_eq!(recv(&r, u32::MAX), Ok(u64::from(u32::MAX)));
+        assert_eq!(recv(&r, u32::MAX), Err(ReplayError::Replayed));
         assert_eq!(r.check(0), Err(ReplayError::SeqZero));
         assert_eq!(r.check(1), Err(ReplayError::TooOld));
         assert_eq!(r.update(1 << 32), Err(ReplayError::SeqOverflow));
@@ -460,23 +525,23 @@ mod tests {
 
     #[test]
     fn esn_across_2_32() {
-        let mut r = win(64, true);
+        let r = win(64, true);
         // Get there in steps (a fresh window treats 0xffff_fff0 as "before subspace 0").
-        assert_eq!(recv(&mut r, 0x8000_0000), Ok(0x8000_0000));
-        assert_eq!(recv(&mut r, 0xffff_fff0), Ok(0xffff_fff0));
+        assert_eq!(recv(&r, 0x8000_0000), Ok(0x8000_0000));
+        assert_eq!(recv(&r, 0xffff_fff0), Ok(0xffff_fff0));
         // Low bits wrapped: next subspace.
-        assert_eq!(recv(&mut r, 3), Ok(0x1_0000_0003));
+        assert_eq!(recv(&r, 3), Ok(0x1_0000_0003));
         // Late packets from the previous subspace are still recognised (case B).
-        assert_eq!(recv(&mut r, 0xffff_fffe), Ok(0xffff_fffe));
-        assert_eq!(recv(&mut r, 0xffff_fffe), Err(ReplayError::Replayed));
-        assert_eq!(recv(&mut r, 0xffff_fff0), Err(ReplayError::Replayed));
+        assert_eq!(recv(&r, 0xffff_fffe), Ok(0xffff_fffe));
+        assert_eq!(recv(&r, 0xffff_fffe), Err(ReplayError::Replayed));
+        assert_eq!(recv(&r, 0xffff_fff0), Err(ReplayError::Replayed));
         // Low 0 in subspace 1 is a legal number.
-        assert_eq!(recv(&mut r, 0), Ok(0x1_0000_0000));
+        assert_eq!(recv(&r, 0), Ok(0x1_0000_0000));
         // Below the bottom of the window: with ESN nothing is "too old", the number is
         // taken as far ahead in the current subspace (and would fail authentication).
         assert_eq!(r.check(0xffff_ffc0), Ok(0x1_ffff_ffc0));
         // Move well into subspace 1 (case A again).
-        assert_eq!(recv(&mut r, 1000), Ok(0x1_0000_03e8));
+        assert_eq!(recv(&r, 1000), Ok(0x1_0000_03e8));
         assert_eq!(r.check(999), Ok(0x1_0000_03e7));
         // Case A, seql below the bottom (1000 - 63): next subspace.
         assert_eq!(r.check(900), Ok(0x2_0000_0384));
@@ -490,7 +555,7 @@ mod tests {
         // Case B with Th = 0: nothing precedes subspace 0.
         assert_eq!(r.check(0xffff_fff0), Err(ReplayError::TooOld));
         assert_eq!(r.check(5), Ok(5));
-        let mut r = win(64, true);
+        let r = win(64, true);
         r.update(u64::MAX - 10).unwrap();
         assert_eq!(r.check(u32::MAX), Ok(u64::MAX));
         assert_eq!(r.check(1), Err(ReplayError::SeqOverflow));
@@ -498,13 +563,13 @@ mod tests {
 
     #[test]
     fn disabled() {
-        let mut r = ReplayWindow::new(&mut [][..], ReplayMode::Disabled, false).unwrap();
+        let r = ReplayWindow::new(&[][..] as &[AtomicU64], ReplayMode::Disabled, false).unwrap();
         for s in [5, 5, 0, 1, u32::MAX, 3] {
             let f = r.check(s).unwrap();
             assert_eq!(f, u64::from(s));
             r.update(f).unwrap();
         }
-        let mut r = ReplayWindow::new(&mut [][..], ReplayMode::Disabled, true).unwrap();
+        let r = ReplayWindow::new(&[][..] as &[AtomicU64], ReplayMode::Disabled, true).unwrap();
         r.update(0xffff_fff0).unwrap();
         assert_eq!(r.check(2), Ok(0x1_0000_0002));
         r.update(0x1_0000_0002).unwrap();
@@ -522,6 +587,47 @@ mod tests {
         // T = 100: case A.
         assert_eq!(infer_esn(100, 64, 37), Ok(37));
         assert_eq!(infer_esn(100, 64, 36), Ok((1 << 32) + 36));
+    }
+
+    /// `check` beside a writer (the kernel's lock-free check before decryption): in-order
+    /// traffic through a window of two blocks, so that slots are reused every 128 numbers;
+    /// readers check numbers the writer has already accepted (at or below a `top` they read
+    /// first) and must never be told they are new.  Without the sequence count a reader
+    /// pairing an old `top` with the new `top_slot` (just cleared) accepts them.
+    #[test]
+    fn check_beside_update_never_accepts_a_seen_number() {
+        use std::sync::atomic::AtomicBool;
+        let r = win(64, false);
+        let done = AtomicBool::new(false);
+        let wrong = std::thread::scope(|sc| {
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    sc.spawn(|| {
+                        let (mut wrong, mut checks) = (0u64, 0u64);
+                        while !done.load(Ordering::Relaxed) || checks < 10_000 {
+                            let t = r.top();
+                            if t == 0 {
+                                continue;
+                            }
+                            for back in [0, 1, 63, 64] {
+                                let s = t.saturating_sub(back).max(1);
+                                checks += 1;
+                                if r.check(s as u32).is_ok() {
+                                    wrong += 1;
+                                }
+                            }
+                        }
+                        wrong
+                    })
+                })
+                .collect();
+            for s in 1..=2_000_000u64 {
+                r.update(s).unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            readers.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        assert_eq!(wrong, 0, "seen numbers reported new");
     }
 
     /// Obviously-correct reference: the set of seen numbers and the top.
@@ -598,7 +704,7 @@ mod tests {
     }
 
     fn run(w: u32, esn: bool, start: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
-        let mut r = win(w, esn);
+        let r = win(w, esn);
         let mut m = Model {
             w: u64::from(w),
             esn,

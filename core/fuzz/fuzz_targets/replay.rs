@@ -3,6 +3,7 @@
 #![no_main]
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
 
 use ipsec_rs_core::replay::{blocks_for, infer_esn, ReplayError, ReplayMode, ReplayWindow};
 use libfuzzer_sys::fuzz_target;
@@ -66,8 +67,8 @@ fuzz_target!(|data: &[u8]| {
     if !esn {
         start &= 0xffff_ffff;
     }
-    let mut storage = vec![0u64; blocks_for(w)];
-    let mut r = ReplayWindow::new(&mut storage[..], ReplayMode::Window(w), esn).unwrap();
+    let storage: Vec<AtomicU64> = (0..blocks_for(w)).map(|_| AtomicU64::new(0)).collect();
+    let r = ReplayWindow::new(&storage[..], ReplayMode::Window(w), esn).unwrap();
     let mut m = Model {
         w: u64::from(w),
         esn,
