@@ -194,8 +194,10 @@ run: modules cargo-cache
 # the debug kernel again): bench.sh (XFRM round trips with and without the
 # module's hooks), bench_decap.sh (inbound decapsulation, the module's
 # receive path against XFRM; Documentation/testing.rst explains its table),
-# bench_scale.sh (cost a packet and memory a SA at 1 to 10,000 SAs) and
-# bench_flood.sh (a valid SA's rate under an invalid-SPI flood).
+# bench_scale.sh (cost a packet and memory a SA at 1 to 10,000 SAs),
+# bench_flood.sh (a valid SA's rate under an invalid-SPI flood) and
+# lifetime_smp.sh (a hard packet limit exact while two CPUs decapsulate the
+# SA; a check that needs two CPUs, which the selftests' guests do not have).
 # The perf build goes to its own directory: the debug and perf kernels have
 # the same vermagic, and a module built for one must never be loaded into
 # the other.
@@ -215,12 +217,14 @@ DECAP_ARGS ?= 20000,3
 # host's clock, so alone on the host).
 SCALE_ARGS ?= 20000,3
 FLOOD_ARGS ?= 50000,11
+LIFETIME_ARGS ?= 20000,6
 bench: bench-build
 	cd core && cargo bench
 	$(PERF_VM) bench.sh
 	$(PERF_VM) $(DECAP_CLOCK) 'bench_decap.sh:$(DECAP_ARGS) timeout=3000'
 	$(PERF_VM) --icount 1 'bench_scale.sh:$(SCALE_ARGS) timeout=3000'
 	$(PERF_VM) 'bench_flood.sh:$(FLOOD_ARGS) smp=2 timeout=1800'
+	$(PERF_VM) 'lifetime_smp.sh:$(LIFETIME_ARGS) smp=2 timeout=1200'
 
 # The module, tools and userspace for the perf kernel, without running
 # anything.
