@@ -17,7 +17,8 @@
 //! 0. Counted (`esp_v4`, `udp_encap_v6`, ...), whether or not our receive
 //!    path is on: this handler is where the module sees locally delivered
 //!    ESP once IPv4/IPv6 reassembled it and vti claimed its tunnels'.
-//! 1. SA lookup (XFRM's SPI hash, a held reference). A miss is an
+//! 1. SA lookup (this CPU's last answer while it holds, `sa::Last`; else
+//!    XFRM's SPI hash; a held reference). A miss is an
 //!    invalid SPI (`invalid_spi.rs`): reported and dropped while detection
 //!    is on, else left to XFRM. With the receive path off, the packet goes
 //!    to XFRM here. SAs we do not handle (mode, algorithm, offload, XFRM
@@ -254,38 +255,48 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     if !rx_on && !detect {
         return Input::Decline(skb);
     }
-    // The SA xfrm_input would find, through XFRM's SPI hash (not its
-    // per-CPU list, whose cost grows with the SAs in use: see
-    // `xfrm::lookup`).
-    let Some(x) = xfrm::lookup(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
-        if !detect || gro {
-            return Input::Decline(skb);
-        }
-        // `outer` accepted the family, so the packet always describes.
-        if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
-            invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
-        }
-        // As XFRM would have counted it.
-        net.xfrm_inc(Mib::InNoStates);
-        drop(skb);
-        return Input::Consumed;
-    };
-    if !rx_on {
-        return Input::Decline(skb);
-    }
-    let ctx = match shared.sa_table.find(&x) {
-        Some(c) => c,
-        None => match new_entry(shared, cfg, &x, family, encap_type) {
-            Ok(c) => c,
-            Err(counted) => {
-                if !gro {
-                    for c in counted {
-                        bump(&shared.counters, *c);
-                    }
+    // The SA xfrm_input would find: this CPU's last answer if it still
+    // holds (`sa::Last`), else through XFRM's SPI hash (not its per-CPU
+    // list, whose cost grows with the SAs in use: see `xfrm::lookup`).
+    let key = sa::LastKey::new(spi, skb.view().mark(), family, &o.daddr);
+    let last = if rx_on { shared.sa_table.last_hit(rs, net, &key) } else { None };
+    let (x, ctx) = match last {
+        Some(c) => (c.xfrm_state().clone(), c),
+        None => {
+            let gens = shared.sa_table.gens(net);
+            let Some(x) = xfrm::lookup(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
+                if !detect || gro {
+                    return Input::Decline(skb);
                 }
+                // `outer` accepted the family, so the packet always describes.
+                if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
+                    invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
+                }
+                // As XFRM would have counted it.
+                net.xfrm_inc(Mib::InNoStates);
+                drop(skb);
+                return Input::Consumed;
+            };
+            if !rx_on {
                 return Input::Decline(skb);
             }
-        },
+            let ctx = match shared.sa_table.find(&x) {
+                Some(c) => c,
+                None => match new_entry(shared, cfg, &x, family, encap_type) {
+                    Ok(c) => c,
+                    Err(counted) => {
+                        if !gro {
+                            for c in counted {
+                                bump(&shared.counters, *c);
+                            }
+                        }
+                        return Input::Decline(skb);
+                    }
+                },
+            };
+            shared.sa_table.remember(&ctx, &key, &gens);
+            (x, ctx)
+        }
     };
     let f = &ctx.facts;
     if f.family != family || i32::from(f.encap_type) != encap_type {

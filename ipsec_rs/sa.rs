@@ -19,6 +19,11 @@
 //! start from there). Packets that found an entry before it was unlinked
 //! hold their own reference and see it retired.
 //!
+//! Each CPU also remembers the last entry the packet path found, and for
+//! which key (`Last`): while the table's generation (bumped by every
+//! unlink) and XFRM's hash generation hold and the SA is valid, the next
+//! packet with that key skips XFRM's lookup and the table's.
+//!
 //! The window is checked before decryption without a lock (the core's
 //! window is atomics under a sequence count), and updated after it under
 //! the SA's own lock (`x->lock`), in the one critical section a packet
@@ -27,7 +32,9 @@
 use crate::{
     kapi::{
         aead::AeadInfo,
-        rcu::{self, RcuGuard, RcuHead, RcuRelease},
+        net::Net,
+        percpu::PerCpuWords,
+        rcu::{self, RcuGuard, RcuHead, RcuRelease, ReadSide},
         sync::BhSpinLock,
         xfrm::{Mode, StateGuard, StateRef},
     },
@@ -188,6 +195,11 @@ impl SaCtx {
         }
     }
 
+    /// The SA.
+    pub(crate) fn xfrm_state(&self) -> &StateRef {
+        &self.x
+    }
+
     /// Whether the SA was handed back to XFRM, without the lock: a hint
     /// (a packet that misses a hand-over meanwhile is caught by `retired`
     /// under the lock, after decryption).
@@ -239,6 +251,61 @@ pub(crate) struct SaTable {
     /// Serialises every change of the lists and of the bookkeeping.
     #[pin]
     writer: BhSpinLock<Writer>,
+    /// Bumped under the lock whenever an entry is unlinked, before its
+    /// release is queued: an entry that was linked when the generation was
+    /// g is still linked while it is g (see `last`).
+    gen: AtomicU64,
+    /// Per CPU, the packet path's last answer (`Last`).
+    last: PerCpuWords<LAST_WORDS>,
+}
+
+/// The packet path's per-CPU memory of the last SA it found: the entry,
+/// the key it was found for (SPI, destination, family, the packet's mark)
+/// and the generations that keep the answer true. Words of `SaTable::last`:
+/// the entry's address (0: none), the table's generation, the SPI with
+/// XFRM's SA hash generation, the mark with the family, the destination.
+///
+/// Why the answer holds while the generations do, for an SA whose mark
+/// mask is 0 (others are not remembered): `xfrm_state_lookup` returns the
+/// first SA in its hash chain with that SPI, destination, protocol and
+/// family whose mark matches the packet's. An SA with mark mask 0 matches
+/// every mark, so while it is valid (hashed) no other SA with the same key
+/// can be added (`xfrm_state_add` finds it and refuses, `-EEXIST`), and
+/// one added before it sits behind it until XFRM moves its hash tables,
+/// which changes the hash generation; deleted or expired, it is no longer
+/// valid, which the hit checks. The entry is still linked (and so alive
+/// for the RCU read-side section) while the table's generation is the one
+/// read before it was found. XFRM's own migration (`xfrm_state_migrate`)
+/// inserts the moved SA before deleting the old one: packets of that
+/// instant may still meet the old one, as XFRM's own do.
+///
+/// Each CPU's words are read and written only by the packet path on that
+/// CPU, in softirq (or with bottom halves disabled), never from hard
+/// interrupts: `PerCpuWords`' contract.
+const LAST_WORDS: usize = 6;
+
+/// The key of a lookup, as `Last` keeps it.
+pub(crate) struct LastKey {
+    spi_mark_family: (u64, u64),
+    daddr: (u64, u64),
+}
+
+impl LastKey {
+    pub(crate) fn new(spi: u32, mark: u32, family: u16, daddr: &[u8; 16]) -> Self {
+        let (mut lo, mut hi) = ([0u8; 8], [0u8; 8]);
+        lo.copy_from_slice(&daddr[..8]);
+        hi.copy_from_slice(&daddr[8..]);
+        LastKey {
+            spi_mark_family: (u64::from(spi), u64::from(mark) | (u64::from(family) << 32)),
+            daddr: (u64::from_ne_bytes(lo), u64::from_ne_bytes(hi)),
+        }
+    }
+}
+
+/// The generations read before a lookup, for `SaTable::remember`.
+pub(crate) struct Gens {
+    table: u64,
+    hash: u32,
 }
 
 fn bucket_of(addr: usize) -> usize {
@@ -259,6 +326,8 @@ impl SaTable {
                 v
             },
             writer <- BhSpinLock::new(Writer { count: 0, next_id: 1, closed: false }, kernel::c_str!("ipsec_rs_sa_table"), kernel::static_lock_class!()),
+            gen: AtomicU64::new(0),
+            last: PerCpuWords::new()?,
         }? Error)
     }
 
@@ -297,6 +366,66 @@ impl SaTable {
         Some(unsafe { ArcBorrow::from_raw(p) }.into())
     }
 
+    /// The generations a lookup that may be remembered reads first:
+    /// the table's, and XFRM's SA hash generation of `net` (`u32::MAX`,
+    /// never a generation at rest, while XFRM is moving its tables: then
+    /// the answer is not remembered).
+    pub(crate) fn gens(&self, net: &Net) -> Gens {
+        let hash = net.xfrm_state_hash_gen();
+        let table = self.gen.load(Ordering::Acquire);
+        // The lookups that follow read after the generations.
+        core::sync::atomic::fence(Ordering::Acquire);
+        Gens { table, hash: if hash & 1 == 0 { hash } else { u32::MAX } }
+    }
+
+    /// This CPU's last answer for `k`, if it still holds (`Last`), with a
+    /// reference of its own. Softirq (or bottom halves disabled), inside the
+    /// RCU read-side section `_rs` proves.
+    pub(crate) fn last_hit(&self, _rs: ReadSide<'_>, net: &Net, k: &LastKey) -> Option<Arc<SaCtx>> {
+        let l = &self.last;
+        let p = l.get(0) as usize as *const SaCtx;
+        if p.is_null()
+            || l.get(3) != k.spi_mark_family.1
+            || l.get(4) != k.daddr.0
+            || l.get(5) != k.daddr.1
+            || l.get(2) != (k.spi_mark_family.0 | (u64::from(net.xfrm_state_hash_gen()) << 32))
+        {
+            return None;
+        }
+        if self.gen.load(Ordering::Acquire) != l.get(1) {
+            return None;
+        }
+        // SAFETY: `p` was a linked entry when the table's generation was
+        // the one remembered with it (`remember`'s caller read it before
+        // the lookup that found it), and it still is: unlinking bumps the
+        // generation before the entry's release is queued, and the
+        // release waits for the caller's read-side section (`_rs`).
+        let c = unsafe { &*p };
+        if !c.x.is_valid() {
+            return None;
+        }
+        // SAFETY: a linked entry (above), from `Arc::into_raw`; the table's
+        // reference keeps its count above zero while we take ours.
+        Some(unsafe { ArcBorrow::from_raw(p) }.into())
+    }
+
+    /// Remembers on this CPU that `k` found `c`, with the generations `g`
+    /// read before the lookup (`gens`), if `c`'s SA may be remembered
+    /// (mark mask 0, see `Last`). Softirq (or bottom halves disabled).
+    pub(crate) fn remember(&self, c: &SaCtx, k: &LastKey, g: &Gens) {
+        if g.hash == u32::MAX || c.x.mark_mask() != 0 {
+            return;
+        }
+        let l = &self.last;
+        l.set(0, 0);
+        l.set(1, g.table);
+        l.set(2, k.spi_mark_family.0 | (u64::from(g.hash) << 32));
+        l.set(3, k.spi_mark_family.1);
+        l.set(4, k.daddr.0);
+        l.set(5, k.daddr.1);
+        l.set(0, c as *const SaCtx as usize as u64);
+    }
+
     /// Unlinks every entry `drop_it` selects, calling `before` on each
     /// first; their references go after a grace period. Lock held.
     fn unlink(&self, w: &mut Writer, mut drop_it: impl FnMut(&SaCtx) -> bool, mut before: impl FnMut(&SaCtx)) {
@@ -313,6 +442,9 @@ impl SaTable {
                 before(c);
                 prev.store(c.next.load(Ordering::Relaxed), Ordering::Release);
                 w.count -= 1;
+                // Before the release is queued: a per-CPU answer naming this
+                // entry is void from here (`Last`).
+                self.gen.fetch_add(1, Ordering::Release);
                 // SAFETY: `p` stood for the table's reference (linked
                 // entries come from `Arc::into_raw`), given up here once:
                 // the entry is no longer linked and never linked again.

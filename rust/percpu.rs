@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Per-CPU arrays of `u64` counters: cheap to bump from any context
-//! (`this_cpu_add`, no lock, no atomic), summed over CPUs when read; and
-//! the `this_cpu` operations themselves.
+//! (`this_cpu_add`, no lock, no atomic), summed over CPUs when read;
+//! per-CPU words that only their own CPU uses (a small cache); and the
+//! `this_cpu` operations themselves.
 //!
-//! On x86-64 the operations are what C's `this_cpu_add`, `this_cpu_read`
-//! and `this_cpu_xchg` compile to, written here so that a counter bump on
+//! On x86-64 the operations are what C's `this_cpu_add`, `this_cpu_read`,
+//! `this_cpu_write` and `this_cpu_xchg` compile to, written here so that a counter bump on
 //! the packet path is one instruction instead of a call: a per-CPU pointer
 //! is an offset that the `gs` segment base (this CPU's area) turns into
 //! this CPU's copy, and a single read-modify-write instruction on it cannot
@@ -63,6 +64,27 @@ pub unsafe fn this_cpu_read(p: *const u64) -> u64 {
     }
 }
 
+/// `this_cpu_write(*p, v)`.
+///
+/// # Safety
+///
+/// As [`this_cpu_add`].
+#[inline(always)]
+pub unsafe fn this_cpu_write(p: *mut u64, v: u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `gs:[p]` is this CPU's copy of the live `u64` (caller); one
+    // `mov` to memory cannot be split by an interrupt.
+    unsafe {
+        core::arch::asm!("mov qword ptr gs:[{p}], {v}", p = in(reg) p, v = in(reg) v,
+                         options(nostack, preserves_flags))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as the caller promises.
+    unsafe {
+        b::ipsec_rs_pcpu_write(p, 0, v)
+    }
+}
+
 /// `this_cpu_xchg(*slot, p)`: this CPU's pointer in `slot` replaced by `p`,
 /// the previous one returned.
 ///
@@ -97,6 +119,66 @@ pub unsafe fn this_cpu_xchg_ptr(slot: *mut *mut c_void, p: *mut c_void) -> *mut 
     // SAFETY: as the caller promises.
     unsafe {
         b::ipsec_rs_pcpu_xchg_ptr(slot, p)
+    }
+}
+
+/// `N` per-CPU `u64` words that only their own CPU reads and writes: a
+/// small per-CPU cache (a lookup's last answer, say).
+///
+/// Each access is one instruction on this CPU's copy; several words read
+/// or written together are consistent only if nothing else on this CPU
+/// writes them in between, which holds when every user runs in softirq
+/// (or with bottom halves disabled) and never from hard interrupts: the
+/// caller's contract, stated where the words are used.
+///
+/// # Invariants
+///
+/// `ptr` is a live per-CPU allocation of `N` `u64`s, zeroed at allocation,
+/// owned by `self` and freed in `drop()`.
+pub struct PerCpuWords<const N: usize> {
+    ptr: *mut u64,
+}
+
+// SAFETY: each CPU reads and writes only its own copy (`this_cpu_*`).
+unsafe impl<const N: usize> Send for PerCpuWords<N> {}
+// SAFETY: as above.
+unsafe impl<const N: usize> Sync for PerCpuWords<N> {}
+
+impl<const N: usize> PerCpuWords<N> {
+    /// Allocates zeroed words (process context: may sleep).
+    pub fn new() -> Result<Self> {
+        // SAFETY: plain allocation call; the result is checked below.
+        let ptr = unsafe { b::ipsec_rs_alloc_percpu_u64(N) }.cast::<u64>();
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(Self { ptr })
+    }
+
+    /// Word `idx` of this CPU (0 for `idx >= N`).
+    #[inline(always)]
+    pub fn get(&self, idx: usize) -> u64 {
+        if idx >= N {
+            return 0;
+        }
+        // SAFETY: `ptr` is live with `N` words per CPU and `idx < N`.
+        unsafe { this_cpu_read(self.ptr.wrapping_add(idx)) }
+    }
+
+    /// Sets word `idx` of this CPU (nothing for `idx >= N`).
+    #[inline(always)]
+    pub fn set(&self, idx: usize, v: u64) {
+        if idx < N {
+            // SAFETY: `ptr` is live with `N` words per CPU and `idx < N`.
+            unsafe { this_cpu_write(self.ptr.wrapping_add(idx), v) }
+        }
+    }
+}
+
+impl<const N: usize> Drop for PerCpuWords<N> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `__alloc_percpu` and is freed exactly once.
+        unsafe { b::free_percpu(self.ptr.cast::<c_void>()) }
     }
 }
 

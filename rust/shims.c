@@ -105,6 +105,11 @@ u64 ipsec_rs_pcpu_read(u64 __percpu *base, size_t idx)
 	return this_cpu_read(base[idx]);
 }
 
+void ipsec_rs_pcpu_write(u64 __percpu *base, size_t idx, u64 v)
+{
+	this_cpu_write(base[idx], v);
+}
+
 u64 ipsec_rs_pcpu_sum(u64 __percpu *base, size_t idx)
 {
 	u64 sum = 0;

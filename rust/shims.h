@@ -52,6 +52,7 @@ u64 ipsec_rs_net_cookie(const struct net *net);
 void __percpu *ipsec_rs_alloc_percpu_u64(size_t n);
 void ipsec_rs_pcpu_add(u64 __percpu *base, size_t idx, u64 v);
 u64 ipsec_rs_pcpu_read(u64 __percpu *base, size_t idx);
+void ipsec_rs_pcpu_write(u64 __percpu *base, size_t idx, u64 v);
 u64 ipsec_rs_pcpu_sum(u64 __percpu *base, size_t idx);
 
 const void *ipsec_rs_skb_header_pointer(const struct sk_buff *skb, int offset,

@@ -442,6 +442,13 @@ impl StateRef {
         u32::from(st) == b::XFRM_STATE_DEAD
     }
 
+    /// The mask of the SA's mark (`x->mark.m`): 0 when the SA matches
+    /// packets whatever their mark. Fixed once the SA is inserted
+    /// (`xfrm_state_update` does not change it).
+    pub fn mark_mask(&self) -> u32 {
+        self.raw().mark.m
+    }
+
     /// Whether the SA is valid (usable), as a lock-free snapshot: a hint
     /// before decryption; `StateGuard::valid` decides, under the lock.
     pub fn is_valid(&self) -> bool {
@@ -643,6 +650,19 @@ pub enum Mib {
 }
 
 impl Net {
+    /// The sequence of the namespace's SA hash generation
+    /// (`net->xfrm.xfrm_state_hash_generation`), which XFRM makes odd while
+    /// it moves its SA hash tables to larger ones and even again after: a
+    /// lookup's answer for SAs that share an SPI and a destination depends
+    /// on the tables' chain order, which a move may change. Lock-free read.
+    pub fn xfrm_state_hash_gen(&self) -> u32 {
+        // SAFETY: live namespace; a racy read of the sequence, as
+        // `read_seqcount_begin` does (READ_ONCE).
+        unsafe {
+            core::ptr::read_volatile(&(*self.as_ptr()).xfrm.xfrm_state_hash_generation.seqcount.sequence)
+        }
+    }
+
     /// Bumps an XFRM statistic of this namespace (any context).
     pub fn xfrm_inc(&self, m: Mib) {
         // SAFETY: live namespace; per-CPU SNMP counter.

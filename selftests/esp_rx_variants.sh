@@ -124,6 +124,31 @@ check_eq "hard byte limit 320, packets of 128: decapsulated" "$(delta decap_ok)"
 check "... the packet after it dropped as expired" sh -c "[ $(delta sa_unusable) -ge 1 ]"
 flush
 
+# A CPU's memory of the last SA it found (sa::Last) does not outlive the
+# SA: deleted, and replaced under the same SPI and destination by one with
+# a mark the packets do not carry, XFRM finds no SA for them; nor may the
+# module (not decapsulated, not dropped as the old SA's).
+nostates() { ip netns exec b awk '$1 == "XfrmInNoStates" { print $2 }' /proc/net/xfrm_stat; }
+sa_1502() { ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1502 mode tunnel "$@" \
+	aead 'rfc4106(gcm(aes))' $KEY_AB 128; }
+sa_1502
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+mark_counters
+craft4 --key $KEY_AB --spi 0x1502 --seq 1,2,3
+sleep 0.5
+snap b
+check_eq "SA 0x1502: decapsulated" "$(delta decap_ok)" 3
+ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1502
+check "SA 0x1502 replaced by one marked 7/0xff" sa_1502 mark 7 mask 0xff
+mark_counters
+n0=$(nostates)
+craft4 --key $KEY_AB --spi 0x1502 --seq 4,5
+sleep 0.5
+snap b
+check_eq "unmarked packets for it: decap_ok/sa_unusable/XfrmInNoStates moved by" \
+	"$(delta decap_ok)/$(delta sa_unusable)/$(($(nostates) - n0))" 0/0/2
+flush
+
 if ! covered; then
 # 5. Transport mode (IPv4 and IPv6), decapsulated by the module.
 for pair in "192.0.2.1 192.0.2.2 0x1600 0x2600" "2001:db8::1 2001:db8::2 0x1700 0x2700"; do
