@@ -59,9 +59,7 @@ require_root
 require_cmd ip python3 awk sort
 require_tool
 . "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
-[ -x "$DECAP_BLAST" ] || skip_test "needs $DECAP_BLAST (make -C selftests/tools)"
-python3 -c 'import cryptography' 2>/dev/null || skip_test "needs python3-cryptography"
-[ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
+decap_require
 trap 'rm -f /tmp/bench_decap_*; topo_cleanup' EXIT
 
 N=${1:-40000}

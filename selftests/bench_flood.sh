@@ -42,9 +42,8 @@ require_cmd ip python3 awk sort taskset
 require_tool
 . "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
 FLOOD=$IPSEC_RS_REPO/selftests/tools/esp_flood
-[ -x "$DECAP_BLAST" ] && [ -x "$FLOOD" ] || skip_test "needs $DECAP_BLAST and $FLOOD (make -C selftests/tools)"
-python3 -c 'import cryptography' 2>/dev/null || skip_test "needs python3-cryptography"
-[ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
+decap_require
+[ -x "$FLOOD" ] || skip_test "needs $FLOOD (make -C selftests/tools)"
 [ "$(nproc)" -ge 2 ] || skip_test "needs two CPUs (run_vm.sh --smp 2)"
 FLOOD_PID= MON=
 trap 'kill $FLOOD_PID $MON 2>/dev/null; rm -f /tmp/bench_flood_*; topo_cleanup' EXIT

@@ -43,9 +43,7 @@ require_cmd ip python3 awk sort dd od
 [ -d /sys/kernel/slab ] || skip_test "needs /sys/kernel/slab (SLUB with sysfs)"
 require_tool
 . "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
-[ -x "$DECAP_BLAST" ] || skip_test "needs $DECAP_BLAST (make -C selftests/tools)"
-python3 -c 'import cryptography' 2>/dev/null || skip_test "needs python3-cryptography"
-[ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
+decap_require
 [ -r /proc/slabinfo ] || skip_test "needs /proc/slabinfo (CONFIG_SLUB_DEBUG)"
 trap 'rm -f /tmp/bench_scale_*; topo_cleanup' EXIT
 

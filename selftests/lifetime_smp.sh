@@ -29,9 +29,7 @@ require_root
 require_cmd ip python3 taskset awk
 require_tool
 . "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
-[ -x "$DECAP_BLAST" ] || skip_test "needs $DECAP_BLAST (make -C selftests/tools)"
-python3 -c 'import cryptography' 2>/dev/null || skip_test "needs python3-cryptography"
-[ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
+decap_require
 [ "$(nproc)" -ge 2 ] || skip_test "needs two CPUs (run_vm.sh --smp 2)"
 SECOND=
 trap 'kill $SECOND 2>/dev/null; rm -f /tmp/lifetime_smp_*; topo_cleanup' EXIT
@@ -117,18 +115,18 @@ run() {
 	echo "$1 $GOT" >>/tmp/lifetime_smp_res
 }
 : >/tmp/lifetime_smp_res
-rep=1
-while [ $rep -le "$REPS" ]; do
-	run plain
-	rep=$((rep + 1))
-done
+# repetitions MODE: REPS runs of MODE.
+repetitions() {
+	rep=1
+	while [ $rep -le "$REPS" ]; do
+		run "$1"
+		rep=$((rep + 1))
+	done
+}
+repetitions plain
 check "insmod" load_module
 check "receive path on, anti-replay off" ip netns exec b "$IPSEC_RS_TOOL" set global --rx on --replay off
-rep=1
-while [ $rep -le "$REPS" ]; do
-	run module
-	rep=$((rep + 1))
-done
+repetitions module
 check "rmmod" unload_module
 for m in plain module; do
 	diag "$m: delivered with a hard limit of $N, per repetition:$(awk -v m=$m '$1 == m { printf " %s", $2 }' /tmp/lifetime_smp_res)"

@@ -8,6 +8,14 @@
 DECAP_SPI=0x1000
 DECAP_BLAST=$IPSEC_RS_REPO/selftests/tools/esp_blast
 
+# decap_require: a SKIP, saying why, unless esp_blast, python3's
+# cryptography (esp_craft.py) and the module are there.
+decap_require() {
+	[ -x "$DECAP_BLAST" ] || skip_test "needs $DECAP_BLAST (make -C selftests/tools)"
+	python3 -c 'import cryptography' 2>/dev/null || skip_test "needs python3-cryptography"
+	[ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
+}
+
 # decap_setup: the namespaces and the SAs; sets DECAP_MAC_B.
 decap_setup() {
 	topo_two_routers
