@@ -81,7 +81,10 @@ pub(crate) struct SaCtx {
     pub(crate) facts: Facts,
     /// Checked and read lock-free; updated only under the SA's lock
     /// (`x->lock`), which serialises updates as the window requires: see
-    /// `replay_update()`.
+    /// `replay_update()`. A check spins while an update is half done;
+    /// `x->lock` is only ever held with bottom halves off (softirq, or
+    /// `lock_bh`), so no check (softirq) can interrupt an update on its
+    /// own CPU, and one on another CPU waits a few instructions.
     window: ReplayWindow<KVec<AtomicU64>>,
     /// Connection id in log lines (per namespace, from 1; set before the
     /// entry is published).
