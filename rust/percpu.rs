@@ -139,7 +139,9 @@ pub struct PerCpuWords<const N: usize> {
     ptr: *mut u64,
 }
 
-// SAFETY: each CPU reads and writes only its own copy (`this_cpu_*`).
+// SAFETY: each CPU writes only its own copy, one instruction at a time
+// (`this_cpu_*`); other CPUs' copies are only read, with READ_ONCE
+// (`PerCpuCounters::sum`).
 unsafe impl<const N: usize> Send for PerCpuWords<N> {}
 // SAFETY: as above.
 unsafe impl<const N: usize> Sync for PerCpuWords<N> {}
@@ -182,40 +184,26 @@ impl<const N: usize> Drop for PerCpuWords<N> {
     }
 }
 
-/// `N` per-CPU `u64` counters.
-///
-/// # Invariants
-///
-/// `ptr` is a live per-CPU allocation of `N` `u64`s, zeroed at allocation,
-/// owned by `self` and freed in `drop()`.
+/// `N` per-CPU `u64` counters: [`PerCpuWords`] that every CPU adds to
+/// (`this_cpu_add`, one instruction, safe from any context) and that are
+/// summed over CPUs when read.
 pub struct PerCpuCounters<const N: usize> {
-    ptr: *mut u64,
+    words: PerCpuWords<N>,
 }
-
-// SAFETY: per-CPU memory is written only through `this_cpu_add` (each CPU its
-// own copy, preemption-safe) and read with READ_ONCE when summing.
-unsafe impl<const N: usize> Send for PerCpuCounters<N> {}
-// SAFETY: as above.
-unsafe impl<const N: usize> Sync for PerCpuCounters<N> {}
 
 impl<const N: usize> PerCpuCounters<N> {
     /// Allocates zeroed counters (process context: may sleep).
     pub fn new() -> Result<Self> {
-        // SAFETY: plain allocation call; the result is checked below.
-        let ptr = unsafe { b::ipsec_rs_alloc_percpu_u64(N) }.cast::<u64>();
-        if ptr.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(Self { ptr })
+        Ok(Self { words: PerCpuWords::new()? })
     }
 
     /// Adds `v` to counter `idx` on this CPU; any context.
     #[inline]
     pub fn add(&self, idx: usize, v: u64) {
         if idx < N {
-            // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`:
-            // `ptr + idx` is a per-CPU pointer to a live `u64`.
-            unsafe { this_cpu_add(self.ptr.wrapping_add(idx), v) }
+            // SAFETY: `words.ptr` is live with `N` slots per CPU and
+            // `idx < N`: `ptr + idx` is a per-CPU pointer to a live `u64`.
+            unsafe { this_cpu_add(self.words.ptr.wrapping_add(idx), v) }
         }
     }
 
@@ -237,11 +225,7 @@ impl<const N: usize> PerCpuCounters<N> {
     /// caller cannot migrate (softirq, BH or preemption disabled).
     #[inline]
     pub fn this_cpu(&self, idx: usize) -> u64 {
-        if idx >= N {
-            return 0;
-        }
-        // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`.
-        unsafe { this_cpu_read(self.ptr.wrapping_add(idx)) }
+        self.words.get(idx)
     }
 
     /// The sum of counter `idx` over all possible CPUs (0 for `idx >= N`).
@@ -249,14 +233,7 @@ impl<const N: usize> PerCpuCounters<N> {
         if idx >= N {
             return 0;
         }
-        // SAFETY: `ptr` is live with `N` slots per CPU and `idx < N`.
-        unsafe { b::ipsec_rs_pcpu_sum(self.ptr, idx) }
-    }
-}
-
-impl<const N: usize> Drop for PerCpuCounters<N> {
-    fn drop(&mut self) {
-        // SAFETY: `ptr` came from `__alloc_percpu` and is freed exactly once.
-        unsafe { b::free_percpu(self.ptr.cast::<c_void>()) }
+        // SAFETY: `words.ptr` is live with `N` slots per CPU and `idx < N`.
+        unsafe { b::ipsec_rs_pcpu_sum(self.words.ptr, idx) }
     }
 }
