@@ -203,17 +203,22 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
         loop {
             let g = self.gen.load(Ordering::Acquire);
             if g & 1 == 0 {
-                let head = Head {
-                    top: self.top.load(Ordering::Relaxed),
-                    top_slot: self.top_slot.load(Ordering::Relaxed),
-                };
-                let r = self.check_at(head, seq_lo);
+                let r = self.check_at(self.head(), seq_lo);
                 fence(Ordering::Acquire);
                 if self.gen.load(Ordering::Relaxed) == g {
                     return r;
                 }
             }
             core::hint::spin_loop();
+        }
+    }
+
+    /// What `update` changes, read (relaxed: `check` validates it by the count, `update`
+    /// is the only writer).
+    fn head(&self) -> Head {
+        Head {
+            top: self.top.load(Ordering::Relaxed),
+            top_slot: self.top_slot.load(Ordering::Relaxed),
         }
     }
 
@@ -240,10 +245,7 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
     /// if it is the new highest.  Updates must be serialised by the caller (the kernel: the
     /// SA's lock); checks need not be.
     pub fn update(&self, seq: u64) -> Result<(), ReplayError> {
-        let head = Head {
-            top: self.top.load(Ordering::Relaxed),
-            top_slot: self.top_slot.load(Ordering::Relaxed),
-        };
+        let head = self.head();
         // The slot of `seq`'s block if it is at or below `top`'s (`Some(None)`: above it);
         // `None` without a window.
         let at = if self.window != 0 {
