@@ -258,13 +258,14 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     // The SA xfrm_input would find: this CPU's last answer if it still
     // holds (`sa::Last`), else through XFRM's SPI hash (not its per-CPU
     // list, whose cost grows with the SAs in use: see `xfrm::lookup`).
-    let key = sa::LastKey::new(spi, skb.view().mark(), family, &o.daddr);
+    let mark = skb.view().mark();
+    let key = sa::LastKey::new(spi, mark, family, &o.daddr);
     let last = if rx_on { shared.sa_table.last_hit(rs, net, &key) } else { None };
     let (x, ctx) = match last {
         Some(c) => (c.xfrm_state().clone(), c),
         None => {
             let gens = shared.sa_table.gens(net);
-            let Some(x) = xfrm::lookup(net, skb.view().mark(), &o.daddr, spi, esp::IPPROTO_ESP, family) else {
+            let Some(x) = xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family) else {
                 if !detect || gro {
                     return Input::Decline(skb);
                 }
