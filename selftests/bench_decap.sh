@@ -99,8 +99,6 @@ xfrm_seq() {
 	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
-# GRO on b's veth: lib.sh's veth_gro (esp_blast's frames are never
-# segmented, so TSO off on a's veth changes nothing else).
 # napi_pkts: the packets b's veth received through NAPI (all its queues).
 napi_pkts() {
 	ip netns exec b ethtool -S vb | awk '/rx_queue_[0-9]+_xdp_packets:/ { n += $2 } END { print n + 0 }'
@@ -208,6 +206,8 @@ while [ $rep -le "$REPS" ]; do
 		fi
 		[ -z "$ESN" ] || in_turn "run plain-esn $size" "loaded module-esn"
 		if [ -n "$GRO" ]; then
+			# GRO on b's veth (veth_gro also turns TSO off on a's, which
+			# changes nothing here: esp_blast's frames are never segmented).
 			veth_gro on
 			run floor-gro $size
 			in_turn "offloaded xfrm-gro" "loaded_gro module-gro"

@@ -128,7 +128,6 @@ flush
 # SA: deleted, and replaced under the same SPI and destination by one with
 # a mark the packets do not carry, XFRM finds no SA for them; nor may the
 # module (not decapsulated, not dropped as the old SA's).
-nostates() { ip netns exec b awk '$1 == "XfrmInNoStates" { print $2 }' /proc/net/xfrm_stat; }
 sa_1502() { ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1502 mode tunnel "$@" \
 	aead 'rfc4106(gcm(aes))' $KEY_AB 128; }
 sa_1502
@@ -141,12 +140,12 @@ check_eq "SA 0x1502: decapsulated" "$(delta decap_ok)" 3
 ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1502
 check "SA 0x1502 replaced by one marked 7/0xff" sa_1502 mark 7 mask 0xff
 mark_counters
-n0=$(nostates)
+n0=$(xfrm_stat b XfrmInNoStates)
 craft4 --key $KEY_AB --spi 0x1502 --seq 4,5
 sleep 0.5
 snap b
 check_eq "unmarked packets for it: decap_ok/sa_unusable/XfrmInNoStates moved by" \
-	"$(delta decap_ok)/$(delta sa_unusable)/$(($(nostates) - n0))" 0/0/2
+	"$(delta decap_ok)/$(delta sa_unusable)/$(($(xfrm_stat b XfrmInNoStates) - n0))" 0/0/2
 flush
 
 if ! covered; then

@@ -165,6 +165,9 @@ xfrm_packets() {
 		sed -n '/lifetime current:/{n;s/.*, *\([0-9]*\)(packets).*/\1/p}'
 }
 
+# xfrm_stat NETNS NAME: XFRM's statistic NAME in NETNS (/proc/net/xfrm_stat).
+xfrm_stat() { ip netns exec "$1" awk -v n="$2" '$1 == n { print $2 }' /proc/net/xfrm_stat; }
+
 # scan_kernel_log: a splat in the kernel log so far (the runner judges the
 # whole log after the test too; this lets a test fail at the right step).
 kernel_log_clean() { ! dmesg | grep -Eq 'WARNING:|BUG:|Oops|KASAN:|panicked at'; }
