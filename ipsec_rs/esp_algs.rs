@@ -20,7 +20,7 @@
 //! listed here goes to XFRM (`passed_to_xfrm`).
 
 use crate::kapi::{
-    aead::Aead,
+    aead::AeadInfo,
     xfrm::{AlgNames, StateRef},
 };
 
@@ -48,10 +48,11 @@ impl Alg {
 /// documentation for what qualifies one).
 const IV_GENERATORS: [&[u8]; 2] = [b"seqiv", b"echainiv"];
 
-/// The transform that decrypts for SA `x`: the child of its IV generator;
-/// `None` without a transform, or if it is not an instance of one of
-/// [`IV_GENERATORS`].
-pub(crate) fn decrypting_transform(x: &StateRef) -> Option<Aead<'_>> {
+/// The transform that decrypts for SA `x`, the child of its IV generator,
+/// as the facts its requests are made from (`Aead::info`); `None` without
+/// a transform, if it is not an instance of one of [`IV_GENERATORS`], or
+/// if its requests need more alignment or room than we lay out for.
+pub(crate) fn decrypting_transform(x: &StateRef) -> Option<AeadInfo> {
     let tfm = x.transform()?;
     let name = tfm.template_name()?;
     if !IV_GENERATORS.contains(&name) {
@@ -59,5 +60,5 @@ pub(crate) fn decrypting_transform(x: &StateRef) -> Option<Aead<'_>> {
     }
     // SAFETY: an instance of seqiv or echainiv, both built by
     // `aead_geniv_alloc()` with an `aead_geniv_ctx` context (checked above).
-    unsafe { tfm.geniv_child() }
+    unsafe { tfm.geniv_child() }?.info()
 }

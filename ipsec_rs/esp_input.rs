@@ -219,7 +219,7 @@ impl GroReceive for Rx {
 fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gro: bool) -> Input {
     let netr = skb.net_ref();
     let net = netr.get();
-    let shared = Shared::get(net);
+    let shared = Shared::get_rcu(net, &rs);
     if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
         return Input::Decline(skb);
     }
@@ -261,8 +261,8 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     let mark = skb.view().mark();
     let key = sa::LastKey::new(spi, mark, family, &o.daddr);
     let last = if rx_on { shared.sa_table.last_hit(rs, net, &key) } else { None };
-    let (x, ctx) = match last {
-        Some(c) => (c.xfrm_state().clone(), c),
+    let ctx = match last {
+        Some(c) => c,
         None => {
             let gens = shared.sa_table.gens(net);
             let Some(x) = xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family) else {
@@ -296,9 +296,11 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
                 },
             };
             shared.sa_table.remember(&ctx, &key, &gens);
-            (x, ctx)
+            // The entry holds its own reference on the SA (`x`'s is dropped).
+            ctx
         }
     };
+    let x = ctx.xfrm_state();
     let f = &ctx.facts;
     if f.family != family || i32::from(f.encap_type) != encap_type {
         // The SA's packets arriving another way (plain ESP for a
@@ -374,7 +376,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     // the entry (`ctx`, which the operation holds) keeps a reference on
     // the SA, whose `x->data` owns the transform until it is destroyed.
     let aead = unsafe { info.aead() };
-    let op = RxOp { x, ctx, seq, spi, saddr: o.saddr, sport_be: o.sport_be, tos: o.tos, hdr_len };
+    let op = RxOp { ctx, seq, tos: o.tos, hdr_len };
     let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
     // SAFETY: `aead` lives as long as `op` (above); the pool is
     // withdrawn only after every pending decryption completed
@@ -392,7 +394,7 @@ fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_t
         return Err(&[stat::PASSED_TO_XFRM]);
     }
     let Some(aead) = esp_algs::decrypting_transform(x) else { return Err(&[stat::PASSED_TO_XFRM]) };
-    let facts = sa::Facts { mode: p.mode, family: p.family, encap_type: p.encap_type, flags: p.flags, saddr: p.saddr, aead: aead.info() };
+    let facts = sa::Facts { mode: p.mode, family: p.family, encap_type: p.encap_type, flags: p.flags, saddr: p.saddr, aead };
     // Its own setting (`ipsec-rs set sa`), else the global one.
     let mode = || {
         cfg.sa_replay(&SaKey::of_state(x)).unwrap_or_else(|| {
@@ -489,15 +491,16 @@ fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
 }
 
 /// A packet between the replay check and delivery (crosses an async
-/// decryption).
+/// decryption): what the steps after decryption need that the packet does
+/// not keep (its outer header is still in front of `data` then: NAT
+/// traversal reads its addresses and ports there). Small on purpose: it is
+/// moved into the request and out again.
 struct RxOp {
-    x: StateRef,
+    /// The SA's entry (which holds a reference on the SA).
     ctx: Arc<SaCtx>,
     /// The full sequence number (its low 32 bits are the wire's).
     seq: u64,
-    spi: u32,
-    saddr: [u8; 16],
-    sport_be: u16,
+    /// The outer TOS / traffic class.
     tos: u8,
     /// Transport mode: the IP header's length to keep.
     hdr_len: u16,
@@ -509,10 +512,15 @@ impl Completion for RxOp {
     /// received in place (`Delivery::deliver`).
     fn complete(self, mut skb: OwnedSkb, err: i32, sync: bool) {
         let netr = skb.net_ref();
-        let shared = Shared::get(netr.get());
+        // SAFETY: the receive path (softirq) or a crypto completion, which
+        // runs with bottom halves disabled (`Completion`): an RCU read-side
+        // section for as long as this call.
+        let rs = unsafe { ReadSide::assume() };
+        let shared = Shared::get_rcu(netr.get(), &rs);
+        let x = self.ctx.xfrm_state();
         if err != 0 {
             if err == -EBADMSG {
-                self.x.lock().stat_integrity_failed();
+                x.lock().stat_integrity_failed();
                 self.ctx.auth_failed.fetch_add(1, Ordering::Relaxed);
                 drop_pkt(shared, skb, stat::AUTH_FAILED, Mib::InStateProtoError);
             } else {
@@ -543,7 +551,7 @@ impl Completion for RxOp {
 
         // Authenticated: the packet's one critical section (step 5).
         {
-            let mut g = self.x.lock();
+            let mut g = x.lock();
             if !g.valid() {
                 // Deleted or expired while we decrypted (XFRM checks again
                 // after decryption too).
@@ -552,7 +560,7 @@ impl Completion for RxOp {
                 return;
             }
             if let Err(e) = self.ctx.replay_update(&mut g, self.seq) {
-                let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, self.spi);
+                let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, x.spi());
                 drop(g);
                 drop_pkt(shared, skb, c, Mib::InStateSeqError);
                 return;
@@ -578,15 +586,18 @@ impl Completion for RxOp {
             drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
             return;
         };
-        self.nat_mapping();
+        if self.ctx.facts.encap_type != 0 {
+            self.nat_mapping(&skb);
+        }
         let Some(path) = globals::get() else {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return;
         };
-        let RxOp { x, ctx, tos, hdr_len, .. } = self;
+        let RxOp { ctx, tos, hdr_len, .. } = self;
         let f = &ctx.facts;
         let o = decap::Outer { flags: f.flags, tos, family: f.family, udp: f.encap_type != 0, hdr_len };
-        match decap::decapsulate(&path.delivery, skb, x, inner, &o, sync) {
+        // A reference of the packet's own for its security path.
+        match decap::decapsulate(&path.delivery, skb, ctx.xfrm_state().clone(), inner, &o, sync) {
             Ok(delivered) => {
                 ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
                 ctx.last_jiffies.store(crate::kapi::jiffies(), Ordering::Relaxed);
@@ -601,14 +612,16 @@ impl Completion for RxOp {
 }
 
 impl RxOp {
-    /// NAT traversal: an authenticated packet from a new address or port
-    /// tells the key manager, as esp4/esp6 do.
-    fn nat_mapping(&self) {
-        if self.ctx.facts.encap_type != 0
-            && self.sport_be != 0
-            && (self.saddr != self.ctx.facts.saddr || self.sport_be != self.x.encap_sport_be())
-        {
-            self.x.new_mapping(&self.saddr, self.sport_be);
+    /// NAT traversal (a UDP-encapsulated SA): an authenticated packet from
+    /// a new address or port tells the key manager, as esp4/esp6 do. The
+    /// address and port are read from the outer headers, still in front of
+    /// the payload (as the receive path read them: they passed there).
+    fn nat_mapping(&self, skb: &OwnedSkb) {
+        let f = &self.ctx.facts;
+        let Some(o) = skb.network_header_bytes(48).and_then(|h| outer(h, f.family, true)) else { return };
+        let x = self.ctx.xfrm_state();
+        if o.sport_be != 0 && (o.saddr != f.saddr || o.sport_be != x.encap_sport_be()) {
+            x.new_mapping(&o.saddr, o.sport_be);
         }
     }
 }

@@ -48,15 +48,26 @@ fn long_pad_ok(skb: &OwnedSkb, off: usize, padlen: usize) -> bool {
 pub(crate) fn strip(skb: &mut OwnedSkb, ivlen: usize, alen: usize) -> Result<u8, Bad> {
     let len = skb.view().len() as usize;
     let elen = len.checked_sub(ESP_HDR_LEN + ivlen).ok_or(Bad::Malformed)?;
-    // One copy of the bytes before the ICV holds the pad length, the next
-    // header and, unless the sender padded beyond what alignment needs,
-    // the whole padding.
+    // The bytes before the ICV hold the pad length, the next header and,
+    // unless the sender padded beyond what alignment needs, the whole
+    // padding: read in place if they are in the linear area (a linear
+    // packet's are), else copied.
     let avail = elen.checked_sub(alen).ok_or(Bad::Malformed)?.min(TAIL_BYTES);
-    let mut buf = [0u8; TAIL_BYTES];
-    let tail = &mut buf[..avail];
-    if avail < 2 || !skb.copy_bits(len - alen - avail, tail) {
+    if avail < 2 {
         return Err(Bad::Malformed);
     }
+    let at = len - alen - avail;
+    let mut buf = [0u8; TAIL_BYTES];
+    let tail: &[u8] = match skb.linear(at, avail) {
+        Some(t) => t,
+        None => {
+            let t = &mut buf[..avail];
+            if !skb.copy_bits(at, t) {
+                return Err(Bad::Malformed);
+            }
+            t
+        }
+    };
     let (padlen, nexthdr) = (usize::from(tail[avail - 2]), tail[avail - 1]);
     if padlen + 2 + alen >= elen {
         return Err(Bad::Padding);

@@ -85,21 +85,33 @@ impl<'a> Aead<'a> {
         Some(Aead { tfm: child, _borrow: PhantomData })
     }
 
-    /// The sizes a request needs, read once (they are fixed for the
-    /// transform's life).
-    pub fn info(&self) -> AeadInfo {
+    /// The sizes a request needs and where its parts go, worked out once
+    /// (they are fixed for the transform's life). `None` for a transform
+    /// whose IV or request context must be aligned beyond [`BUF_ALIGN`]
+    /// bytes, or whose request context is beyond [`MAX_REQSIZE`]: no
+    /// transform we take (`esp_algs.rs`) comes near either.
+    pub fn info(&self) -> Option<AeadInfo> {
         let tfm = self.tfm.as_ptr();
         // SAFETY: live transform; plain reads of its configuration.
-        unsafe {
-            AeadInfo {
-                tfm: Tfm(self.tfm),
-                ivsize: b::ipsec_rs_crypto_aead_ivsize(tfm) as usize,
-                authsize: b::ipsec_rs_crypto_aead_authsize(tfm) as usize,
-                alignmask: b::ipsec_rs_crypto_aead_alignmask(tfm) as usize,
-                reqsize: b::ipsec_rs_crypto_aead_reqsize(tfm) as usize,
-                ctx_align: b::ipsec_rs_crypto_tfm_ctx_alignment() as usize,
-            }
+        let (ivsize, authsize, alignmask, reqsize, ctx_align) = unsafe {
+            (
+                b::ipsec_rs_crypto_aead_ivsize(tfm) as usize,
+                b::ipsec_rs_crypto_aead_authsize(tfm) as usize,
+                b::ipsec_rs_crypto_aead_alignmask(tfm) as usize,
+                b::ipsec_rs_crypto_aead_reqsize(tfm) as usize,
+                b::ipsec_rs_crypto_tfm_ctx_alignment() as usize,
+            )
+        };
+        let ctx_align = ctx_align.max(KMALLOC_MIN_ALIGN).max(core::mem::align_of::<b::aead_request>());
+        if alignmask >= BUF_ALIGN || !ctx_align.is_power_of_two() || ctx_align > BUF_ALIGN || reqsize > MAX_REQSIZE || ivsize > MAX_IVSIZE {
+            return None;
         }
+        // From the IV, which starts BUF_ALIGN-aligned (after the head):
+        // the request aligned to the context alignment (a divisor of
+        // BUF_ALIGN, so aligned in memory too), then the scatterlist.
+        let req_at = align_up(ivsize, ctx_align);
+        let sg_at = align_up(req_at + size_of::<b::aead_request>() + reqsize, core::mem::align_of::<b::scatterlist>());
+        Some(AeadInfo { tfm: Tfm(self.tfm), ivsize, authsize, req_at, sg_at })
     }
 }
 
@@ -114,7 +126,16 @@ unsafe impl Send for Tfm {}
 // SAFETY: as above.
 unsafe impl Sync for Tfm {}
 
-/// An AEAD transform's sizes ([`Aead::info`]), and the transform.
+/// An AEAD transform's sizes and request layout ([`Aead::info`]), and the
+/// transform.
+///
+/// # Invariants
+///
+/// `req_at` and `sg_at` are the offsets, from the IV, of the request and
+/// the scatterlist in a request buffer whose IV lies [`BUF_ALIGN`]-aligned
+/// and `ivsize` bytes long: each aligned as its part needs, the request
+/// followed by its context, all within `sg_at` bytes, which is less than
+/// [`MAX_REQSIZE`] + 2 * [`BUF_ALIGN`] + the size of `aead_request`.
 #[derive(Clone, Copy, Debug)]
 pub struct AeadInfo {
     tfm: Tfm,
@@ -122,9 +143,8 @@ pub struct AeadInfo {
     pub ivsize: usize,
     /// ICV length.
     pub authsize: usize,
-    alignmask: usize,
-    reqsize: usize,
-    ctx_align: usize,
+    req_at: usize,
+    sg_at: usize,
 }
 
 impl AeadInfo {
@@ -193,14 +213,34 @@ unsafe impl Sync for RequestPool {}
 /// on x86-64 and arm64 is 8 or more).
 const KMALLOC_MIN_ALIGN: usize = 8;
 
+/// The alignment of every request buffer: each is a kmalloc allocation of a
+/// power-of-two size of at least this many bytes, which kmalloc aligns to
+/// its size (`include/linux/slab.h`: "for size of power of two bytes, the
+/// alignment is also guaranteed to be at least to the size"). The request
+/// layout ([`AeadInfo`]) is computed once against it, not per request from
+/// the buffer's address.
+pub const BUF_ALIGN: usize = 64;
+
+/// The largest request context (`crypto_aead_reqsize`) of a transform we
+/// lay requests out for ([`Aead::info`]); AES-GCM's are a few hundred bytes.
+pub const MAX_REQSIZE: usize = 16384;
+
+/// The largest IV likewise (AEADs' are 8 to 16 bytes).
+pub const MAX_IVSIZE: usize = 64;
+
 const fn align_up(v: usize, a: usize) -> usize {
     (v + a - 1) & !(a - 1)
 }
 
 impl RequestPool {
     /// A pool whose per-CPU spares hold `slot` bytes (requests up to that
-    /// size are served from them). Process context.
+    /// size are served from them): a power of two of at least
+    /// [`BUF_ALIGN`], so that kmalloc aligns the spares to [`BUF_ALIGN`].
+    /// Process context.
     pub fn new(slot: usize) -> Result<Self> {
+        if !slot.is_power_of_two() || slot < BUF_ALIGN {
+            return Err(EINVAL);
+        }
         // SAFETY: plain allocation call; checked below.
         let spare = NonNull::new(unsafe { b::ipsec_rs_alloc_percpu_ptr() }).ok_or(ENOMEM)?;
         let inflight = match PerCpuCounters::new() {
@@ -215,10 +255,12 @@ impl RequestPool {
         Ok(Self { spare, slot, inflight })
     }
 
-    /// A buffer of at least `size` bytes, 8-aligned; null if memory is
-    /// short. BH disabled (softirq, or a completion).
+    /// A buffer of at least `size` bytes, [`BUF_ALIGN`]-aligned (a
+    /// power-of-two kmalloc size, see there); null if memory is short. BH
+    /// disabled (softirq, or a completion).
     fn alloc(&self, size: usize) -> *mut u8 {
         if size > self.slot {
+            let Some(size) = size.checked_next_power_of_two() else { return core::ptr::null_mut() };
             // SAFETY: GFP_ATOMIC allocation, any context.
             return unsafe { b::ipsec_rs_kmalloc_atomic(size) }.cast();
         }
@@ -243,10 +285,14 @@ impl RequestPool {
         let mut p = p.cast::<c_void>();
         if size <= self.slot {
             // SAFETY: `p` is a slot-sized buffer of ours (caller): it
-            // becomes this CPU's spare, and the previous spare is freed.
+            // becomes this CPU's spare, and the previous spare (usually
+            // none) is freed.
             p = unsafe { percpu::this_cpu_xchg_ptr(self.spare.as_ptr(), p) };
+            if p.is_null() {
+                return;
+            }
         }
-        // SAFETY: a kmalloc buffer no one uses (or null).
+        // SAFETY: a kmalloc buffer no one uses.
         unsafe { b::kfree(p) };
     }
 
@@ -335,38 +381,47 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     let Some(wire_iv) = skb.linear(at.iv_at, ivlen) else {
         return ctx.complete(skb, -(b::EINVAL as i32), true);
     };
-    // One GFP_ATOMIC allocation, as esp4's: the head at its start (kmalloc
-    // aligns to at least 8 bytes, enough for it), then the IV, request and
-    // scatterlist, each aligned at run time from the actual address (the
-    // IV to the transform's alignmask, the request to the context
-    // alignment), with room for the padding counted in.
-    const { assert!(core::mem::align_of::<OpHead<C>>() <= KMALLOC_MIN_ALIGN) };
-    let (alignmask, reqsize, ctx_align) = (info.alignmask, info.reqsize, info.ctx_align.max(KMALLOC_MIN_ALIGN));
-    let sg_align = core::mem::align_of::<b::scatterlist>();
-    let total = size_of::<OpHead<C>>()
-        + alignmask
-        + ivlen
-        + (ctx_align - 1)
-        + size_of::<b::aead_request>()
-        + reqsize
-        + (sg_align - 1)
-        + at.nfrags * size_of::<b::scatterlist>();
+    // One GFP_ATOMIC allocation, as esp4's: the head at its start, then,
+    // BUF_ALIGN-aligned, the IV, request and scatterlist, where `info`
+    // laid them out for this transform.
+    const { assert!(core::mem::align_of::<OpHead<C>>() <= BUF_ALIGN) };
+    let head_len = const { align_up(size_of::<OpHead<C>>(), BUF_ALIGN) };
+    let Some(total) = at.nfrags.checked_mul(size_of::<b::scatterlist>()).and_then(|n| n.checked_add(head_len + info.sg_at)) else {
+        return ctx.complete(skb, -(b::EINVAL as i32), true);
+    };
     let base = pool.alloc(total);
     if base.is_null() {
         return ctx.complete(skb, -(b::ENOMEM as i32), true);
     }
-    let at_addr = |addr: usize| base.wrapping_add(addr - base as usize);
-    let iv_addr = align_up(base as usize + size_of::<OpHead<C>>(), alignmask + 1);
-    let req_addr = align_up(iv_addr + ivlen, ctx_align);
-    let sg_addr = align_up(req_addr + size_of::<b::aead_request>() + reqsize, sg_align);
-    // SAFETY: `iv_addr..iv_addr + ivlen` lies within the allocation (see
-    // `total`); the source is the packet's linear bytes, disjoint from it.
-    unsafe { core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), at_addr(iv_addr), ivlen) };
+    if base.addr() & (BUF_ALIGN - 1) != 0 {
+        // Not what kmalloc promises for a power-of-two size: fail closed.
+        // SAFETY: from `pool.alloc(total)`, unused.
+        unsafe { pool.free(base, total) };
+        return ctx.complete(skb, -(b::ENOMEM as i32), true);
+    }
+    // SAFETY: all within the allocation: `head_len + sg_at + nfrags *
+    // size_of::<scatterlist>() == total` (checked above; `head_len +
+    // sg_at` is bounded by `AeadInfo`'s invariant).
+    let (iv, req, sg) = unsafe {
+        let iv = base.add(head_len);
+        (iv, iv.add(info.req_at).cast::<b::aead_request>(), iv.add(info.sg_at).cast::<b::scatterlist>())
+    };
+    // SAFETY: `iv..iv + ivlen` lies within the allocation (`req_at >=
+    // ivsize`); the source is the packet's linear bytes, disjoint from it.
+    // The usual sizes (8: GCM, CCM, ChaCha20-Poly1305; 16: CBC) as moves,
+    // not a call.
+    unsafe {
+        match ivlen {
+            8 => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), iv, 8),
+            16 => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), iv, 16),
+            n => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), iv, n),
+        }
+    };
 
-    // SAFETY: `base` holds `total` bytes, 8-aligned (kmalloc); the head
-    // fits at its start and every part below lies within it, aligned as
-    // computed above (`total` counts the worst-case padding).
-    let (head, iv, req, sg) = unsafe {
+    // SAFETY: `base` holds `total` bytes, BUF_ALIGN-aligned (checked);
+    // the head fits at its start (`head_len` is its size rounded up) and the
+    // parts after it are aligned as `AeadInfo` laid them out.
+    let head = unsafe {
         let head = base.cast::<OpHead<C>>();
         head.write(OpHead {
             skb: core::ptr::null_mut(),
@@ -375,7 +430,7 @@ pub unsafe fn decrypt_in_place<C: Completion>(
             pool,
             size: total,
         });
-        (head, at_addr(iv_addr), at_addr(req_addr).cast::<b::aead_request>(), at_addr(sg_addr).cast::<b::scatterlist>())
+        head
     };
 
     // SAFETY: `sg` has room for `nfrags` entries; the skb is ours, its data
@@ -420,6 +475,7 @@ pub unsafe fn decrypt_in_place<C: Completion>(
 /// # Safety
 ///
 /// `head` is an initialised request no one else uses, `skb` its packet.
+#[inline(always)]
 unsafe fn finish<C>(head: *mut OpHead<C>, skb: *mut b::sk_buff) -> (C, OwnedSkb, Option<DevRef>) {
     // SAFETY: caller's contract: each field is moved out once.
     let (ctx, dev, pool, size) = unsafe {

@@ -20,7 +20,7 @@
 use super::{
     bindings as b,
     rcu::ReadSide,
-    skb::OwnedSkb,
+    skb::{field, OwnedSkb},
     xfrm::Input,
 };
 use core::{
@@ -62,6 +62,30 @@ const fn ip_hlen(family: u16) -> u32 {
     }
 }
 
+/// What GRO knows of `skb`, read in place: the protocol the IP layer's
+/// `gro_receive` found (`NAPI_GRO_CB(skb)->proto`), whether the packet is
+/// addressed to this host (`skb->pkt_type == PACKET_HOST`), and the offset
+/// of that protocol's header from `data` (`skb_gro_offset()`).
+///
+/// # Safety
+///
+/// `skb` is a live packet inside GRO (its control block is GRO's).
+#[inline(always)]
+unsafe fn gro_facts(skb: *mut b::sk_buff) -> (u16, bool, i32) {
+    // PACKET_HOST is 0: the masked bitfield is 0 whichever end of its byte
+    // the compiler put it at.
+    const { assert!(b::PACKET_HOST == 0) };
+    // SAFETY: live skb (caller), whose `cb` (8-aligned) holds GRO's
+    // `napi_gro_cb`; offsets and types from shims.h / shims.c.
+    unsafe {
+        let cb = (*skb).cb.as_ptr();
+        let proto = field::<u16, _>(cb, b::IPSEC_RS_OFF_GRO_PROTO as usize);
+        let offset = field::<i32, _>(cb, b::IPSEC_RS_OFF_GRO_DATA_OFFSET as usize);
+        let pkt_type = field::<u8, _>(skb, b::IPSEC_RS_OFF_SKB_PKT_TYPE as usize) & b::IPSEC_RS_PKT_TYPE_MASK as u8;
+        (proto, pkt_type == 0, offset)
+    }
+}
+
 /// `ERR_PTR(-EINPROGRESS)`: what a `gro_receive` callback returns for a
 /// packet it took over.
 fn taken() -> *mut b::sk_buff {
@@ -90,10 +114,8 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
     unsafe {
         // The protocol's own packets only (not the UDP-encapsulated ones an
         // encapsulation socket's GRO passes to the same slot), sent to us.
-        if b::ipsec_rs_gro_proto(skb) != u16::from(T::PROTO)
-            || u32::from(b::ipsec_rs_skb_pkt_type(skb)) != b::PACKET_HOST
-            || b::ipsec_rs_gro_offset(skb) != ip_hlen(AF)
-        {
+        let (proto, to_host, offset) = gro_facts(skb);
+        if proto != u16::from(T::PROTO) || !to_host || offset != ip_hlen(AF) as i32 {
             b::ipsec_rs_gro_decline(skb, 0);
             return ptr::null_mut();
         }

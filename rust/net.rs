@@ -4,7 +4,14 @@
 //! registered with `register_pernet_subsys()`.
 
 use super::bindings as b;
-use core::{cell::UnsafeCell, ffi::c_int, marker::PhantomData, mem::size_of, ptr};
+use core::{
+    cell::UnsafeCell,
+    ffi::{c_int, c_void},
+    marker::PhantomData,
+    mem::size_of,
+    ptr,
+};
+use super::rcu::ReadSide;
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
 /// A network namespace, borrowed for as long as the kernel guarantees it lives
@@ -102,6 +109,28 @@ pub trait PernetState: Sized + Send + Sync + 'static {
         // `init_cb` initialised the slot before the namespace became visible;
         // it is dropped only in `exit_cb`, after which `net` is not handed out.
         unsafe { &*b::ipsec_rs_net_generic(net.as_ptr(), Self::id().get()).cast::<Self>() }
+    }
+
+    /// [`get`](Self::get) inside an RCU read-side section (the receive
+    /// path): `net_generic()` read in place, without its shim call and its
+    /// own `rcu_read_lock()`.
+    #[inline(always)]
+    fn get_rcu<'a>(net: &'a Net, _rs: &ReadSide<'_>) -> &'a Self {
+        let id = Self::id().get() as usize;
+        // SAFETY: `net` is live. `net->gen` is an RCU-protected pointer to
+        // the namespace's `struct net_generic`, read once (READ_ONCE, as
+        // `rcu_dereference()`) inside the read-side section `_rs` proves,
+        // which keeps the array it points to alive (a grown array replaces
+        // it and the old one is freed after a grace period); its `ptr[id]`
+        // (offsets and types from shims.h / shims.c) is our state's slot,
+        // which lives as long as `net` (see `get`).
+        unsafe {
+            let gen = ptr::read_volatile(
+                net.as_ptr().cast::<u8>().add(b::IPSEC_RS_OFF_NET_GEN as usize).cast::<*const *mut c_void>(),
+            );
+            let slot = gen.cast::<u8>().add(b::IPSEC_RS_OFF_NET_GENERIC_PTR as usize).cast::<*mut c_void>().add(id).read();
+            &*slot.cast::<Self>()
+        }
     }
 }
 

@@ -202,25 +202,23 @@ void ipsec_rs_spin_unlock_bh(spinlock_t *lock)
 	spin_unlock_bh(lock);
 }
 
-u32 ipsec_rs_skb_mark(const struct sk_buff *skb)
-{
-	return skb->mark;
-}
-
 void ipsec_rs_xfrm_state_put(struct xfrm_state *x)
 {
 	xfrm_state_put(x);
 }
 
-struct net *ipsec_rs_skb_net(const struct sk_buff *skb)
-{
-	return dev_net(skb->dev);
-}
-
-unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb)
-{
-	return skb_network_header(skb);
-}
+/* The fields Rust reads at the offsets of shims.h (IPSEC_RS_OFF_*): their
+ * types, as rust/skb.rs and rust/xfrm.rs read them. */
+static_assert(sizeof_field(struct sk_buff, dev) == sizeof(struct net_device *));
+static_assert(sizeof_field(struct sk_buff, network_header) == sizeof(u16));
+static_assert(sizeof_field(struct sk_buff, mark) == sizeof(u32));
+/* dev_net(): possible_net_t is the namespace pointer itself (CONFIG_NET_NS,
+ * which every kernel the module is for has). */
+static_assert(sizeof_field(struct net_device, nd_net) == sizeof(struct net *),
+	      "CONFIG_NET_NS is needed");
+/* net_generic(): the RCU-protected array pointer, and its slots. */
+static_assert(sizeof_field(struct net, gen) == sizeof(struct net_generic *));
+static_assert(sizeof_field(struct net_generic, ptr[0]) == sizeof(void *));
 
 unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb)
 {
@@ -594,17 +592,10 @@ void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *t
 	aead_request_set_ad(req, assoclen);
 }
 
-/* GRO (net/gro.h's inlines): the protocol the IP layer's gro_receive found,
- * and the offset of its header from skb->data. */
-u16 ipsec_rs_gro_proto(const struct sk_buff *skb)
-{
-	return NAPI_GRO_CB(skb)->proto;
-}
-
-unsigned int ipsec_rs_gro_offset(const struct sk_buff *skb)
-{
-	return skb_gro_offset(skb);
-}
+/* GRO's control block as rust/gro.rs reads it in place (shims.h). */
+static_assert(sizeof_field(struct napi_gro_cb, data_offset) == sizeof(int));
+static_assert(sizeof_field(struct napi_gro_cb, proto) == sizeof(u16));
+static_assert(sizeof(struct napi_gro_cb) <= sizeof_field(struct sk_buff, cb));
 
 /* skb->data moved to the protocol header (@offset bytes on, pulled into the
  * linear head), as the protocols' gro_receive callbacks do. */
@@ -624,11 +615,6 @@ void ipsec_rs_gro_decline(struct sk_buff *skb, unsigned int pushed)
 }
 
 /* skb->pkt_type (a bitfield). */
-u8 ipsec_rs_skb_pkt_type(const struct sk_buff *skb)
-{
-	return skb->pkt_type;
-}
-
 /* A module's name (module notifiers). */
 const char *ipsec_rs_module_name(const struct module *mod)
 {

@@ -14,6 +14,27 @@
 #include <net/ip.h>
 #include <linux/xfrm.h>
 #include <crypto/aead.h>
+#include <net/netns/generic.h>
+#include <net/gro.h>
+
+/* Where the fields the receive path reads for every packet lie, so that
+ * Rust reads them in place instead of calling a shim for each: bindgen
+ * evaluates these enumerators, so they follow each kernel's layout; their
+ * types are asserted in shims.c (`rust/skb.rs`, `rust/xfrm.rs` read them). */
+enum {
+	IPSEC_RS_OFF_SKB_DEV = offsetof(struct sk_buff, dev),
+	IPSEC_RS_OFF_SKB_NETWORK_HEADER = offsetof(struct sk_buff, network_header),
+	IPSEC_RS_OFF_SKB_MARK = offsetof(struct sk_buff, mark),
+	IPSEC_RS_OFF_DEV_NET = offsetof(struct net_device, nd_net),
+	IPSEC_RS_OFF_NET_GEN = offsetof(struct net, gen),
+	IPSEC_RS_OFF_NET_GENERIC_PTR = offsetof(struct net_generic, ptr),
+	/* The byte of skb->pkt_type (a bitfield; PKT_TYPE_MAX masks it). */
+	IPSEC_RS_OFF_SKB_PKT_TYPE = PKT_TYPE_OFFSET,
+	IPSEC_RS_PKT_TYPE_MASK = PKT_TYPE_MAX,
+	/* NAPI_GRO_CB(skb) is skb->cb: skb_gro_offset() and the protocol. */
+	IPSEC_RS_OFF_GRO_DATA_OFFSET = offsetof(struct napi_gro_cb, data_offset),
+	IPSEC_RS_OFF_GRO_PROTO = offsetof(struct napi_gro_cb, proto),
+};
 
 /* Constants bindgen cannot see through (function-like macros such as BIT()). */
 enum {
@@ -77,15 +98,11 @@ void ipsec_rs_spin_lock_init(spinlock_t *lock, const char *name,
 void ipsec_rs_spin_lock_bh(spinlock_t *lock);
 void ipsec_rs_spin_unlock_bh(spinlock_t *lock);
 
-u32 ipsec_rs_skb_mark(const struct sk_buff *skb);
 void ipsec_rs_xfrm_state_put(struct xfrm_state *x);
 
 struct module;
-u16 ipsec_rs_gro_proto(const struct sk_buff *skb);
-unsigned int ipsec_rs_gro_offset(const struct sk_buff *skb);
 bool ipsec_rs_gro_pull(struct sk_buff *skb, unsigned int offset);
 void ipsec_rs_gro_decline(struct sk_buff *skb, unsigned int pushed);
-u8 ipsec_rs_skb_pkt_type(const struct sk_buff *skb);
 const char *ipsec_rs_module_name(const struct module *mod);
 
 /* Receive path (ipsec_rs/esp_*.rs, decap.rs through rust/{skb,xfrm,aead}.rs). */
@@ -95,8 +112,6 @@ struct scatterlist;
 struct iphdr;
 struct ipv6hdr;
 
-struct net *ipsec_rs_skb_net(const struct sk_buff *skb);
-unsigned char *ipsec_rs_skb_network_header(const struct sk_buff *skb);
 unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb);
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
 void ipsec_rs_skb_csum_none(struct sk_buff *skb);

@@ -99,7 +99,7 @@ impl SkBuff {
         // SAFETY: `[network header, + n)` is now in the linear head, valid
         // while the exclusive borrow of `self` lasts (no other method can
         // pull or reallocate meanwhile: they all take `&mut self`).
-        Some(unsafe { core::slice::from_raw_parts(b::ipsec_rs_skb_network_header(p), n) })
+        Some(unsafe { core::slice::from_raw_parts(network_header_of(p), n) })
     }
 
     /// `skb->ignore_df`: the packet may be fragmented despite its DF bit.
@@ -163,7 +163,7 @@ impl SkBuff {
         // `iphdr` has alignment 4 like the network header in the linear data
         // (the stack aligns it, and `ip_send_check()` relies on the same).
         unsafe {
-            let iph = b::ipsec_rs_skb_network_header(skb).cast::<b::iphdr>();
+            let iph = network_header_of(skb).cast::<b::iphdr>();
             if (*iph).version() != 4 {
                 return Err(kernel::error::code::EINVAL);
             }
@@ -229,7 +229,9 @@ impl OwnedSkb {
     }
 
     /// Makes the first `len` bytes at `data` linear; false if the packet is
-    /// shorter or memory is short (GFP_ATOMIC).
+    /// shorter or memory is short (GFP_ATOMIC). Inlined: its fast path is
+    /// a compare.
+    #[inline(always)]
     pub fn may_pull(&mut self, len: usize) -> bool {
         // pskb_may_pull()'s own fast path, without the call.
         if len <= self.headlen() {
@@ -360,7 +362,7 @@ impl OwnedSkb {
         // SAFETY: live skb; network header and data both point into the
         // linear head, whose end is `data + headlen`.
         unsafe {
-            let nh = b::ipsec_rs_skb_network_header(p);
+            let nh = network_header_of(p);
             let end = data_of(p).add(self.headlen());
             let avail = end.offset_from(nh);
             if avail <= 0 {
@@ -376,7 +378,7 @@ impl OwnedSkb {
     pub fn network_to_data(&self) -> usize {
         let p = self.ptr.as_ptr();
         // SAFETY: live skb; both point into the linear head.
-        let d = unsafe { data_of(p).offset_from(b::ipsec_rs_skb_network_header(p)) };
+        let d = unsafe { data_of(p).offset_from(network_header_of(p)) };
         d.max(0) as usize
     }
 
@@ -397,7 +399,7 @@ impl OwnedSkb {
             if self.network_to_data() < hdr_len {
                 return false;
             }
-            let nh = b::ipsec_rs_skb_network_header(p);
+            let nh = network_header_of(p);
             let dst = data_of(p).sub(hdr_len);
             core::ptr::copy(nh, dst, hdr_len);
             b::ipsec_rs_skb_set_network_header(p, -off);
@@ -459,7 +461,7 @@ impl OwnedSkb {
         // SAFETY: the network header is the inner header, linear and private
         // (`become_inner`).
         unsafe {
-            let h = b::ipsec_rs_skb_network_header(p);
+            let h = network_header_of(p);
             if v6 {
                 b::ipsec_rs_ip6_ecn_set_ce(p, h.cast());
             } else {
@@ -473,7 +475,7 @@ impl OwnedSkb {
         let p = self.ptr.as_ptr();
         // SAFETY: as `inner_set_ce`.
         unsafe {
-            let h = b::ipsec_rs_skb_network_header(p);
+            let h = network_header_of(p);
             if v6 {
                 b::ipsec_rs_ipv6_copy_dscp(dscp.into(), h.cast());
             } else {
@@ -516,8 +518,13 @@ impl OwnedSkb {
     /// The packet's namespace (`dev_net(skb->dev)`), as a handle that does
     /// not borrow the packet.
     pub fn net_ref(&self) -> NetRef {
-        // SAFETY: a received skb has a live device.
-        NetRef(unsafe { b::ipsec_rs_skb_net(self.ptr.as_ptr()) })
+        // SAFETY: a received skb has a live device (`skb->dev`), whose
+        // namespace pointer (`dev_net()`: `nd_net`, a plain pointer with
+        // CONFIG_NET_NS, asserted in shims.c) is read in place.
+        NetRef(unsafe {
+            let dev = field::<*mut b::net_device, _>(self.ptr.as_ptr(), b::IPSEC_RS_OFF_SKB_DEV as usize);
+            field::<*mut b::net, _>(dev, b::IPSEC_RS_OFF_DEV_NET as usize)
+        })
     }
 
     /// Raw pointer, for the wrappers of this directory.
@@ -646,4 +653,31 @@ impl Drop for GroCells {
 pub(super) unsafe fn data_of(p: *mut b::sk_buff) -> *mut u8 {
     // SAFETY: caller's contract.
     unsafe { (*p).data }
+}
+
+/// The `T` at byte `off` of the object at `p`: a field whose offset the
+/// kernel's own layout gave (`IPSEC_RS_OFF_*` in shims.h: fields bindgen
+/// names differently in every kernel, inside anonymous unions), read in
+/// place instead of through a shim call.
+///
+/// # Safety
+///
+/// `p` points to a live object of the structure `off` was taken from, and
+/// the field there has type `T` (shims.c asserts the sizes).
+#[inline(always)]
+pub(super) unsafe fn field<T: Copy, S>(p: *const S, off: usize) -> T {
+    // SAFETY: caller's contract; the kernel aligns its fields naturally.
+    unsafe { p.cast::<u8>().add(off).cast::<T>().read() }
+}
+
+/// `skb_network_header(p)`.
+///
+/// # Safety
+///
+/// `p` is a live skb.
+#[inline(always)]
+pub(super) unsafe fn network_header_of(p: *mut b::sk_buff) -> *mut u8 {
+    // SAFETY: live skb (caller); `network_header` is a u16 offset from
+    // `head`, which `skb_network_header()` adds the same way.
+    unsafe { (*p).head.add(usize::from(field::<u16, _>(p, b::IPSEC_RS_OFF_SKB_NETWORK_HEADER as usize))) }
 }

@@ -142,8 +142,9 @@ pub fn state_exists(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8,
 impl SkBuff {
     /// The packet's firewall mark (`skb->mark`), which XFRM matches SAs with.
     pub fn mark(&self) -> u32 {
-        // SAFETY: the skb is live by the type invariant.
-        unsafe { b::ipsec_rs_skb_mark(self.as_ptr()) }
+        // SAFETY: the skb is live by the type invariant; `mark` is a u32
+        // (shims.c), read in place.
+        unsafe { super::skb::field::<u32, _>(self.as_ptr(), b::IPSEC_RS_OFF_SKB_MARK as usize) }
     }
 
     /// The index of the interface the packet was received on.

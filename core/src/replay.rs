@@ -282,12 +282,15 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
             return Err(ReplayError::SeqOverflow);
         }
         let top = head.top;
-        if seq <= top && top - seq >= u64::from(self.window) {
-            return Err(ReplayError::TooOld);
-        }
         let (block, top_block) = (seq / u64::from(BLOCK_BITS), top / u64::from(BLOCK_BITS));
-        if block > top_block {
-            return Ok(None);
+        if seq > top {
+            // Above everything seen (in order, the common case): never
+            // seen, no bit to read (`update` sets none above `top`, and
+            // `advance` clears the blocks it enters).
+            return Ok(if block > top_block { None } else { Some(head.top_slot) });
+        }
+        if top - seq >= u64::from(self.window) {
+            return Err(ReplayError::TooOld);
         }
         // Within the window: fewer blocks behind `top`'s than the ring has (the window spans
         // at most `ceil(window / 64)` blocks below and including `top`'s), so one wrap at most.
