@@ -212,6 +212,8 @@ PERF_VM := IPSEC_RS_VM_MEM=1024 IPSEC_RS_VM_SMP=2 selftests/run_vm.sh --kernel $
 # host's clock.
 DECAP_CLOCK ?= --icount 1
 DECAP_ARGS ?= 20000,3
+# The same over IPv6 (outer and inner; esp6_offload in the gro runs).
+DECAP6_ARGS ?= 20000,3,v6
 # bench_scale.sh (1, 100 and 10,000 SAs; instruction clock) and
 # bench_flood.sh (a valid SA under an invalid-SPI flood: two vCPUs, the
 # host's clock, so alone on the host).
@@ -222,6 +224,7 @@ bench: bench-build
 	cd core && cargo bench
 	$(PERF_VM) bench.sh
 	$(PERF_VM) $(DECAP_CLOCK) 'bench_decap.sh:$(DECAP_ARGS) timeout=3000'
+	$(PERF_VM) $(DECAP_CLOCK) 'bench_decap.sh:$(DECAP6_ARGS) timeout=3000'
 	$(PERF_VM) --icount 1 'bench_scale.sh:$(SCALE_ARGS) timeout=3000'
 	$(PERF_VM) 'bench_flood.sh:$(FLOOD_ARGS) smp=2 timeout=1800'
 	$(PERF_VM) 'lifetime_smp.sh:$(LIFETIME_ARGS) smp=2 timeout=1200'
@@ -244,10 +247,13 @@ bench-vm: bench-build
 
 # Kernel instructions per received packet, per symbol, plain XFRM against
 # the module (a QEMU plugin counts them; Documentation/testing.rst).
+# PROFILE_MODES="xfrm-gro module-gro" for a device doing GRO,
+# PROFILE_FAMILY=6 for IPv6.
 PROFILE_N ?= 20000
 PROFILE_SIZE ?= 64
+PROFILE_FAMILY ?= 4
 insn-profile: bench-build
-	scripts/insn-profile-run $(PERF_KDIR) $(PERF_BUILD)/ipsec_rs.ko $(PROFILE_N) $(PROFILE_SIZE)
+	PROFILE_FAMILY=$(PROFILE_FAMILY) scripts/insn-profile-run $(PERF_KDIR) $(PERF_BUILD)/ipsec_rs.ko $(PROFILE_N) $(PROFILE_SIZE)
 
 # The module's source as DKMS wants it: $(DKMS_SRC)/ipsec_rs-<version>/ with
 # dkms.conf (the files git tracks, no build products); then

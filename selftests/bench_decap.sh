@@ -11,7 +11,10 @@
 #       (default 5). WORDs: "profile" or "profile=SIZE": afterwards, ten
 #       more xfrm and ten module runs at SIZE bytes (default 64) under
 #       `perf record -a -e cpu-clock`, and the top symbols of each;
-#       "no-esn", "no-gro": without the ESN or the GRO runs below.
+#       "no-esn", "no-gro": without the ESN or the GRO runs below; "v6":
+#       IPv6 outside and inside (2001:db8::1 -> ::2, the UDP sink an IPv6
+#       socket, esp6_offload for the xfrm-gro runs; 1360 bytes instead of
+#       1400, which would not fit the link) instead of IPv4.
 #
 # The traffic is made once, before any measurement: for 64-, 512- and
 # 1400-byte inner UDP payloads, N valid tunnel-mode rfc4106(gcm(aes)) ESP
@@ -37,9 +40,9 @@
 #   floor-gro, xfrm-gro, module-gro   GRO on b's veth (ethtool -K vb gro
 #           on: veth then receives through NAPI and GRO, as a NIC does);
 #           xfrm-gro: the kernel's ESP offload module loaded (esp4_offload,
-#           =m in distribution kernels), which takes ESP in GRO
-#           (esp4_gro_receive) and decapsulates it there, and ipsec_rs not
-#           loaded; module-gro: esp4_offload not loaded, ipsec_rs loaded
+#           esp6_offload with v6; =m in distribution kernels), which takes
+#           ESP in GRO (esp4_gro_receive) and decapsulates it there, and
+#           ipsec_rs not loaded; module-gro: it not loaded, ipsec_rs loaded
 #           with rx_gro=1, taking ESP inside GRO itself (every packet must
 #           be counted in esp_gro). (With esp4_offload loaded and rx_gro=0,
 #           XFRM takes every packet of a known SA in GRO, before ipsec_rs's
@@ -65,20 +68,25 @@ trap 'rm -f /tmp/bench_decap_*; topo_cleanup' EXIT
 N=${1:-40000}
 REPS=${2:-5}
 [ $# -ge 2 ] && shift 2 || set --
-PROFILE= ESN=1 GRO=1
+PROFILE= ESN=1 GRO=1 FAMILY=4
 for w; do
 	case $w in
 	profile | profile=*) PROFILE=$w ;;
 	no-esn) ESN= ;;
 	no-gro) GRO= ;;
-	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro)" ;;
+	v6) FAMILY=6 ;;
+	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro, v6)" ;;
 	esac
 done
+decap_family $FAMILY
 SIZES="64 512 1400"
-ESP_OFFLOAD=${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv4/esp4_offload.ko
+# Over IPv6 the largest is 1360: a 1400-byte payload in IPv6 in ESP in IPv6
+# is some 1,520 bytes, more than the link's 1,500 (1360 fills it).
+[ $FAMILY = 4 ] || SIZES="64 512 1360"
+ESP_OFFLOAD=${IPSEC_RS_KBUILD:-/nonexistent}/$DECAP_OFFLOAD_KO
 if [ -n "$GRO" ]; then
 	command -v ethtool >/dev/null || die "the gro runs need ethtool (make setup installs it; no-gro leaves them out)"
-	[ -f "$ESP_OFFLOAD" ] || die "the gro runs need the kernel's esp4_offload.ko ($ESP_OFFLOAD: CONFIG_INET_ESP_OFFLOAD=m, the perf kernel has it; no-gro leaves them out)"
+	[ -f "$ESP_OFFLOAD" ] || die "the gro runs need the kernel's $DECAP_OFFLOAD.ko ($ESP_OFFLOAD: CONFIG_INET${DECAP_V6:+6}_ESP_OFFLOAD=m, the perf kernel has it; no-gro leaves them out)"
 fi
 RES=/tmp/bench_decap_results	# lines: SIZE MODE NS REPETITION
 
@@ -96,7 +104,7 @@ done
 
 # XFRM's highest sequence number received (the low half with ESN).
 xfrm_seq() {
-	ip -n b -s xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI |
+	ip -n b -s xfrm state get src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
 # napi_pkts: the packets b's veth received through NAPI (all its queues).
@@ -137,7 +145,7 @@ run() {
 	OUT=$(decap_blast -w "$_f")
 	[ "$_napi" = - ] || _napi=$(napi_since $_napi)
 	_seq=$(xfrm_seq)
-	_pk=$(xfrm_packets b $DECAP_SPI 192.0.2.1 192.0.2.2)
+	_pk=$(xfrm_packets b $DECAP_SPI $DECAP_SRC $DECAP_DST)
 	_dec=- _tg=-
 	if [ -n "$LOADED" ]; then
 		_before=$(cnt decap_ok) _gbefore=$(cnt esp_gro)
@@ -179,13 +187,13 @@ loaded() {
 	unload_module || not_ok "rmmod after the $size B runs of repetition $rep"
 	LOADED=
 }
-# offloaded MODE: esp4_offload loaded for one run, then unloaded (the SA,
+# offloaded MODE: $DECAP_OFFLOAD loaded for one run, then unloaded (the SA,
 # which holds a reference on it, deleted first).
 offloaded() {
-	insmod "$ESP_OFFLOAD" || { not_ok "insmod esp4_offload"; return; }
+	insmod "$ESP_OFFLOAD" || { not_ok "insmod $DECAP_OFFLOAD"; return; }
 	run "$1" "$size"
 	decap_del_sa
-	rmmod_retry esp4_offload || not_ok "rmmod esp4_offload after the $size B $1 run"
+	rmmod_retry $DECAP_OFFLOAD || not_ok "rmmod $DECAP_OFFLOAD after the $size B $1 run"
 }
 # loaded_gro ORDER...: as loaded, the module taking ESP inside GRO.
 loaded_gro() { LOAD_ARGS=rx_gro=1; loaded "$@"; LOAD_ARGS=; }
@@ -228,24 +236,24 @@ if [ -n "$GRO" ]; then
 	LOADED=1
 	snap b
 	rx on
-	check "gro-bypass: no warning while esp4_offload was never loaded with the receive path on" \
+	check "gro-bypass: no warning while $DECAP_OFFLOAD was never loaded with the receive path on" \
 		sh -c "! dmesg | grep -q 'ipsec_rs: esp._offload .*loaded'"
 	rx off
 	if insmod "$ESP_OFFLOAD"; then
 		dmesg -c >/dev/null
 		rx on
-		check "gro-bypass: switching the receive path on warns that esp4_offload takes ESP first" \
-			sh -c "dmesg | grep -q 'ipsec_rs: esp4_offload is loaded: on devices with GRO on, XFRM decapsulates ESP of known SAs inside GRO'"
+		check "gro-bypass: switching the receive path on warns that $DECAP_OFFLOAD takes ESP first" \
+			sh -c "dmesg | grep -q 'ipsec_rs: $DECAP_OFFLOAD is loaded: on devices with GRO on, XFRM decapsulates ESP of known SAs inside GRO'"
 		run gro-bypass $size
 		check_eq "gro-bypass: the per-SA view says the module never saw the SA" \
 			"$(ip netns exec b "$IPSEC_RS_TOOL" show sas --json | python3 -c 'import json, sys
-print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' and s["daddr"] == "192.0.2.2"])')" \
+print([s["handler"] for s in json.load(sys.stdin) if s["spi"] == '$DECAP_SPI' and s["daddr"] == "'$DECAP_DST'"])')" \
 			"['not-seen']"
 		decap_del_sa
 		unload_module || not_ok "rmmod after the gro-bypass run"
-		rmmod_retry esp4_offload || not_ok "rmmod esp4_offload after the gro-bypass run"
+		rmmod_retry $DECAP_OFFLOAD || not_ok "rmmod $DECAP_OFFLOAD after the gro-bypass run"
 	else
-		not_ok "insmod esp4_offload for the gro-bypass run"
+		not_ok "insmod $DECAP_OFFLOAD for the gro-bypass run"
 		unload_module || not_ok "rmmod after the gro-bypass run"
 	fi
 	LOADED=
@@ -295,7 +303,7 @@ verdict() {
 	diag "$1 B: $2/$3 (rx, per repetition) median $6 [min $7, max $8]:$(echo "$_p" | cut -d' ' -f4-)$_v"
 }
 diag ""
-diag "inbound decapsulation, rfc4106(gcm(aes)) tunnel mode, $N packets per run, median of $REPS"
+diag "inbound decapsulation, IPv$FAMILY, rfc4106(gcm(aes)) tunnel mode, $N packets per run, median of $REPS"
 diag "(pps, Mbit/s: over the whole run, sender included; rx pps: N / (run - its floor run);"
 diag " last column: the module's rx pps over the mode's, module-esn's for plain-esn, module-gro's for xfrm-gro)"
 diag "size  mode            pps  Mbit/s     rx pps  module/mode"

@@ -8,9 +8,10 @@
 # bench_decap.sh's runs of those names), for scripts/insn-profile-run (make insn-profile), which boots this
 # under QEMU's tbcount plugin (selftests/tools/tbcount.c) and attributes
 # every executed kernel instruction to its symbol with the kallsyms saved
-# here.
+# here. FAMILY 6: IPv6 outside and inside (esp6_offload for xfrm-gro), as
+# bench_decap.sh's v6.
 #
-#   insn_profile.sh MODE [N [SIZE]]
+#   insn_profile.sh MODE [N [SIZE [FAMILY]]]
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip python3
@@ -20,6 +21,7 @@ require_tool
 MODE=${1:?mode}
 N=${2:-20000}
 SIZE=${3:-64}
+decap_family "${4:-4}"
 trap 'rm -f /tmp/insn_profile.bin; topo_cleanup' EXIT
 
 ktap_plan
@@ -34,7 +36,7 @@ esac
 case $MODE in
 module) check "insmod" load_module ;;
 module-gro) check "insmod rx_gro=1" load_module rx_gro=1 ;;
-xfrm-gro) check "insmod esp4_offload" insmod "${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv4/esp4_offload.ko" ;;
+xfrm-gro) check "insmod $DECAP_OFFLOAD" insmod "${IPSEC_RS_KBUILD:-/nonexistent}/$DECAP_OFFLOAD_KO" ;;
 esac
 case $MODE in module*) ip netns exec b "$IPSEC_RS_TOOL" set global --rx on >/dev/null ;; esac
 # The window starts empty for the measured run.

@@ -4,9 +4,26 @@
 # bench_decap.sh and insn_profile.sh, so that both measure the same thing):
 # two routers, one tunnel-mode rfc4106(gcm(aes)) SA pair, and pre-built ESP
 # packets a -> b that selftests/tools/esp_blast sends as fast as it can.
+# IPv4 outside and inside, or IPv6 after `decap_family 6`.
 
 DECAP_SPI=0x1000
 DECAP_BLAST=$IPSEC_RS_REPO/selftests/tools/esp_blast
+DECAP_SRC=192.0.2.1 DECAP_DST=192.0.2.2 DECAP_V6=
+# The kernel's ESP GRO module of the family (=m in distribution kernels).
+DECAP_OFFLOAD=esp4_offload DECAP_OFFLOAD_KO=net/ipv4/esp4_offload.ko
+
+# decap_family 4|6: the family of the SA and of the packets, outer and
+# inner (before decap_setup).
+decap_family() {
+	case $1 in
+	4) ;;
+	6)
+		DECAP_SRC=2001:db8::1 DECAP_DST=2001:db8::2 DECAP_V6=1
+		DECAP_OFFLOAD=esp6_offload DECAP_OFFLOAD_KO=net/ipv6/esp6_offload.ko
+		;;
+	*) die "decap_family: 4 or 6, not '$1'" ;;
+	esac
+}
 
 # decap_require: a SKIP, saying why, unless esp_blast, python3's
 # cryptography (esp_craft.py) and the module are there.
@@ -19,7 +36,7 @@ decap_require() {
 # decap_setup: the namespaces and the SAs; sets DECAP_MAC_B.
 decap_setup() {
 	topo_two_routers
-	xfrm_tunnel_gcm 192.0.2.1 192.0.2.2 $DECAP_SPI || die "cannot install SAs"
+	xfrm_tunnel_gcm $DECAP_SRC $DECAP_DST $DECAP_SPI || die "cannot install SAs"
 	DECAP_MAC_B=$(ip -n b -o link show vb | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 }
 
@@ -28,7 +45,7 @@ decap_setup() {
 # "esn": for an ESN SA (the high half, 0, in the ICV).
 decap_make() {
 	ip netns exec a python3 "$IPSEC_RS_REPO/selftests/lib/esp_craft.py" --dev va \
-		--dst-mac "$DECAP_MAC_B" --src 192.0.2.1 --dst 192.0.2.2 --spi $DECAP_SPI \
+		--dst-mac "$DECAP_MAC_B" --src $DECAP_SRC --dst $DECAP_DST --spi $DECAP_SPI \
 		--key "$KEY_AB" --seq "1-$1" --size "$2" --inner-dport 7777 --out "$3" \
 		${4:+--esn-hi 0}
 }
@@ -44,13 +61,13 @@ decap_new_sa() {
 	else
 		set -- replay-window 32
 	fi
-	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI mode tunnel \
+	ip -n b xfrm state add src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI mode tunnel \
 		"$@" aead 'rfc4106(gcm(aes))' "$KEY_AB" 128
 }
 
 # decap_del_sa: b's inbound SA deleted (if there is one).
 decap_del_sa() {
-	ip -n b xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI 2>/dev/null
+	ip -n b xfrm state delete src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI 2>/dev/null
 	true
 }
 
@@ -59,7 +76,7 @@ decap_del_sa() {
 # foreign MAC (b drops them at IP input). With CPU, esp_blast runs pinned
 # to it (veth: b then receives on that CPU).
 decap_blast() {
-	ip netns exec b ${3:+taskset -c "$3"} "$DECAP_BLAST" -p 7777 -s /run/netns/a "$1" va "$2"
+	ip netns exec b ${3:+taskset -c "$3"} "$DECAP_BLAST" -p 7777 ${DECAP_V6:+-6} -s /run/netns/a "$1" va "$2"
 }
 
 # The benchmarks' shared pieces (bench_decap.sh, bench_scale.sh,

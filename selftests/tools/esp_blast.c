@@ -6,7 +6,7 @@
  * frames come from selftests/lib/esp_craft.py --out: a 2-byte big-endian
  * length, then the frame).
  *
- *   esp_blast [-s NETNS_FILE] [-p PORT] [-w] [-o] DEV FRAMES
+ *   esp_blast [-s NETNS_FILE] [-p PORT] [-6] [-w] [-o] DEV FRAMES
  *
  * Started in the receiver's network namespace:
  *   -p PORT  binds a UDP socket to PORT there with a socket filter that drops
@@ -14,6 +14,8 @@
  *            check, checksum) and are dropped at the socket, where the
  *            kernel counts them (Udp InErrors in /proc/net/snmp) without
  *            queueing, waking anyone or sending an ICMP error;
+ *   -6       the UDP socket is IPv6 (IPV6_V6ONLY), for IPv6 inner packets:
+ *            counted in Udp6InErrors (/proc/net/snmp6);
  *   -s FILE  then switches to the sender's namespace (e.g. /run/netns/a)
  *            where DEV is;
  *   -w       after sending, waits until the receiver's Udp InErrors rose
@@ -26,7 +28,7 @@
  *
  * Prints one line of key=value: frames, sent, send_ns (first send to last),
  * done_ns (first send to the last packet counted, with -w), counted (the
- * InErrors rise), csum_errors (the InCsumErrors rise), rcv_drops (softnet
+ * InErrors rise, Udp6InErrors with -6), csum_errors (the InCsumErrors rise), rcv_drops (softnet
  * backlog drops, /proc/net/softnet_stat). Exit 0 if every frame was sent
  * (and, with -w, counted), 1 otherwise, 2 on usage errors.
  */
@@ -92,6 +94,38 @@ static int udp_errors(int fd, unsigned long long *in_errors, unsigned long long 
 	return found == 3 ? 0 : -1;
 }
 
+/* The same from an open /proc/net/snmp6 (one "Name value" a line):
+ * Udp6InErrors and Udp6InCsumErrors. */
+static int udp6_errors(int fd, unsigned long long *in_errors, unsigned long long *csum_errors)
+{
+	char buf[16384], *line, *sl, name[64];
+	ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
+	unsigned long long v;
+	int found = 0;
+
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	for (line = strtok_r(buf, "\n", &sl); line; line = strtok_r(NULL, "\n", &sl)) {
+		if (sscanf(line, "%63s %llu", name, &v) != 2)
+			continue;
+		if (!strcmp(name, "Udp6InErrors")) {
+			*in_errors = v;
+			found |= 1;
+		} else if (!strcmp(name, "Udp6InCsumErrors")) {
+			*csum_errors = v;
+			found |= 2;
+		}
+	}
+	return found == 3 ? 0 : -1;
+}
+
+/* Udp InErrors and InCsumErrors of the family the sink uses. */
+static int sink_errors(int fd, int v6, unsigned long long *in_errors, unsigned long long *csum_errors)
+{
+	return v6 ? udp6_errors(fd, in_errors, csum_errors) : udp_errors(fd, in_errors, csum_errors);
+}
+
 /* Sum of the "dropped" column (the 2nd) of /proc/net/softnet_stat. */
 static unsigned long long softnet_drops(void)
 {
@@ -111,7 +145,7 @@ static unsigned long long softnet_drops(void)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-s NETNS_FILE] [-p PORT] [-w] [-o] DEV FRAMES\n", argv0);
+	fprintf(stderr, "usage: %s [-s NETNS_FILE] [-p PORT] [-6] [-w] [-o] DEV FRAMES\n", argv0);
 	exit(2);
 }
 
@@ -126,13 +160,14 @@ int main(int argc, char **argv)
 	uint8_t *buf, **frame;
 	uint16_t *flen;
 	uint64_t t0, t_sent, t_done;
-	int opt, port = 0, wait_rx = 0, otherhost = 0, snmp = -1, fd, one = 1;
+	int opt, port = 0, v6 = 0, wait_rx = 0, otherhost = 0, snmp = -1, fd, one = 1;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "s:p:wo")) != -1) {
+	while ((opt = getopt(argc, argv, "s:p:6wo")) != -1) {
 		switch (opt) {
 		case 's': netns = optarg; break;
 		case 'p': port = atoi(optarg); break;
+		case '6': v6 = 1; break;
 		case 'w': wait_rx = 1; break;
 		case 'o': otherhost = 1; break;
 		default: usage(argv[0]);
@@ -196,17 +231,20 @@ int main(int argc, char **argv)
 		struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
 		struct sock_fprog prog = { .len = 1, .filter = &drop };
 		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+		int u = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
 
 		if (u < 0 || setsockopt(u, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
-		    bind(u, (struct sockaddr *)&sin, sizeof(sin))) {
+		    (v6 && setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+		    (v6 ? bind(u, (struct sockaddr *)&sin6, sizeof(sin6)) :
+			  bind(u, (struct sockaddr *)&sin, sizeof(sin)))) {
 			perror("esp_blast: UDP sink");
 			return 2;
 		}
 		/* Kept open (and the socket alive) until we exit. */
-		snmp = open("/proc/self/net/snmp", O_RDONLY);
-		if (snmp < 0 || udp_errors(snmp, &err0, &csum0)) {
-			fprintf(stderr, "esp_blast: cannot read Udp InErrors from /proc/net/snmp\n");
+		snmp = open(v6 ? "/proc/self/net/snmp6" : "/proc/self/net/snmp", O_RDONLY);
+		if (snmp < 0 || sink_errors(snmp, v6, &err0, &csum0)) {
+			fprintf(stderr, "esp_blast: cannot read the UDP InErrors counter from /proc/net/snmp%s\n", v6 ? "6" : "");
 			return 2;
 		}
 	}
@@ -257,7 +295,7 @@ int main(int argc, char **argv)
 		unsigned long long prev = 0;
 
 		for (;;) {
-			if (udp_errors(snmp, &err1, &csum1))
+			if (sink_errors(snmp, v6, &err1, &csum1))
 				break;
 			t_done = now_ns();
 			if (!wait_rx || err1 - err0 >= nframes)
