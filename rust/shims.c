@@ -614,7 +614,6 @@ void ipsec_rs_gro_decline(struct sk_buff *skb, unsigned int pushed)
 	NAPI_GRO_CB(skb)->flush = 1;
 }
 
-/* skb->pkt_type (a bitfield). */
 /* A module's name (module notifiers). */
 const char *ipsec_rs_module_name(const struct module *mod)
 {

@@ -83,10 +83,9 @@ SIZES="64 512 1400"
 # Over IPv6 the largest is 1360: a 1400-byte payload in IPv6 in ESP in IPv6
 # is some 1,520 bytes, more than the link's 1,500 (1360 fills it).
 [ $FAMILY = 4 ] || SIZES="64 512 1360"
-ESP_OFFLOAD=${IPSEC_RS_KBUILD:-/nonexistent}/$DECAP_OFFLOAD_KO
 if [ -n "$GRO" ]; then
 	command -v ethtool >/dev/null || die "the gro runs need ethtool (make setup installs it; no-gro leaves them out)"
-	[ -f "$ESP_OFFLOAD" ] || die "the gro runs need the kernel's $DECAP_OFFLOAD.ko ($ESP_OFFLOAD: CONFIG_INET${DECAP_V6:+6}_ESP_OFFLOAD=m, the perf kernel has it; no-gro leaves them out)"
+	[ -f "$DECAP_OFFLOAD_KO" ] || die "the gro runs need the kernel's $DECAP_OFFLOAD.ko ($DECAP_OFFLOAD_KO: CONFIG_INET${DECAP_V6:+6}_ESP_OFFLOAD=m, the perf kernel has it; no-gro leaves them out)"
 fi
 RES=/tmp/bench_decap_results	# lines: SIZE MODE NS REPETITION
 
@@ -190,7 +189,7 @@ loaded() {
 # offloaded MODE: $DECAP_OFFLOAD loaded for one run, then unloaded (the SA,
 # which holds a reference on it, deleted first).
 offloaded() {
-	insmod "$ESP_OFFLOAD" || { not_ok "insmod $DECAP_OFFLOAD"; return; }
+	insmod "$DECAP_OFFLOAD_KO" || { not_ok "insmod $DECAP_OFFLOAD"; return; }
 	run "$1" "$size"
 	decap_del_sa
 	rmmod_retry $DECAP_OFFLOAD || not_ok "rmmod $DECAP_OFFLOAD after the $size B $1 run"
@@ -239,7 +238,7 @@ if [ -n "$GRO" ]; then
 	check "gro-bypass: no warning while $DECAP_OFFLOAD was never loaded with the receive path on" \
 		sh -c "! dmesg | grep -q 'ipsec_rs: esp._offload .*loaded'"
 	rx off
-	if insmod "$ESP_OFFLOAD"; then
+	if insmod "$DECAP_OFFLOAD_KO"; then
 		dmesg -c >/dev/null
 		rx on
 		check "gro-bypass: switching the receive path on warns that $DECAP_OFFLOAD takes ESP first" \

@@ -26,7 +26,6 @@ trap 'kill $FLOOD_PID $RCV_PID 2>/dev/null; topo_cleanup' EXIT
 # offload_load 4|6: the kernel's esp4_offload / esp6_offload, from the
 # kernel's build tree (our kernels) or the guest's modules (a distribution
 # kernel: modprobe).
-offload_ko() { echo "${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv$1/esp$1_offload.ko"; }
 offload_load() {
 	if [ -f "$(offload_ko "$1")" ]; then insmod "$(offload_ko "$1")"; else modprobe "esp$1_offload"; fi
 }

@@ -36,7 +36,7 @@ esac
 case $MODE in
 module) check "insmod" load_module ;;
 module-gro) check "insmod rx_gro=1" load_module rx_gro=1 ;;
-xfrm-gro) check "insmod $DECAP_OFFLOAD" insmod "${IPSEC_RS_KBUILD:-/nonexistent}/$DECAP_OFFLOAD_KO" ;;
+xfrm-gro) check "insmod $DECAP_OFFLOAD" insmod "$DECAP_OFFLOAD_KO" ;;
 esac
 case $MODE in module*) ip netns exec b "$IPSEC_RS_TOOL" set global --rx on >/dev/null ;; esac
 # The window starts empty for the measured run.

@@ -334,10 +334,13 @@ run_one() {
 	# says "boot leaks cleared" right after), not after a test whose
 	# verdict would be thrown away: that was minutes of a CI run each time.
 	allpat=$(IFS='|'; echo "${FAULTS[*]}")
+	# boot_reported: the boot log (written by the guest before its test)
+	# has a kernel report.
+	boot_reported() { grep -Eqs "$allpat" "$d/dmesg-boot.txt"; }
 	(
 		while kill -0 $gpid 2>/dev/null; do
 			if grep -qs "boot leaks cleared" "$d/console.log"; then
-				grep -Eqs "$allpat" "$d/dmesg-boot.txt" && kill $gpid 2>/dev/null
+				boot_reported && kill $gpid 2>/dev/null
 				exit 0
 			fi
 			sleep 1
@@ -349,7 +352,7 @@ run_one() {
 	kill $wpid 2>/dev/null
 	wait $wpid 2>/dev/null
 	rm -f "$d/guest.pid"
-	if [ -f "$d/dmesg-boot.txt" ] && grep -Eq "$allpat" "$d/dmesg-boot.txt"; then
+	if boot_reported; then
 		{
 			say "# $label: kernel report during boot, before the test (attempt $attempt):"
 			grep -E -m3 "$allpat" "$d/dmesg-boot.txt" | sed 's/^/#   /'

@@ -9,8 +9,9 @@
 DECAP_SPI=0x1000
 DECAP_BLAST=$IPSEC_RS_REPO/selftests/tools/esp_blast
 DECAP_SRC=192.0.2.1 DECAP_DST=192.0.2.2 DECAP_V6=
-# The kernel's ESP GRO module of the family (=m in distribution kernels).
-DECAP_OFFLOAD=esp4_offload DECAP_OFFLOAD_KO=net/ipv4/esp4_offload.ko
+# The kernel's ESP GRO module of the family (=m in distribution kernels),
+# and its file (lib.sh's offload_ko).
+DECAP_OFFLOAD=esp4_offload DECAP_OFFLOAD_KO=$(offload_ko 4)
 
 # decap_family 4|6: the family of the SA and of the packets, outer and
 # inner (before decap_setup).
@@ -19,7 +20,7 @@ decap_family() {
 	4) ;;
 	6)
 		DECAP_SRC=2001:db8::1 DECAP_DST=2001:db8::2 DECAP_V6=1
-		DECAP_OFFLOAD=esp6_offload DECAP_OFFLOAD_KO=net/ipv6/esp6_offload.ko
+		DECAP_OFFLOAD=esp6_offload DECAP_OFFLOAD_KO=$(offload_ko 6)
 		;;
 	*) die "decap_family: 4 or 6, not '$1'" ;;
 	esac

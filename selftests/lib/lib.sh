@@ -117,6 +117,9 @@ veth_gro() {
 	if [ "$1" = on ]; then _tso=off; else _tso=on; fi
 	ip netns exec a ethtool -K va tso $_tso
 }
+# offload_ko 4|6: the kernel's esp4_offload / esp6_offload module file in
+# its build tree (IPSEC_RS_KBUILD, from the runner).
+offload_ko() { echo "${IPSEC_RS_KBUILD:-/nonexistent}/net/ipv$1/esp$1_offload.ko"; }
 # rmmod_retry MODULE: rmmod, retried for 5 s (a deleted SA's last
 # reference, which may pin esp4_offload, goes in XFRM's deferred state
 # destruction).
