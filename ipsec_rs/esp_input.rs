@@ -64,7 +64,7 @@ use crate::{
         aead::Completion,
         bindings as b,
         net::PernetState,
-        rcu::ReadSide,
+        rcu::{RcuArc, ReadSide},
         skb::OwnedSkb,
         gro::GroReceive,
         xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
@@ -76,7 +76,7 @@ use crate::{
     settings::{SaKey, Snapshot},
 };
 use core::sync::atomic::Ordering;
-use kernel::{prelude::*, sync::Arc};
+use kernel::prelude::*;
 
 /// Our place on XFRM's ESP handler chain: after vti (100), which claims
 /// the packets of its tunnels; before XFRM interfaces (10) and esp4/esp6 (0).
@@ -387,7 +387,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
 
 /// Makes the entry of an SA seen for the first time, if we decapsulate
 /// for it; otherwise the counters to bump (the packet goes to XFRM).
-fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_type: i32) -> Result<Arc<SaCtx>, &'static [u16]> {
+fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_type: i32) -> Result<RcuArc<SaCtx>, &'static [u16]> {
     let p = x.props();
     // Arriving the SA's own way (family, encapsulation), and an SA we take.
     if p.family != family || i32::from(p.encap_type) != encap_type || takes(x, &p).is_err() {
@@ -497,7 +497,7 @@ fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
 /// moved into the request and out again.
 struct RxOp {
     /// The SA's entry (which holds a reference on the SA).
-    ctx: Arc<SaCtx>,
+    ctx: RcuArc<SaCtx>,
     /// The full sequence number (its low 32 bits are the wire's).
     seq: u64,
     /// The outer TOS / traffic class.

@@ -34,7 +34,7 @@ use crate::{
         aead::AeadInfo,
         net::Net,
         percpu::PerCpuWords,
-        rcu::{self, RcuGuard, RcuHead, RcuRelease, ReadSide},
+        rcu::{RcuArc, RcuGuard, ReadSide},
         sync::BhSpinLock,
         xfrm::{Mode, StateGuard, StateRef},
     },
@@ -44,10 +44,7 @@ use core::{
     ptr,
     sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
-use kernel::{
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
+use kernel::prelude::*;
 
 /// Buckets of the table (a power of two).
 const BUCKETS: usize = 1024;
@@ -115,22 +112,11 @@ pub(crate) struct SaCtx {
     /// The next entry of the bucket (RCU list; written under the table's
     /// lock, and never again once this entry is unlinked).
     next: AtomicPtr<SaCtx>,
-    /// Queues the table's reference for release once unlinked.
-    rcu: RcuHead,
-}
-
-// SAFETY: `rcu` is a field of `SaCtx`, used only for that release.
-unsafe impl RcuRelease for SaCtx {
-    const HEAD_OFFSET: usize = core::mem::offset_of!(SaCtx, rcu);
-    fn rcu_head(&self) -> &RcuHead {
-        &self.rcu
-    }
 }
 
 // SAFETY: `window` is atomics (its updates, which must not run
 // concurrently, are made only through `replay_update()`, which requires the
-// SA's lock); `rcu` is touched only by the release once unlinked;
-// everything else is atomic or immutable.
+// SA's lock); everything else is atomic or immutable.
 unsafe impl Sync for SaCtx {}
 // SAFETY: as above; the state reference may be dropped on any CPU.
 unsafe impl Send for SaCtx {}
@@ -249,7 +235,7 @@ struct Writer {
 #[pin_data(PinnedDrop)]
 pub(crate) struct SaTable {
     /// Bucket heads of RCU lists of entries, each linked entry standing for
-    /// one reference (`Arc::into_raw`) the table holds.
+    /// one reference (`RcuArc::into_raw`) the table holds.
     heads: KVec<AtomicPtr<SaCtx>>,
     /// Serialises every change of the lists and of the bookkeeping.
     #[pin]
@@ -343,7 +329,7 @@ impl SaTable {
         loop {
             // SAFETY: an entry reached from a head was linked when it was
             // reached; once unlinked it is released only after a grace
-            // period (`rcu::drop_arc_after_grace_period`), which cannot end
+            // period (`RcuArc::release_after_grace_period`), which cannot end
             // before the caller's read-side section does, and its `next` is
             // left as it was, so the walk can go on.
             let Some(c) = (unsafe { p.as_ref() }) else { return ptr::null() };
@@ -356,17 +342,17 @@ impl SaTable {
 
     /// The entry of SA `x`, if any, with a reference of its own. Any
     /// context; no lock: the packet path.
-    pub(crate) fn find(&self, x: &StateRef) -> Option<Arc<SaCtx>> {
+    pub(crate) fn find(&self, x: &StateRef) -> Option<RcuArc<SaCtx>> {
         let _rcu = RcuGuard::new();
         let p = self.lookup(x);
         if p.is_null() {
             return None;
         }
-        // SAFETY: `p` came from `Arc::into_raw` (linked entries do) and is
-        // valid for the read-side section (`lookup`); the table's reference
-        // on it is released only after a grace period, so its count is at
-        // least one while we take ours.
-        Some(unsafe { ArcBorrow::from_raw(p) }.into())
+        // SAFETY: `p` came from `RcuArc::into_raw` (linked entries do) and
+        // is valid for the read-side section (`lookup`); the table's
+        // reference on it is released only after a grace period, so its
+        // count is at least one while we take ours.
+        Some(unsafe { RcuArc::clone_from_raw(p) })
     }
 
     /// The generations a lookup that may be remembered reads first:
@@ -384,7 +370,7 @@ impl SaTable {
     /// This CPU's last answer for `k`, if it still holds (`Last`), with a
     /// reference of its own. Softirq (or bottom halves disabled), inside the
     /// RCU read-side section `_rs` proves.
-    pub(crate) fn last_hit(&self, _rs: ReadSide<'_>, net: &Net, k: &LastKey) -> Option<Arc<SaCtx>> {
+    pub(crate) fn last_hit(&self, _rs: ReadSide<'_>, net: &Net, k: &LastKey) -> Option<RcuArc<SaCtx>> {
         let l = &self.last;
         let p = l.get(0) as usize as *const SaCtx;
         if p.is_null()
@@ -407,9 +393,9 @@ impl SaTable {
         if !c.x.is_valid() {
             return None;
         }
-        // SAFETY: a linked entry (above), from `Arc::into_raw`; the table's
-        // reference keeps its count above zero while we take ours.
-        Some(unsafe { ArcBorrow::from_raw(p) }.into())
+        // SAFETY: a linked entry (above), from `RcuArc::into_raw`; the
+        // table's reference keeps its count above zero while we take ours.
+        Some(unsafe { RcuArc::clone_from_raw(p) })
     }
 
     /// Remembers on this CPU that `k` found `c`, with the generations `g`
@@ -449,9 +435,9 @@ impl SaTable {
                 // entry is void from here (`Last`).
                 self.gen.fetch_add(1, Ordering::Release);
                 // SAFETY: `p` stood for the table's reference (linked
-                // entries come from `Arc::into_raw`), given up here once:
+                // entries come from `RcuArc::into_raw`), given up here once:
                 // the entry is no longer linked and never linked again.
-                unsafe { rcu::drop_arc_after_grace_period(p.cast_const()) };
+                unsafe { RcuArc::release_after_grace_period(p.cast_const()) };
             }
         }
     }
@@ -503,7 +489,7 @@ pub(crate) fn get_or_insert(
     facts: Facts,
     mode: impl FnOnce() -> ReplayMode,
     esn: bool,
-) -> core::result::Result<Arc<SaCtx>, NoEntry> {
+) -> core::result::Result<RcuArc<SaCtx>, NoEntry> {
     if let Some(c) = table.find(x) {
         return Ok(c);
     }
@@ -522,7 +508,7 @@ pub(crate) fn get_or_insert(
         storage.push(AtomicU64::new(0), GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
     }
     let window = ReplayWindow::new(storage, mode, esn).map_err(|_| NoEntry::Resources)?;
-    let ctx = Arc::new(
+    let ctx = RcuArc::new(
         SaCtx {
             x: x.clone(),
             facts,
@@ -539,7 +525,6 @@ pub(crate) fn get_or_insert(
             unlogged: AtomicU64::new(0),
             retired: AtomicBool::new(false),
             next: AtomicPtr::new(ptr::null_mut()),
-            rcu: RcuHead::new(),
         },
         GFP_ATOMIC,
     )
@@ -549,9 +534,9 @@ pub(crate) fn get_or_insert(
     let found = table.lookup(x);
     if !found.is_null() {
         // Another CPU won the race; ours is dropped.
-        // SAFETY: a linked entry (from `Arc::into_raw`), kept linked by the
-        // lock, so its count is at least one while we take a reference.
-        return Ok(unsafe { ArcBorrow::from_raw(found) }.into());
+        // SAFETY: a linked entry (from `RcuArc::into_raw`), kept linked by
+        // the lock, so its count is at least one while we take a reference.
+        return Ok(unsafe { RcuArc::clone_from_raw(found) });
     }
     if w.closed {
         return Err(NoEntry::Closed);
@@ -579,7 +564,7 @@ pub(crate) fn get_or_insert(
     ctx.conn_id.store(w.next_id, Ordering::Relaxed);
     w.next_id = w.next_id.wrapping_add(1).max(1);
     let Some(head) = table.heads.get(bucket_of(x.addr())) else { return Err(NoEntry::Resources) };
-    let raw = Arc::into_raw(ctx.clone());
+    let raw = RcuArc::into_raw(ctx.clone());
     // SAFETY: `raw` is our new entry, not yet visible to anyone else.
     unsafe { &*raw }.next.store(head.load(Ordering::Relaxed), Ordering::Relaxed);
     // Publishes the complete entry (its fields before the pointer).

@@ -3,16 +3,17 @@
 //! Read-copy-update: readers (packet paths in softirq, or process context
 //! under an [`RcuGuard`]) take no lock. [`RcuBox`]: one heap value that a
 //! writer replaces whole, freeing the old one after a grace period
-//! (process context). [`drop_arc_after_grace_period`]: the reference an RCU
-//! list held on an entry it no longer links, released after a grace period
-//! from any context, for lists written in softirq.
+//! (process context). [`RcuArc`]: entries of RCU lists written in softirq,
+//! reference-counted, the list's reference on an entry it no longer links
+//! released after a grace period from any context.
 
 use super::bindings as b;
 use core::{
     marker::PhantomData,
-    sync::atomic::{AtomicPtr, Ordering},
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
 };
-use kernel::{prelude::*, sync::Arc, types::Opaque};
+use kernel::{alloc::AllocError, prelude::*, types::Opaque};
 
 /// Proof that the holder runs inside an RCU read-side critical section for
 /// `'a`: values read through it stay valid (are not freed) for `'a`.
@@ -114,69 +115,162 @@ impl<T> Drop for RcuBox<T> {
     }
 }
 
-/// An RCU callback head, embedded in a value that RCU readers may still
-/// see after it was unlinked (see [`RcuRelease`]).
-pub struct RcuHead(Opaque<b::callback_head>);
+/// An RCU callback head (`struct callback_head`), not yet queued.
+struct RcuHead(Opaque<b::callback_head>);
 
-impl RcuHead {
-    /// A head not yet queued.
-    pub const fn new() -> Self {
-        RcuHead(Opaque::uninit())
+/// Where a reference count saturates: never reached by real references
+/// (each is a word somewhere); a count that gets there was corrupted or
+/// leaked, and the value is then never freed, as `refcount_t` does.
+const SATURATED: usize = usize::MAX / 2;
+
+/// What an [`RcuArc`] points to.
+#[repr(C)]
+struct RcuArcInner<T> {
+    refs: AtomicUsize,
+    head: RcuHead,
+    value: T,
+}
+
+/// A reference-counted value for RCU lists written from any context,
+/// notably softirq: like the kernel crate's `Arc`, but counted with inline
+/// atomics (the 6.12 crate's `Arc` calls a C helper for every count change,
+/// which a packet path that takes and drops a reference a packet pays
+/// twice), and with the callback head that releases a list's reference a
+/// grace period after the value was unlinked
+/// ([`RcuArc::release_after_grace_period`]).
+///
+/// # Invariants
+///
+/// `ptr` points to a live `RcuArcInner<T>` from `KBox::into_raw`, whose
+/// `refs` counts the `RcuArc`s and raw references (`into_raw`) to it,
+/// this one among them; it is freed when that count drops to zero.
+pub struct RcuArc<T: Send + Sync + 'static> {
+    ptr: NonNull<RcuArcInner<T>>,
+}
+
+// SAFETY: the value is shared between CPUs (`T: Sync`) and dropped by
+// whichever holds the last reference (`T: Send`); the count is atomic.
+unsafe impl<T: Send + Sync + 'static> Send for RcuArc<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync + 'static> Sync for RcuArc<T> {}
+
+impl<T: Send + Sync + 'static> RcuArc<T> {
+    /// `value` with one reference, allocated with `flags`.
+    pub fn new(value: T, flags: kernel::alloc::Flags) -> Result<Self, AllocError> {
+        let inner = KBox::new(RcuArcInner { refs: AtomicUsize::new(1), head: RcuHead(Opaque::uninit()), value }, flags)?;
+        // INVARIANT: from `KBox::into_raw`, with the one reference returned.
+        Ok(RcuArc { ptr: NonNull::from(KBox::leak(inner)) })
+    }
+
+    /// Gives up this reference as a raw pointer to the value (for a list
+    /// link); `from_raw` or `release_after_grace_period` takes it back.
+    pub fn into_raw(this: Self) -> *const T {
+        let p = this.ptr.as_ptr();
+        core::mem::forget(this);
+        // SAFETY: a live allocation (invariant); no reference is created.
+        unsafe { ptr::addr_of!((*p).value) }
+    }
+
+    /// The value's allocation, from a pointer `into_raw` gave.
+    ///
+    /// # Safety
+    ///
+    /// `p` came from `into_raw` and the value is still allocated.
+    unsafe fn inner_of(p: *const T) -> NonNull<RcuArcInner<T>> {
+        let at = core::mem::offset_of!(RcuArcInner<T>, value);
+        // SAFETY: `p` is the `value` field of an `RcuArcInner<T>` (caller).
+        unsafe { NonNull::new_unchecked(p.cast::<u8>().sub(at).cast::<RcuArcInner<T>>().cast_mut()) }
+    }
+
+    /// A new reference to the value at `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` came from `into_raw` and some reference to the value is held
+    /// for the whole call (so that its count stays above zero), e.g. a list
+    /// link that cannot be released before an RCU read-side section the
+    /// caller is in ends.
+    pub unsafe fn clone_from_raw(p: *const T) -> Self {
+        // SAFETY: the caller's contract; `RcuArc` takes no reference of its
+        // own until `clone` counts one.
+        let borrowed = core::mem::ManuallyDrop::new(RcuArc { ptr: unsafe { Self::inner_of(p) } });
+        (*borrowed).clone()
+    }
+
+    /// Drops the reference `p` stands for once every RCU reader that might
+    /// have reached the value has left its read-side section. Any context
+    /// (the release runs from RCU's callback, in softirq). The module must
+    /// call [`barrier`] before its code goes away.
+    ///
+    /// # Safety
+    ///
+    /// `p` came from `into_raw` and its reference is given up here; no other
+    /// call for the same value is pending (a value is unlinked, and so
+    /// released this way, once).
+    pub unsafe fn release_after_grace_period(p: *const T) {
+        // SAFETY: `p`'s reference keeps the value allocated until the
+        // callback drops it; its head is queued once (caller).
+        unsafe { b::call_rcu(Self::inner_of(p).as_ref().head.0.get(), Some(Self::release)) };
+    }
+
+    /// RCU's callback for `release_after_grace_period`.
+    ///
+    /// # Safety
+    ///
+    /// Called by RCU only, with the head that function queued.
+    unsafe extern "C" fn release(head: *mut b::callback_head) {
+        let at = core::mem::offset_of!(RcuArcInner<T>, head);
+        // SAFETY: the head is the `head` field of a live `RcuArcInner<T>`
+        // whose reference `release_after_grace_period` gave up: it is this
+        // one, dropped once.
+        drop(RcuArc { ptr: unsafe { NonNull::new_unchecked(head.cast::<u8>().sub(at).cast::<RcuArcInner<T>>()) } });
+    }
+
+    fn inner(&self) -> &RcuArcInner<T> {
+        // SAFETY: live while we hold a reference (invariant).
+        unsafe { self.ptr.as_ref() }
     }
 }
 
-impl Default for RcuHead {
-    fn default() -> Self {
-        Self::new()
+impl<T: Send + Sync + 'static> Clone for RcuArc<T> {
+    #[inline(always)]
+    fn clone(&self) -> Self {
+        // Relaxed: the new reference is made from one we hold, which orders
+        // everything that matters (as `Arc`).
+        let old = self.inner().refs.fetch_add(1, Ordering::Relaxed);
+        if old >= SATURATED {
+            self.inner().refs.store(SATURATED, Ordering::Relaxed);
+        }
+        // INVARIANT: the count includes the new reference.
+        RcuArc { ptr: self.ptr }
     }
 }
 
-/// A type shared through [`Arc`] whose references an RCU structure may
-/// drop only after a grace period, through its embedded [`RcuHead`].
-///
-/// # Safety
-///
-/// `rcu_head()` returns the [`RcuHead`] field at byte offset `HEAD_OFFSET`
-/// within `Self` (`core::mem::offset_of!`), used for nothing else.
-pub unsafe trait RcuRelease: Sized + Send + Sync + 'static {
-    /// Where the head is.
-    const HEAD_OFFSET: usize;
-    /// The head.
-    fn rcu_head(&self) -> &RcuHead;
+impl<T: Send + Sync + 'static> Drop for RcuArc<T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release: our uses of the value happen before whoever frees it,
+        // which acquires below.
+        if self.inner().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        core::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: the last reference: from `KBox::into_raw` (invariant), no
+        // one else can reach it.
+        drop(unsafe { KBox::from_raw(self.ptr.as_ptr()) });
+    }
 }
 
-/// Drops the reference `ptr` stands for once every RCU reader that might
-/// have reached the value has left its read-side section. Any context (the
-/// release runs from RCU's callback, in softirq). The module must call
-/// [`barrier`] before its code goes away.
-///
-/// # Safety
-///
-/// `ptr` comes from `Arc::into_raw` and its reference is given up here; no
-/// other call for the same value's head is pending (a value is unlinked,
-/// and so released, once).
-pub unsafe fn drop_arc_after_grace_period<T: RcuRelease>(ptr: *const T) {
-    // SAFETY: `ptr` is a live value (we hold a reference); the value stays
-    // allocated until `release` drops that reference, after the grace
-    // period; the head is queued once (caller), and `release` finds the
-    // value back from it (`HEAD_OFFSET`, trait contract).
-    unsafe { b::call_rcu((*ptr).rcu_head().0.get(), Some(release::<T>)) };
-}
-
-/// RCU's callback for `drop_arc_after_grace_period`.
-///
-/// # Safety
-///
-/// Called by RCU only, with the head that function queued.
-unsafe extern "C" fn release<T: RcuRelease>(head: *mut b::callback_head) {
-    // SAFETY: queued by `drop_arc_after_grace_period` with the head at
-    // `HEAD_OFFSET` inside a value whose reference (from `Arc::into_raw`) it
-    // gave up: this is that reference, dropped once.
-    drop(unsafe { Arc::from_raw(head.cast::<u8>().sub(T::HEAD_OFFSET).cast::<T>()) });
+impl<T: Send + Sync + 'static> core::ops::Deref for RcuArc<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.inner().value
+    }
 }
 
 /// Waits until every callback queued so far has run (module exit, after
-/// the last [`drop_arc_after_grace_period`]). Process context: sleeps.
+/// the last [`RcuArc::release_after_grace_period`]). Process context: sleeps.
 pub fn barrier() {
     // SAFETY: process context (caller).
     unsafe { b::rcu_barrier() }

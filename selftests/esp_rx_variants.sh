@@ -30,7 +30,8 @@ policies() {
 flush() { for n in a b; do ip -n $n xfrm state flush; ip -n $n xfrm policy flush; done; }
 # Argument "unique": only what esp_rx_matrix.sh does not cover (sections 3,
 # 4, 6 and 7: ESN, lifetime limits, an unhandled algorithm, per-SA replay
-# settings), for CI; "no-udp": everything but section 8.
+# settings, and section 9, the NAT-T mapping report), for CI; "no-udp":
+# everything but sections 8 and 9.
 ARG=${1:-}
 covered() { [ "$ARG" = unique ]; }
 ktap_plan
@@ -250,6 +251,34 @@ mark_counters
 craft4 --key $KEY_AB --spi 0x1100 --seq 100000,100000 --udp 4500:4500
 sleep 0.5; snap b
 check_eq "crafted UDP-encapsulated packet accepted, replay dropped" "$(delta decap_ok)/$(delta replay_dropped)" 1/1
+flush
+fi
+
+# 9. NAT traversal's mapping report (esp_rx_matrix.sh sends no packet from
+# another port, so this runs with "unique" too; argument no-udp skips it):
+# an authenticated UDP-encapsulated packet from another source address or
+# port than the SA's is reported to the key manager (XFRM_MSG_MAPPING, as
+# esp4 reports it), once a packet; one from the SA's own is not.
+if [ "$ARG" != no-udp ]; then
+# Section 8's socket, if it ran.
+[ -n "${ENCAP_PID_b:-}" ] && kill -0 "$ENCAP_PID_b" 2>/dev/null || check "UDP_ENCAP_ESPINUDP socket ready in b" encap_socket b
+natt_bypass b
+ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1101 mode tunnel replay-window 32 \
+	aead 'rfc4106(gcm(aes))' $KEY_AB 128 encap espinudp 4500 4500 0.0.0.0
+ip -n b xfrm policy add src 192.0.2.1 dst 192.0.2.2 dir in priority 100 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel
+ip netns exec b ip xfrm monitor >/tmp/xfrm_mon_b.out 2>&1 &
+MON=$!
+sleep 0.5
+mark_counters
+craft4 --key $KEY_AB --spi 0x1101 --seq 1,2 --udp 4500:4500
+craft4 --key $KEY_AB --spi 0x1101 --seq 3,4 --udp 4501:4500
+ip netns exec a $CRAFT --dev va --dst-mac "$mac_b" --src 192.0.2.3 --dst 192.0.2.2 --key $KEY_AB --spi 0x1101 --seq 5 --udp 4500:4500 >/dev/null
+sleep 0.5; snap b
+kill $MON; wait $MON 2>/dev/null; MON=
+diag "xfrm monitor in b: $(grep -i mapping /tmp/xfrm_mon_b.out | head -3 | tr '\n' ' ')"
+check_eq "NAT-T: from the SA's address and port and from new ones, all decapsulated by the module" "$(delta decap_ok)/$(delta udp_encap_v4)" 5/5
+check_eq "NAT-T: a mapping change reported for each packet from a new port or address only" \
+	"$(grep -c 'Mapping change' /tmp/xfrm_mon_b.out)/$(grep -c 'Mapping change 192.0.2.1:4500 -> 192.0.2.1:4501' /tmp/xfrm_mon_b.out)/$(grep -c 'Mapping change 192.0.2.1:4500 -> 192.0.2.3:4500' /tmp/xfrm_mon_b.out)" 3/2/1
 flush
 fi
 
