@@ -163,7 +163,8 @@ impl<T: Send + Sync + 'static> RcuArc<T> {
     }
 
     /// Gives up this reference as a raw pointer to the value (for a list
-    /// link); `from_raw` or `release_after_grace_period` takes it back.
+    /// link); `release_after_grace_period` gives it up in turn, and
+    /// `clone_from_raw` takes new references through it meanwhile.
     pub fn into_raw(this: Self) -> *const T {
         let p = this.ptr.as_ptr();
         core::mem::forget(this);
