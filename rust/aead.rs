@@ -435,10 +435,7 @@ pub unsafe fn decrypt_in_place<C: Completion>(
 
     // SAFETY: `sg` has room for `nfrags` entries; the skb is ours, its data
     // writable in place, and spans `nfrags` segments at most.
-    let n = unsafe {
-        b::sg_init_table(sg, at.nfrags as u32);
-        b::skb_to_sgvec(skb.as_ptr(), sg, 0, skb.view().len() as i32)
-    };
+    let n = unsafe { skb.to_sg(sg, at.nfrags) };
     if n < 0 {
         // SAFETY: `head` was initialised above and is taken back once.
         let (ctx, skb, _dev) = unsafe { finish(head, skb.into_raw()) };
@@ -453,7 +450,18 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     let err = unsafe {
         (*head).skb = skb.into_raw();
         (*head).dev = ManuallyDrop::new(Some(dev));
-        b::ipsec_rs_aead_request_setup(req, tfm, Some(done::<C>), head.cast::<c_void>(), sg, cryptlen, iv, assoclen);
+        // aead_request_set_tfm(), _set_callback(.., 0, ..), _set_crypt() in
+        // place and _set_ad(), as the kernel's inlines write them (6.12 to
+        // 7.3), without a call.
+        (*req).base.tfm = &raw mut (*tfm).base;
+        (*req).base.complete = Some(done::<C>);
+        (*req).base.data = head.cast::<c_void>();
+        (*req).base.flags = 0;
+        (*req).src = sg;
+        (*req).dst = sg;
+        (*req).cryptlen = cryptlen;
+        (*req).iv = iv;
+        (*req).assoclen = assoclen;
         b::crypto_aead_decrypt(req)
     };
     if err == -(b::EINPROGRESS as i32) {

@@ -120,7 +120,15 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
             return ptr::null_mut();
         }
         let hlen = ip_hlen(AF);
-        if !b::ipsec_rs_gro_pull(skb, hlen) {
+        // pskb_pull(): in place when the head holds the IP header (the
+        // usual case), else through the kernel.
+        let pulled = if hlen as usize <= super::skb::headlen_of(skb) {
+            super::skb::pull_head(skb, hlen as usize);
+            true
+        } else {
+            b::ipsec_rs_gro_pull(skb, hlen)
+        };
+        if !pulled {
             b::ipsec_rs_gro_decline(skb, 0);
             return ptr::null_mut();
         }

@@ -240,11 +240,6 @@ void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len)
 	return __skb_push(skb, len);
 }
 
-void *ipsec_rs___skb_pull(struct sk_buff *skb, unsigned int len)
-{
-	return __skb_pull(skb, len);
-}
-
 void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb)
 {
 	skb_reset_transport_header(skb);
@@ -578,18 +573,6 @@ struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb)
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb)
 {
 	return skb->dev ? skb->dev->ifindex : skb->skb_iif;
-}
-
-/* An in-place AEAD decryption request. */
-void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,
-				 crypto_completion_t done, void *data,
-				 struct scatterlist *sg, unsigned int cryptlen, u8 *iv,
-				 unsigned int assoclen)
-{
-	aead_request_set_tfm(req, tfm);
-	aead_request_set_callback(req, 0, done, data);
-	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
-	aead_request_set_ad(req, assoclen);
 }
 
 /* GRO's control block as rust/gro.rs reads it in place (shims.h). */

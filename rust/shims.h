@@ -116,7 +116,6 @@ unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb);
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
 void ipsec_rs_skb_csum_none(struct sk_buff *skb);
 void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len);
-void *ipsec_rs___skb_pull(struct sk_buff *skb, unsigned int len);
 void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb);
 void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark);
 void ipsec_rs_nf_reset_ct(struct sk_buff *skb);
@@ -186,9 +185,5 @@ bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int 
 bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
-void ipsec_rs_aead_request_setup(struct aead_request *req, struct crypto_aead *tfm,
-				 crypto_completion_t done, void *data,
-				 struct scatterlist *sg, unsigned int cryptlen, u8 *iv,
-				 unsigned int assoclen);
 
 #endif
