@@ -120,15 +120,7 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
             return ptr::null_mut();
         }
         let hlen = ip_hlen(AF);
-        // pskb_pull(): in place when the head holds the IP header (the
-        // usual case), else through the kernel.
-        let pulled = if hlen as usize <= super::skb::headlen_of(skb) {
-            super::skb::pull_head(skb, hlen as usize);
-            true
-        } else {
-            b::ipsec_rs_gro_pull(skb, hlen)
-        };
-        if !pulled {
+        if !super::skb::pskb_pull(skb, hlen) {
             b::ipsec_rs_gro_decline(skb, 0);
             return ptr::null_mut();
         }

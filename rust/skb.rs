@@ -696,7 +696,7 @@ pub(super) unsafe fn data_of(p: *mut b::sk_buff) -> *mut u8 {
 /// `p` is a live skb its caller may change, and `n <= skb_headlen(p)`
 /// (so `len` stays at or above `data_len`, as `__skb_pull` asserts).
 #[inline(always)]
-pub(super) unsafe fn pull_head(p: *mut b::sk_buff, n: usize) {
+unsafe fn pull_head(p: *mut b::sk_buff, n: usize) {
     // SAFETY: caller's contract: `data + n` stays within the head and
     // `len - n >= data_len >= 0`.
     unsafe {
@@ -711,9 +711,30 @@ pub(super) unsafe fn pull_head(p: *mut b::sk_buff, n: usize) {
 ///
 /// `p` is a live skb.
 #[inline(always)]
-pub(super) unsafe fn headlen_of(p: *const b::sk_buff) -> usize {
+unsafe fn headlen_of(p: *const b::sk_buff) -> usize {
     // SAFETY: caller's contract; plain fields.
     unsafe { ((*p).len - (*p).data_len) as usize }
+}
+
+/// `pskb_pull()`: `data` moved forward by `n` bytes, pulled into the
+/// linear head first if they are not all there; false if the packet is
+/// shorter or memory is short (GFP_ATOMIC). In place when the head holds
+/// them (the usual case: a call fewer), else through the kernel.
+///
+/// # Safety
+///
+/// `p` is a live skb its caller may change.
+#[inline(always)]
+pub(super) unsafe fn pskb_pull(p: *mut b::sk_buff, n: u32) -> bool {
+    // SAFETY: caller's contract; `n <= skb_headlen` is checked for the
+    // fast path, the kernel's `pskb_pull` checks everything else.
+    unsafe {
+        if n as usize <= headlen_of(p) {
+            pull_head(p, n as usize);
+            return true;
+        }
+        b::ipsec_rs_gro_pull(p, n)
+    }
 }
 
 /// The `T` at byte `off` of the object at `p`: a field whose offset the
