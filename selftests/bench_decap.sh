@@ -127,6 +127,7 @@ run() {
 	_m=$1 _s=$2 _f=/tmp/bench_decap_$2.bin _sa=
 	case $_m in *-esn) _f=/tmp/bench_decap_esn_$2.bin _sa=esn ;; esac
 	decap_new_sa $_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
+	decap_settle
 	# The gro runs must have gone through NAPI and GRO (napi_pkts up by N).
 	_napi=- _nwant=-
 	case $_m in *-gro | gro-*) _napi=$(napi_pkts) _nwant=$N ;; esac

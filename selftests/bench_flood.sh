@@ -78,6 +78,7 @@ flood_stop() {
 run() {
 	_m=$1
 	decap_new_sa || { not_ok "$_m: cannot replace the SA"; return; }
+	decap_settle
 	case $_m in *+flood) flood_start ;; esac
 	[ -n "$LOADED" ] && snap b && _d0=$(cnt decap_ok)
 	_n0=$(xfrm_stat b XfrmInNoStates)

@@ -41,6 +41,7 @@ esac
 case $MODE in module*) ip netns exec b "$IPSEC_RS_TOOL" set global --rx on >/dev/null ;; esac
 # The window starts empty for the measured run.
 decap_new_sa
+decap_settle
 # sync(2) around the run: the plugin's trigger (a snapshot of its counts).
 sync
 OUT=$(decap_blast -w /tmp/insn_profile.bin)
