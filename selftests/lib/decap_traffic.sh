@@ -73,7 +73,8 @@ decap_new_sa() {
 # grace period's kthread, its wake-ups and switches) then fell inside the
 # first thousands of packets: ~230 instructions a packet over 3,000
 # packets in the module's instruction profile inside GRO (scheduler and
-# RCU functions), none of it the packets' (Documentation/design.rst).
+# RCU functions), none of it the packets'. (A grace period from another
+# source can still fall inside a run: Documentation/design.rst.)
 # One idle second lets it finish (the guest idles, which is also the
 # grace period's quiescent state).
 decap_settle() {
