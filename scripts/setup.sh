@@ -5,11 +5,13 @@
 # builds the project's kernels, caching every expensive artefact outside the
 # clone, keyed by its inputs.
 #
-#   scripts/setup.sh [toolchain|debug|perf|all|debug-7.3|perf-7.3]   (default: all)
+#   scripts/setup.sh [toolchain|debug|perf|all|debug-7.3|perf-7.3|debug-uml]   (default: all)
 #
 # debug and perf are 6.12 LTS kernels (Debian trixie's linux-source-6.12);
 # debug-7.3 and perf-7.3 the same flavours of 7.3 (trixie-backports'
-# linux-source-7.3), built from the same configuration fragments.
+# linux-source-7.3), built from the same configuration fragments;
+# debug-uml the 6.12 debug kernel as User-Mode Linux (ARCH=um: the kernel
+# as a host process, at native speed, for the functional selftests).
 #
 # Cache root: $IPSEC_RS_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs.
 #   apt/                private APT state for Debian trixie (nothing from trixie
@@ -23,6 +25,7 @@
 #   kernel-<flavour>    symlink to the current 6.12 build tree of that flavour
 #   7.3/                the same for the 7.3 kernels (kbuild/, kernel-<flavour>),
 #                       and the fragments generated for them (build_series)
+#   uml/                the same for the User-Mode Linux build of 6.12
 #   toolchain.mk        make variables for the top-level Makefile
 #
 # Environment knobs:
@@ -43,6 +46,10 @@ declare -A KVER_PIN=([6.12]=${IPSEC_RS_KVER:-6.12.117-1} [7.3]=${IPSEC_RS_KVER_7
 # The LLVM each series is built with (and its modules, and bindgen's
 # libclang): 7.3 needs clang >= 17.
 declare -A LLVM_OF=([6.12]=16 [7.3]=19)
+# A build of another architecture from a series' source: its name, its
+# source series and its ARCH (uml: the 6.12 source as User-Mode Linux).
+declare -A SOURCE_OF=([uml]=6.12)
+declare -A ARCH_OF=([uml]=um)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BINDGEN_VER=0.72.1
 # The 6.12 kernels' LLVM (build_kernel's; build_series sets the series' own).
@@ -240,9 +247,21 @@ write_toolchain_mk() {
 	mv "$tmp" "$CACHE/toolchain.mk"
 }
 
+# KARCH: the ARCH of the build (empty: the host's, x86). build_kernel's
+# kernel image goal is x86's bzImage; User-Mode Linux's kernel is the
+# executable `linux`. (build_kernel's text is part of every tree's cache key:
+# what differs for another ARCH is done here, and the ARCH is in the key
+# through its fragment.)
+KARCH=
 kmake() {
+	local a goals=()
+	for a in "${@:2}"; do
+		[ "$KARCH" = um ] && [ "$a" = bzImage ] && a=linux
+		goals+=("$a")
+	done
 	PATH=$BINDGEN_DIR/bin:$PATH LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VER/lib \
-		make -s -C "$KSRC" O="$1" LLVM=-$LLVM_VER RUST_LIB_SRC="$RUST_LIB_SRC" "${@:2}"
+		make -s -C "$KSRC" O="$1" ${KARCH:+ARCH=$KARCH} LLVM=-$LLVM_VER \
+		RUST_LIB_SRC="$RUST_LIB_SRC" "${goals[@]}"
 }
 
 # Every option of the merged fragments must be in the final .config exactly.
@@ -298,18 +317,21 @@ build_kernel() {
 
 # build_series FLAVOUR SERIES: a kernel of another series than 6.12, made by
 # build_kernel as the 6.12 ones are, but from that series' source, with its
-# LLVM, in $CACHE/SERIES/ (kbuild/<flavour>-<key>, kernel-<flavour>), from
+# LLVM (uml: 6.12's source and LLVM, ARCH=um), in $CACHE/SERIES/
+# (kbuild/<flavour>-<key>, kernel-<flavour>), from
 # fragments generated for it in $CACHE/SERIES/fragments/scripts/kconfig/:
 # base.config without the options scripts/kconfig/SERIES.config drops (its
-# "# drop: CONFIG_X" lines: what the series no longer has) and with that
-# file's own options, and the flavour's fragment as it is.
+# "# drop: CONFIG_X" lines: what the series no longer has, or its
+# architecture never had) and with that file's own options, and the
+# flavour's fragment without the dropped options.
 # (A subshell: KVER, KSRC, ROOT and CACHE stay the 6.12 ones for the caller.)
 build_series() (
-	local flavour=$1 series=$2 frag gen drop
+	local flavour=$1 series=$2 frag gen drop src
 	frag=$ROOT/scripts/kconfig/$series.config
-	[ -n "${KVER_PIN[$series]:-}" ] && [ -f "$frag" ] ||
-		die "unknown kernel series '$series' (known: ${!KVER_PIN[*]})"
-	fetch_kernel_source "$series"
+	src=${SOURCE_OF[$series]:-$series}
+	[ -n "${KVER_PIN[$src]:-}" ] && [ -f "$frag" ] ||
+		die "unknown kernel series '$series' (known: ${!KVER_PIN[*]} ${!SOURCE_OF[*]})"
+	fetch_kernel_source "$src"
 	gen=$CACHE/$series/fragments/scripts/kconfig
 	mkdir -p "$gen"
 	drop=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\)$/\1/p' "$frag" | paste -sd'|' -)
@@ -317,8 +339,9 @@ build_series() (
 		grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/base.config"
 		grep '^CONFIG_\|^# CONFIG_.* is not set$' "$frag"
 	} >"$gen/base.config"
-	cp "$ROOT/scripts/kconfig/$flavour.config" "$gen/$flavour.config"
-	ROOT=$CACHE/$series/fragments CACHE=$CACHE/$series LLVM_VER=${LLVM_OF[$series]} build_kernel "$flavour"
+	grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/$flavour.config" >"$gen/$flavour.config"
+	ROOT=$CACHE/$series/fragments CACHE=$CACHE/$series LLVM_VER=${LLVM_OF[$src]} \
+		KARCH=${ARCH_OF[$series]:-} build_kernel "$flavour"
 )
 
 main() {
@@ -340,7 +363,7 @@ main() {
 			case "$f" in *-*) build_series "${f%%-*}" "${f#*-}" ;; *) build_kernel "$f" ;; esac
 		done
 		;;
-	*) die "unknown target '$what' (toolchain|debug|perf|all|debug-7.3|perf-7.3)" ;;
+	*) die "unknown target '$what' (toolchain|debug|perf|all|debug-7.3|perf-7.3|debug-uml)" ;;
 	esac
 	log "done; cache at $CACHE"
 }
