@@ -11,7 +11,8 @@
 //! is an offset that the `gs` segment base (this CPU's area) turns into
 //! this CPU's copy, and a single read-modify-write instruction on it cannot
 //! be split by an interrupt or a migration. Other architectures call the
-//! C macros through `shims.c`.
+//! C macros through `shims.c`, and so does User-Mode Linux on x86-64
+//! (`CONFIG_UML`), whose per-CPU data is not `gs`-relative.
 
 use super::bindings as b;
 use core::ffi::c_void;
@@ -25,7 +26,7 @@ use kernel::prelude::*;
 /// a live `u64`.
 #[inline(always)]
 pub unsafe fn this_cpu_add(p: *mut u64, v: u64) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(CONFIG_UML)))]
     // SAFETY: `gs:[p]` is this CPU's copy of the per-CPU `u64` at `p`
     // (caller); one `add` to memory is atomic with respect to interrupts
     // and preemption on this CPU, which is all `this_cpu_add` promises.
@@ -33,7 +34,7 @@ pub unsafe fn this_cpu_add(p: *mut u64, v: u64) {
         core::arch::asm!("add qword ptr gs:[{p}], {v}", p = in(reg) p, v = in(reg) v,
                          options(nostack))
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), CONFIG_UML))]
     // SAFETY: as the caller promises.
     unsafe {
         b::ipsec_rs_pcpu_add(p, 0, v)
@@ -47,7 +48,7 @@ pub unsafe fn this_cpu_add(p: *mut u64, v: u64) {
 /// As [`this_cpu_add`].
 #[inline(always)]
 pub unsafe fn this_cpu_read(p: *const u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(CONFIG_UML)))]
     {
         let v: u64;
         // SAFETY: `gs:[p]` is this CPU's copy of the live `u64` (caller).
@@ -57,7 +58,7 @@ pub unsafe fn this_cpu_read(p: *const u64) -> u64 {
         };
         v
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), CONFIG_UML))]
     // SAFETY: as the caller promises.
     unsafe {
         b::ipsec_rs_pcpu_read(p.cast_mut(), 0)
@@ -71,14 +72,14 @@ pub unsafe fn this_cpu_read(p: *const u64) -> u64 {
 /// As [`this_cpu_add`].
 #[inline(always)]
 pub unsafe fn this_cpu_write(p: *mut u64, v: u64) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(CONFIG_UML)))]
     // SAFETY: `gs:[p]` is this CPU's copy of the live `u64` (caller); one
     // `mov` to memory cannot be split by an interrupt.
     unsafe {
         core::arch::asm!("mov qword ptr gs:[{p}], {v}", p = in(reg) p, v = in(reg) v,
                          options(nostack, preserves_flags))
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), CONFIG_UML))]
     // SAFETY: as the caller promises.
     unsafe {
         b::ipsec_rs_pcpu_write(p, 0, v)
@@ -93,7 +94,7 @@ pub unsafe fn this_cpu_write(p: *mut u64, v: u64) {
 /// `slot` is a per-CPU pointer to a live `void *` (from `alloc_percpu`).
 #[inline(always)]
 pub unsafe fn this_cpu_xchg_ptr(slot: *mut *mut c_void, p: *mut c_void) -> *mut c_void {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(CONFIG_UML)))]
     {
         let old: *mut c_void;
         // SAFETY: `gs:[slot]` is this CPU's copy of the live slot (caller).
@@ -115,7 +116,7 @@ pub unsafe fn this_cpu_xchg_ptr(slot: *mut *mut c_void, p: *mut c_void) -> *mut 
         };
         old
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), CONFIG_UML))]
     // SAFETY: as the caller promises.
     unsafe {
         b::ipsec_rs_pcpu_xchg_ptr(slot, p)
