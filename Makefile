@@ -14,8 +14,9 @@
 #
 # Variables: KDIR=<kernel build tree> (a Rust-enabled 6.12 or 7.3 tree, built
 # with LLVM and prepared for external modules), FLAVOUR=debug|perf (which
-# cached kernel KDIR defaults to), KVER=6.12|7.3 (which series of it: the
-# default 6.12 LTS, or 7.3), T="test1 test2" (subset of selftests).
+# cached kernel KDIR defaults to), KVER=6.12|7.3|uml (which series of it: the
+# default 6.12 LTS, 7.3, or 6.12's debug kernel as User-Mode Linux),
+# T="test1 test2" (subset of selftests).
 
 IPSEC_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ipsec_rs
 export IPSEC_RS_CACHE
@@ -34,7 +35,8 @@ BINDGEN ?= $(call toolchain,BINDGEN)
 FLAVOUR ?= debug
 KVER ?= 6.12
 # The cached kernels: kernel-debug, kernel-perf (6.12); 7.3/kernel-debug,
-# 7.3/kernel-perf (scripts/setup.sh debug-7.3, perf-7.3).
+# 7.3/kernel-perf (scripts/setup.sh debug-7.3, perf-7.3); uml/kernel-debug
+# (debug-uml: the 6.12 debug kernel as User-Mode Linux, ARCH=um).
 KSUFFIX := $(if $(filter-out 6.12,$(KVER)),-$(KVER))
 KCACHE := $(IPSEC_RS_CACHE)$(if $(KSUFFIX),/$(KVER))
 DEFAULT_KDIR := $(KCACHE)/kernel-$(FLAVOUR)
@@ -43,7 +45,10 @@ KDIR ?= $(DEFAULT_KDIR)
 # from the tree's configuration when a recipe runs, and bindgen with that
 # LLVM's libclang.
 kernel_llvm = $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([1-9][0-9]*\)[0-9]\{4\}$$/-\1/p' $(KDIR)/.config 2>/dev/null)
-LLVM ?= $(or $(kernel_llvm),$(if $(KSUFFIX),-19,-16))
+LLVM ?= $(or $(kernel_llvm),$(if $(filter 7.%,$(KVER)),-19,-16))
+# A User-Mode Linux tree's modules are built with ARCH=um, read from its
+# configuration as the LLVM is.
+kernel_arch = $(if $(shell grep -s '^CONFIG_UML=y' $(KDIR)/.config),um)
 LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 PWD := $(shell pwd)
 # The QEMU selftest runner of test-vm and run (the first-command check
@@ -55,7 +60,7 @@ VM_RUNNER ?= selftests/run_vm.sh
 # the command line is not passed on to the kernel's make.
 MAKEOVERRIDES := $(filter-out CC=% LD=%,$(MAKEOVERRIDES))
 # Every kernel make of ours: the toolchain facts as they are when it runs.
-KBUILD_ARGS = LLVM=$(LLVM) \
+KBUILD_ARGS = LLVM=$(LLVM) $(if $(kernel_arch),ARCH=$(kernel_arch)) \
 	$(if $(RUST_LIB_SRC),RUST_LIB_SRC=$(RUST_LIB_SRC)) \
 	$(if $(BINDGEN),BINDGEN=$(BINDGEN))
 KENV = $(if $(LIBCLANG_PATH),LIBCLANG_PATH=$(LIBCLANG_PATH))
@@ -105,19 +110,23 @@ test-host: cargo-cache
 	cd core && cargo test
 	cd userspace && cargo build && cargo test
 
+# The selftests (selftests/TESTS, or T=): an entry without kernel= boots the
+# User-Mode Linux debug kernel, unless KVER, FLAVOUR or KDIR names another
+# kernel on the command line (`make test-vm KVER=7.3`: every entry on 7.3).
+TEST_KERNEL = $(if $(filter command line environment,$(origin KVER) $(origin FLAVOUR) $(origin KDIR)),--kernel $(KDIR))
 test-vm: modules canary series-modules cargo-cache
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
 	scripts/mkdeb $(PWD)/out/deb-test debug >/dev/null
 	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1)
-	$(VM_RUNNER) --kernel $(KDIR) $(T)
+	$(VM_RUNNER) $(TEST_KERNEL) $(T)
 
 # The other kernel series the selftests run on (their `kernel=` entries in
-# selftests/TESTS): the module built for each into out/build-<series>/, when
-# that series' debug kernel is set up (`make check` sets it up; otherwise its
-# entries SKIP, saying so). The sources are copied with their times, so the
-# build is incremental.
-SERIES := 7.3
+# selftests/TESTS; uml, the default): the module and the test canary built
+# for each into out/build-<series>/, when that series' debug kernel is set
+# up (`make check` sets it up; otherwise its entries SKIP, saying so). The
+# sources are copied with their times, so the build is incremental.
+SERIES := uml 7.3
 series-modules: | $(AFTER_SETUP)
 	@for s in $(SERIES); do \
 		if [ -f $(IPSEC_RS_CACHE)/$$s/kernel-debug/Module.symvers ]; then \
@@ -128,9 +137,11 @@ series-modules: | $(AFTER_SETUP)
 		fi; \
 	done
 series-module:
-	mkdir -p out/build-$(KVER)
+	mkdir -p out/build-$(KVER)/selftests
 	cp -a Kbuild ipsec_rs rust core out/build-$(KVER)/
+	cp -a selftests/canary out/build-$(KVER)/selftests/
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER) $(KBUILD_ARGS) modules
+	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER)/selftests/canary $(KBUILD_ARGS) modules
 
 # The whole test suite (CI runs exactly this): the set-up and the debug
 # kernels of every series made sure of first (a no-op when the cache is warm;

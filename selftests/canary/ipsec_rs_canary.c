@@ -10,8 +10,9 @@
  *   leak_kmalloc      one kmalloc'ed object dropped on the floor
  *   leak_skb          one skb dropped on the floor
  *   abba              two spinlocks taken in both orders (lockdep)
+ *   oob_read          one byte read past the end of a kmalloc'ed object (KASAN)
  *
- * NEVER load this outside the QEMU selftests.
+ * NEVER load this outside the selftests' guests (QEMU or User-Mode Linux).
  */
 #include <linux/module.h>
 #include <linux/timer.h>
@@ -75,6 +76,14 @@ static int __init canary_init(void)
 		spin_lock(&lock_a);
 		spin_unlock(&lock_a);
 		spin_unlock(&lock_b);
+	} else if (!strcmp(fault, "oob_read")) {
+		char *p = kmalloc(64, GFP_KERNEL);
+
+		if (p) {
+			/* Through READ_ONCE: the compiler may not drop the read. */
+			pr_info("ipsec_rs_canary: byte past the end: %d\n", READ_ONCE(p[64]));
+			kfree(p);
+		}
 	} else if (strcmp(fault, "none")) {
 		pr_err("ipsec_rs_canary: unknown fault '%s'\n", fault);
 		return -EINVAL;

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The QEMU runner's own bookkeeping, checked on the host in seconds: which
-# test, arguments, kernel and module each kind of TESTS entry hands its guest,
-# and how the runner judges what the guest leaves behind. QEMU is replaced by
-# a stand-in (first on PATH) that boots nothing: it reads the runner's command
-# line and writes, into the run directory shared as "ipsecout", what a guest
-# would (test.log, dmesg.txt, rc), echoing what it was given. A group or a
-# kernel=SERIES entry that reaches the guest wrongly (CI once ran its three
-# 7.3 entries as "no such test selftests/[7.3]") fails here before any boot.
+# The selftest runner's own bookkeeping, checked on the host in seconds:
+# which substrate, test, arguments, kernel and module each kind of TESTS
+# entry hands its guest, and how the runner judges what the guest leaves
+# behind. QEMU and the User-Mode Linux kernel are replaced by stand-ins
+# that boot nothing: each reads the runner's command line and writes, into
+# the run directory (QEMU's share "ipsecout", UML's ipsecrs_out=), what a
+# guest would (test.log, dmesg.txt, rc), echoing what it was given. A group
+# or a kernel=SERIES entry that reaches the guest wrongly (CI once ran its
+# three 7.3 entries as "no such test selftests/[7.3]") fails here before
+# any boot.
 #
 #   selftests/host/runner.sh        (make test-host runs it)
 #
@@ -28,10 +30,11 @@ fi
 T=$(mktemp -d /tmp/ipsec_rs-runner.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-# A repository of the runner and two named tests, and a cache with two
-# kernels (a 6.12 one and a 7.3 one), none of them real.
-mkdir -p "$T/repo/selftests/lib" "$T/repo/out/build-7.3" "$T/bin" \
-	"$T/cache/kernel-debug/arch/x86/boot" "$T/cache/7.3/kernel-debug/arch/x86/boot"
+# A repository of the runner and named tests, and a cache with three
+# kernels (6.12 and 7.3 for QEMU, 6.12 as UML), none of them real.
+mkdir -p "$T/repo/selftests/lib" "$T/repo/out/build-7.3" "$T/repo/out/build-uml" "$T/bin" \
+	"$T/cache/kernel-debug/arch/x86/boot" "$T/cache/7.3/kernel-debug/arch/x86/boot" \
+	"$T/cache/uml/kernel-debug"
 cp "$ROOT/selftests/run_vm.sh" "$T/repo/selftests/"
 cp "$ROOT/selftests/lib/initramfs-init" "$T/repo/selftests/lib/"
 for t in alpha.sh beta.sh warns.sh fails.sh skips.sh sleeps.sh; do echo : >"$T/repo/selftests/$t"; done
@@ -41,6 +44,9 @@ for k in "$T/cache/kernel-debug" "$T/cache/7.3/kernel-debug"; do
 	echo 'CONFIG_RUST=y' >"$k/.config"
 done
 echo ko >"$T/repo/out/build-7.3/ipsec_rs.ko"
+echo ko >"$T/repo/out/build-uml/ipsec_rs.ko"
+echo ko >"$T/repo/ipsec_rs.ko"
+printf 'CONFIG_RUST=y\nCONFIG_UML=y\n' >"$T/cache/uml/kernel-debug/.config"
 # A distribution kernel "R" as scripts/stock-module leaves it: vmlinuz,
 # the modules (stand-ins), headers' .config, the module built for it.
 SM=$T/cache/stock/image-R/usr/lib/modules/R
@@ -50,8 +56,28 @@ for m in netfs 9pnet 9pnet_virtio 9p overlay; do echo "module $m" >"$SM/kernel/$
 echo 'CONFIG_RUST=y' >"$T/cache/stock/headers-R/usr/src/linux-headers-R/.config"
 echo ko >"$T/repo/out/build-stock-R/ipsec_rs.ko"
 
-# The stand-in QEMU: test.log says what the guest was given; warns.sh,
-# fails.sh, skips.sh and sleeps.sh behave as their names say.
+# The stand-ins: test.log says what the guest was given; warns.sh,
+# fails.sh, skips.sh and sleeps.sh behave as their names say. `guest OUT
+# CMDLINE KERNEL MEM SMP` is what both do once they have read their
+# arguments.
+cat >"$T/bin/guest" <<'EOF'
+#!/usr/bin/env bash
+out=$1 append=$2 kernel=$3 mem=$4 smp=$5	# kernel: what it booted
+param() { tr ' ' '\n' <<<"$append" | sed -n "s/^$1=//p"; }
+test=$(param ipsecrs_test)
+printf 'ok 1 given test=%s args=%s kernel=%s ko=%s%s\n' "$test" "$(param ipsecrs_args)" \
+	"$kernel" "$(param ipsecrs_ko)" "$(param ipsecrs_modules | sed 's/^/ modules=/')" >"$out/test.log"
+echo "ok 2 given mem=$mem smp=$smp" >>"$out/test.log"
+echo 'booted' >"$out/dmesg.txt"
+rc=0
+case $test in
+*warns.sh*) echo 'WARNING: CPU: 0 PID: 1 at somewhere' >>"$out/dmesg.txt" ;;
+*fails.sh*) rc=1 ;;
+*skips.sh*) rc=4; echo 'ok 3 # SKIP nothing to do' >>"$out/test.log" ;;
+*sleeps.sh*) sleep 60 ;;
+esac
+echo $rc >"$out/rc"
+EOF
 cat >"$T/bin/qemu-system-x86_64" <<'EOF'
 #!/usr/bin/env bash
 out="" append="" kernel="" mem="" smp=""
@@ -65,22 +91,24 @@ while [ $# -gt 0 ]; do
 	*) shift ;;
 	esac
 done
-param() { tr ' ' '\n' <<<"$append" | sed -n "s/^$1=//p"; }
-test=$(param ipsecrs_test)
-printf 'ok 1 given test=%s args=%s kernel=%s ko=%s%s\n' "$test" "$(param ipsecrs_args)" \
-	"$(head -c 200 "$kernel")" "$(param ipsecrs_ko)" "$(param ipsecrs_modules | sed 's/^/ modules=/')" >"$out/test.log"
-echo "ok 2 given mem=$mem smp=$smp" >>"$out/test.log"
-echo 'booted' >"$out/dmesg.txt"
-rc=0
-case $test in
-*warns.sh*) echo 'WARNING: CPU: 0 PID: 1 at somewhere' >>"$out/dmesg.txt" ;;
-*fails.sh*) rc=1 ;;
-*skips.sh*) rc=4; echo 'ok 3 # SKIP nothing to do' >>"$out/test.log" ;;
-*sleeps.sh*) sleep 60 ;;
-esac
-echo $rc >"$out/rc"
+exec guest "$out" "$append" "$(head -c 200 "$kernel")" "$mem" "$smp"
 EOF
-chmod +x "$T/bin/qemu-system-x86_64"
+# The UML kernel: an executable whose arguments are the kernel's command
+# line, the substrate and the results directory among them; "smp" uml.
+cat >"$T/cache/uml/kernel-debug/linux" <<'EOF'
+#!/usr/bin/env bash
+out="" mem="" sub=""
+for a; do
+	case $a in
+	ipsecrs_out=*) out=${a#*=} ;;
+	mem=*) mem=${a#mem=} ;;
+	ipsecrs_substrate=*) sub=${a#*=} ;;
+	esac
+done
+[ "$sub" = uml ] || { echo "no ipsecrs_substrate=uml" >&2; exit 3; }
+exec guest "$out" "$*" "UML $0" "$mem" uml
+EOF
+chmod +x "$T/bin/guest" "$T/bin/qemu-system-x86_64" "$T/cache/uml/kernel-debug/linux"
 
 run() {	# ENTRY...: the runner on the fake repository, its output in $T/out
 	env -u IPSEC_RS_VM_MEM -u IPSEC_RS_VM_SMP -u IPSEC_RS_VM_TIMEOUT -u IPSEC_RS_VM_JOBS \
@@ -99,42 +127,58 @@ check() {	# DESCRIPTION PATTERN: the runner's output has a line matching PATTERN
 }
 
 echo "TAP version 13"
-echo "1..23"
+echo "1..32"
 K612="bzImage of $T/cache/kernel-debug"
 K73="bzImage of $T/cache/7.3/kernel-debug"
+KUML="UML $T/cache/uml/kernel-debug/linux"
 run
 rc=$?
-check "TESTS read: a plain entry boots the default kernel, no arguments" \
-	"^# ok 1 given test=alpha.sh args= kernel=$K612 ko=$"
+check "TESTS read: a plain entry boots the UML kernel with UML's module, no arguments" \
+	"^# ok 1 given test=alpha.sh args= kernel=$KUML ko=$T/repo/out/build-uml/ipsec_rs.ko$"
+check "... on one CPU, with the default memory" '^# ok 2 given mem=512M smp=uml$'
+check "its lines name the substrate" '^ok [0-9] alpha.sh \[uml\] \([0-9]+s\)$'
 check "TESTS read: a kernel=7.3 entry boots 7.3's kernel with 7.3's module and its arguments" \
 	"^# ok 1 given test=beta.sh args=x,y kernel=$K73 ko=$T/repo/out/build-7.3/ipsec_rs.ko$"
 check "its lines name the series" '^ok [0-9] beta.sh:x,y \[7.3\] \([0-9]+s\)$'
 check "both pass, the runner says so" '^selftests: 2 passed, 0 failed, 0 skipped$'
 n=$((n + 1)); if [ $rc -eq 0 ]; then echo "ok $n runner exits 0"; else echo "not ok $n runner exits $rc"; fails=$((fails + 1)); fi
 
+run 'alpha.sh kernel=6.12 smp=2' 'beta.sh smp=2'
+check "kernel=6.12: QEMU's 6.12 kernel with the tree's module, the vCPUs asked for" \
+	"^# ok 1 given test=alpha.sh args= kernel=$K612 ko=$T/repo/ipsec_rs.ko$"
+check "smp=2 on UML fails, saying why" '^not ok [0-9] beta.sh \[uml\] # smp=2 on User-Mode Linux'
+run --kernel "$T/cache/kernel-debug" alpha.sh 'beta.sh kernel=uml'
+check "--kernel: the entries without kernel= boot it" "^# ok 1 given test=alpha.sh args= kernel=$K612 ko=$T/repo/ipsec_rs.ko$"
+check "... and kernel=uml still UML" "^# ok 1 given test=beta.sh args= kernel=$KUML ko=$T/repo/out/build-uml/ipsec_rs.ko$"
+
 run 'alpha.sh+beta.sh:z kernel=7.3' 'alpha.sh:1+beta.sh'
 check "a group on 7.3 goes to the guest whole, on 7.3's kernel" \
 	"^# ok 1 given test=alpha.sh\+beta.sh:z args= kernel=$K73 ko=$T/repo/out/build-7.3/ipsec_rs.ko$"
-check "a group on the default kernel goes whole" "^# ok 1 given test=alpha.sh:1\+beta.sh args= kernel=$K612 ko=$"
+check "a group on the default kernel goes whole" "^# ok 1 given test=alpha.sh:1\+beta.sh args= kernel=$KUML ko=$T/repo/out/build-uml/ipsec_rs.ko$"
 check "both groups pass" '^selftests: 2 passed, 0 failed, 0 skipped$'
 
 run 'nosuch.sh' 'alpha.sh+nosuch.sh kernel=7.3' 'alpha.sh kernel=9.9'
-check "a missing test fails, named" '^not ok [0-9] nosuch.sh # no such test selftests/nosuch.sh$'
+check "a missing test fails, named" '^not ok [0-9] nosuch.sh \[uml\] # no such test selftests/nosuch.sh$'
 check "a group with a missing test fails, naming it" '^not ok [0-9] alpha.sh\+nosuch.sh \[7.3\] # no such test selftests/nosuch.sh$'
 check "a series without its kernel is a SKIP saying why" '^ok [0-9] alpha.sh \[9.9\] # SKIP no 9.9 kernel or module'
 check "... and loudly" '^\*\*\* SKIP: alpha.sh \[9.9\] \*\*\*$'
 
 run warns.sh fails.sh skips.sh
-check "a kernel WARNING fails a test whose script passed" '^not ok [0-9] warns.sh # kernel reported: warning \(test rc=0\)$'
-check "a test exiting 1 fails" '^not ok [0-9] fails.sh # test exited 1'
+check "a kernel WARNING fails a test whose script passed" '^not ok [0-9] warns.sh \[uml\] # kernel reported: warning \(test rc=0\)$'
+check "a test exiting 1 fails" '^not ok [0-9] fails.sh \[uml\] # test exited 1'
 check "exit 4 is a skip" '^selftests: 0 passed, 2 failed, 1 skipped$'
 
-run 'warns.sh expect=warning' 'alpha.sh expect=warning' 'sleeps.sh timeout=2' 'alpha.sh mem=300 smp=2'
-check "expect=: the fault expected passes" "^ok [0-9] warns.sh # referee reported 'warning' as expected"
-check "expect=: a clean run fails when a fault was expected" "^not ok [0-9] alpha.sh # referee reported 'none', expected 'warning'"
-check "timeout=: a guest past its limit is killed and fails" '^not ok [0-9] sleeps.sh # guest timed out after 2s$'
+run 'warns.sh expect=warning' 'alpha.sh expect=warning' 'sleeps.sh timeout=2' 'alpha.sh mem=300 smp=2 kernel=6.12' \
+	'beta.sh kernel=6.12' 'alpha.sh:m mem=300'
+check "expect=: the fault expected passes" "^ok [0-9] warns.sh \\[uml\\] # referee reported 'warning' as expected"
+check "expect=: a clean run fails when a fault was expected" "^not ok [0-9] alpha.sh \\[uml\\] # referee reported 'none', expected 'warning'"
+check "timeout=: a guest past its limit is killed and fails" '^not ok [0-9] sleeps.sh \[uml\] # guest timed out after 2s$'
 check "mem= and smp= reach QEMU" '^# ok 2 given mem=300 smp=2$'
 check "the defaults otherwise (512 MiB, 1 vCPU)" '^# ok 2 given mem=512 smp=1$'
+check "mem= reaches UML" '^# ok 2 given mem=300M smp=uml$'
+IPSEC_RS_VM_BOOT_LIMIT=1 run 'sleeps.sh timeout=30'
+check "a guest that never starts its test is booted again" '^# sleeps.sh \[uml\]: boot hung, no test started after 1s \(attempt 2\)'
+check "... and fails after three boots" '^not ok [0-9] sleeps.sh \[uml\] # the boot hung, on 3 boots$'
 
 run 'alpha.sh kernel=stock-R' 'alpha.sh kernel=stock-Q'
 check "a distribution's kernel: its vmlinuz, its module, its modules for the guest" \

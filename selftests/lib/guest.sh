@@ -1,6 +1,6 @@
 #!/bin/sh
-# ipsec_rs QEMU guest: runs one selftest (or a group of them) as PID 1
-# after switch_root, then powers the guest off. Everything the host judges is written to the results
+# ipsec_rs guest (QEMU or User-Mode Linux): runs one selftest (or a group of
+# them) as PID 1 after switch_root, then powers the guest off. Everything the host judges is written to the results
 # share (/ipsec_rs_out): the test's output and exit status, the kernel log,
 # and kmemleak reports after the test and after unloading every module.
 # Parameters (kernel command line): ipsecrs_repo, ipsecrs_test, ipsecrs_args.
@@ -59,7 +59,10 @@ export IPSEC_RS_KO="${ipsecrs_ko:-$ipsecrs_repo/ipsec_rs.ko}" IPSEC_RS_KSRC="$ip
 # The CPUs the runner gave the guest (-smp), for load.sh to check the
 # kernel brought them all up.
 export IPSEC_RS_SMP="${ipsecrs_smp:-}"
-export IPSEC_RS_CANARY_KO="$ipsecrs_repo/selftests/canary/ipsec_rs_canary.ko"
+# The test canary built for this kernel beside its module: the tree's
+# selftests/canary/ for the module `make` builds, out/build-SERIES/selftests/
+# canary/ for another series' (make series-modules).
+export IPSEC_RS_CANARY_KO="$(dirname "$IPSEC_RS_KO")/selftests/canary/ipsec_rs_canary.ko"
 # run_test TEST ARGS: one selftest (ARGS comma-separated), its output in
 # $OUT/test.log, live on the console; its exit status.
 run_test() {
@@ -116,4 +119,7 @@ kmemleak_report $OUT/kmemleak-rmmod.txt
 dmesg >$OUT/dmesg.txt
 echo "IPSEC_RS_GUEST_DONE rc=$rc"
 sync
+# QEMU runs with -no-reboot: a reboot ends it. UML's reboot would start the
+# kernel again; its halt ends the process.
+[ "${ipsecrs_substrate:-}" = uml ] && $bb poweroff -f
 $bb reboot -f
