@@ -114,10 +114,22 @@ rekey() {
 	done
 }
 rm -f /tmp/rekey.stop /tmp/rekey.log
+echo 0 >/tmp/transfers.started
 REKEYS=10
+# started_at_least N: waits (10 s at most) until N transfers have started,
+# so that the rekeys fall among the transfers however fast the kernel runs
+# (a UML guest rekeys ten times within one transfer under QEMU's pace).
+started_at_least() {
+	_w=0
+	while [ "$(cat /tmp/transfers.started)" -lt "$1" ] && [ $_w -lt 200 ]; do
+		sleep 0.05
+		_w=$((_w + 1))
+	done
+}
 (
 	k=1
 	while [ $k -le $REKEYS ]; do
+		started_at_least $(((k + 1) / 2))
 		rekey $k && echo "rekey $k" >>/tmp/rekey.log || echo "rekey $k failed" >>/tmp/rekey.log
 		if [ $((k % 3)) -eq 0 ]; then
 			ip netns exec b "$IPSEC_RS_TOOL" set global --rx off && ip netns exec b "$IPSEC_RS_TOOL" set global --rx on &&
@@ -133,6 +145,7 @@ snap b; ok0=$(cnt decap_ok)
 # lasts.
 transfers=0 bad=0
 while [ ! -f /tmp/rekey.stop ]; do
+	echo $((transfers + 1)) >/tmp/transfers.started
 	bulk_tcp a b 192.0.2.2 $((5001 + transfers % 100)) 1000000 || { bad=$((bad + 1)); diag "transfer $transfers damaged or failed"; }
 	transfers=$((transfers + 1))
 done
