@@ -51,7 +51,7 @@ static int __init canary_init(void)
 		timer_setup(&canary_timer, canary_timer_fn, 0);
 		mod_timer(&canary_timer, jiffies + 1);
 		wait_for_completion(&timer_done);
-		del_timer_sync(&canary_timer);
+		timer_delete_sync(&canary_timer);
 	} else if (!strcmp(fault, "leak_kmalloc")) {
 		void *p = kmalloc(128, GFP_KERNEL);
 
