@@ -5,8 +5,8 @@
 #   make setup      install packages, fetch sources, build the debug and perf
 #                   kernels (cached outside the clone, see scripts/setup.sh)
 #   make            build ipsec_rs.ko against $(KDIR) (default: the debug kernel)
-#   make check      every test: host unit tests, then the QEMU selftests on
-#                   the debug kernel (this is what CI runs)
+#   make check      every test: host unit tests, then the selftests on the
+#                   debug kernels, UML and QEMU (this is what CI runs)
 #   make run        the QEMU lab demo: two routers, an IPsec tunnel, traffic,
 #                   the module's counters
 #   make bench      benchmarks (host microbenchmarks; QEMU ones on the perf kernel)
@@ -51,7 +51,7 @@ LLVM ?= $(or $(kernel_llvm),$(if $(filter 7.%,$(KVER)),-19,-16))
 kernel_arch = $(if $(shell grep -s '^CONFIG_UML=y' $(KDIR)/.config),um)
 LIBCLANG_PATH ?= /usr/lib/llvm$(LLVM)/lib
 PWD := $(shell pwd)
-# The QEMU selftest runner of test-vm and run (the first-command check
+# The selftest runner of test-vm and run (the first-command check
 # replaces it with `true`).
 VM_RUNNER ?= selftests/run_vm.sh
 # DKMS appends CC=clang LD=ld.lld for a kernel built with clang: unversioned
@@ -150,8 +150,9 @@ series-module:
 # README's first command on a cache that never saw a set-up
 # (check-first-command), the DKMS build, the module for Debian's own 7.3
 # kernel (scripts/stock-module: cached, ~20 s warm; a SKIP, exit 4, if Debian
-# no longer serves that kernel, and its selftests then SKIP too), then every QEMU selftest (TESTS:
-# the 6.12 debug kernel, the kernel=7.3 entries on 7.3's, and the
+# no longer serves that kernel, and its selftests then SKIP too), then every
+# selftest (TESTS: the 6.12 debug kernel as User-Mode Linux by default, the
+# kernel=6.12 entries on it under QEMU, the kernel=7.3 ones on 7.3's, and the
 # kernel=stock-* one on Debian's unmodified kernel).
 # Each step's start is stamped, so CI's log tells where its time went.
 stamp = @echo "[check] $$(date -u +%T) $(1)"
@@ -164,8 +165,8 @@ check:
 	scripts/stock-module $(STOCK_RELEASE) || [ $$? -eq 4 ]
 	$(call stamp,spec / first command / DKMS)
 	$(MAKE) FLAVOUR=debug check-spec check-first-command check-dkms
-	$(call stamp,selftests in QEMU)
-	$(MAKE) FLAVOUR=debug test-vm
+	$(call stamp,selftests on UML and QEMU)
+	$(MAKE) test-vm
 	$(call stamp,done)
 
 # ipsec_rs.ko for a distribution's own kernel, unmodified (Debian's
@@ -208,7 +209,7 @@ run: modules cargo-cache
 # bench_scale.sh (cost a packet and memory a SA at 1 to 10,000 SAs),
 # bench_flood.sh (a valid SA's rate under an invalid-SPI flood) and
 # lifetime_smp.sh (a hard packet limit exact while two CPUs decapsulate the
-# SA; a check that needs two CPUs, which the selftests' guests do not have).
+# SA; on the debug kernel too, in the selftests' SMP group).
 # The perf build goes to its own directory: the debug and perf kernels have
 # the same vermagic, and a module built for one must never be loaded into
 # the other.

@@ -601,20 +601,35 @@ reap() {	# wait for one guest to finish and report it
 	done
 	running=$((running - 1))
 }
-for i in "${ORDER[@]}"; do
-	entry=${TESTS[$i]}
-	exclusive=0
-	case " $entry " in *" exclusive "*) exclusive=1 ;; esac
-	w=$(weight_of "$entry")
-	[ $exclusive -eq 1 ] && w=$SHARES
-	while [ $((used + w)) -gt $SHARES ]; do reap; done
-	run_one "$entry" &
-	PID_OF_JOB[$i]=$!
-	WEIGHT_OF_JOB[$i]=$w
-	used=$((used + w))
-	running=$((running + 1))
-	# Nothing starts beside an exclusive test.
-	[ $exclusive -eq 1 ] && while [ $running -gt 0 ]; do reap; done
+# The first waiting entry (in ORDER) that fits in the shares left starts;
+# when none does, the runner waits for a guest to end. An entry too big for
+# what is free waits while smaller ones behind it start (a two-vCPU guest
+# then runs when the others are done, rather than holding up the queue
+# with a core idle).
+PENDING=("${ORDER[@]}")
+while [ ${#PENDING[@]} -gt 0 ]; do
+	started=""
+	for k in "${!PENDING[@]}"; do
+		i=${PENDING[$k]}
+		entry=${TESTS[$i]}
+		exclusive=0
+		case " $entry " in *" exclusive "*) exclusive=1 ;; esac
+		w=$(weight_of "$entry")
+		[ $exclusive -eq 1 ] && w=$SHARES
+		[ $((used + w)) -le $SHARES ] || continue
+		run_one "$entry" &
+		PID_OF_JOB[$i]=$!
+		WEIGHT_OF_JOB[$i]=$w
+		used=$((used + w))
+		running=$((running + 1))
+		unset "PENDING[$k]"
+		PENDING=("${PENDING[@]}")
+		started=1
+		# Nothing starts beside an exclusive test.
+		[ $exclusive -eq 1 ] && while [ $running -gt 0 ]; do reap; done
+		break
+	done
+	[ -n "$started" ] || reap
 done
 while [ $running -gt 0 ]; do reap; done
 
