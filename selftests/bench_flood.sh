@@ -44,7 +44,7 @@ require_tool
 FLOOD=$IPSEC_RS_REPO/selftests/tools/esp_flood
 decap_require
 [ -x "$FLOOD" ] || skip_test "needs $FLOOD (make -C selftests/tools)"
-[ "$(nproc)" -ge 2 ] || skip_test "needs two CPUs (run_vm.sh --smp 2)"
+decap_require_cpus 2
 FLOOD_PID= MON=
 trap 'kill $FLOOD_PID $MON 2>/dev/null; rm -f /tmp/bench_flood_*; topo_cleanup' EXIT
 

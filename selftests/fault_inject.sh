@@ -248,13 +248,6 @@ flows() {
 		printf '%s %s/%s ' "$2" "$(xfrm_packets a $_spi $1 $2)" "$(xfrm_packets b $_spi $1 $2)"
 	done
 }
-# outcomes: in b's counters, what became of the ESP packets it saw.
-seen() { echo $(( $(cnt esp_v4) + $(cnt esp_v6) + $(cnt udp_encap_v4) + $(cnt udp_encap_v6) )); }
-outcomes() {
-	echo $(( $(cnt decap_ok) + $(cnt passed_to_xfrm) + $(cnt invalid_spi_v4) + $(cnt invalid_spi_v6) +
-		$(cnt auth_failed) + $(cnt replay_dropped) + $(cnt replay_too_old) + $(cnt malformed) +
-		$(cnt bad_padding) + $(cnt sa_unusable) + $(cnt rx_errors) + $(cnt bad_inner) ))
-}
 # link_drops: packets the veth pair itself dropped (b's backlog full).
 link_drops() {
 	ip -n a -s link show va | awk '/TX:/ { getline; print $4 }'
@@ -330,7 +323,7 @@ dmesg -c >/dev/null
 round() {
 	ROUND=$3
 	sas "$3"
-	snap b; s0=$(seen); o0=$(outcomes); d0=$(link_drops); x0=$(cnt sa_no_memory); i0=$(cnt invalid_spi_v4)
+	snap b; s0=$(esp_seen); o0=$(esp_outcomes); d0=$(link_drops); x0=$(cnt sa_no_memory); i0=$(cnt invalid_spi_v4)
 	rm -f /tmp/fi-churn-stop /tmp/fi-churn.log
 	[ "$1" != none ] && fi_arm "$1" "$2"
 	churn &
@@ -345,7 +338,7 @@ round() {
 	sleep 1
 	snap b
 	_sent=$(( $(sent_esp) + FLOODED ))
-	_seen=$(( $(seen) - s0 )); _out=$(( $(outcomes) - o0 )); _drops=$(( $(link_drops) - d0 ))
+	_seen=$(( $(esp_seen) - s0 )); _out=$(( $(esp_outcomes) - o0 )); _drops=$(( $(link_drops) - d0 ))
 	diag "$1 $2%: injected $_n; sent $_sent, seen $_seen, accounted $_out, link drops $_drops; decap_ok $(cnt decap_ok) rx_errors $(cnt rx_errors) passed_to_xfrm $(cnt passed_to_xfrm) sa_no_memory $(($(cnt sa_no_memory) - x0)); namespaces $(grep -c ok /tmp/fi-churn.log) made, $(grep -c failed /tmp/fi-churn.log) failed"
 	diag "$1 $2%: per flow (sent by a / decapsulated in b): $(flows); flood sent $FLOODED, unknown SPIs $(( $(cnt invalid_spi_v4) - i0 ))"
 	check_eq "$1 $2%: every ESP packet sent reached b or a counted link drop" "$((_seen + _drops))" "$_sent"
@@ -355,7 +348,7 @@ round() {
 if [ "$MODE" != targeted ]; then
 round none 0 1
 check "no failure, no loss: every packet decapsulated or an unknown SPI" \
-	test "$(( $(cnt decap_ok) + $(cnt invalid_spi_v4) ))" -eq "$(seen)"
+	test "$(( $(cnt decap_ok) + $(cnt invalid_spi_v4) ))" -eq "$(esp_seen)"
 [ "$SIZE" = full ] && round failslab 5 2
 round failslab 30 3
 round fail_page_alloc 30 4

@@ -30,7 +30,7 @@ require_cmd ip python3 taskset awk
 require_tool
 . "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
 decap_require
-[ "$(nproc)" -ge 2 ] || skip_test "needs two CPUs (run_vm.sh --smp 2)"
+decap_require_cpus 2
 SECOND=
 trap 'kill $SECOND 2>/dev/null; rm -f /tmp/lifetime_smp_*; topo_cleanup' EXIT
 
@@ -54,10 +54,6 @@ while i < len(data):
     n += 1
 EOF
 
-# processed CPU: packets CPU has taken from its backlog (softnet_stat's first column).
-processed() { echo $((0x$(sed -n "$(($1 + 1))s/ .*//p" /proc/net/softnet_stat))); }
-# udp_in: inner datagrams that reached b's UDP (InDatagrams + NoPorts + InErrors).
-udp_in() { ip netns exec b awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $2 + $3 + $4 }' /proc/net/snmp; }
 # blast CPU FILE: esp_blast pinned to CPU, sending FILE once /tmp/lifetime_smp_go
 # exists (both senders wait for it spinning, so that they start together).
 blast() {
@@ -72,7 +68,7 @@ once() {
 	decap_del_sa
 	ip -n b xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi $DECAP_SPI mode tunnel \
 		replay-window 0 aead 'rfc4106(gcm(aes))' "$KEY_AB" 128 limit packet-hard "$N" || return 1
-	_c0=$(processed 0) _c1=$(processed 1) _u0=$(udp_in)
+	_c0=$(decap_processed 0) _c1=$(decap_processed 1) _u0=$(decap_udp_in)
 	rm -f /tmp/lifetime_smp_go
 	blast 0 /tmp/lifetime_smp_odd.bin &
 	_first=$!
@@ -84,8 +80,8 @@ once() {
 	wait $SECOND
 	SECOND=
 	sleep 1
-	GOT=$(($(udp_in) - _u0))
-	ACC0=$(($(processed 0) - _c0 - N)) ACC1=$(($(processed 1) - _c1 - N))
+	GOT=$(($(decap_udp_in) - _u0))
+	ACC0=$(($(decap_processed 0) - _c0 - N)) ACC1=$(($(decap_processed 1) - _c1 - N))
 }
 # run MODE: one repetition: runs until both CPUs decapsulated at least a
 # tenth of the limit (the two senders overlapped; a sender that starts late

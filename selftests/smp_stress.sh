@@ -36,7 +36,7 @@ require_cmd ip python3 taskset awk
 require_tool
 . "$IPSEC_RS_REPO/selftests/lib/decap_traffic.sh"
 decap_require
-[ "$(nproc)" -ge 2 ] || skip_test "needs two CPUs (a QEMU guest with smp=2)"
+decap_require_cpus 2
 LOOPS=
 trap 'touch /tmp/smp_stress_stop; kill $LOOPS 2>/dev/null; rm -f /tmp/smp_stress_*; topo_cleanup' EXIT
 
@@ -51,12 +51,6 @@ check_eq "$CHURN_N valid packets made for the churn" "$(decap_make "$CHURN_N" 64
 check "insmod, receive path on" load_module rx_enable=1
 check_eq "receive path on in b" "$(ip netns exec b "$IPSEC_RS_TOOL" show global --json | grep -o '"rx_enable":true')" '"rx_enable":true'
 
-# processed CPU: packets CPU has taken from its backlog (softnet_stat's
-# first column): each CPU takes the N frames it sent, and the decapsulated
-# packets of them it accepted re-enter there.
-processed() { echo $((0x$(sed -n "$(($1 + 1))s/ .*//p" /proc/net/softnet_stat))); }
-# udp_in: inner datagrams that reached b's UDP (InDatagrams + NoPorts + InErrors).
-udp_in() { ip netns exec b awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $2 + $3 + $4 }' /proc/net/snmp; }
 # blast CPU: the stream from CPU, once /tmp/smp_stress_go exists (both
 # senders spin until then, so that they start together).
 blast() {
@@ -85,13 +79,13 @@ sa_window() {
 for w in 65536 1024 32; do
 	check "fresh SA, module window $w" sa_window $w
 	snap b
-	_ok=$(cnt decap_ok) _rp=$(cnt replay_dropped) _old=$(cnt replay_too_old) _u=$(udp_in)
-	_c0=$(processed 0) _c1=$(processed 1)
+	_ok=$(cnt decap_ok) _rp=$(cnt replay_dropped) _old=$(cnt replay_too_old) _u=$(decap_udp_in)
+	_c0=$(decap_processed 0) _c1=$(decap_processed 1)
 	both
 	snap b
-	check "window $w: both CPUs took the stream (CPU 0 $(($(processed 0) - _c0)), CPU 1 $(($(processed 1) - _c1)) frames)" \
-		[ $(($(processed 0) - _c0)) -ge "$N" ] && [ $(($(processed 1) - _c1)) -ge "$N" ]
-	got=$(($(udp_in) - _u))
+	p0=$(($(decap_processed 0) - _c0)) p1=$(($(decap_processed 1) - _c1))
+	check "window $w: both CPUs took the stream (CPU 0 $p0, CPU 1 $p1 frames)" [ "$p0" -ge "$N" -a "$p1" -ge "$N" ]
+	got=$(($(decap_udp_in) - _u))
 	ok_n=$(($(cnt decap_ok) - _ok))
 	rp=$(($(cnt replay_dropped) - _rp))
 	old=$(($(cnt replay_too_old) - _old))
@@ -116,13 +110,6 @@ done
 loop() {
 	ip netns exec b taskset -c "$1" sh -c 'while [ ! -e /tmp/smp_stress_stop ]; do "$0" -s /run/netns/a va "$1" || sleep 0.1; done' \
 		"$DECAP_BLAST" /tmp/smp_stress_churn.bin >/dev/null 2>&1
-}
-# seen/outcomes: what the module saw in b, and what it did with it.
-seen() { echo $(( $(cnt esp_v4) + $(cnt esp_v6) + $(cnt udp_encap_v4) + $(cnt udp_encap_v6) )); }
-outcomes() {
-	echo $(( $(cnt decap_ok) + $(cnt passed_to_xfrm) + $(cnt invalid_spi_v4) + $(cnt invalid_spi_v6) +
-		$(cnt auth_failed) + $(cnt replay_dropped) + $(cnt replay_too_old) + $(cnt malformed) +
-		$(cnt bad_padding) + $(cnt sa_unusable) + $(cnt rx_errors) + $(cnt bad_inner) ))
 }
 tool() { ip netns exec b "$IPSEC_RS_TOOL" "$@" >/dev/null; }
 r=1
@@ -152,18 +139,18 @@ while [ $r -le "$ROUNDS" ]; do
 	sleep 1
 	snap b
 	check_eq "round $r: every command succeeded" "$bad" 0
-	s=$(seen)
+	s=$(esp_seen)
 	check "round $r: the module saw ESP ($s packets since it was loaded)" [ "$s" -gt 0 ]
-	check_eq "round $r: every packet seen counted in exactly one outcome" "$(outcomes)" "$s"
+	check_eq "round $r: every packet seen counted in exactly one outcome" "$(esp_outcomes)" "$s"
 	r=$((r + 1))
 done
 
 # After the churn, the SA decapsulates as before.
 check "fresh SA after the churn" sa_window 65536
 snap b
-_ok=$(cnt decap_ok) _u=$(udp_in)
+_ok=$(cnt decap_ok) _u=$(decap_udp_in)
 both
 snap b
-check_eq "after the churn: each number delivered once" "$(($(udp_in) - _u))/$(($(cnt decap_ok) - _ok))" "$N/$N"
+check_eq "after the churn: each number delivered once" "$(($(decap_udp_in) - _u))/$(($(cnt decap_ok) - _ok))" "$N/$N"
 check "rmmod" unload_module
 ktap_finish

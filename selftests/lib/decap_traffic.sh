@@ -34,6 +34,12 @@ decap_require() {
 	[ -f "$IPSEC_RS_KO" ] || skip_test "module not built: $IPSEC_RS_KO"
 }
 
+# decap_require_cpus N: a SKIP, saying why, with fewer than N CPUs (a
+# QEMU guest with smp=N: UML has one).
+decap_require_cpus() {
+	[ "$(nproc)" -ge "$1" ] || skip_test "needs $1 CPUs (a QEMU guest with smp=$1)"
+}
+
 # decap_setup: the namespaces and the SAs; sets DECAP_MAC_B.
 decap_setup() {
 	topo_two_routers
@@ -94,6 +100,15 @@ decap_del_sa() {
 decap_blast() {
 	ip netns exec b ${3:+taskset -c "$3"} "$DECAP_BLAST" -p 7777 ${DECAP_V6:+-6} -s /run/netns/a "$1" va "$2"
 }
+
+# decap_processed CPU: packets CPU has taken from its backlog (softnet_stat's
+# first column). veth hands a frame to b's stack on the sending CPU, so a
+# sender pinned to CPU counts there, and so do the decapsulated packets of
+# its frames that b accepted (they re-enter the backlog).
+decap_processed() { echo $((0x$(sed -n "$(($1 + 1))s/ .*//p" /proc/net/softnet_stat))); }
+# decap_udp_in: inner datagrams that reached b's UDP (InDatagrams + NoPorts
+# + InErrors).
+decap_udp_in() { ip netns exec b awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $2 + $3 + $4 }' /proc/net/snmp; }
 
 # The benchmarks' shared pieces (bench_decap.sh, bench_scale.sh,
 # bench_flood.sh).

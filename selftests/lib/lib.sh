@@ -93,6 +93,16 @@ json_get() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 snap() { SNAP=$(ip netns exec "$1" "$IPSEC_RS_TOOL" stats --json); }
 cnt() { echo "$SNAP" | json_get "$1"; }
 
+# esp_seen / esp_outcomes (after snap): the ESP packets the module saw in
+# the namespace, and what became of them; equal while its receive path is
+# on (Documentation/admin-guide.rst: every packet in exactly one outcome).
+esp_seen() { echo $(( $(cnt esp_v4) + $(cnt esp_v6) + $(cnt udp_encap_v4) + $(cnt udp_encap_v6) )); }
+esp_outcomes() {
+	echo $(( $(cnt decap_ok) + $(cnt passed_to_xfrm) + $(cnt invalid_spi_v4) + $(cnt invalid_spi_v6) +
+		$(cnt auth_failed) + $(cnt replay_dropped) + $(cnt replay_too_old) + $(cnt malformed) +
+		$(cnt bad_padding) + $(cnt sa_unusable) + $(cnt rx_errors) + $(cnt bad_inner) ))
+}
+
 # Two routers, "a" and "b", joined by a veth link with documentation
 # addresses (they never leave the guest):
 #   a: 192.0.2.1/24, 2001:db8::1/64   <-veth->   b: 192.0.2.2/24, 2001:db8::2/64
