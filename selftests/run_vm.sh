@@ -169,6 +169,16 @@ series_of() {
 	opt "$1" kernel "$DEFAULT_SERIES"
 }
 
+# kdir_of SERIES: that series' kernel tree (empty: --kernel's).
+kdir_of() {
+	case $1 in
+	"") echo "$KDIR" ;;
+	stock-*) echo "$CACHE/stock/headers-${1#stock-}/usr/src/linux-headers-${1#stock-}" ;;
+	6.12) echo "$CACHE/kernel-debug" ;;
+	*) echo "$CACHE/$1/kernel-debug" ;;
+	esac
+}
+
 # pack_initrd OUT DIR [BEFORE]: DIR as a gzipped newc archive (after the
 # archive BEFORE, if given: the kernel unpacks them in turn) into OUT,
 # through a file of its own renamed into place (two runners, or two guests,
@@ -314,7 +324,7 @@ boot_guest() {
 run_one() {
 	local entry=$1 spec label name args tag d start attempt qrc rc faults reason secs
 	local EXPECT_THIS TIMEOUT_THIS SMP_THIS MEM_THIS allpat want line cpu=0
-	local KDIR_THIS=$KDIR IMAGE_THIS KO_THIS=$KO series INITRD_THIS=$INITRD MODS_THIS="" UML_THIS=0
+	local KDIR_THIS IMAGE_THIS KO_THIS=$KO series INITRD_THIS=$INITRD MODS_THIS="" UML_THIS=0
 	local build_hint="make test-vm builds it"
 	spec=${entry%% *}
 	series=$(series_of "$entry")
@@ -329,24 +339,22 @@ run_one() {
 	[ "$spec" != "$name" ] && args=${spec#*:}
 	d=$(run_dir "$(entry_id "$entry")")
 	rm -rf "$d" && mkdir -p "$d"
+	KDIR_THIS=$(kdir_of "$series")
 	case $series in
 	stock-*)
 		# A distribution's own kernel, as scripts/stock-module fetched
 		# it; its modules are the guest's /lib/modules (guest.sh).
 		local rel=${series#stock-}
-		KDIR_THIS=$CACHE/stock/headers-$rel/usr/src/linux-headers-$rel
 		IMAGE_THIS=$CACHE/stock/image-$rel/usr/lib/modules/$rel/vmlinuz
 		KO_THIS=$ROOT/out/build-stock-$rel/ipsec_rs.ko
 		MODS_THIS=$CACHE/stock/image-$rel/usr/lib/modules/$rel
 		build_hint="make stock-module STOCK_RELEASE=$rel builds them"
 		;;
 	6.12)
-		KDIR_THIS=$CACHE/kernel-debug
 		KO_THIS=$ROOT/ipsec_rs.ko
 		build_hint="make builds them"
 		;;
 	?*)
-		KDIR_THIS=$CACHE/$series/kernel-debug
 		KO_THIS=$ROOT/out/build-$series/ipsec_rs.ko
 		build_hint="make check KVER=$series builds them"
 		;;
@@ -531,13 +539,8 @@ cost_of() {
 # one QEMU guest would.
 SHARES=$((2 * JOBS))
 weight_of() {
-	local k w
-	case $(series_of "$1") in
-	uml) k=$CACHE/uml/kernel-debug ;;
-	"") k=$KDIR ;;
-	*) k="" ;;
-	esac
-	if [ -n "$k" ] && is_uml "$k"; then
+	local w
+	if is_uml "$(kdir_of "$(series_of "$1")")"; then
 		w=1
 	else
 		w=$((2 * $(opt "$1" smp "$SMP")))
