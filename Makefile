@@ -157,12 +157,12 @@ series-module:
 # Each step's start is stamped, so CI's log tells where its time went.
 stamp = @echo "[check] $$(date -u +%T) $(1)"
 check:
-	$(call stamp,set-up and debug kernels)
-	$(foreach s,6.12 $(SERIES),$(MAKE) FLAVOUR=debug KVER=$(s) kernel &&) true
-	$(call stamp,host tests)
-	$(MAKE) test-host
-	$(call stamp,the module for Debian's own 7.3 kernel)
-	scripts/stock-module $(STOCK_RELEASE) || [ $$? -eq 4 ]
+	$(call stamp,set-up)
+	scripts/setup.sh toolchain
+	$(call stamp,at once: debug kernels; module for Debian's 7.3 kernel; host tests)
+	scripts/at-once "kernels=scripts/setup.sh debug $(addprefix debug-,$(SERIES))" \
+		"stock=scripts/stock-module $(STOCK_RELEASE) || [ \$$? -eq 4 ]" \
+		"host=$(MAKE) --no-print-directory test-host"
 	$(call stamp,spec / first command / DKMS)
 	$(MAKE) FLAVOUR=debug check-spec check-first-command check-dkms
 	$(call stamp,selftests on UML and QEMU)
