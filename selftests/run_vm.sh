@@ -13,11 +13,13 @@
 #                       [--smp N] ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [smp=N]
 #                        [mem=MiB] [kernel=SERIES] [exclusive]' ...]
 #
-# Guests run concurrently: -j N QEMU guests at once (default
+# Guests run concurrently: -j N QEMU guests of one vCPU at once (default
 # $IPSEC_RS_VM_JOBS, else the number of host cores), or twice as many UML
-# ones (a QEMU guest takes two of 2 x N shares a vCPU, a UML guest one), the
-# most expensive first (cost=, else timeout=), an `exclusive` entry alone. Each test's TAP block is printed whole when its
-# guest ends (numbered in the order they end), and the run closes with a
+# ones (of 2 x N shares, a QEMU guest takes two and one for each further
+# vCPU, a UML guest one), the most machine first (cost= x shares; cost=,
+# else timeout=), smaller ones beside a waiting big one only where they
+# delay it by nothing, an `exclusive` entry alone. Each test's TAP block is
+# printed whole when its guest ends (numbered in the order they end), and the run closes with a
 # table of every guest's wall time and result, the total wall time against
 # the guest time summed, the failed lines repeated, and
 # "selftests: N passed, N failed, N skipped". Each guest has its own time
@@ -304,13 +306,17 @@ boot_guest() {
 		# interpreter, slowed down by KASAN and lockdep under TCG, times
 		# out evaluating the PCI interrupt routing (AE_AML_LOOP_TIMEOUT in
 		# \_SB.PCI0._PRT) and leaves virtio without interrupts (testing.rst).
+		# A guest of one vCPU boots with acpi=off: the interpreter's
+		# initialisation alone took 6.5 s of the 6.12 debug kernel's
+		# 21.5 s to init (initcall_debug); a guest of several needs ACPI
+		# to find its CPUs (SeaBIOS's MP table lists only the first).
 		# shellcheck disable=SC2086
 		timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM_THIS" -smp "$SMP_THIS" \
 			"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
 			-kernel "$IMAGE_THIS" -initrd "$INITRD_THIS" \
 			-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 			-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
-			-append "console=ttyS0 pci=noacpi panic=-1 ${params[*]}" \
+			-append "console=ttyS0 pci=noacpi $([ "$SMP_THIS" -eq 1 ] && echo acpi=off) panic=-1 ${params[*]}" \
 			</dev/null >"$d/qemu.log" 2>&1 &
 	fi
 	gpid=$!
@@ -524,39 +530,46 @@ run_one() {
 
 run_dir() { echo "$RESULTS/$(echo "$1" | tr -c 'A-Za-z0-9_.-' '_')"; }
 
-# The schedule: longest first (cost= in TESTS, measured guest seconds; an
-# entry without one counts as its timeout, so an unknown test starts early
-# rather than last), JOBS guests' worth at once. An `exclusive` entry (a
-# benchmark) runs alone: it waits for the guests before it to finish and
-# nothing starts beside it.
+# The schedule: by cost (cost= in TESTS, measured guest seconds; an entry
+# without one counts as its timeout, so an unknown test starts early rather
+# than last) and shares, JOBS single-vCPU QEMU guests' worth at once. An
+# `exclusive` entry (a benchmark) runs alone: it waits for the guests
+# before it to finish and nothing starts beside it.
 cost_of() {
 	opt "$1" cost "$(opt "$1" timeout "$TIMEOUT")"
 }
-# weight_of ENTRY: the entry's share of the machine, of 2 x JOBS: a QEMU
-# guest 2 a vCPU (TCG keeps a vCPU's thread busy), a UML guest 1 (its
-# kernel runs natively and waits much of the time: the suite's UML guests
-# used 49 % of their wall time in CPU), so that two UML guests run where
-# one QEMU guest would.
+# weight_of ENTRY: the entry's share of the machine, of 2 x JOBS, from the
+# CPU time guests used (the closing table's): a QEMU guest of one vCPU 2
+# (TCG keeps its thread busy: 97 % of its wall time in CPU), and 1 for
+# each further vCPU (the two-vCPU SMP group used 1.48 cores: its tests keep
+# both CPUs busy only while both send); a UML guest 1 (its kernel runs
+# natively and waits much of the time: the suite's UML guests used 49 % of
+# their wall time in CPU), so that two UML guests run where one QEMU guest
+# would, and one beside the SMP group.
 SHARES=$((2 * JOBS))
 weight_of() {
 	local w
 	if is_uml "$(kdir_of "$(series_of "$1")")"; then
 		w=1
 	else
-		w=$((2 * $(opt "$1" smp "$SMP")))
+		w=$(($(opt "$1" smp "$SMP") + 1))
 	fi
 	echo $((w > SHARES ? SHARES : w))
 }
+# The order: the most machine first (cost x shares: the SMP group, then the
+# single-vCPU QEMU groups, then the UML guests, the longest first).
 ORDER=()
 while read -r _ i; do ORDER+=("$i"); done < <(
-	for i in "${!TESTS[@]}"; do echo "$(cost_of "${TESTS[$i]}") $i"; done | sort -k1,1nr -k2,2n)
+	for i in "${!TESTS[@]}"; do
+		echo "$(($(cost_of "${TESTS[$i]}") * $(weight_of "${TESTS[$i]}"))) $i"
+	done | sort -k1,1nr -k2,2n)
 
 n=0 failed=0 passed=0 skipped=0 guest_secs=0 cpu_secs=0
 FAILED_LINES=()
-declare -A PID_OF_JOB=() WEIGHT_OF_JOB=()
+declare -A PID_OF_JOB=() WEIGHT_OF_JOB=() END_OF_JOB=()
 say "TAP version 13"
 say "1..${#TESTS[@]}"
-say "# $JOBS QEMU guest(s) at once, or twice as many UML ones, longest first"
+say "# $SHARES shares: a QEMU guest 2 (+1 a further vCPU), a UML guest 1; the most machine first"
 t0=$(date +%s)
 
 report() {	# INDEX: print a finished test's block whole, numbered now
@@ -604,33 +617,73 @@ reap() {	# wait for one guest to finish and report it
 	done
 	running=$((running - 1))
 }
-# The first waiting entry (in ORDER) that fits in the shares left starts;
-# when none does, the runner waits for a guest to end. An entry too big for
-# what is free waits while smaller ones behind it start (a two-vCPU guest
-# then runs when the others are done, rather than holding up the queue
-# with a core idle).
+
+# shadow NEED: when the first waiting entry, which needs NEED shares, can
+# start by the running guests' costs (SHADOW, seconds since the epoch; a
+# guest past its cost counts as ending now), and how many shares are free
+# then beyond its need (EXTRA).
+shadow() {
+	local need=$1 free=$((SHARES - used)) now e j
+	now=$(date +%s)
+	SHADOW=$now
+	while [ $free -lt "$need" ] && read -r e j; do
+		free=$((free + WEIGHT_OF_JOB[$j]))
+		SHADOW=$e
+	done < <(for j in "${!PID_OF_JOB[@]}"; do
+		e=${END_OF_JOB[$j]}
+		echo "$((e > now ? e : now)) $j"
+	done | sort -n)
+	EXTRA=$((free - need))
+}
+
+# The first waiting entry (in ORDER) starts when it fits in the shares
+# left. While it waits, one behind it that fits starts if it delays it by
+# nothing (by the costs: it ends before the first could start, or uses
+# shares the first will not need then), so that a core is not left idle
+# and a big guest is not starved by a stream of small ones (the SMP group's
+# three shares leave one for a UML guest beside it; when it ends, the two
+# single-vCPU QEMU groups start side by side). An exclusive entry starts
+# alone, never out of turn.
+start() {	# K W: start PENDING[K], of weight W
+	local i=${PENDING[$1]}
+	run_one "${TESTS[$i]}" &
+	PID_OF_JOB[$i]=$!
+	WEIGHT_OF_JOB[$i]=$2
+	END_OF_JOB[$i]=$(($(date +%s) + $(cost_of "${TESTS[$i]}")))
+	used=$((used + $2))
+	running=$((running + 1))
+	unset "PENDING[$1]"
+	PENDING=("${PENDING[@]}")
+}
+is_exclusive() { case " $1 " in *" exclusive "*) return 0 ;; esac; return 1; }
 PENDING=("${ORDER[@]}")
 while [ ${#PENDING[@]} -gt 0 ]; do
+	entry=${TESTS[${PENDING[0]}]}
+	if is_exclusive "$entry"; then
+		# Nothing starts beside an exclusive test.
+		while [ $running -gt 0 ]; do reap; done
+		start 0 "$SHARES"
+		while [ $running -gt 0 ]; do reap; done
+		continue
+	fi
+	w=$(weight_of "$entry")
+	if [ $((used + w)) -le $SHARES ]; then
+		start 0 "$w"
+		continue
+	fi
+	shadow "$w"
 	started=""
 	for k in "${!PENDING[@]}"; do
-		i=${PENDING[$k]}
-		entry=${TESTS[$i]}
-		exclusive=0
-		case " $entry " in *" exclusive "*) exclusive=1 ;; esac
+		[ "$k" -eq 0 ] && continue
+		entry=${TESTS[${PENDING[$k]}]}
+		is_exclusive "$entry" && continue
 		w=$(weight_of "$entry")
-		[ $exclusive -eq 1 ] && w=$SHARES
 		[ $((used + w)) -le $SHARES ] || continue
-		run_one "$entry" &
-		PID_OF_JOB[$i]=$!
-		WEIGHT_OF_JOB[$i]=$w
-		used=$((used + w))
-		running=$((running + 1))
-		unset "PENDING[$k]"
-		PENDING=("${PENDING[@]}")
-		started=1
-		# Nothing starts beside an exclusive test.
-		[ $exclusive -eq 1 ] && while [ $running -gt 0 ]; do reap; done
-		break
+		if [ $(($(date +%s) + $(cost_of "$entry"))) -le "$SHADOW" ] || [ "$w" -le "$EXTRA" ]; then
+			start "$k" "$w"
+			started=1
+			break
+		fi
 	done
 	[ -n "$started" ] || reap
 done

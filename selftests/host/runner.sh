@@ -37,7 +37,7 @@ mkdir -p "$T/repo/selftests/lib" "$T/repo/out/build-7.3" "$T/repo/out/build-uml"
 	"$T/cache/uml/kernel-debug"
 cp "$ROOT/selftests/run_vm.sh" "$T/repo/selftests/"
 cp "$ROOT/selftests/lib/initramfs-init" "$T/repo/selftests/lib/"
-for t in alpha.sh beta.sh warns.sh fails.sh skips.sh sleeps.sh; do echo : >"$T/repo/selftests/$t"; done
+for t in alpha.sh beta.sh warns.sh fails.sh skips.sh sleeps.sh naps.sh napa.sh napb.sh napu.sh; do echo : >"$T/repo/selftests/$t"; done
 printf '%s\n' '# comment' 'alpha.sh cost=5' 'beta.sh:x,y kernel=7.3 cost=4' >"$T/repo/selftests/TESTS"
 for k in "$T/cache/kernel-debug" "$T/cache/7.3/kernel-debug"; do
 	echo "bzImage of $k" >"$k/arch/x86/boot/bzImage"
@@ -57,7 +57,8 @@ echo 'CONFIG_RUST=y' >"$T/cache/stock/headers-R/usr/src/linux-headers-R/.config"
 echo ko >"$T/repo/out/build-stock-R/ipsec_rs.ko"
 
 # The stand-ins: test.log says what the guest was given; warns.sh,
-# fails.sh, skips.sh and sleeps.sh behave as their names say. `guest OUT
+# fails.sh, skips.sh and sleeps.sh behave as their names say; nap*.sh:N
+# note when they start (in $STARTS) and take N seconds. `guest OUT
 # CMDLINE KERNEL MEM SMP` is what both do once they have read their
 # arguments.
 cat >"$T/bin/guest" <<'EOF'
@@ -75,6 +76,7 @@ case $test in
 *fails.sh*) rc=1 ;;
 *skips.sh*) rc=4; echo 'ok 3 # SKIP nothing to do' >>"$out/test.log" ;;
 *sleeps.sh*) sleep 60 ;;
+nap*) a=$(param ipsecrs_args); echo "$(date +%s.%N) $test" >>"$STARTS"; sleep "${a%%[ ,]*}" ;;
 esac
 echo $rc >"$out/rc"
 EOF
@@ -112,7 +114,7 @@ chmod +x "$T/bin/guest" "$T/bin/qemu-system-x86_64" "$T/cache/uml/kernel-debug/l
 
 run() {	# ENTRY...: the runner on the fake repository, its output in $T/out
 	env -u IPSEC_RS_VM_MEM -u IPSEC_RS_VM_SMP -u IPSEC_RS_VM_TIMEOUT -u IPSEC_RS_VM_JOBS \
-		PATH=$T/bin:$PATH IPSEC_RS_CACHE=$T/cache IPSEC_RS_RESULTS=$T/results \
+		PATH=$T/bin:$PATH STARTS=$T/starts IPSEC_RS_CACHE=$T/cache IPSEC_RS_RESULTS=$T/results \
 		"$T/repo/selftests/run_vm.sh" -j 2 "$@" >"$T/out" 2>&1
 }
 n=0 fails=0
@@ -127,7 +129,7 @@ check() {	# DESCRIPTION PATTERN: the runner's output has a line matching PATTERN
 }
 
 echo "TAP version 13"
-echo "1..32"
+echo "1..35"
 K612="bzImage of $T/cache/kernel-debug"
 K73="bzImage of $T/cache/7.3/kernel-debug"
 KUML="UML $T/cache/uml/kernel-debug/linux"
@@ -185,5 +187,34 @@ check "a distribution's kernel: its vmlinuz, its module, its modules for the gue
 	"^# ok 1 given test=alpha.sh args= kernel=bzImage of stock R ko=$T/repo/out/build-stock-R/ipsec_rs.ko modules=$SM$"
 check "... and it says there is no debug checking there" '^# alpha.sh \[stock-R\]: a distribution.s kernel: no lockdep'
 check "a distribution kernel not fetched: a SKIP naming make stock-module" '^ok [0-9] alpha.sh \[stock-Q\] # SKIP .*make stock-module'
+
+
+# The schedule, on 2 x 2 shares: an SMP guest (3), two single-vCPU QEMU
+# guests (2 each) and four UML ones (1 each), all of the same cost but the
+# UML ones. The most machine first: the SMP guest, a UML one beside it;
+# when it ends, the QEMU guests side by side, the UML stream not starving
+# the second (it starts before the last UML guest does).
+started() {	# TEST: seconds from the first start to TEST's
+	awk -v t="$1" 'NR == 1 {t0 = $1} $2 == t {printf "%d\n", $1 - t0 + 0.5; exit}' "$T/starts"
+}
+rm -f "$T/starts"
+run 'napa.sh:5 kernel=6.12 cost=5' 'napb.sh:5 kernel=6.12 cost=5' 'napu.sh:3 cost=3' \
+	'napu.sh:3,a cost=3' 'napu.sh:3,b cost=3' 'napu.sh:3,c cost=3' 'naps.sh:5 kernel=6.12 smp=2 cost=5'
+sort -n -o "$T/starts" "$T/starts"
+sed 's/^/# start /' "$T/starts"
+last_uml=$(awk 'NR == 1 {t0 = $1} $2 == "napu.sh" {t = $1 - t0} END {printf "%d\n", t + 0.5}' "$T/starts")
+n=$((n + 1))
+if [ "$(head -1 "$T/starts" | cut -d' ' -f2)" = naps.sh ] && [ "$(started napu.sh)" -le 0 ]; then
+	echo "ok $n the SMP guest starts first, a UML guest beside it"
+else
+	echo "not ok $n the SMP guest starts first, a UML guest beside it"; fails=$((fails + 1))
+fi
+n=$((n + 1))
+if [ "$(started napa.sh)" -ge 4 ] && [ "$(started napb.sh)" -lt "$last_uml" ]; then
+	echo "ok $n the QEMU guests after it, the second before the last UML guest"
+else
+	echo "not ok $n the QEMU guests after it, the second before the last UML guest"; fails=$((fails + 1))
+fi
+check "all seven pass" '^selftests: 7 passed, 0 failed, 0 skipped$'
 
 [ $fails -eq 0 ]
