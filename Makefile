@@ -70,7 +70,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
+.PHONY: rustfmt rustfmtcheck stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
@@ -105,10 +105,24 @@ cargo-cache:
 		[ -e $$w/target ] || [ -L $$w/target ] || { mkdir -p $(CARGO_CACHE)/$$w && ln -s $(CARGO_CACHE)/$$w $$w/target; }; \
 	done
 
-test-host: cargo-cache
+test-host: cargo-cache rustfmtcheck
 	selftests/host/runner.sh || [ $$? -eq 4 ]
 	cd core && cargo test
 	cd userspace && cargo build && cargo test
+
+# Every Rust file of the tree formatted with the kernel's rustfmt settings
+# (.rustfmt.toml, the kernel source's), as the kernel's own `make
+# rustfmtcheck` checks its tree: the module from main.rs (rustfmt follows its
+# modules into rust/ and core/; the generated bindings are include!d, not
+# formatted), core/ and userspace/. `make rustfmt` formats them.
+rustfmtcheck:
+	rustfmt --check ipsec_rs/main.rs
+	cd core && cargo fmt --check
+	cd userspace && cargo fmt --check
+rustfmt:
+	rustfmt ipsec_rs/main.rs
+	cd core && cargo fmt
+	cd userspace && cargo fmt
 
 # The selftests (selftests/TESTS, or T=): an entry without kernel= boots the
 # User-Mode Linux debug kernel, unless KVER, FLAVOUR or KDIR names another

@@ -80,12 +80,16 @@ pub(crate) fn apply(net: &Net, st: &Shared, change: Change<'_>) -> Result<(), Re
     match change {
         Change::Global(attrs) => {
             let old = st.settings.global();
-            let new = old.patched(attrs, Unknown::Reject).map_err(|e| Refused::Invalid(e.cmsg))?;
+            let new = old
+                .patched(attrs, Unknown::Reject)
+                .map_err(|e| Refused::Invalid(e.cmsg))?;
             let snap = st.settings.with_global(&new)?;
             if new.frag_settings() != old.frag_settings() {
                 engage_outbound(net, st, &mut w)?;
             }
-            let limiter = if new.rate_config() != old.rate_config() || new.flow_table_size != old.flow_table_size {
+            let limiter = if new.rate_config() != old.rate_config()
+                || new.flow_table_size != old.flow_table_size
+            {
                 Some(invalid_spi::new_limiter(&new)?)
             } else {
                 None
@@ -139,7 +143,9 @@ fn engage_outbound(net: &Net, st: &Shared, w: &mut Engaged) -> Result {
         // emptied, unregistering, before anything else of `st` is dropped
         // (`Shared`'s drop, and `writer` is its first field); `net`
         // outlives its pernet state.
-        w.outbound = Some(unsafe { netfilter::Registration::new::<output::Outbound>(net, &output::HOOKS, st)? });
+        w.outbound = Some(unsafe {
+            netfilter::Registration::new::<output::Outbound>(net, &output::HOOKS, st)?
+        });
     }
     Ok(())
 }

@@ -101,7 +101,11 @@ pub(crate) fn decapsulate(
 ) -> Result<bool, Failed> {
     match inner {
         Inner::Ip { v6 } => {
-            let (ethertype, hlen) = if v6 { (b::ETH_P_IPV6, 40) } else { (b::ETH_P_IP, 20) };
+            let (ethertype, hlen) = if v6 {
+                (b::ETH_P_IPV6, 40)
+            } else {
+                (b::ETH_P_IP, 20)
+            };
             if !skb.become_inner(ethertype as u16, hlen) {
                 return failed(skb, stat::RX_ERRORS, Mib::InStateModeError);
             }
@@ -151,7 +155,10 @@ pub(crate) struct Delivery {
 impl Delivery {
     /// Process context.
     pub(crate) fn new() -> Result<Self> {
-        Ok(Self { gro: GroCells::new()?, depth: PerCpuCounters::new()? })
+        Ok(Self {
+            gro: GroCells::new()?,
+            depth: PerCpuCounters::new()?,
+        })
     }
 
     /// Hands a decapsulated packet on, its route and conntrack entry

@@ -84,7 +84,12 @@ pub(crate) unsafe fn decrypt<C: Completion>(
     let Some(hi) = esn_hi else {
         // Without ESN the packet is decrypted as it lies, and `ctx` completes
         // directly (no wrapper to move it through).
-        let at = InPlace { nfrags, iv_at: ESP_HDR_LEN, assoclen: ESP_HDR_LEN + info.ivsize, cryptlen };
+        let at = InPlace {
+            nfrags,
+            iv_at: ESP_HDR_LEN,
+            assoclen: ESP_HDR_LEN + info.ivsize,
+            cryptlen,
+        };
         // SAFETY: the caller's contract.
         return unsafe { aead::decrypt_in_place(pool, aead, info, skb, at, ctx) };
     };

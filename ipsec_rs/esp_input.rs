@@ -63,10 +63,10 @@ use crate::{
     kapi::{
         aead::Completion,
         bindings as b,
+        gro::GroReceive,
         net::PernetState,
         rcu::{RcuArc, ReadSide},
         skb::OwnedSkb,
-        gro::GroReceive,
         xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
     },
     netns::Shared,
@@ -104,10 +104,15 @@ fn takes(x: &StateRef, p: &xfrm::Props) -> Result<(), SaHandler> {
     if p.encap_type != 0 && p.encap_type != xfrm::UDP_ENCAP_ESPINUDP {
         return Err(SaHandler::Encap);
     }
-    if !(p.mode == Mode::Tunnel || (p.mode == Mode::Transport && !(p.family == AF_INET6 && p.encap_type != 0))) {
+    if !(p.mode == Mode::Tunnel
+        || (p.mode == Mode::Transport && !(p.family == AF_INET6 && p.encap_type != 0)))
+    {
         return Err(SaHandler::Mode);
     }
-    if !p.has_tfm || Alg::of(&x.alg_names()).is_none() || esp_algs::decrypting_transform(x).is_none() {
+    if !p.has_tfm
+        || Alg::of(&x.alg_names()).is_none()
+        || esp_algs::decrypting_transform(x).is_none()
+    {
         return Err(SaHandler::Algorithm);
     }
     Ok(())
@@ -167,7 +172,14 @@ fn drop_pkt(shared: &Shared, skb: OwnedSkb, counter: u16, mib: Mib) {
 
 /// A replay-check failure: counted per SA (ours and XFRM's statistics),
 /// logged rate-limited in the guide's words.
-fn replay_failed(shared: &Shared, ctx: &SaCtx, g: &mut xfrm::StateGuard<'_>, e: ReplayError, seq_lo: u32, spi: u32) -> u16 {
+fn replay_failed(
+    shared: &Shared,
+    ctx: &SaCtx,
+    g: &mut xfrm::StateGuard<'_>,
+    e: ReplayError,
+    seq_lo: u32,
+    spi: u32,
+) -> u16 {
     let counter = match e {
         ReplayError::TooOld => {
             g.stat_replay_window();
@@ -236,7 +248,10 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         None => return Input::Decline(skb),
     };
     // Outer addresses (and UDP ports) from the outer header.
-    let Some(o) = skb.network_header_bytes(48).and_then(|h| outer(h, family, encap_type != 0)) else {
+    let Some(o) = skb
+        .network_header_bytes(48)
+        .and_then(|h| outer(h, family, encap_type != 0))
+    else {
         return Input::Decline(skb);
     };
     if !gro {
@@ -260,7 +275,11 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     // list, whose cost grows with the SAs in use: see `xfrm::lookup`).
     let mark = skb.view().mark();
     let key = sa::LastKey::new(spi, mark, family, &o.daddr);
-    let last = if rx_on { shared.sa_table.last_hit(rs, net, &key) } else { None };
+    let last = if rx_on {
+        shared.sa_table.last_hit(rs, net, &key)
+    } else {
+        None
+    };
     let ctx = match last {
         Some(c) => c,
         None => {
@@ -271,7 +290,13 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
                 }
                 // `outer` accepted the family, so the packet always describes.
                 if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
-                    invalid_spi::report_miss(net, skb.view().ifindex(), &p, &shared.counters, &shared.limiter);
+                    invalid_spi::report_miss(
+                        net,
+                        skb.view().ifindex(),
+                        &p,
+                        &shared.counters,
+                        &shared.limiter,
+                    );
                 }
                 // As XFRM would have counted it.
                 net.xfrm_inc(Mib::InNoStates);
@@ -364,7 +389,10 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     // is dropped and counted.
     let hdr_len = match (ctx.facts.mode, family) {
         (Mode::Tunnel, _) => 0,
-        (_, AF_INET) => skb.network_header_bytes(1).and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4)).unwrap_or(0),
+        (_, AF_INET) => skb
+            .network_header_bytes(1)
+            .and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4))
+            .unwrap_or(0),
         _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
     };
     let Some(path) = globals::get() else {
@@ -376,7 +404,12 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     // the entry (`ctx`, which the operation holds) keeps a reference on
     // the SA, whose `x->data` owns the transform until it is destroyed.
     let aead = unsafe { info.aead() };
-    let op = RxOp { ctx, seq, tos: o.tos, hdr_len };
+    let op = RxOp {
+        ctx,
+        seq,
+        tos: o.tos,
+        hdr_len,
+    };
     let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
     // SAFETY: `aead` lives as long as `op` (above); the pool is
     // withdrawn only after every pending decryption completed
@@ -387,14 +420,29 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
 
 /// Makes the entry of an SA seen for the first time, if we decapsulate
 /// for it; otherwise the counters to bump (the packet goes to XFRM).
-fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_type: i32) -> Result<RcuArc<SaCtx>, &'static [u16]> {
+fn new_entry(
+    shared: &Shared,
+    cfg: &Snapshot,
+    x: &StateRef,
+    family: u16,
+    encap_type: i32,
+) -> Result<RcuArc<SaCtx>, &'static [u16]> {
     let p = x.props();
     // Arriving the SA's own way (family, encapsulation), and an SA we take.
     if p.family != family || i32::from(p.encap_type) != encap_type || takes(x, &p).is_err() {
         return Err(&[stat::PASSED_TO_XFRM]);
     }
-    let Some(aead) = esp_algs::decrypting_transform(x) else { return Err(&[stat::PASSED_TO_XFRM]) };
-    let facts = sa::Facts { mode: p.mode, family: p.family, encap_type: p.encap_type, flags: p.flags, saddr: p.saddr, aead };
+    let Some(aead) = esp_algs::decrypting_transform(x) else {
+        return Err(&[stat::PASSED_TO_XFRM]);
+    };
+    let facts = sa::Facts {
+        mode: p.mode,
+        family: p.family,
+        encap_type: p.encap_type,
+        flags: p.flags,
+        saddr: p.saddr,
+        aead,
+    };
     // Its own setting (`ipsec-rs set sa`), else the global one.
     let mode = || {
         cfg.sa_replay(&SaKey::of_state(x)).unwrap_or_else(|| {
@@ -402,7 +450,13 @@ fn new_entry(shared: &Shared, cfg: &Snapshot, x: &StateRef, family: u16, encap_t
             sa::mode_for(g.replay_window, g.replay_disabled, p.xfrm_replay_window)
         })
     };
-    match sa::get_or_insert(&shared.sa_table, x, facts, mode, p.flags & xfrm::FLAG_ESN != 0) {
+    match sa::get_or_insert(
+        &shared.sa_table,
+        x,
+        facts,
+        mode,
+        p.flags & xfrm::FLAG_ESN != 0,
+    ) {
         Ok(c) => Ok(c),
         Err(sa::NoEntry::Closed) => Err(&[]),
         // Never handled by us: XFRM's own state stays authoritative.
@@ -435,10 +489,23 @@ impl Outer {
     fn esp_packet(&self, family: u16, spi: u32, seq: u32, udp: bool) -> Option<esp::EspPacket> {
         let fam = esp::Family::from_af(family)?;
         Some(esp::EspPacket {
-            hdr: esp::EspHeader { spi, seq, class: esp::SpiClass::of(spi) },
-            encap: udp.then(|| esp::UdpPorts { sport: u16::from_be(self.sport_be), dport: u16::from_be(self.dport_be) }),
-            src: esp::IpAddr { family: fam, bytes: self.saddr },
-            dst: esp::IpAddr { family: fam, bytes: self.daddr },
+            hdr: esp::EspHeader {
+                spi,
+                seq,
+                class: esp::SpiClass::of(spi),
+            },
+            encap: udp.then(|| esp::UdpPorts {
+                sport: u16::from_be(self.sport_be),
+                dport: u16::from_be(self.dport_be),
+            }),
+            src: esp::IpAddr {
+                family: fam,
+                bytes: self.saddr,
+            },
+            dst: esp::IpAddr {
+                family: fam,
+                bytes: self.daddr,
+            },
             esp_offset: 0,
             first_fragment: false,
         })
@@ -448,7 +515,13 @@ impl Outer {
 /// Reads the outer header `h` of a packet of `family`, UDP-encapsulated
 /// if `udp`.
 fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
-    let mut o = Outer { saddr: [0; 16], daddr: [0; 16], tos: 0, sport_be: 0, dport_be: 0 };
+    let mut o = Outer {
+        saddr: [0; 16],
+        daddr: [0; 16],
+        tos: 0,
+        sport_be: 0,
+        dport_be: 0,
+    };
     let ports_at = match family {
         AF_INET => {
             let ip = esp::Ipv4Header::parse(h).ok()?;
@@ -593,14 +666,30 @@ impl Completion for RxOp {
             drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
             return;
         };
-        let RxOp { ctx, tos, hdr_len, .. } = self;
+        let RxOp {
+            ctx, tos, hdr_len, ..
+        } = self;
         let f = &ctx.facts;
-        let o = decap::Outer { flags: f.flags, tos, family: f.family, udp: f.encap_type != 0, hdr_len };
+        let o = decap::Outer {
+            flags: f.flags,
+            tos,
+            family: f.family,
+            udp: f.encap_type != 0,
+            hdr_len,
+        };
         // A reference of the packet's own for its security path.
-        match decap::decapsulate(&path.delivery, skb, ctx.xfrm_state().clone(), inner, &o, sync) {
+        match decap::decapsulate(
+            &path.delivery,
+            skb,
+            ctx.xfrm_state().clone(),
+            inner,
+            &o,
+            sync,
+        ) {
             Ok(delivered) => {
                 ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
-                ctx.last_jiffies.store(crate::kapi::jiffies(), Ordering::Relaxed);
+                ctx.last_jiffies
+                    .store(crate::kapi::jiffies(), Ordering::Relaxed);
                 bump(&shared.counters, stat::DECAP_OK);
                 if !delivered {
                     bump(&shared.counters, stat::REENTRY_DROPPED);
@@ -618,7 +707,12 @@ impl RxOp {
     /// the payload (as the receive path read them: they passed there).
     fn nat_mapping(&self, skb: &OwnedSkb) {
         let f = &self.ctx.facts;
-        let Some(o) = skb.network_header_bytes(48).and_then(|h| outer(h, f.family, true)) else { return };
+        let Some(o) = skb
+            .network_header_bytes(48)
+            .and_then(|h| outer(h, f.family, true))
+        else {
+            return;
+        };
         let x = self.ctx.xfrm_state();
         if o.sport_be != 0 && (o.saddr != f.saddr || o.sport_be != x.encap_sport_be()) {
             x.new_mapping(&o.saddr, o.sport_be);

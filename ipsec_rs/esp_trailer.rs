@@ -23,7 +23,9 @@ pub(crate) enum Bad {
 
 /// Whether `pad` holds the padding bytes `first + 1, first + 2, ...`.
 fn pad_is_monotonic(pad: &[u8], first: usize) -> bool {
-    pad.iter().enumerate().all(|(i, &b)| usize::from(b) == first + i + 1)
+    pad.iter()
+        .enumerate()
+        .all(|(i, &b)| usize::from(b) == first + i + 1)
 }
 
 /// The padding check of a packet padded beyond a cipher block: `padlen`
@@ -52,7 +54,10 @@ pub(crate) fn strip(skb: &mut OwnedSkb, ivlen: usize, alen: usize) -> Result<u8,
     // unless the sender padded beyond what alignment needs, the whole
     // padding: read in place if they are in the linear area (a linear
     // packet's are), else copied.
-    let avail = elen.checked_sub(alen).ok_or(Bad::Malformed)?.min(TAIL_BYTES);
+    let avail = elen
+        .checked_sub(alen)
+        .ok_or(Bad::Malformed)?
+        .min(TAIL_BYTES);
     if avail < 2 {
         return Err(Bad::Malformed);
     }

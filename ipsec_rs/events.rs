@@ -8,10 +8,7 @@
 
 use crate::{
     globals::{self, Globals},
-    kapi::{
-        genetlink::Multicast,
-        net::Net,
-    },
+    kapi::{genetlink::Multicast, net::Net},
     nl::{self, cmd},
 };
 use core::sync::atomic::Ordering;
@@ -23,7 +20,8 @@ use kernel::prelude::*;
 /// Owner: the module, which publishes it after registering the family, and
 /// before unregistering it calls [`unpublish`].
 pub(crate) fn publish(g: &Globals, m: &Multicast) {
-    g.events.store(m as *const Multicast as *mut Multicast, Ordering::Release);
+    g.events
+        .store(m as *const Multicast as *mut Multicast, Ordering::Release);
 }
 
 /// Withdraws it and waits (`synchronize_net()`) until no packet path, all
@@ -52,7 +50,9 @@ pub(crate) fn invalid_spi(net: &Net, ev: &nl::InvalidSpiEvent) -> Delivery {
         return Delivery::Delivered;
     }
     let mut buf = [0u8; 160];
-    let Ok(n) = ev.encode(&mut buf) else { return Delivery::Lost };
+    let Ok(n) = ev.encode(&mut buf) else {
+        return Delivery::Lost;
+    };
     // SAFETY: a non-null pointer was published by `publish()` and stays valid
     // until `unpublish()` has waited for every packet path (we run in one).
     let m = unsafe { &*m };

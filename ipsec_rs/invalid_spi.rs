@@ -13,8 +13,8 @@
 use crate::{
     counters::bump,
     esp::{EspPacket, Family},
-    kapi::{self, net::Net, sync::BhSpinLock},
     events,
+    kapi::{self, net::Net, sync::BhSpinLock},
     nl::{self, stats_attr as stat},
     ratelimit::{Decision, Entry, FlowKey, RateLimiter},
     siphash::SipKey,
@@ -30,7 +30,13 @@ pub(crate) fn new_limiter(cfg: &nl::GlobalConfig) -> Result<Limiter> {
     let table = KVVec::from_elem(Entry::EMPTY, cfg.flow_table_size as usize, GFP_KERNEL)?;
     let mut key = [0u8; 16];
     kapi::random_bytes(&mut key);
-    RateLimiter::new(table, SipKey::from_bytes(key), cfg.rate_config(), kapi::now_ns()).map_err(|_| EINVAL)
+    RateLimiter::new(
+        table,
+        SipKey::from_bytes(key),
+        cfg.rate_config(),
+        kapi::now_ns(),
+    )
+    .map_err(|_| EINVAL)
 }
 
 /// Handles a packet whose SA the receive path's lookup did not find: counts
@@ -44,10 +50,22 @@ pub(crate) fn report_miss(
     limiter: &BhSpinLock<Limiter>,
 ) {
     let family = p.dst.family.af();
-    bump(counters, if p.dst.family == Family::V4 { stat::INVALID_SPI_V4 } else { stat::INVALID_SPI_V6 });
+    bump(
+        counters,
+        if p.dst.family == Family::V4 {
+            stat::INVALID_SPI_V4
+        } else {
+            stat::INVALID_SPI_V6
+        },
+    );
 
     let now = kapi::now_ns();
-    let key = FlowKey { family, src: p.src.bytes, dst: p.dst.bytes, spi: p.hdr.spi };
+    let key = FlowKey {
+        family,
+        src: p.src.bytes,
+        dst: p.dst.bytes,
+        spi: p.hdr.spi,
+    };
     let (decision, evicted) = {
         let mut l = limiter.lock();
         let before = l.counters().evicted;
@@ -60,7 +78,9 @@ pub(crate) fn report_miss(
     match decision {
         Decision::SuppressedFlow => bump(counters, stat::SUPPRESSED_FLOW),
         Decision::SuppressedGlobal => bump(counters, stat::SUPPRESSED_GLOBAL),
-        Decision::Emit { suppressed_since_last } => {
+        Decision::Emit {
+            suppressed_since_last,
+        } => {
             bump(counters, stat::EVENTS_SENT);
             pr_warn!(
                 "%CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for destaddr={}, prot={}, spi={:#x}({}), srcaddr={}\n",

@@ -62,6 +62,7 @@ mod display;
 // The core's addresses in the log lines (`{}` in `pr_*!`).
 kernel_display!(esp::IpAddr);
 
+mod config;
 mod counters;
 mod decap;
 mod esp_algs;
@@ -69,14 +70,13 @@ mod esp_decrypt;
 mod esp_input;
 mod esp_trailer;
 mod events;
-mod config;
 mod globals;
-mod params;
 mod invalid_spi;
 mod natt;
 mod netlink;
 mod netns;
 mod output;
+mod params;
 mod sa;
 mod settings;
 
@@ -143,11 +143,19 @@ impl kernel::Module for IpsecRs {
         let rx_on = defaults.rx_enable;
         let globals = globals::Published::new(defaults, esp_decrypt::REQ_SLOT)?;
         let pernet = kapi::net::PernetRegistration::new()?;
-        let mut rx = RxRegistration { gro: None, handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(esp_input::PRIORITY)?) };
+        let mut rx = RxRegistration {
+            gro: None,
+            handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(
+                esp_input::PRIORITY,
+            )?),
+        };
         if rx_gro {
             // Yielded to the kernel's own ESP offload modules while they
             // are loaded (`kapi::gro`).
-            rx.gro = Some(kapi::gro::Slot::new::<esp_input::Rx>(c"esp4_offload", c"esp6_offload")?);
+            rx.gro = Some(kapi::gro::Slot::new::<esp_input::Rx>(
+                c"esp4_offload",
+                c"esp6_offload",
+            )?);
         }
         let genl = netlink::register(module)?;
         events::publish(globals.get(), genl.multicast());
@@ -155,7 +163,13 @@ impl kernel::Module for IpsecRs {
         if rx_on {
             esp_input::warn_if_gro_offload();
         }
-        Ok(IpsecRs { _genl: genl, _rx: rx, _pernet: pernet, globals, _rcu: RcuCallbacks })
+        Ok(IpsecRs {
+            _genl: genl,
+            _rx: rx,
+            _pernet: pernet,
+            globals,
+            _rcu: RcuCallbacks,
+        })
     }
 }
 

@@ -19,9 +19,9 @@
 use crate::{
     counters::{bump, Counters},
     esp::{self, Parsed},
-    nl::stats_attr as stat,
     kapi::netfilter::{self, HookPoint, HookSpec, Verdict},
     kapi::{net::Net, skb::SkBuff},
+    nl::stats_attr as stat,
 };
 use kernel::prelude::*;
 
@@ -30,8 +30,16 @@ const PRIORITY: i32 = 100;
 
 /// The hooks registered in every namespace.
 pub(crate) static HOOKS: [HookSpec; 2] = [
-    HookSpec { family: netfilter::Family::Ipv4, point: HookPoint::LocalIn, priority: PRIORITY },
-    HookSpec { family: netfilter::Family::Ipv6, point: HookPoint::LocalIn, priority: PRIORITY },
+    HookSpec {
+        family: netfilter::Family::Ipv4,
+        point: HookPoint::LocalIn,
+        priority: PRIORITY,
+    },
+    HookSpec {
+        family: netfilter::Family::Ipv6,
+        point: HookPoint::LocalIn,
+        priority: PRIORITY,
+    },
 ];
 
 /// Bytes of headers looked at first: an IPv4 header with options or an
@@ -53,7 +61,10 @@ fn classify(skb: &mut SkBuff) -> Option<Parsed> {
     let mut first = [0u8; esp::PEEK_BYTES];
     let need = match esp::peek_ip(skb.network_bytes(&mut first)?, len) {
         esp::Peek::NotEsp | esp::Peek::Esp(_) => return None,
-        esp::Peek::Udp(at) => match skb.pull_network(at + esp::UDP_HDR_LEN).and_then(|h| h.get(at..)) {
+        esp::Peek::Udp(at) => match skb
+            .pull_network(at + esp::UDP_HDR_LEN)
+            .and_then(|h| h.get(at..))
+        {
             Some(udp) if !esp::udp_dport_is_nat_t(udp) => return None,
             Some(_) => at + esp::UDP_HDR_LEN + esp::ESP_HDR_LEN,
             None => 0,
@@ -98,7 +109,9 @@ impl netfilter::Hook for NattAccounting {
             Some(Parsed::NatKeepalive) => bump(counters, stat::NAT_KEEPALIVE),
             // SPI 0 is plain ESP (after IPv6 extension headers): the ESP
             // handler counts it.
-            Some(Parsed::Malformed(m)) if m != esp::Malformed::SpiZero => bump(counters, stat::MALFORMED),
+            Some(Parsed::Malformed(m)) if m != esp::Malformed::SpiZero => {
+                bump(counters, stat::MALFORMED)
+            }
             // ESP (counted by the ESP handler), IPv6 non-first fragments
             // (reassembled later, seen again then), headers cut short (UDP
             // drops those), and everything else: not ours.

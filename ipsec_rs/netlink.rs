@@ -15,9 +15,9 @@
 use crate::{
     config::{self, Change, Refused},
     counters, esp, esp_input,
-    kapi::xfrm,
     kapi::genetlink::{self, Dump, OpSpec, Request},
     kapi::net::PernetState,
+    kapi::xfrm,
     netns::Shared,
     nl::{self, cmd, IfConfig, SaConfig, Unknown},
     settings::SetError,
@@ -33,7 +33,11 @@ pub(crate) struct Handler;
 /// Room for the largest reply: every counter is 12 bytes.
 const REPLY_BYTES: usize = 12 * nl::stats_attr::MAX as usize + 64;
 
-fn reply_with(req: &Request<'_>, command: u8, enc: impl FnOnce(&mut [u8]) -> Result<usize, nl::NoSpace>) -> Result {
+fn reply_with(
+    req: &Request<'_>,
+    command: u8,
+    enc: impl FnOnce(&mut [u8]) -> Result<usize, nl::NoSpace>,
+) -> Result {
     let mut buf = [0u8; REPLY_BYTES];
     let n = enc(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
     req.reply(command, buf.get(..n).ok_or(EINVAL)?)
@@ -43,17 +47,27 @@ impl genetlink::Handler for Handler {
     fn doit(&self, command: u8, req: &Request<'_>) -> Result {
         let st = Shared::get(req.net());
         match command {
-            cmd::GET_STATS => reply_with(req, cmd::GET_STATS, |b| counters::snapshot(&st.counters).encode(b)),
+            cmd::GET_STATS => reply_with(req, cmd::GET_STATS, |b| {
+                counters::snapshot(&st.counters).encode(b)
+            }),
             cmd::GET_CONFIG => {
                 let cfg = st.settings.global();
                 reply_with(req, cmd::GET_CONFIG, |b| cfg.encode(b))
             }
-            cmd::SET_CONFIG => config::apply(req.net(), st, Change::Global(req.payload())).map_err(|e| refused(req, e)),
+            cmd::SET_CONFIG => config::apply(req.net(), st, Change::Global(req.payload()))
+                .map_err(|e| refused(req, e)),
             cmd::SA_GET | cmd::SA_SET => sa_cmd(st, command, req),
             cmd::SA_STATE_GET => {
                 let sel = decode(req, nl::SaState::decode_selector)?;
                 let daddr = sel.daddr.bytes;
-                let Some(x) = xfrm::lookup(req.net(), 0, &daddr, sel.spi, sel.proto, sel.daddr.family.af()) else {
+                let Some(x) = xfrm::lookup(
+                    req.net(),
+                    0,
+                    &daddr,
+                    sel.spi,
+                    sel.proto,
+                    sel.daddr.family.af(),
+                ) else {
                     req.set_err_msg(c"no such SA in XFRM (family, daddr, spi; unmarked SAs only)");
                     return Err(ENOENT);
                 };
@@ -98,7 +112,9 @@ fn set_error(req: &Request<'_>, e: SetError) -> kernel::error::Error {
             ENODEV
         }
         SetError::Full => {
-            req.set_err_msg(c"too many overrides in this namespace (see the admin guide for the limits)");
+            req.set_err_msg(
+                c"too many overrides in this namespace (see the admin guide for the limits)",
+            );
             ENOSPC
         }
         SetError::NoMem => ENOMEM,
@@ -123,7 +139,10 @@ fn sa_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
         req.set_err_msg(c"SA_GET takes only the SA selector");
         return Err(EINVAL);
     }
-    let got = st.settings.sa_get(req.net(), &c.sel).map_err(|e| set_error(req, e))?;
+    let got = st
+        .settings
+        .sa_get(req.net(), &c.sel)
+        .map_err(|e| set_error(req, e))?;
     reply_with(req, cmd::SA_GET, |b| got.encode(b))
 }
 
@@ -137,7 +156,10 @@ fn if_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
         req.set_err_msg(c"IF_GET takes only the interface index");
         return Err(EINVAL);
     }
-    let got = st.settings.if_get(req.net(), c.ifindex).map_err(|e| set_error(req, e))?;
+    let got = st
+        .settings
+        .if_get(req.net(), c.ifindex)
+        .map_err(|e| set_error(req, e))?;
     reply_with(req, cmd::IF_GET, |b| got.encode(b))
 }
 
@@ -158,7 +180,9 @@ fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
         cmd::SA_GET => {
             let list = st.settings.sa_list(d.net()).map_err(map)?;
             while let Some(e) = list.get(pos) {
-                let n = e.encode(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
+                let n = e
+                    .encode(&mut buf)
+                    .map_err(|_| crate::kapi::errno::emsgsize())?;
                 if !d.add(command, buf.get(..n).unwrap_or(&[]))? {
                     break;
                 }
@@ -168,7 +192,9 @@ fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
         cmd::IF_GET => {
             let list = st.settings.if_list(d.net()).map_err(map)?;
             while let Some(e) = list.get(pos) {
-                let n = e.encode(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
+                let n = e
+                    .encode(&mut buf)
+                    .map_err(|_| crate::kapi::errno::emsgsize())?;
                 if !d.add(command, buf.get(..n).unwrap_or(&[]))? {
                     break;
                 }
@@ -196,7 +222,9 @@ fn dump_sa_states(st: &Shared, d: &mut Dump<'_>) -> Result {
         let page = xfrm::states(d.net(), esp::IPPROTO_ESP, pos, SA_PAGE)?;
         for x in page.iter() {
             let v = esp_input::sa_view(st, x);
-            let n = v.encode(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
+            let n = v
+                .encode(&mut buf)
+                .map_err(|_| crate::kapi::errno::emsgsize())?;
             if !d.add(cmd::SA_STATE_GET, buf.get(..n).unwrap_or(&[]))? {
                 d.set_cursor(pos);
                 return Ok(());
@@ -221,7 +249,12 @@ pub(crate) fn register(module: &'static ThisModule) -> Result<KBox<Family>> {
         nl::FAMILY_VERSION.into(),
         // Every command as the core's table gives it (its request policy,
         // permission and dump), so the kernel and the tools cannot disagree.
-        &nl::COMMANDS.map(|c| OpSpec { cmd: c.cmd, admin: c.admin, dump: c.dump, attrs: c.request }),
+        &nl::COMMANDS.map(|c| OpSpec {
+            cmd: c.cmd,
+            admin: c.admin,
+            dump: c.dump,
+            attrs: c.request,
+        }),
         &[c_str!("events")],
         Handler,
     )?;

@@ -4,8 +4,9 @@
 
 use crate::{
     counters::Counters,
-    globals, kapi,
+    globals,
     invalid_spi::{self, Limiter},
+    kapi,
     kapi::net::{Net, PernetId, PernetState},
     kapi::{netfilter, sync::BhSpinLock},
     natt, nl,

@@ -49,9 +49,21 @@ const LAST_PRIORITY: i32 = i32::MAX;
 /// The outbound hooks (IPv4 only: IPv6 has no DF bit and XFRM already
 /// fragments IPv6 tunnel traffic before encryption, see the admin guide).
 pub(crate) static HOOKS: [HookSpec; 3] = [
-    HookSpec { family: netfilter::Family::Ipv4, point: HookPoint::PreRouting, priority: PRE_PRIORITY },
-    HookSpec { family: netfilter::Family::Ipv4, point: HookPoint::PostRouting, priority: LAST_PRIORITY },
-    HookSpec { family: netfilter::Family::Ipv4, point: HookPoint::LocalOut, priority: LAST_PRIORITY },
+    HookSpec {
+        family: netfilter::Family::Ipv4,
+        point: HookPoint::PreRouting,
+        priority: PRE_PRIORITY,
+    },
+    HookSpec {
+        family: netfilter::Family::Ipv4,
+        point: HookPoint::PostRouting,
+        priority: LAST_PRIORITY,
+    },
+    HookSpec {
+        family: netfilter::Family::Ipv4,
+        point: HookPoint::LocalOut,
+        priority: LAST_PRIORITY,
+    },
 ];
 
 const ETH_P_IP: u16 = crate::kapi::bindings::ETH_P_IP as u16;
@@ -122,7 +134,9 @@ fn marked_by_us(skb: &SkBuff, ip: &frag::Ipv4Info) -> bool {
 
 fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
     let mut buf = [0u8; HDR_BYTES];
-    let Some(ip) = ipv4(skb, &mut buf) else { return Verdict::Accept };
+    let Some(ip) = ipv4(skb, &mut buf) else {
+        return Verdict::Accept;
+    };
     let ours = marked_by_us(skb, &ip);
     let x = match skb.dst_xfrm() {
         Some(x) if x.is_tunnel() && x.family() == AF_INET && !skb.is_gso() => x,
@@ -154,7 +168,10 @@ fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookStat
             }
             Verdict::Accept
         }
-        Action::FragmentBeforeEncryption { max_inner_fragment_len, .. } => {
+        Action::FragmentBeforeEncryption {
+            max_inner_fragment_len,
+            ..
+        } => {
             bump(&st.counters, stat::FRAG_BEFORE_ENC);
             let max = u16::try_from(max_inner_fragment_len).unwrap_or(u16::MAX);
             let (stolen, res) = xfrm::fragment_to_xfrm(skb, state, max);
@@ -189,17 +206,31 @@ fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookStat
 }
 
 fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
-    if skb.ipcb_flags() & crate::kapi::bindings::IPSEC_RS_IPSKB_XFRM_TRANSFORMED as u16 == 0 || skb.is_gso() {
+    if skb.ipcb_flags() & crate::kapi::bindings::IPSEC_RS_IPSKB_XFRM_TRANSFORMED as u16 == 0
+        || skb.is_gso()
+    {
         return Verdict::Accept;
     }
     let mut buf = [0u8; HDR_BYTES];
-    let Some(ip) = ipv4(skb, &mut buf) else { return Verdict::Accept };
-    let Some(spi) = skb.network_bytes(&mut buf).and_then(|h| frag::outer_esp_spi(h, &ip)) else {
+    let Some(ip) = ipv4(skb, &mut buf) else {
+        return Verdict::Accept;
+    };
+    let Some(spi) = skb
+        .network_bytes(&mut buf)
+        .and_then(|h| frag::outer_esp_spi(h, &ip))
+    else {
         return Verdict::Accept;
     };
     let mut daddr = [0u8; 16];
     daddr[..4].copy_from_slice(&ip.daddr);
-    let Some(x) = xfrm::lookup(state.net(), skb.mark(), &daddr, spi, crate::esp::IPPROTO_ESP, AF_INET) else {
+    let Some(x) = xfrm::lookup(
+        state.net(),
+        skb.mark(),
+        &daddr,
+        spi,
+        crate::esp::IPPROTO_ESP,
+        AF_INET,
+    ) else {
         return Verdict::Accept;
     };
     if !x.is_tunnel() {

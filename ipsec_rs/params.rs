@@ -49,12 +49,21 @@ pub(crate) fn defaults() -> Result<GlobalConfig> {
         return Err(EINVAL);
     }
     c.rx_enable = flag("rx_enable", p.rx_enable, c.rx_enable)?;
-    c.invalid_spi_enable = flag("invalid_spi_enable", p.invalid_spi_enable, c.invalid_spi_enable)?;
+    c.invalid_spi_enable = flag(
+        "invalid_spi_enable",
+        p.invalid_spi_enable,
+        c.invalid_spi_enable,
+    )?;
     c.replay_disabled = flag("replay_disabled", p.replay_disabled, c.replay_disabled)?;
     if window_given {
         let w = p.replay_window.get();
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&w) {
-            pr_err!("parameter replay_window={} refused: {}..{} packets\n", w, MIN_WINDOW, MAX_WINDOW);
+            pr_err!(
+                "parameter replay_window={} refused: {}..{} packets\n",
+                w,
+                MIN_WINDOW,
+                MAX_WINDOW
+            );
             return Err(EINVAL);
         }
         c.replay_window = w;

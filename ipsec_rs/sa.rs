@@ -38,7 +38,7 @@ use crate::{
         sync::BhSpinLock,
         xfrm::{Mode, StateGuard, StateRef},
     },
-    replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MIN_WINDOW, MAX_WINDOW},
+    replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MAX_WINDOW, MIN_WINDOW},
 };
 use core::{
     ptr,
@@ -130,7 +130,11 @@ impl SaCtx {
     /// Marks `seq` seen and advances the window (re-checking it), with the
     /// SA's lock held (`guard` must be this SA's): the lock serialises the
     /// window's updates.
-    pub(crate) fn replay_update(&self, guard: &mut StateGuard<'_>, seq: u64) -> Result<(), ReplayError> {
+    pub(crate) fn replay_update(
+        &self,
+        guard: &mut StateGuard<'_>,
+        seq: u64,
+    ) -> Result<(), ReplayError> {
         if guard.state_addr() != self.x.addr() {
             return Err(ReplayError::Replayed);
         }
@@ -145,7 +149,11 @@ impl SaCtx {
             self.unlogged.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        if self.last_log_ns.compare_exchange(last, now_ns.max(1), Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        if self
+            .last_log_ns
+            .compare_exchange(last, now_ns.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
             self.unlogged.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -324,7 +332,9 @@ impl SaTable {
     /// (then the entry stays valid for the section), or with the lock held
     /// (then it stays linked while the lock is).
     fn lookup(&self, x: &StateRef) -> *const SaCtx {
-        let Some(head) = self.heads.get(bucket_of(x.addr())) else { return ptr::null() };
+        let Some(head) = self.heads.get(bucket_of(x.addr())) else {
+            return ptr::null();
+        };
         let mut p = head.load(Ordering::Acquire).cast_const();
         loop {
             // SAFETY: an entry reached from a head was linked when it was
@@ -332,7 +342,9 @@ impl SaTable {
             // period (`RcuArc::release_after_grace_period`), which cannot end
             // before the caller's read-side section does, and its `next` is
             // left as it was, so the walk can go on.
-            let Some(c) = (unsafe { p.as_ref() }) else { return ptr::null() };
+            let Some(c) = (unsafe { p.as_ref() }) else {
+                return ptr::null();
+            };
             if c.x.addr() == x.addr() {
                 return p;
             }
@@ -364,13 +376,21 @@ impl SaTable {
         let table = self.gen.load(Ordering::Acquire);
         // The lookups that follow read after the generations.
         core::sync::atomic::fence(Ordering::Acquire);
-        Gens { table, hash: if hash & 1 == 0 { hash } else { u32::MAX } }
+        Gens {
+            table,
+            hash: if hash & 1 == 0 { hash } else { u32::MAX },
+        }
     }
 
     /// This CPU's last answer for `k`, if it still holds (`Last`), with a
     /// reference of its own. Softirq (or bottom halves disabled), inside the
     /// RCU read-side section `_rs` proves.
-    pub(crate) fn last_hit(&self, _rs: ReadSide<'_>, net: &Net, k: &LastKey) -> Option<RcuArc<SaCtx>> {
+    pub(crate) fn last_hit(
+        &self,
+        _rs: ReadSide<'_>,
+        net: &Net,
+        k: &LastKey,
+    ) -> Option<RcuArc<SaCtx>> {
         let l = &self.last;
         let p = l.get(0) as usize as *const SaCtx;
         if p.is_null()
@@ -417,13 +437,20 @@ impl SaTable {
 
     /// Unlinks every entry `drop_it` selects, calling `before` on each
     /// first; their references go after a grace period. Lock held.
-    fn unlink(&self, w: &mut Writer, mut drop_it: impl FnMut(&SaCtx) -> bool, mut before: impl FnMut(&SaCtx)) {
+    fn unlink(
+        &self,
+        w: &mut Writer,
+        mut drop_it: impl FnMut(&SaCtx) -> bool,
+        mut before: impl FnMut(&SaCtx),
+    ) {
         for head in self.heads.iter() {
             let mut prev = head;
             loop {
                 let p = prev.load(Ordering::Relaxed);
                 // SAFETY: a linked entry; the lock keeps it linked.
-                let Some(c) = (unsafe { p.as_ref() }) else { break };
+                let Some(c) = (unsafe { p.as_ref() }) else {
+                    break;
+                };
                 if !drop_it(c) {
                     prev = &c.next;
                     continue;
@@ -453,11 +480,15 @@ impl SaTable {
     pub(crate) fn flush(&self) {
         let mut w = self.writer.lock();
         w.closed = true;
-        self.unlink(&mut w, |_| true, |c| {
-            if !c.x.is_dead() {
-                c.write_back();
-            }
-        });
+        self.unlink(
+            &mut w,
+            |_| true,
+            |c| {
+                if !c.x.is_dead() {
+                    c.write_back();
+                }
+            },
+        );
     }
 }
 
@@ -505,7 +536,9 @@ pub(crate) fn get_or_insert(
     let mut storage = KVec::with_capacity(words, GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
     for _ in 0..words {
         // Within the capacity just reserved: no allocation.
-        storage.push(AtomicU64::new(0), GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
+        storage
+            .push(AtomicU64::new(0), GFP_ATOMIC)
+            .map_err(|_| NoEntry::Resources)?;
     }
     let window = ReplayWindow::new(storage, mode, esn).map_err(|_| NoEntry::Resources)?;
     let ctx = RcuArc::new(
@@ -563,10 +596,14 @@ pub(crate) fn get_or_insert(
     }
     ctx.conn_id.store(w.next_id, Ordering::Relaxed);
     w.next_id = w.next_id.wrapping_add(1).max(1);
-    let Some(head) = table.heads.get(bucket_of(x.addr())) else { return Err(NoEntry::Resources) };
+    let Some(head) = table.heads.get(bucket_of(x.addr())) else {
+        return Err(NoEntry::Resources);
+    };
     let raw = RcuArc::into_raw(ctx.clone());
     // SAFETY: `raw` is our new entry, not yet visible to anyone else.
-    unsafe { &*raw }.next.store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+    unsafe { &*raw }
+        .next
+        .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
     // Publishes the complete entry (its fields before the pointer).
     head.store(raw.cast_mut(), Ordering::Release);
     w.count += 1;

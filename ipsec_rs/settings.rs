@@ -63,7 +63,12 @@ pub(crate) struct SaKey {
 impl SaKey {
     /// The key of a netlink selector.
     pub(crate) fn from_selector(s: &SaSelector) -> Self {
-        SaKey { family: s.daddr.family.af(), daddr: s.daddr.bytes, spi: s.spi, proto: s.proto }
+        SaKey {
+            family: s.daddr.family.af(),
+            daddr: s.daddr.bytes,
+            spi: s.spi,
+            proto: s.proto,
+        }
     }
 
     /// The key of an XFRM SA.
@@ -71,15 +76,27 @@ impl SaKey {
         // Only the family's bytes of an xfrm_address_t are meaningful.
         let fam = Family::from_af(x.family()).unwrap_or(Family::V6);
         let daddr = IpAddr::of_family(fam, x.daddr()).bytes;
-        SaKey { family: x.family(), daddr, spi: x.spi(), proto: x.proto() }
+        SaKey {
+            family: x.family(),
+            daddr,
+            spi: x.spi(),
+            proto: x.proto(),
+        }
     }
 
     fn selector(&self) -> SaSelector {
         let daddr = match Family::from_af(self.family) {
             Some(Family::V6) => IpAddr::v6(self.daddr),
-            _ => IpAddr { family: Family::V4, bytes: self.daddr },
+            _ => IpAddr {
+                family: Family::V4,
+                bytes: self.daddr,
+            },
         };
-        SaSelector { daddr, spi: self.spi, proto: self.proto }
+        SaSelector {
+            daddr,
+            spi: self.spi,
+            proto: self.proto,
+        }
     }
 
     fn exists_in(&self, net: &Net) -> bool {
@@ -136,11 +153,17 @@ impl Snapshot {
     }
 
     fn sa(&self, key: &SaKey) -> Option<&SaEntry> {
-        self.sas.binary_search_by(|e| e.key.cmp(key)).ok().and_then(|i| self.sas.get(i))
+        self.sas
+            .binary_search_by(|e| e.key.cmp(key))
+            .ok()
+            .and_then(|i| self.sas.get(i))
     }
 
     fn iface(&self, ifindex: u32) -> Option<&IfEntry> {
-        self.ifs.binary_search_by(|e| e.ifindex.cmp(&ifindex)).ok().and_then(|i| self.ifs.get(i))
+        self.ifs
+            .binary_search_by(|e| e.ifindex.cmp(&ifindex))
+            .ok()
+            .and_then(|i| self.ifs.get(i))
     }
 
     /// The SA's own replay setting, if it has one.
@@ -172,15 +195,28 @@ impl Snapshot {
     }
 
     fn compute_engaged(&mut self) {
-        let default = FragSettings { df: Some(frag::DEFAULT_DF_MODE), prefrag: Some(frag::DEFAULT_PREFRAG) };
+        let default = FragSettings {
+            df: Some(frag::DEFAULT_DF_MODE),
+            prefrag: Some(frag::DEFAULT_PREFRAG),
+        };
         let set = |f: &FragSettings| f.df.is_some() || f.prefrag.is_some();
         self.frag_engaged = self.global_frag != default
             || self.sas.iter().any(|e| set(&e.frag))
             || self.ifs.iter().any(|e| set(&e.frag));
     }
 
-    fn build(global: GlobalConfig, sas: KVec<SaEntry>, ifs: KVec<IfEntry>) -> Result<KBox<Snapshot>, SetError> {
-        let mut s = Snapshot { sas, ifs, global_frag: global.frag_settings(), global, frag_engaged: false };
+    fn build(
+        global: GlobalConfig,
+        sas: KVec<SaEntry>,
+        ifs: KVec<IfEntry>,
+    ) -> Result<KBox<Snapshot>, SetError> {
+        let mut s = Snapshot {
+            sas,
+            ifs,
+            global_frag: global.frag_settings(),
+            global,
+            frag_engaged: false,
+        };
         s.compute_engaged();
         Ok(KBox::new(s, GFP_KERNEL)?)
     }
@@ -215,7 +251,9 @@ impl Settings {
     /// (process context).
     pub(crate) fn new(cfg: &GlobalConfig) -> Result<Self> {
         let s = Snapshot::build(*cfg, KVec::new(), KVec::new()).map_err(|_| ENOMEM)?;
-        Ok(Settings { current: RcuBox::new(s) })
+        Ok(Settings {
+            current: RcuBox::new(s),
+        })
     }
 
     /// The current settings, for as long as the read-side section lasts.
@@ -244,10 +282,18 @@ impl Settings {
         let g = RcuGuard::new();
         let s = self.read(g.side());
         // XFRM lookups and device lookups are fine under RCU; nothing sleeps.
-        for e in s.sas.iter().filter(|e| net.map_or(true, |n| e.key.exists_in(n))) {
+        for e in s
+            .sas
+            .iter()
+            .filter(|e| net.map_or(true, |n| e.key.exists_in(n)))
+        {
             sas.push(*e, GFP_ATOMIC)?;
         }
-        for e in s.ifs.iter().filter(|e| net.map_or(true, |n| kapi::net::dev_exists(n, e.ifindex))) {
+        for e in s
+            .ifs
+            .iter()
+            .filter(|e| net.map_or(true, |n| kapi::net::dev_exists(n, e.ifindex)))
+        {
             ifs.push(*e, GFP_ATOMIC)?;
         }
         Ok((sas, ifs))
@@ -282,8 +328,17 @@ impl Settings {
             }
             return Err(SetError::NoSuchSa);
         }
-        let new = SaEntry { key, replay: c.replay, frag: c.frag };
-        let sas = upsert(sas, |e| e.key.cmp(&key), (!empty).then_some(new), MAX_SA_OVERRIDES)?;
+        let new = SaEntry {
+            key,
+            replay: c.replay,
+            frag: c.frag,
+        };
+        let sas = upsert(
+            sas,
+            |e| e.key.cmp(&key),
+            (!empty).then_some(new),
+            MAX_SA_OVERRIDES,
+        )?;
         Snapshot::build(global, sas, ifs)
     }
 
@@ -300,8 +355,16 @@ impl Settings {
             }
             return Err(SetError::NoSuchDevice);
         }
-        let new = IfEntry { ifindex: c.ifindex, frag: c.frag };
-        let ifs = upsert(ifs, |e| e.ifindex.cmp(&c.ifindex), (!empty).then_some(new), MAX_IF_OVERRIDES)?;
+        let new = IfEntry {
+            ifindex: c.ifindex,
+            frag: c.frag,
+        };
+        let ifs = upsert(
+            ifs,
+            |e| e.ifindex.cmp(&c.ifindex),
+            (!empty).then_some(new),
+            MAX_IF_OVERRIDES,
+        )?;
         Snapshot::build(global, sas, ifs)
     }
 
@@ -311,7 +374,14 @@ impl Settings {
         let (sas, _) = self.copy(Some(net))?;
         let mut out = KVec::with_capacity(sas.len(), GFP_KERNEL)?;
         for e in sas.iter() {
-            out.push(SaConfig { sel: e.key.selector(), replay: e.replay, frag: e.frag }, GFP_KERNEL)?;
+            out.push(
+                SaConfig {
+                    sel: e.key.selector(),
+                    replay: e.replay,
+                    frag: e.frag,
+                },
+                GFP_KERNEL,
+            )?;
         }
         Ok(out)
     }
@@ -337,7 +407,13 @@ impl Settings {
         let (_, ifs) = self.copy(Some(net))?;
         let mut out = KVec::with_capacity(ifs.len(), GFP_KERNEL)?;
         for e in ifs.iter() {
-            out.push(IfConfig { ifindex: e.ifindex, frag: e.frag }, GFP_KERNEL)?;
+            out.push(
+                IfConfig {
+                    ifindex: e.ifindex,
+                    frag: e.frag,
+                },
+                GFP_KERNEL,
+            )?;
         }
         Ok(out)
     }
@@ -350,7 +426,10 @@ impl Settings {
         }
         let g = RcuGuard::new();
         let e = self.read(g.side()).iface(ifindex).copied();
-        Ok(IfConfig { ifindex, frag: e.map(|e| e.frag).unwrap_or_default() })
+        Ok(IfConfig {
+            ifindex,
+            frag: e.map(|e| e.frag).unwrap_or_default(),
+        })
     }
 }
 

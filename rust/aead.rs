@@ -23,7 +23,11 @@
 //! No `CRYPTO_TFM_REQ_MAY_BACKLOG`: a full asynchronous queue fails the
 //! request (`-EBUSY`). No `CRYPTO_TFM_REQ_MAY_SLEEP`: we run in softirq.
 
-use super::{bindings as b, percpu::{self, PerCpuCounters}, skb::{DevRef, OwnedSkb}};
+use super::{
+    bindings as b,
+    percpu::{self, PerCpuCounters},
+    skb::{DevRef, OwnedSkb},
+};
 use core::{
     ffi::c_void,
     marker::PhantomData,
@@ -50,7 +54,10 @@ impl<'a> Aead<'a> {
     /// `tfm` must be a live AEAD transform with its keys set, not freed for `'a`.
     pub unsafe fn from_raw(tfm: NonNull<b::crypto_aead>) -> Aead<'a> {
         // INVARIANT: the caller's contract.
-        Aead { tfm, _borrow: PhantomData }
+        Aead {
+            tfm,
+            _borrow: PhantomData,
+        }
     }
 
     /// The name of the template this transform is an instance of
@@ -82,7 +89,10 @@ impl<'a> Aead<'a> {
         let child = NonNull::new(unsafe { b::ipsec_rs_aead_geniv_ctx_child(self.tfm.as_ptr()) })?;
         // INVARIANT: the child lives as long as its parent (freed by the
         // parent's exit), keys set through the parent's setkey.
-        Some(Aead { tfm: child, _borrow: PhantomData })
+        Some(Aead {
+            tfm: child,
+            _borrow: PhantomData,
+        })
     }
 
     /// The sizes a request needs and where its parts go, worked out once
@@ -102,16 +112,32 @@ impl<'a> Aead<'a> {
                 b::ipsec_rs_crypto_tfm_ctx_alignment() as usize,
             )
         };
-        let ctx_align = ctx_align.max(KMALLOC_MIN_ALIGN).max(core::mem::align_of::<b::aead_request>());
-        if alignmask >= BUF_ALIGN || !ctx_align.is_power_of_two() || ctx_align > BUF_ALIGN || reqsize > MAX_REQSIZE || ivsize > MAX_IVSIZE {
+        let ctx_align = ctx_align
+            .max(KMALLOC_MIN_ALIGN)
+            .max(core::mem::align_of::<b::aead_request>());
+        if alignmask >= BUF_ALIGN
+            || !ctx_align.is_power_of_two()
+            || ctx_align > BUF_ALIGN
+            || reqsize > MAX_REQSIZE
+            || ivsize > MAX_IVSIZE
+        {
             return None;
         }
         // From the IV, which starts BUF_ALIGN-aligned (after the head):
         // the request aligned to the context alignment (a divisor of
         // BUF_ALIGN, so aligned in memory too), then the scatterlist.
         let req_at = align_up(ivsize, ctx_align);
-        let sg_at = align_up(req_at + size_of::<b::aead_request>() + reqsize, core::mem::align_of::<b::scatterlist>());
-        Some(AeadInfo { tfm: Tfm(self.tfm), ivsize, authsize, req_at, sg_at })
+        let sg_at = align_up(
+            req_at + size_of::<b::aead_request>() + reqsize,
+            core::mem::align_of::<b::scatterlist>(),
+        );
+        Some(AeadInfo {
+            tfm: Tfm(self.tfm),
+            ivsize,
+            authsize,
+            req_at,
+            sg_at,
+        })
     }
 }
 
@@ -157,7 +183,10 @@ impl AeadInfo {
     /// holds a reference on the state that owns it).
     pub unsafe fn aead<'a>(&self) -> Aead<'a> {
         // INVARIANT: the caller's contract.
-        Aead { tfm: self.tfm.0, _borrow: PhantomData }
+        Aead {
+            tfm: self.tfm.0,
+            _borrow: PhantomData,
+        }
     }
 }
 
@@ -252,7 +281,11 @@ impl RequestPool {
             }
         };
         // INVARIANT: a fresh, zeroed per-CPU slot: null on every CPU.
-        Ok(Self { spare, slot, inflight })
+        Ok(Self {
+            spare,
+            slot,
+            inflight,
+        })
     }
 
     /// A buffer of at least `size` bytes, [`BUF_ALIGN`]-aligned (a
@@ -260,7 +293,9 @@ impl RequestPool {
     /// disabled (softirq, or a completion).
     fn alloc(&self, size: usize) -> *mut u8 {
         if size > self.slot {
-            let Some(size) = size.checked_next_power_of_two() else { return core::ptr::null_mut() };
+            let Some(size) = size.checked_next_power_of_two() else {
+                return core::ptr::null_mut();
+            };
             // SAFETY: GFP_ATOMIC allocation, any context.
             return unsafe { b::ipsec_rs_kmalloc_atomic(size) }.cast();
         }
@@ -375,7 +410,8 @@ pub unsafe fn decrypt_in_place<C: Completion>(
 ) {
     let tfm = aead.tfm.as_ptr();
     let ivlen = info.ivsize;
-    let (Ok(assoclen), Ok(cryptlen)) = (u32::try_from(at.assoclen), u32::try_from(at.cryptlen)) else {
+    let (Ok(assoclen), Ok(cryptlen)) = (u32::try_from(at.assoclen), u32::try_from(at.cryptlen))
+    else {
         return ctx.complete(skb, -(b::EINVAL as i32), true);
     };
     let Some(wire_iv) = skb.linear(at.iv_at, ivlen) else {
@@ -386,7 +422,11 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     // laid them out for this transform.
     const { assert!(core::mem::align_of::<OpHead<C>>() <= BUF_ALIGN) };
     let head_len = const { align_up(size_of::<OpHead<C>>(), BUF_ALIGN) };
-    let Some(total) = at.nfrags.checked_mul(size_of::<b::scatterlist>()).and_then(|n| n.checked_add(head_len + info.sg_at)) else {
+    let Some(total) = at
+        .nfrags
+        .checked_mul(size_of::<b::scatterlist>())
+        .and_then(|n| n.checked_add(head_len + info.sg_at))
+    else {
         return ctx.complete(skb, -(b::EINVAL as i32), true);
     };
     let base = pool.alloc(total);
@@ -404,7 +444,11 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     // sg_at` is bounded by `AeadInfo`'s invariant).
     let (iv, req, sg) = unsafe {
         let iv = base.add(head_len);
-        (iv, iv.add(info.req_at).cast::<b::aead_request>(), iv.add(info.sg_at).cast::<b::scatterlist>())
+        (
+            iv,
+            iv.add(info.req_at).cast::<b::aead_request>(),
+            iv.add(info.sg_at).cast::<b::scatterlist>(),
+        )
     };
     // SAFETY: `iv..iv + ivlen` lies within the allocation (`req_at >=
     // ivsize`); the source is the packet's linear bytes, disjoint from it.

@@ -68,7 +68,13 @@ impl Policy {
         let mut entries = KVec::with_capacity(maxattr + 1, GFP_KERNEL)?;
         for _ in 0..=maxattr {
             // NLA_REJECT: a number no attribute of this command has.
-            entries.push(b::nla_policy { type_: b::NLA_REJECT as u8, ..Default::default() }, GFP_KERNEL)?;
+            entries.push(
+                b::nla_policy {
+                    type_: b::NLA_REJECT as u8,
+                    ..Default::default()
+                },
+                GFP_KERNEL,
+            )?;
         }
         // Attribute 0 carries the family-wide setting: validate every
         // attribute strictly.
@@ -78,7 +84,13 @@ impl Policy {
         }
         let mut ranges = KVec::with_capacity(attrs.len(), GFP_KERNEL)?;
         for a in attrs.iter().filter(|a| ranged(a)) {
-            ranges.push(b::netlink_range_validation { min: a.min, max: a.max }, GFP_KERNEL)?;
+            ranges.push(
+                b::netlink_range_validation {
+                    min: a.min,
+                    max: a.max,
+                },
+                GFP_KERNEL,
+            )?;
         }
         // `ranges` is complete: its buffer no longer moves.
         let mut next_range = ranges.iter();
@@ -206,7 +218,14 @@ impl Request<'_> {
         // SAFETY: `info` is live; the message built belongs to us until
         // genlmsg_reply takes it.
         unsafe {
-            let msg = build(self.family, cmd, attrs, (*self.info).snd_portid, (*self.info).snd_seq, false)?;
+            let msg = build(
+                self.family,
+                cmd,
+                attrs,
+                (*self.info).snd_portid,
+                (*self.info).snd_seq,
+                false,
+            )?;
             to_result(b::ipsec_rs_genlmsg_reply(msg, self.info))
         }
     }
@@ -268,7 +287,10 @@ unsafe extern "C" fn doit_cb<H: Handler>(_skb: *mut b::sk_buff, info: *mut b::ge
     let inner = unsafe { &*(*info).family.cast::<Inner<H>>() };
     // SAFETY: `info` is live for this call.
     let cmd = unsafe { (*(*info).genlhdr).cmd };
-    let req = Request { info, family: &inner.family };
+    let req = Request {
+        info,
+        family: &inner.family,
+    };
     match inner.handler.doit(cmd, &req) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -280,7 +302,10 @@ unsafe extern "C" fn doit_cb<H: Handler>(_skb: *mut b::sk_buff, info: *mut b::ge
 /// # Safety
 ///
 /// Called by generic netlink only, for our family's commands.
-unsafe extern "C" fn dumpit_cb<H: Handler>(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) -> c_int {
+unsafe extern "C" fn dumpit_cb<H: Handler>(
+    skb: *mut b::sk_buff,
+    cb: *mut b::netlink_callback,
+) -> c_int {
     // SAFETY: genetlink calls the dumps of our family with `cb->data`
     // pointing to its `genl_dumpit_info` for the whole dump.
     let info = unsafe { b::ipsec_rs_dump_info(cb) };
@@ -288,7 +313,12 @@ unsafe extern "C" fn dumpit_cb<H: Handler>(skb: *mut b::sk_buff, cb: *mut b::net
     // `repr(C)` `Inner<H>` that lives until unregistration, after which no
     // dump runs; `info->op.cmd` is the command being dumped.
     let (inner, cmd) = unsafe { (&*(*info).info.family.cast::<Inner<H>>(), (*info).op.cmd) };
-    let mut d = Dump { skb, cb, family: &inner.family, added: false };
+    let mut d = Dump {
+        skb,
+        cb,
+        family: &inner.family,
+        added: false,
+    };
     match inner.handler.dumpit(cmd, &mut d) {
         // SAFETY: `skb` is live; its length is what we return to continue.
         Ok(()) if d.added => unsafe { (*skb).len as c_int },
@@ -373,11 +403,17 @@ impl<H: Handler> Family<H> {
         }
         let mut kgrps = KVec::with_capacity(groups.len(), GFP_KERNEL)?;
         for g in groups {
-            let mut grp = b::genl_multicast_group { flags: b::IPSEC_RS_GENL_MCAST_CAP_NET_ADMIN as u8, ..Default::default() };
+            let mut grp = b::genl_multicast_group {
+                flags: b::IPSEC_RS_GENL_MCAST_CAP_NET_ADMIN as u8,
+                ..Default::default()
+            };
             copy_name(&mut grp.name, g)?;
             kgrps.push(grp, GFP_KERNEL)?;
         }
-        let mut family = b::genl_family { version, ..Default::default() };
+        let mut family = b::genl_family {
+            version,
+            ..Default::default()
+        };
         copy_name(&mut family.name, name)?;
         family.set_netnsok(1);
         family.set_parallel_ops(1);
@@ -388,14 +424,25 @@ impl<H: Handler> Family<H> {
         family.resv_start_op = 0;
         family.module = module.as_ptr().cast();
 
-        let mut inner = KBox::new(Inner { family, ops: kops, policies, mcgrps: kgrps, handler }, GFP_KERNEL)?;
+        let mut inner = KBox::new(
+            Inner {
+                family,
+                ops: kops,
+                policies,
+                mcgrps: kgrps,
+                handler,
+            },
+            GFP_KERNEL,
+        )?;
         inner.family.ops = inner.ops.as_ptr();
         inner.family.mcgrps = inner.mcgrps.as_ptr();
         // SAFETY: `inner` is on the heap: the family and everything it points
         // to keep their addresses (the box is pinned right after, and
         // `drop()` unregisters before freeing).
         to_result(unsafe { b::genl_register_family(&mut inner.family) })?;
-        Ok(Self { inner: Pin::from(inner) })
+        Ok(Self {
+            inner: Pin::from(inner),
+        })
     }
 
     /// The family's multicast side, for event senders that need not know
@@ -425,7 +472,12 @@ impl Multicast {
         // SAFETY: registered by the type invariant; the skb is handed over.
         unsafe {
             let msg = build(&self.0, cmd, attrs, 0, 0, true)?;
-            to_result(b::ipsec_rs_genlmsg_multicast_netns(&self.0, net.as_ptr(), msg, group))
+            to_result(b::ipsec_rs_genlmsg_multicast_netns(
+                &self.0,
+                net.as_ptr(),
+                msg,
+                group,
+            ))
         }
     }
 }

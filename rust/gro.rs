@@ -23,12 +23,12 @@ use super::{
     skb::{field, OwnedSkb},
     xfrm::Input,
 };
+use core::ffi::CStr;
 use core::{
     ffi::{c_int, c_ulong, c_void},
     ptr,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use core::ffi::CStr;
 use kernel::{new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
 /// A GRO receive handler for one IP protocol.
@@ -81,7 +81,8 @@ unsafe fn gro_facts(skb: *mut b::sk_buff) -> (u16, bool, i32) {
         let cb = (*skb).cb.as_ptr();
         let proto = field::<u16, _>(cb, b::IPSEC_RS_OFF_GRO_PROTO as usize);
         let offset = field::<i32, _>(cb, b::IPSEC_RS_OFF_GRO_DATA_OFFSET as usize);
-        let pkt_type = field::<u8, _>(skb, b::IPSEC_RS_OFF_SKB_PKT_TYPE as usize) & b::IPSEC_RS_PKT_TYPE_MASK as u8;
+        let pkt_type = field::<u8, _>(skb, b::IPSEC_RS_OFF_SKB_PKT_TYPE as usize)
+            & b::IPSEC_RS_PKT_TYPE_MASK as u8;
         (proto, pkt_type == 0, offset)
     }
 }
@@ -124,7 +125,9 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
             b::ipsec_rs_gro_decline(skb, 0);
             return ptr::null_mut();
         }
-        let Some(owned) = OwnedSkb::from_raw(skb) else { return ptr::null_mut() };
+        let Some(owned) = OwnedSkb::from_raw(skb) else {
+            return ptr::null_mut();
+        };
         // The IP length must be the packet's (IP input would trim padding
         // and drop a short packet; GRO checks neither for us).
         let len = owned.view().len();
@@ -155,7 +158,10 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
 
 /// Our `net_offload`s while a [`Slot`] lives (null otherwise), to tell
 /// ours from another holder's in [`foreign_registered`].
-static OURS: [AtomicPtr<b::net_offload>; 2] = [AtomicPtr::new(ptr::null_mut()), AtomicPtr::new(ptr::null_mut())];
+static OURS: [AtomicPtr<b::net_offload>; 2] = [
+    AtomicPtr::new(ptr::null_mut()),
+    AtomicPtr::new(ptr::null_mut()),
+];
 
 /// The pinned state of a [`Slot`]: the notifier first (its callback gets
 /// the notifier's address, which is the state's).
@@ -219,14 +225,22 @@ impl SlotState {
 /// Called by the module loader's notifier chain only, on the notifier of a
 /// live [`SlotState`] (registered until the slot is dropped), with `data`
 /// the `struct module` concerned; process context.
-unsafe extern "C" fn module_cb(nb: *mut b::notifier_block, action: c_ulong, data: *mut c_void) -> c_int {
+unsafe extern "C" fn module_cb(
+    nb: *mut b::notifier_block,
+    action: c_ulong,
+    data: *mut c_void,
+) -> c_int {
     // SAFETY: `nb` is the first field of a `#[repr(C)]` `SlotState`
     // (`Opaque` is transparent), live while registered.
     let st = unsafe { &*nb.cast::<SlotState>() };
     // SAFETY: `data` is a live module; its name is a NUL-terminated array
     // inside it, read during this call only.
     let name = unsafe { CStr::from_ptr(b::ipsec_rs_module_name(data.cast())) };
-    let Some(i) = st.yield_to.iter().position(|n| n.to_bytes() == name.to_bytes()) else {
+    let Some(i) = st
+        .yield_to
+        .iter()
+        .position(|n| n.to_bytes() == name.to_bytes())
+    else {
         return b::NOTIFY_DONE as c_int;
     };
     let name = name.to_str().unwrap_or("?");
@@ -235,12 +249,22 @@ unsafe extern "C" fn module_cb(nb: *mut b::notifier_block, action: c_ulong, data
     match action as u32 {
         b::module_state::MODULE_STATE_COMING => {
             if st.release(i) {
-                pr_info!("{} loading: its GRO slot for IP protocol {} ({}) is left to it\n", name, st.proto, family);
+                pr_info!(
+                    "{} loading: its GRO slot for IP protocol {} ({}) is left to it\n",
+                    name,
+                    st.proto,
+                    family
+                );
             }
         }
         b::module_state::MODULE_STATE_GOING if !*closing => {
             if st.take(i) {
-                pr_info!("{} gone: GRO slot for IP protocol {} ({}) taken again\n", name, st.proto, family);
+                pr_info!(
+                    "{} gone: GRO slot for IP protocol {} ({}) taken again\n",
+                    name,
+                    st.proto,
+                    family
+                );
             }
         }
         _ => {}
@@ -274,13 +298,14 @@ impl Slot {
     /// A slot another handler holds now is taken when its module goes.
     /// Process context.
     pub fn new<T: GroReceive>(yield_v4: &'static CStr, yield_v6: &'static CStr) -> Result<Self> {
-        let offload = |cb: unsafe extern "C" fn(*mut b::list_head, *mut b::sk_buff) -> *mut b::sk_buff| {
-            // SAFETY: all-zero is a valid `net_offload` (null callbacks,
-            // zero flags).
-            let mut o: b::net_offload = unsafe { core::mem::zeroed() };
-            o.callbacks.gro_receive = Some(cb);
-            Opaque::new(o)
-        };
+        let offload =
+            |cb: unsafe extern "C" fn(*mut b::list_head, *mut b::sk_buff) -> *mut b::sk_buff| {
+                // SAFETY: all-zero is a valid `net_offload` (null callbacks,
+                // zero flags).
+                let mut o: b::net_offload = unsafe { core::mem::zeroed() };
+                o.callbacks.gro_receive = Some(cb);
+                Opaque::new(o)
+            };
         // SAFETY: all-zero is a valid, unregistered `notifier_block`.
         let mut nb: b::notifier_block = unsafe { core::mem::zeroed() };
         nb.notifier_call = Some(module_cb);
@@ -304,7 +329,11 @@ impl Slot {
         let guard = state.closing.lock();
         for (i, family) in ["IPv4", "IPv6"].into_iter().enumerate() {
             if !state.take(i) {
-                pr_info!("GRO slot for IP protocol {} ({}) held by another handler: left to it\n", T::PROTO, family);
+                pr_info!(
+                    "GRO slot for IP protocol {} ({}) held by another handler: left to it\n",
+                    T::PROTO,
+                    family
+                );
             }
         }
         drop(guard);
@@ -338,8 +367,10 @@ fn registered(proto: u8) -> [*const b::net_offload; 2] {
     // binding of another length does not compile here).
     type Offloads = [*const b::net_offload; 256];
     let i = usize::from(proto);
-    let (v4, v6): (*const Offloads, *const Offloads) =
-        (ptr::addr_of!(b::inet_offloads), ptr::addr_of!(b::inet6_offloads));
+    let (v4, v6): (*const Offloads, *const Offloads) = (
+        ptr::addr_of!(b::inet_offloads),
+        ptr::addr_of!(b::inet6_offloads),
+    );
     // SAFETY: both arrays are exported and live as long as the kernel, and
     // index `i` (a u8) is below their 256 elements; each element is read
     // once, as READ_ONCE would (a volatile load of an aligned pointer),
@@ -361,6 +392,7 @@ fn registered(proto: u8) -> [*const b::net_offload; 2] {
 /// handlers.
 pub fn foreign_registered(proto: u8) -> (bool, bool) {
     let r = registered(proto);
-    let foreign = |i: usize| !r[i].is_null() && r[i] != OURS[i].load(Ordering::Acquire).cast_const();
+    let foreign =
+        |i: usize| !r[i].is_null() && r[i] != OURS[i].load(Ordering::Acquire).cast_const();
     (foreign(0), foreign(1))
 }

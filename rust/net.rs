@@ -4,6 +4,7 @@
 //! registered with `register_pernet_subsys()`.
 
 use super::bindings as b;
+use super::rcu::ReadSide;
 use core::{
     cell::UnsafeCell,
     ffi::{c_int, c_void},
@@ -11,7 +12,6 @@ use core::{
     mem::size_of,
     ptr,
 };
-use super::rcu::ReadSide;
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
 /// A network namespace, borrowed for as long as the kernel guarantees it lives
@@ -61,10 +61,11 @@ pub fn for_each_net<F: FnMut(&Net)>(mut f: F) {
     unsafe { b::ipsec_rs_for_each_net(Some(call::<F>), arg) }
 }
 
-
 /// Whether `net` has an interface with index `ifindex` (any context).
 pub fn dev_exists(net: &Net, ifindex: u32) -> bool {
-    let Ok(idx) = i32::try_from(ifindex) else { return false };
+    let Ok(idx) = i32::try_from(ifindex) else {
+        return false;
+    };
     let _rcu = super::rcu::RcuGuard::new();
     // SAFETY: `net` is live; the lookup needs RCU, which `_rcu` holds; the
     // device pointer is only compared with NULL, never dereferenced.
@@ -126,9 +127,17 @@ pub trait PernetState: Sized + Send + Sync + 'static {
         // which lives as long as `net` (see `get`).
         unsafe {
             let gen = ptr::read_volatile(
-                net.as_ptr().cast::<u8>().add(b::IPSEC_RS_OFF_NET_GEN as usize).cast::<*const *mut c_void>(),
+                net.as_ptr()
+                    .cast::<u8>()
+                    .add(b::IPSEC_RS_OFF_NET_GEN as usize)
+                    .cast::<*const *mut c_void>(),
             );
-            let slot = gen.cast::<u8>().add(b::IPSEC_RS_OFF_NET_GENERIC_PTR as usize).cast::<*mut c_void>().add(id).read();
+            let slot = gen
+                .cast::<u8>()
+                .add(b::IPSEC_RS_OFF_NET_GENERIC_PTR as usize)
+                .cast::<*mut c_void>()
+                .add(id)
+                .read();
             &*slot.cast::<Self>()
         }
     }
@@ -195,7 +204,10 @@ impl<T: PernetState> PernetRegistration<T> {
         // SAFETY: `ops` is fully initialised and pinned until `drop()`
         // unregisters it.
         to_result(unsafe { b::register_pernet_subsys(ops.get()) })?;
-        Ok(Self { ops, _t: PhantomData })
+        Ok(Self {
+            ops,
+            _t: PhantomData,
+        })
     }
 }
 

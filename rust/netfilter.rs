@@ -110,7 +110,6 @@ impl HookState<'_> {
         // does not outlive the hook call.
         unsafe { super::rcu::ReadSide::assume() }
     }
-
 }
 
 /// A set of hooks: the code run for each packet at the points it is
@@ -138,7 +137,13 @@ unsafe extern "C" fn hook_cb<T: Hook>(
     // the caller promised outlives the registration; netfilter passes a live
     // skb and state for the duration of this call, and the skb is the
     // hook's alone until it returns a verdict.
-    let (data, skb, state) = unsafe { (&*priv_.cast::<T::Data>(), SkBuff::from_raw_mut(skb), &*state) };
+    let (data, skb, state) = unsafe {
+        (
+            &*priv_.cast::<T::Data>(),
+            SkBuff::from_raw_mut(skb),
+            &*state,
+        )
+    };
     match T::hook(data, skb, &HookState { raw: state }) {
         Verdict::Accept => b::NF_ACCEPT,
         Verdict::Drop => b::NF_DROP,
@@ -170,7 +175,11 @@ impl Registration {
     /// `data` must stay valid (not moved, not dropped) until the returned
     /// registration is dropped, and `net` must outlive it (drop it from the
     /// pernet exit callback at the latest).
-    pub unsafe fn new<T: Hook>(net: &Net, specs: &[HookSpec], data: *const T::Data) -> Result<Self> {
+    pub unsafe fn new<T: Hook>(
+        net: &Net,
+        specs: &[HookSpec],
+        data: *const T::Data,
+    ) -> Result<Self> {
         let mut ops = KVec::with_capacity(specs.len(), GFP_KERNEL)?;
         for s in specs {
             let mut op = b::nf_hook_ops {
@@ -194,8 +203,13 @@ impl Registration {
         }
         // SAFETY: `ops` is initialised and will not move or be freed until
         // `drop()` unregisters it; `net` is live (caller).
-        to_result(unsafe { b::nf_register_net_hooks(net.as_ptr(), ops.as_ptr(), ops.len() as u32) })?;
-        Ok(Self { net: net.as_ptr(), ops })
+        to_result(unsafe {
+            b::nf_register_net_hooks(net.as_ptr(), ops.as_ptr(), ops.len() as u32)
+        })?;
+        Ok(Self {
+            net: net.as_ptr(),
+            ops,
+        })
     }
 }
 

@@ -195,7 +195,9 @@ pub struct PerCpuCounters<const N: usize> {
 impl<const N: usize> PerCpuCounters<N> {
     /// Allocates zeroed counters (process context: may sleep).
     pub fn new() -> Result<Self> {
-        Ok(Self { words: PerCpuWords::new()? })
+        Ok(Self {
+            words: PerCpuWords::new()?,
+        })
     }
 
     /// Adds `v` to counter `idx` on this CPU; any context.

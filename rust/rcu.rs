@@ -81,7 +81,9 @@ unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
 impl<T> RcuBox<T> {
     /// Takes ownership of `value`.
     pub fn new(value: KBox<T>) -> Self {
-        RcuBox { ptr: AtomicPtr::new(KBox::into_raw(value)) }
+        RcuBox {
+            ptr: AtomicPtr::new(KBox::into_raw(value)),
+        }
     }
 
     /// The current value, valid for the read-side section `rs` proves.
@@ -157,9 +159,18 @@ unsafe impl<T: Send + Sync + 'static> Sync for RcuArc<T> {}
 impl<T: Send + Sync + 'static> RcuArc<T> {
     /// `value` with one reference, allocated with `flags`.
     pub fn new(value: T, flags: kernel::alloc::Flags) -> Result<Self, AllocError> {
-        let inner = KBox::new(RcuArcInner { refs: AtomicUsize::new(1), head: RcuHead(Opaque::uninit()), value }, flags)?;
+        let inner = KBox::new(
+            RcuArcInner {
+                refs: AtomicUsize::new(1),
+                head: RcuHead(Opaque::uninit()),
+                value,
+            },
+            flags,
+        )?;
         // INVARIANT: from `KBox::into_raw`, with the one reference returned.
-        Ok(RcuArc { ptr: NonNull::from(KBox::leak(inner)) })
+        Ok(RcuArc {
+            ptr: NonNull::from(KBox::leak(inner)),
+        })
     }
 
     /// Gives up this reference as a raw pointer to the value (for a list
@@ -180,7 +191,9 @@ impl<T: Send + Sync + 'static> RcuArc<T> {
     unsafe fn inner_of(p: *const T) -> NonNull<RcuArcInner<T>> {
         let at = core::mem::offset_of!(RcuArcInner<T>, value);
         // SAFETY: `p` is the `value` field of an `RcuArcInner<T>` (caller).
-        unsafe { NonNull::new_unchecked(p.cast::<u8>().sub(at).cast::<RcuArcInner<T>>().cast_mut()) }
+        unsafe {
+            NonNull::new_unchecked(p.cast::<u8>().sub(at).cast::<RcuArcInner<T>>().cast_mut())
+        }
     }
 
     /// A new reference to the value at `p`.
@@ -194,7 +207,9 @@ impl<T: Send + Sync + 'static> RcuArc<T> {
     pub unsafe fn clone_from_raw(p: *const T) -> Self {
         // SAFETY: the caller's contract; `RcuArc` takes no reference of its
         // own until `clone` counts one.
-        let borrowed = core::mem::ManuallyDrop::new(RcuArc { ptr: unsafe { Self::inner_of(p) } });
+        let borrowed = core::mem::ManuallyDrop::new(RcuArc {
+            ptr: unsafe { Self::inner_of(p) },
+        });
         (*borrowed).clone()
     }
 
@@ -224,7 +239,11 @@ impl<T: Send + Sync + 'static> RcuArc<T> {
         // SAFETY: the head is the `head` field of a live `RcuArcInner<T>`
         // whose reference `release_after_grace_period` gave up: it is this
         // one, dropped once.
-        drop(RcuArc { ptr: unsafe { NonNull::new_unchecked(head.cast::<u8>().sub(at).cast::<RcuArcInner<T>>()) } });
+        drop(RcuArc {
+            ptr: unsafe {
+                NonNull::new_unchecked(head.cast::<u8>().sub(at).cast::<RcuArcInner<T>>())
+            },
+        });
     }
 
     fn inner(&self) -> &RcuArcInner<T> {

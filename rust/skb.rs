@@ -66,7 +66,12 @@ impl SkBuff {
         // bytes; skb_header_pointer returns either a pointer into the skb's
         // linear data (valid while we borrow the skb) or `buf`.
         let p = unsafe {
-            b::ipsec_rs_skb_header_pointer(self.as_ptr(), off, n as i32, buf.as_mut_ptr().cast::<c_void>())
+            b::ipsec_rs_skb_header_pointer(
+                self.as_ptr(),
+                off,
+                n as i32,
+                buf.as_mut_ptr().cast::<c_void>(),
+            )
         };
         if p.is_null() {
             return None;
@@ -237,7 +242,9 @@ impl OwnedSkb {
         if len <= self.headlen() {
             return true;
         }
-        let Ok(len) = u32::try_from(len) else { return false };
+        let Ok(len) = u32::try_from(len) else {
+            return false;
+        };
         // SAFETY: live and ours by the type invariant.
         unsafe { b::ipsec_rs_pskb_may_pull(self.ptr.as_ptr(), len) }
     }
@@ -245,7 +252,9 @@ impl OwnedSkb {
     /// Copies `out.len()` bytes from offset `off` (from `data`, linear or
     /// paged) into `out`.
     pub fn copy_bits(&self, off: usize, out: &mut [u8]) -> bool {
-        let (Ok(off), Ok(n)) = (i32::try_from(off), i32::try_from(out.len())) else { return false };
+        let (Ok(off), Ok(n)) = (i32::try_from(off), i32::try_from(out.len())) else {
+            return false;
+        };
         // SAFETY: live skb; `out` is valid for `n` bytes; the callee checks
         // bounds against the packet and fails rather than overrunning.
         unsafe { b::skb_copy_bits(self.ptr.as_ptr(), off, out.as_mut_ptr().cast(), n) == 0 }
@@ -288,7 +297,11 @@ impl OwnedSkb {
         let mut trailer: *mut b::sk_buff = core::ptr::null_mut();
         // SAFETY: live and ours; GFP_ATOMIC inside.
         let n = unsafe { b::skb_cow_data(p, 0, &mut trailer) };
-        if n < 0 { Err(n) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(n)
+        } else {
+            Ok(n as usize)
+        }
     }
 
     /// The linear bytes `[off, off + len)` from `data`, writable.
@@ -322,7 +335,9 @@ impl OwnedSkb {
     pub unsafe fn to_sg(&mut self, sg: *mut b::scatterlist, nents: usize) -> i32 {
         let p = self.ptr.as_ptr();
         let len = self.view().len();
-        let Ok(nents) = u32::try_from(nents) else { return -(b::EINVAL as i32) };
+        let Ok(nents) = u32::try_from(nents) else {
+            return -(b::EINVAL as i32);
+        };
         if nents == 0 {
             return -(b::EINVAL as i32);
         }
@@ -377,7 +392,9 @@ impl OwnedSkb {
     /// the front keeping CHECKSUM_COMPLETE right, and sets the transport
     /// header at the new `data`. False if either step fails.
     pub fn trim_pull(&mut self, len: usize, hdr: usize) -> bool {
-        let (Ok(len), Ok(hdr)) = (u32::try_from(len), u32::try_from(hdr)) else { return false };
+        let (Ok(len), Ok(hdr)) = (u32::try_from(len), u32::try_from(hdr)) else {
+            return false;
+        };
         // SAFETY: live and ours; the shim checks `hdr` against the linear part.
         unsafe { b::ipsec_rs_skb_trim_pull(self.ptr.as_ptr(), len, hdr) }
     }
@@ -423,7 +440,9 @@ impl OwnedSkb {
     /// Returns false if the header would not fit in front of `data`.
     pub fn transport_restore_header(&mut self, hdr_len: usize) -> bool {
         let p = self.ptr.as_ptr();
-        let Ok(off) = i32::try_from(hdr_len) else { return false };
+        let Ok(off) = i32::try_from(hdr_len) else {
+            return false;
+        };
         // SAFETY: live and ours; the head is private (made writable before
         // decryption); the network header lies `network_to_data() >=
         // hdr_len` bytes before `data` (checked), so both ranges are inside
@@ -481,7 +500,9 @@ impl OwnedSkb {
     /// `ethertype` (host order). Returns false (packet unchanged enough to
     /// be dropped) if the header cannot be pulled or the skb unshared.
     pub fn become_inner(&mut self, ethertype: u16, hdr_len: usize) -> bool {
-        let Ok(hlen) = u32::try_from(hdr_len) else { return false };
+        let Ok(hlen) = u32::try_from(hdr_len) else {
+            return false;
+        };
         // SAFETY: live and ours; the shim makes the inner header linear and
         // private before resetting the headers to it.
         unsafe { b::ipsec_rs_skb_become_inner(self.ptr.as_ptr(), ethertype.to_be(), hlen) }
@@ -555,7 +576,8 @@ impl OwnedSkb {
         // namespace pointer (`dev_net()`: `nd_net`, a plain pointer with
         // CONFIG_NET_NS, asserted in shims.c) is read in place.
         NetRef(unsafe {
-            let dev = field::<*mut b::net_device, _>(self.ptr.as_ptr(), b::IPSEC_RS_OFF_SKB_DEV as usize);
+            let dev =
+                field::<*mut b::net_device, _>(self.ptr.as_ptr(), b::IPSEC_RS_OFF_SKB_DEV as usize);
             field::<*mut b::net, _>(dev, b::IPSEC_RS_OFF_DEV_NET as usize)
         })
     }
@@ -659,7 +681,9 @@ impl GroCells {
     pub fn receive(&self, skb: OwnedSkb) -> bool {
         // SAFETY: initialised (`new`) and alive while borrowed; the packet
         // is handed over; BH disabled (caller).
-        unsafe { b::gro_cells_receive(self.cells.get(), skb.into_raw()) == b::NET_RX_SUCCESS as i32 }
+        unsafe {
+            b::gro_cells_receive(self.cells.get(), skb.into_raw()) == b::NET_RX_SUCCESS as i32
+        }
     }
 }
 
@@ -761,5 +785,10 @@ pub(super) unsafe fn field<T: Copy, S>(p: *const S, off: usize) -> T {
 pub(super) unsafe fn network_header_of(p: *mut b::sk_buff) -> *mut u8 {
     // SAFETY: live skb (caller); `network_header` is a u16 offset from
     // `head`, which `skb_network_header()` adds the same way.
-    unsafe { (*p).head.add(usize::from(field::<u16, _>(p, b::IPSEC_RS_OFF_SKB_NETWORK_HEADER as usize))) }
+    unsafe {
+        (*p).head.add(usize::from(field::<u16, _>(
+            p,
+            b::IPSEC_RS_OFF_SKB_NETWORK_HEADER as usize,
+        )))
+    }
 }

@@ -7,11 +7,11 @@
 //! softirq.
 
 use super::bindings as b;
+use super::compat::{lock_class_ptr, LockClass};
 use core::{
     cell::UnsafeCell,
     ops::{Deref, DerefMut},
 };
-use super::compat::{lock_class_ptr, LockClass};
 use kernel::{prelude::*, str::CStr, types::Opaque};
 
 /// A `spinlock_t` protecting a `T`, always taken with `spin_lock_bh()`.

@@ -45,7 +45,11 @@ impl State {
         // SAFETY: live; `id.daddr` is a 16-byte union that never changes
         // after creation.
         unsafe {
-            core::ptr::copy_nonoverlapping(b::ipsec_rs_xfrm_daddr(self.0.get()).cast::<u8>(), a.as_mut_ptr(), 16)
+            core::ptr::copy_nonoverlapping(
+                b::ipsec_rs_xfrm_daddr(self.0.get()).cast::<u8>(),
+                a.as_mut_ptr(),
+                16,
+            )
         };
         a
     }
@@ -76,12 +80,23 @@ impl State {
 /// used in turn: 62 instructions a packet at one SA, 4,557 at 1,000;
 /// `selftests/bench_scale.sh`), and a packet for an unknown SPI walks all
 /// of it before the hash says no.
-pub fn lookup(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> Option<StateRef> {
+pub fn lookup(
+    net: &Net,
+    mark: u32,
+    daddr: &[u8; 16],
+    spi: u32,
+    proto: u8,
+    family: u16,
+) -> Option<StateRef> {
     let mut addr = b::xfrm_address_t::default();
     // SAFETY: `xfrm_address_t` is a 16-byte union of address forms; writing
     // its bytes is how the kernel fills it too.
     unsafe {
-        core::ptr::copy_nonoverlapping(daddr.as_ptr(), (&mut addr as *mut b::xfrm_address_t).cast::<u8>(), 16)
+        core::ptr::copy_nonoverlapping(
+            daddr.as_ptr(),
+            (&mut addr as *mut b::xfrm_address_t).cast::<u8>(),
+            16,
+        )
     };
     // SAFETY: `net` is live, `addr` outlives the call; the SPI is passed in
     // network byte order as the kernel expects.
@@ -99,7 +114,11 @@ pub fn states(net: &Net, proto: u8, skip: usize, max: usize) -> Result<KVec<Stat
         skip: usize,
         out: KVec<StateRef>,
     }
-    unsafe extern "C" fn each(x: *mut b::xfrm_state, _count: c_int, data: *mut core::ffi::c_void) -> c_int {
+    unsafe extern "C" fn each(
+        x: *mut b::xfrm_state,
+        _count: c_int,
+        data: *mut core::ffi::c_void,
+    ) -> c_int {
         // SAFETY: `data` is the `Walk` below, alive for the walk.
         let w = unsafe { &mut *data.cast::<Walk>() };
         if w.skip > 0 {
@@ -120,14 +139,22 @@ pub fn states(net: &Net, proto: u8, skip: usize, max: usize) -> Result<KVec<Stat
             Err(_) => 1,
         }
     }
-    let mut w = Walk { skip, out: KVec::with_capacity(max, GFP_KERNEL)? };
+    let mut w = Walk {
+        skip,
+        out: KVec::with_capacity(max, GFP_KERNEL)?,
+    };
     let mut walk = b::xfrm_state_walk::default();
     // SAFETY: `walk` is initialised here and lives on this stack frame
     // until `xfrm_state_walk_done` has taken its marker (if any) off XFRM's
     // list; `each` only runs during `xfrm_state_walk`, with `w` alive.
     unsafe {
         b::xfrm_state_walk_init(&mut walk, proto, core::ptr::null_mut());
-        b::xfrm_state_walk(net.as_ptr(), &mut walk, Some(each), (&mut w as *mut Walk).cast());
+        b::xfrm_state_walk(
+            net.as_ptr(),
+            &mut walk,
+            Some(each),
+            (&mut w as *mut Walk).cast(),
+        );
         b::xfrm_state_walk_done(&mut walk, net.as_ptr());
     }
     Ok(w.out)
@@ -135,7 +162,14 @@ pub fn states(net: &Net, proto: u8, skip: usize, max: usize) -> Result<KVec<Stat
 
 /// Whether XFRM has an SA for (`daddr`, `spi`, `proto`) in `net`, see
 /// [`lookup`]. Any context.
-pub fn state_exists(net: &Net, mark: u32, daddr: &[u8; 16], spi: u32, proto: u8, family: u16) -> bool {
+pub fn state_exists(
+    net: &Net,
+    mark: u32,
+    daddr: &[u8; 16],
+    spi: u32,
+    proto: u8,
+    family: u16,
+) -> bool {
     lookup(net, mark, daddr, spi, proto, family).is_some()
 }
 
@@ -204,7 +238,12 @@ pub fn fragment_to_xfrm(skb: &SkBuff, state: &HookState<'_>, max_len: u16) -> (S
         if cur == 0 || cur > max_len {
             b::ipsec_rs_ipcb_set_frag_max_size(skb, max_len);
         }
-        b::ip_do_fragment(state.net().as_ptr(), state.sk(), skb, Some(b::ipsec_rs_xfrm_output_frag))
+        b::ip_do_fragment(
+            state.net().as_ptr(),
+            state.sk(),
+            skb,
+            Some(b::ipsec_rs_xfrm_output_frag),
+        )
     };
     (Stolen::new(), to_result(r))
 }
@@ -351,7 +390,11 @@ impl StateRef {
         let mut saddr = [0u8; 16];
         // SAFETY: `xfrm_address_t` is 16 bytes of address.
         unsafe {
-            core::ptr::copy_nonoverlapping((&x.props.saddr as *const b::xfrm_address_t).cast::<u8>(), saddr.as_mut_ptr(), 16)
+            core::ptr::copy_nonoverlapping(
+                (&x.props.saddr as *const b::xfrm_address_t).cast::<u8>(),
+                saddr.as_mut_ptr(),
+                16,
+            )
         };
         Props {
             mode,
@@ -414,7 +457,12 @@ impl StateRef {
         // SAFETY: live SA; racy reads of two 32-bit fields (READ_ONCE), as
         // xfrm_smark_get() reads them while xfrm_state_update() may replace
         // them under the SA's lock.
-        let (v, mask) = unsafe { (core::ptr::read_volatile(&m.v), core::ptr::read_volatile(&m.m)) };
+        let (v, mask) = unsafe {
+            (
+                core::ptr::read_volatile(&m.v),
+                core::ptr::read_volatile(&m.m),
+            )
+        };
         (mask != 0).then_some((v, mask))
     }
 
@@ -431,7 +479,9 @@ impl StateRef {
     pub fn lock_bh(&self) -> StateGuardBh<'_> {
         // SAFETY: live; the lock is initialised with the SA.
         unsafe { b::ipsec_rs_spin_lock_bh(&self.raw().lock as *const _ as *mut b::spinlock_t) };
-        StateGuardBh { g: core::mem::ManuallyDrop::new(StateGuard { x: self }) }
+        StateGuardBh {
+            g: core::mem::ManuallyDrop::new(StateGuard { x: self }),
+        }
     }
 
     /// Whether the SA is dead (deleted or expired: never used again).
@@ -478,7 +528,13 @@ fn to_xfrm_addr(daddr: &[u8; 16]) -> b::xfrm_address_t {
     let mut addr = b::xfrm_address_t::default();
     // SAFETY: `xfrm_address_t` is a 16-byte union of address forms; writing
     // its bytes is how the kernel fills it too.
-    unsafe { core::ptr::copy_nonoverlapping(daddr.as_ptr(), (&mut addr as *mut b::xfrm_address_t).cast::<u8>(), 16) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            daddr.as_ptr(),
+            (&mut addr as *mut b::xfrm_address_t).cast::<u8>(),
+            16,
+        )
+    };
     addr
 }
 
@@ -525,7 +581,9 @@ impl Drop for StateGuardBh<'_> {
     fn drop(&mut self) {
         // SAFETY: taken with spin_lock_bh in `lock_bh`; the inner guard is
         // never dropped (ManuallyDrop), so this is the only unlock.
-        unsafe { b::ipsec_rs_spin_unlock_bh(&self.g.x.raw().lock as *const _ as *mut b::spinlock_t) };
+        unsafe {
+            b::ipsec_rs_spin_unlock_bh(&self.g.x.raw().lock as *const _ as *mut b::spinlock_t)
+        };
     }
 }
 
@@ -605,13 +663,19 @@ impl StateGuard<'_> {
     /// Bumps the SA's "replay-window" statistic (too old).
     pub fn stat_replay_window(&mut self) {
         // SAFETY: locked; protected field.
-        unsafe { (*self.raw_mut()).stats.replay_window = (*self.raw_mut()).stats.replay_window.wrapping_add(1) }
+        unsafe {
+            (*self.raw_mut()).stats.replay_window =
+                (*self.raw_mut()).stats.replay_window.wrapping_add(1)
+        }
     }
 
     /// Bumps the SA's "integrity" statistic (ICV failure).
     pub fn stat_integrity_failed(&mut self) {
         // SAFETY: locked; protected field.
-        unsafe { (*self.raw_mut()).stats.integrity_failed = (*self.raw_mut()).stats.integrity_failed.wrapping_add(1) }
+        unsafe {
+            (*self.raw_mut()).stats.integrity_failed =
+                (*self.raw_mut()).stats.integrity_failed.wrapping_add(1)
+        }
     }
 
     /// XFRM's own replay state.
@@ -619,8 +683,14 @@ impl StateGuard<'_> {
         let x = self.x.raw();
         // SAFETY: locked; `replay_esn` is owned by the SA.
         match unsafe { x.replay_esn.as_ref() } {
-            Some(r) => XfrmReplay { top: (u64::from(r.seq_hi) << 32) | u64::from(r.seq), window: r.replay_window },
-            None => XfrmReplay { top: u64::from(x.replay.seq), window: u32::from(x.props.replay_window) },
+            Some(r) => XfrmReplay {
+                top: (u64::from(r.seq_hi) << 32) | u64::from(r.seq),
+                window: r.replay_window,
+            },
+            None => XfrmReplay {
+                top: u64::from(x.replay.seq),
+                window: u32::from(x.props.replay_window),
+            },
         }
     }
 }
@@ -660,7 +730,13 @@ impl Net {
         // SAFETY: live namespace; a racy read of the sequence, as
         // `read_seqcount_begin` does (READ_ONCE).
         unsafe {
-            core::ptr::read_volatile(&(*self.as_ptr()).xfrm.xfrm_state_hash_generation.seqcount.sequence)
+            core::ptr::read_volatile(
+                &(*self.as_ptr())
+                    .xfrm
+                    .xfrm_state_hash_generation
+                    .seqcount
+                    .sequence,
+            )
         }
     }
 
@@ -745,7 +821,9 @@ unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
 ) -> c_int {
     // SAFETY: the handler chain hands us the skb: we either return -EINVAL
     // and leave it to the next handler, or consume it.
-    let Some(skb) = (unsafe { OwnedSkb::from_raw(skb) }) else { return -(b::EINVAL as c_int) };
+    let Some(skb) = (unsafe { OwnedSkb::from_raw(skb) }) else {
+        return -(b::EINVAL as c_int);
+    };
     // SAFETY: the protocol handlers run from the IP layer's local delivery
     // (`ip_local_deliver_finish`, `ip6_input_finish`, the UDP receive path
     // for encapsulated ESP), under `rcu_read_lock()` and in softirq; the
@@ -851,7 +929,9 @@ impl Registration {
         // SAFETY: pinned until `drop()` deregisters it.
         to_result(unsafe { b::xfrm4_protocol_register(v4.get(), b::IPPROTO_ESP as u8) })?;
         // SAFETY: as above.
-        if let Err(e) = to_result(unsafe { b::xfrm6_protocol_register(v6.get(), b::IPPROTO_ESP as u8) }) {
+        if let Err(e) =
+            to_result(unsafe { b::xfrm6_protocol_register(v6.get(), b::IPPROTO_ESP as u8) })
+        {
             // SAFETY: registered just above; waits for running handlers.
             unsafe { b::xfrm4_protocol_deregister(v4.get(), b::IPPROTO_ESP as u8) };
             return Err(e);
@@ -864,7 +944,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: registered (invariant). Each call ends with
         // synchronize_net(): no CPU runs our handlers afterwards (async
-        // crypto completions are waited for separately, see crypto.rs).
+        // crypto completions are waited for separately: aead.rs, wait_idle).
         unsafe {
             b::xfrm6_protocol_deregister(self.v6.get(), b::IPPROTO_ESP as u8);
             b::xfrm4_protocol_deregister(self.v4.get(), b::IPPROTO_ESP as u8);

@@ -139,8 +139,7 @@ fn bench_replay(quick: bool) {
             let seqs = traffic(kind, n, w);
             let storage: Vec<AtomicU64> = (0..blocks_for(w)).map(|_| AtomicU64::new(0)).collect();
             let ring = time_per_op(runs, n, || {
-                let r =
-                    ReplayWindow::new(&storage[..], ReplayMode::Window(w), false).unwrap();
+                let r = ReplayWindow::new(&storage[..], ReplayMode::Window(w), false).unwrap();
                 let mut ok = 0u64;
                 for &s in &seqs {
                     if let Ok(full) = r.check(black_box(s)) {

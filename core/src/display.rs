@@ -21,7 +21,8 @@ impl fmt::Display for IpAddr {
 fn fmt_v6(bytes: &[u8; 16], f: &mut fmt::Formatter<'_>) -> fmt::Result {
     // Plain indexing: the zip-over-chunks form left a panic path that objtool
     // flags ("falls through to next function") in the module build.
-    let groups: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([bytes[2 * i], bytes[2 * i + 1]]));
+    let groups: [u16; 8] =
+        core::array::from_fn(|i| u16::from_be_bytes([bytes[2 * i], bytes[2 * i + 1]]));
     // Longest run of zero groups (length >= 2).
     let (mut best_start, mut best_len) = (8usize, 0usize);
     let mut i = 0;
@@ -79,16 +80,25 @@ mod tests {
 
     #[test]
     fn ipv6_rfc5952() {
-        assert_eq!(v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]).to_string(), "2001:db8::1");
+        assert_eq!(
+            v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]).to_string(),
+            "2001:db8::1"
+        );
         assert_eq!(v6([0; 8]).to_string(), "::");
         assert_eq!(v6([0, 0, 0, 0, 0, 0, 0, 1]).to_string(), "::1");
         assert_eq!(v6([1, 0, 0, 0, 0, 0, 0, 0]).to_string(), "1::");
         // A single zero group is not compressed.
-        assert_eq!(v6([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]).to_string(), "2001:db8:0:1:1:1:1:1");
+        assert_eq!(
+            v6([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]).to_string(),
+            "2001:db8:0:1:1:1:1:1"
+        );
         // Longest run wins; on a tie the first.
         assert_eq!(v6([1, 0, 0, 1, 0, 0, 0, 1]).to_string(), "1:0:0:1::1");
         assert_eq!(v6([1, 0, 0, 1, 1, 0, 0, 1]).to_string(), "1::1:1:0:0:1");
-        assert_eq!(v6([0xfe80, 0, 0, 0, 0xabcd, 0xef, 0x12, 0x3456]).to_string(), "fe80::abcd:ef:12:3456");
+        assert_eq!(
+            v6([0xfe80, 0, 0, 0, 0xabcd, 0xef, 0x12, 0x3456]).to_string(),
+            "fe80::abcd:ef:12:3456"
+        );
     }
 
     #[test]

@@ -293,16 +293,29 @@ impl Ipv4Header {
             return Err(Ipv4Error::BadHeaderLength);
         }
         let f = b.get(..20).ok_or(Ipv4Error::Truncated)?;
-        let (Some(tot), Some(frag), Some(&tos), Some(&proto), Some(s), Some(d)) =
-            (be16(f, 2), be16(f, 6), f.get(1), f.get(9), f.get(12..16), f.get(16..20))
-        else {
+        let (Some(tot), Some(frag), Some(&tos), Some(&proto), Some(s), Some(d)) = (
+            be16(f, 2),
+            be16(f, 6),
+            f.get(1),
+            f.get(9),
+            f.get(12..16),
+            f.get(16..20),
+        ) else {
             return Err(Ipv4Error::Truncated);
         };
         let mut saddr = [0u8; 4];
         let mut daddr = [0u8; 4];
         saddr.copy_from_slice(s);
         daddr.copy_from_slice(d);
-        Ok(Ipv4Header { hdr_len, tos, total_len: usize::from(tot), frag_off: frag, proto, saddr, daddr })
+        Ok(Ipv4Header {
+            hdr_len,
+            tos,
+            total_len: usize::from(tot),
+            frag_off: frag,
+            proto,
+            saddr,
+            daddr,
+        })
     }
 
     /// The DF bit.
@@ -555,7 +568,15 @@ fn parse_ipv4_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
     if h.offset() != 0 {
         return Parsed::Fragment;
     }
-    parse_l4(h.proto, l4, tot - ihl, ihl, IpAddr::v4(h.saddr), IpAddr::v4(h.daddr), h.more_fragments())
+    parse_l4(
+        h.proto,
+        l4,
+        tot - ihl,
+        ihl,
+        IpAddr::v4(h.saddr),
+        IpAddr::v4(h.daddr),
+        h.more_fragments(),
+    )
 }
 
 /// Classifies an IPv6 packet, walking hop-by-hop, routing, destination options and fragment
@@ -611,7 +632,15 @@ fn parse_ipv6_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
                 let Some(l4) = datagram.get(off..) else {
                     return Parsed::Truncated;
                 };
-                return parse_l4(nh, l4, total.saturating_sub(off), off, src, dst, first_fragment);
+                return parse_l4(
+                    nh,
+                    l4,
+                    total.saturating_sub(off),
+                    off,
+                    src,
+                    dst,
+                    first_fragment,
+                );
             }
         };
         let Some(&next) = datagram.get(off) else {
@@ -1024,7 +1053,12 @@ mod tests {
     fn prefix_agrees(pkt: &[u8], headers: usize) {
         let whole = parse_ip(pkt);
         for k in headers..=pkt.len() {
-            assert_eq!(parse_ip_prefix(&pkt[..k], pkt.len()), whole, "prefix {k} of {}", pkt.len());
+            assert_eq!(
+                parse_ip_prefix(&pkt[..k], pkt.len()),
+                whole,
+                "prefix {k} of {}",
+                pkt.len()
+            );
         }
     }
 
@@ -1033,12 +1067,18 @@ mod tests {
         let mut esp_body = vec![0u8; 1400];
         esp_body[..8].copy_from_slice(&[0, 0, 0x10, 0, 0, 0, 0, 7]);
         let p = ipv4(IPPROTO_ESP, 0, &esp_body);
-        assert!(matches!(parse_ip_prefix(&p[..64], p.len()), Parsed::Esp(e) if e.hdr.spi == 0x1000));
+        assert!(
+            matches!(parse_ip_prefix(&p[..64], p.len()), Parsed::Esp(e) if e.hdr.spi == 0x1000)
+        );
         prefix_agrees(&p, 28);
         let u = ipv4(IPPROTO_UDP, 0, &udp(4500, 4500, &esp_body));
         assert!(matches!(parse_ip_prefix(&u[..64], u.len()), Parsed::Esp(e) if e.encap.is_some()));
         prefix_agrees(&u, 36);
-        let ike = ipv4(IPPROTO_UDP, 0, &udp(4500, 4500, &[0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+        let ike = ipv4(
+            IPPROTO_UDP,
+            0,
+            &udp(4500, 4500, &[0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        );
         prefix_agrees(&ike, 32);
     }
 
@@ -1059,5 +1099,4 @@ mod tests {
         // The wire holds fewer bytes than the IPv4 total length claims.
         assert_eq!(parse_ip_prefix(&p[..28], 28), Parsed::Truncated);
     }
-
 }

@@ -294,7 +294,12 @@ pub struct Ipv4Info {
 /// Reads an IPv4 header at the start of `hdr`; `None` if it is not one (version, IHL).
 pub fn ipv4_info(hdr: &[u8]) -> Option<Ipv4Info> {
     let h = Ipv4Header::parse(hdr).ok()?;
-    Some(Ipv4Info { hdr_len: h.hdr_len as u32, df: h.df(), proto: h.proto, daddr: h.daddr })
+    Some(Ipv4Info {
+        hdr_len: h.hdr_len as u32,
+        df: h.df(),
+        proto: h.proto,
+        daddr: h.daddr,
+    })
 }
 
 /// The SPI of an outer IPv4 packet XFRM built: ESP (protocol 50) or ESP in UDP (RFC 3948:
@@ -486,7 +491,20 @@ mod tests {
     }
 
     fn v4hdr(proto: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
-        let mut h = vec![0x45, 0, 0, 0, 0, 0, (frag >> 8) as u8, frag as u8, 64, proto, 0, 0];
+        let mut h = vec![
+            0x45,
+            0,
+            0,
+            0,
+            0,
+            0,
+            (frag >> 8) as u8,
+            frag as u8,
+            64,
+            proto,
+            0,
+            0,
+        ];
         h.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
         h.extend_from_slice(payload);
         h
@@ -496,7 +514,15 @@ mod tests {
     fn outer_header_parsing() {
         let esp = v4hdr(50, 0x4000, &[0, 0, 0x10, 0, 0, 0, 0, 1]);
         let ip = ipv4_info(&esp).unwrap();
-        assert_eq!(ip, Ipv4Info { hdr_len: 20, df: true, proto: 50, daddr: [192, 0, 2, 2] });
+        assert_eq!(
+            ip,
+            Ipv4Info {
+                hdr_len: 20,
+                df: true,
+                proto: 50,
+                daddr: [192, 0, 2, 2]
+            }
+        );
         assert_eq!(outer_esp_spi(&esp, &ip), Some(0x1000));
         let udp = v4hdr(17, 0, &[0x11, 0x94, 0x80, 0x00, 0, 16, 0, 0, 0, 0, 0x20, 0]);
         let ip = ipv4_info(&udp).unwrap();
@@ -522,18 +548,42 @@ mod tests {
         use DfMode::*;
         for xdf in [false, true] {
             let fit = |m| outer_after_encryption(m, xdf, true);
-            assert_eq!(fit(Clear), OuterDecision { df: false, fragment_after: false });
-            assert_eq!(fit(Set), OuterDecision { df: true, fragment_after: false });
-            assert_eq!(fit(Copy), OuterDecision { df: xdf, fragment_after: false });
+            assert_eq!(
+                fit(Clear),
+                OuterDecision {
+                    df: false,
+                    fragment_after: false
+                }
+            );
+            assert_eq!(
+                fit(Set),
+                OuterDecision {
+                    df: true,
+                    fragment_after: false
+                }
+            );
+            assert_eq!(
+                fit(Copy),
+                OuterDecision {
+                    df: xdf,
+                    fragment_after: false
+                }
+            );
             for m in [Clear, Set] {
                 assert_eq!(
                     outer_after_encryption(m, xdf, false),
-                    OuterDecision { df: false, fragment_after: true }
+                    OuterDecision {
+                        df: false,
+                        fragment_after: true
+                    }
                 );
             }
             assert_eq!(
                 outer_after_encryption(Copy, xdf, false),
-                OuterDecision { df: xdf, fragment_after: !xdf }
+                OuterDecision {
+                    df: xdf,
+                    fragment_after: !xdf
+                }
             );
         }
     }

@@ -101,8 +101,22 @@ pub struct CommandSpec {
 
 /// Every request command, in number order.
 pub const COMMANDS: [CommandSpec; 8] = [
-    CommandSpec { cmd: cmd::GET_STATS, name: "get-stats", set: stats_attr::SET, request: &[], admin: false, dump: false },
-    CommandSpec { cmd: cmd::GET_CONFIG, name: "get-config", set: config_attr::SET, request: &[], admin: false, dump: false },
+    CommandSpec {
+        cmd: cmd::GET_STATS,
+        name: "get-stats",
+        set: stats_attr::SET,
+        request: &[],
+        admin: false,
+        dump: false,
+    },
+    CommandSpec {
+        cmd: cmd::GET_CONFIG,
+        name: "get-config",
+        set: config_attr::SET,
+        request: &[],
+        admin: false,
+        dump: false,
+    },
     CommandSpec {
         cmd: cmd::SET_CONFIG,
         name: "set-config",
@@ -113,10 +127,38 @@ pub const COMMANDS: [CommandSpec; 8] = [
     },
     // The selector only, in a request; the decoder refuses the rest with its
     // own message (the policy admits the whole set).
-    CommandSpec { cmd: cmd::SA_GET, name: "sa-get", set: sa_attr::SET, request: sa_attr::SPECS, admin: false, dump: true },
-    CommandSpec { cmd: cmd::SA_SET, name: "sa-set", set: sa_attr::SET, request: sa_attr::SPECS, admin: true, dump: false },
-    CommandSpec { cmd: cmd::IF_GET, name: "if-get", set: if_attr::SET, request: if_attr::SPECS, admin: false, dump: true },
-    CommandSpec { cmd: cmd::IF_SET, name: "if-set", set: if_attr::SET, request: if_attr::SPECS, admin: true, dump: false },
+    CommandSpec {
+        cmd: cmd::SA_GET,
+        name: "sa-get",
+        set: sa_attr::SET,
+        request: sa_attr::SPECS,
+        admin: false,
+        dump: true,
+    },
+    CommandSpec {
+        cmd: cmd::SA_SET,
+        name: "sa-set",
+        set: sa_attr::SET,
+        request: sa_attr::SPECS,
+        admin: true,
+        dump: false,
+    },
+    CommandSpec {
+        cmd: cmd::IF_GET,
+        name: "if-get",
+        set: if_attr::SET,
+        request: if_attr::SPECS,
+        admin: false,
+        dump: true,
+    },
+    CommandSpec {
+        cmd: cmd::IF_SET,
+        name: "if-set",
+        set: if_attr::SET,
+        request: if_attr::SPECS,
+        admin: true,
+        dump: false,
+    },
     // The selector (family, daddr, spi) in a request for one SA; none in a dump.
     CommandSpec {
         cmd: cmd::SA_STATE_GET,
@@ -652,7 +694,10 @@ impl<'a> Attr<'a> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(NlError::at(c"boolean attribute must be 0 or 1", self.offset)),
+            _ => Err(NlError::at(
+                c"boolean attribute must be 0 or 1",
+                self.offset,
+            )),
         }
     }
 
@@ -1138,7 +1183,9 @@ pub enum SaMode {
 
 impl SaMode {
     fn from_u8(v: u8) -> Option<SaMode> {
-        [SaMode::Transport, SaMode::Tunnel, SaMode::Other].into_iter().find(|m| *m as u8 == v)
+        [SaMode::Transport, SaMode::Tunnel, SaMode::Other]
+            .into_iter()
+            .find(|m| *m as u8 == v)
     }
 
     /// Its name, as the YAML enum spells it.
@@ -1321,15 +1368,26 @@ impl SaState {
                 FAMILY => family = Some(family_attr(&a)?),
                 DADDR => daddr = Some(addr_attr(&a)?),
                 SPI => spi = Some(a.u32()?),
-                _ => return Err(NlError::at(c"SA_STATE_GET takes only family, daddr and spi", a.offset)),
+                _ => {
+                    return Err(NlError::at(
+                        c"SA_STATE_GET takes only family, daddr and spi",
+                        a.offset,
+                    ))
+                }
             }
             Ok(())
         })?;
         let (Some(family), Some(daddr), Some(spi)) = (family, daddr, spi) else {
-            return Err(NlError::new(c"SA_STATE_GET of one SA needs family, daddr and spi"));
+            return Err(NlError::new(
+                c"SA_STATE_GET of one SA needs family, daddr and spi",
+            ));
         };
         check_family(family, &daddr)?;
-        Ok(SaSelector { daddr, spi, proto: IPPROTO_ESP })
+        Ok(SaSelector {
+            daddr,
+            spi,
+            proto: IPPROTO_ESP,
+        })
     }
 
     /// Decodes an `SA_STATE_GET` reply.
@@ -1349,7 +1407,13 @@ impl SaState {
             handler: SaHandler::NotSeen,
             module: None,
         };
-        let mut m = SaModuleState { replay_window: 0, top_seq: 0, idle_ms: None, conn_id: 0, counters: SaCounters::default() };
+        let mut m = SaModuleState {
+            replay_window: 0,
+            top_seq: 0,
+            idle_ms: None,
+            conn_id: 0,
+            counters: SaCounters::default(),
+        };
         let mut has_module = false;
         walk(buf, MAX, unknown, |a| {
             match a.kind {
@@ -1357,7 +1421,12 @@ impl SaState {
                 DADDR => daddr = Some(addr_attr(&a)?),
                 SADDR => saddr = Some(addr_attr(&a)?),
                 SPI => spi = Some(a.u32()?),
-                MODE => mode = Some(SaMode::from_u8(a.u8()?).ok_or(NlError::at(c"unknown SA mode", a.offset))?),
+                MODE => {
+                    mode = Some(
+                        SaMode::from_u8(a.u8()?)
+                            .ok_or(NlError::at(c"unknown SA mode", a.offset))?,
+                    )
+                }
                 ENCAP => s.encap = a.u16()?,
                 ALG => {
                     let n = a.payload.len().min(MAX_ALG_LEN);
@@ -1368,7 +1437,10 @@ impl SaState {
                 }
                 ESN => s.esn = a.flag()?,
                 HANDLER => {
-                    handler = Some(SaHandler::from_u8(a.u8()?).ok_or(NlError::at(c"unknown SA handler", a.offset))?)
+                    handler = Some(
+                        SaHandler::from_u8(a.u8()?)
+                            .ok_or(NlError::at(c"unknown SA handler", a.offset))?,
+                    )
                 }
                 REPLAY_WINDOW => (m.replay_window, has_module) = (a.u32()?, true),
                 TOP_SEQ => m.top_seq = a.u64()?,
@@ -1384,13 +1456,20 @@ impl SaState {
             }
             Ok(())
         })?;
-        let (Some(family), Some(daddr), Some(spi), Some(mode), Some(handler)) = (family, daddr, spi, mode, handler) else {
-            return Err(NlError::new(c"SA state without family, daddr, spi, mode or handler"));
+        let (Some(family), Some(daddr), Some(spi), Some(mode), Some(handler)) =
+            (family, daddr, spi, mode, handler)
+        else {
+            return Err(NlError::new(
+                c"SA state without family, daddr, spi, mode or handler",
+            ));
         };
         check_family(family, &daddr)?;
         s.daddr = daddr;
         s.spi = spi;
-        s.saddr = saddr.unwrap_or(IpAddr { family, bytes: [0; 16] });
+        s.saddr = saddr.unwrap_or(IpAddr {
+            family,
+            bytes: [0; 16],
+        });
         s.mode = mode;
         s.handler = handler;
         s.module = has_module.then_some(m);
@@ -2019,10 +2098,17 @@ mod tests {
                 ("operations", 6, "name") => name = v.to_string(),
                 ("operations", 6, "value") => {
                     spec.ops.push((name.clone(), v.parse().unwrap()));
-                    spec.op_details.push(YamlOp { name: name.clone(), ..Default::default() });
+                    spec.op_details.push(YamlOp {
+                        name: name.clone(),
+                        ..Default::default()
+                    });
                 }
-                ("operations", 6, "attribute-set") => spec.op_details.last_mut().unwrap().set = v.to_string(),
-                ("operations", 6, "flags") => spec.op_details.last_mut().unwrap().admin = v.contains("admin-perm"),
+                ("operations", 6, "attribute-set") => {
+                    spec.op_details.last_mut().unwrap().set = v.to_string()
+                }
+                ("operations", 6, "flags") => {
+                    spec.op_details.last_mut().unwrap().admin = v.contains("admin-perm")
+                }
                 ("mcast-groups", 6, "name") => spec.mcgrps.push(v.to_string()),
                 _ => {}
             }
@@ -2045,7 +2131,11 @@ mod tests {
         let y = parse_yaml();
         let ours: Vec<(&str, String, u16)> = SETS
             .iter()
-            .flat_map(|(set, specs)| specs.iter().map(move |a| (*set, a.name.replace('_', "-"), a.kind)))
+            .flat_map(|(set, specs)| {
+                specs
+                    .iter()
+                    .map(move |a| (*set, a.name.replace('_', "-"), a.kind))
+            })
             .collect();
         let theirs: Vec<(&str, String, u16)> = y
             .attrs
@@ -2073,10 +2163,16 @@ mod tests {
             };
             let check = |k: &str| a.checks.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
             let (min, max) = if specs.ty == AttrType::Binary {
-                (check("min-len").unwrap_or(0), check("max-len").unwrap_or(u64::MAX))
+                (
+                    check("min-len").unwrap_or(0),
+                    check("max-len").unwrap_or(u64::MAX),
+                )
             } else if let Some(e) = &a.en {
                 let (_, start, entries) = y.enums.iter().find(|(n, _, _)| n == e).unwrap();
-                (u64::from(*start), u64::from(*start) + entries.len() as u64 - 1)
+                (
+                    u64::from(*start),
+                    u64::from(*start) + entries.len() as u64 - 1,
+                )
             } else {
                 (check("min").unwrap_or(0), check("max").unwrap_or(type_max))
             };
@@ -2108,8 +2204,10 @@ mod tests {
         );
         // Commands: name, attribute set, admin-perm and dump as the spec
         // says (the event, not a request, is last in the spec).
-        let ours: Vec<(u8, &str, &str, bool, bool)> =
-            COMMANDS.iter().map(|c| (c.cmd, c.name, c.set, c.admin, c.dump)).collect();
+        let ours: Vec<(u8, &str, &str, bool, bool)> = COMMANDS
+            .iter()
+            .map(|c| (c.cmd, c.name, c.set, c.admin, c.dump))
+            .collect();
         let theirs: Vec<(u8, &str, &str, bool, bool)> = y
             .ops
             .iter()
@@ -2119,7 +2217,12 @@ mod tests {
             .collect();
         assert_eq!(ours, theirs);
         for c in COMMANDS {
-            assert!(c.request.is_empty() || SETS.iter().any(|(set, specs)| *set == c.set && core::ptr::eq(*specs, c.request)));
+            assert!(
+                c.request.is_empty()
+                    || SETS
+                        .iter()
+                        .any(|(set, specs)| *set == c.set && core::ptr::eq(*specs, c.request))
+            );
             assert_eq!(command(c.cmd).map(|s| s.cmd), Some(c.cmd));
         }
         // Enumerations.
@@ -2162,7 +2265,14 @@ mod tests {
                 top_seq: (1 << 32) + 5,
                 idle_ms: Some(12),
                 conn_id: 3,
-                counters: SaCounters { decap_ok: 10, auth_failed: 1, replayed: 2, too_old: 3, bad_padding: 4, malformed: 5 },
+                counters: SaCounters {
+                    decap_ok: 10,
+                    auth_failed: 1,
+                    replayed: 2,
+                    too_old: 3,
+                    bad_padding: 4,
+                    malformed: 5,
+                },
             }),
         };
         let mut buf = [0u8; 512];

@@ -262,7 +262,10 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
         if let Some(at) = at {
             let index = at.unwrap_or_else(|| self.advance(head, seq));
             if let Some(w) = self.words.get(index) {
-                w.store(w.load(Ordering::Relaxed) | (1u64 << (seq % u64::from(BLOCK_BITS))), Ordering::Relaxed);
+                w.store(
+                    w.load(Ordering::Relaxed) | (1u64 << (seq % u64::from(BLOCK_BITS))),
+                    Ordering::Relaxed,
+                );
             }
         }
         if seq > head.top {
@@ -287,7 +290,11 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
             // Above everything seen (in order, the common case): never
             // seen, no bit to read (`update` sets none above `top`, and
             // `advance` clears the blocks it enters).
-            return Ok(if block > top_block { None } else { Some(head.top_slot) });
+            return Ok(if block > top_block {
+                None
+            } else {
+                Some(head.top_slot)
+            });
         }
         if top - seq >= u64::from(self.window) {
             return Err(ReplayError::TooOld);
@@ -435,7 +442,14 @@ mod tests {
     /// accepted, whatever its low bits, and later ones follow the highest seen.
     #[test]
     fn disabled_esn_accepts_everything() {
-        for lo in [1, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xc000_0000, u32::MAX] {
+        for lo in [
+            1,
+            0x7fff_ffff,
+            0x8000_0000,
+            0x8000_0001,
+            0xc000_0000,
+            u32::MAX,
+        ] {
             let r = ReplayWindow::new(Vec::new(), ReplayMode::Disabled, true).unwrap();
             assert_eq!(recv(&r, lo), Ok(u64::from(lo)), "first packet {lo:#x}");
         }

@@ -10,12 +10,12 @@
 //! picks the command numbers, and names the attribute the kernel's policy
 //! rejected.
 
+use crate::{Client, Error, Event, FamilyInfo, GenlMsg, Transport};
+use ipsec_rs_core::frag::{DfMode, FragSettings, PreFrag};
 use ipsec_rs_core::nl::{
     self, cmd, config_attr, AttrWriter, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, NlError,
     NoSpace, SaConfig, SaSelector, SaState, Unknown,
 };
-use ipsec_rs_core::frag::{DfMode, FragSettings, PreFrag};
-use crate::{Client, Error, Event, FamilyInfo, GenlMsg, Transport};
 use std::time::Duration;
 
 /// What can go wrong with a request of the family.
@@ -174,7 +174,12 @@ pub fn encode_if_get(ifindex: u32) -> Result<Vec<u8>, NlError> {
 /// table of the command's attribute set) to the message.
 pub fn name_bad_attribute(e: Error, c: u8, attrs: &[u8]) -> Error {
     use Error::Kernel;
-    let Kernel { errno, msg: Some(m), offset: Some(off) } = e else {
+    let Kernel {
+        errno,
+        msg: Some(m),
+        offset: Some(off),
+    } = e
+    else {
         return e;
     };
     // The request's attribute set, from the table the kernel's policies
@@ -189,7 +194,11 @@ pub fn name_bad_attribute(e: Error, c: u8, attrs: &[u8]) -> Error {
             Some(s) => format!("{m} (attribute {set}/{})", s.name),
             None => format!("{m} (attribute {set}/{})", a.kind),
         });
-    Kernel { errno, msg: Some(named.unwrap_or(m)), offset: Some(off) }
+    Kernel {
+        errno,
+        msg: Some(named.unwrap_or(m)),
+        offset: Some(off),
+    }
 }
 
 fn bad_reply(what: &str, e: NlError) -> FamilyError {
@@ -296,7 +305,9 @@ impl<T: Transport> Module<T> {
             None => self.request(cmd::SA_STATE_GET, &[], true)?,
         };
         msgs.iter()
-            .map(|m| SaState::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("SA_STATE_GET", e)))
+            .map(|m| {
+                SaState::decode(&m.attrs, Unknown::Skip).map_err(|e| bad_reply("SA_STATE_GET", e))
+            })
             .collect()
     }
 
@@ -361,4 +372,3 @@ impl<T: Transport> Module<T> {
         self.client.into_transport()
     }
 }
-

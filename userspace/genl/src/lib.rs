@@ -16,8 +16,8 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
-pub mod family;
 pub mod fake;
+pub mod family;
 pub mod socket;
 pub mod wire;
 

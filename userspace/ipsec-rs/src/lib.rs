@@ -164,7 +164,11 @@ fn show<T: Transport>(env: &mut Env<'_, T>, json: bool, what: &ShowWhat) -> Resu
                 write!(env.out, "{}", output::sa_table(&sas))?;
             }
         }
-        ShowWhat::Sas { peer, spi, prometheus } => {
+        ShowWhat::Sas {
+            peer,
+            spi,
+            prometheus,
+        } => {
             let peer = peer.map(core_addr);
             let all = env.module()?.sa_states(None)?;
             let sas: Vec<_> = all

@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 
 use ipsec_rs_core::esp::{Family, IpAddr};
 use ipsec_rs_core::frag::{DfMode, PreFrag};
-use ipsec_rs_core::nl::{self, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig, SaState};
+use ipsec_rs_core::nl::{
+    self, Counters, GlobalConfig, IfConfig, InvalidSpiEvent, SaConfig, SaState,
+};
 use ipsec_rs_core::replay::ReplayMode;
 use serde_json::{json, Map, Value};
 
@@ -363,10 +365,24 @@ pub fn sa_states_text(sas: &[SaState]) -> String {
         match &s.module {
             Some(m) => {
                 let c = &m.counters;
-                let window = if m.replay_window == 0 { "off".to_string() } else { m.replay_window.to_string() };
-                let idle = m.idle_ms.map_or("no packet yet".to_string(), |ms| format!("{}.{:03} s", ms / 1000, ms % 1000));
-                let _ = writeln!(out, "    decapsulated by: module (connection id {})", m.conn_id);
-                let _ = writeln!(out, "    replay window: {window}, highest seq: {}, last packet: {idle} ago", m.top_seq);
+                let window = if m.replay_window == 0 {
+                    "off".to_string()
+                } else {
+                    m.replay_window.to_string()
+                };
+                let idle = m.idle_ms.map_or("no packet yet".to_string(), |ms| {
+                    format!("{}.{:03} s", ms / 1000, ms % 1000)
+                });
+                let _ = writeln!(
+                    out,
+                    "    decapsulated by: module (connection id {})",
+                    m.conn_id
+                );
+                let _ = writeln!(
+                    out,
+                    "    replay window: {window}, highest seq: {}, last packet: {idle} ago",
+                    m.top_seq
+                );
                 let _ = writeln!(
                     out,
                     "    #pkts decaps: {}, #auth failures: {}, #replay failures: {} (replayed {}, too old {})",
@@ -376,7 +392,11 @@ pub fn sa_states_text(sas: &[SaState]) -> String {
                     c.replayed,
                     c.too_old
                 );
-                let _ = writeln!(out, "    #bad padding: {}, #malformed: {}", c.bad_padding, c.malformed);
+                let _ = writeln!(
+                    out,
+                    "    #bad padding: {}, #malformed: {}",
+                    c.bad_padding, c.malformed
+                );
             }
             None => {
                 let _ = writeln!(out, "    decapsulated by: XFRM ({})", s.handler.name());
@@ -410,7 +430,9 @@ fn prom_help(s: &str) -> String {
 
 /// A label value: backslash, double quote and newline escaped.
 fn prom_label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The per-SA view in the Prometheus text exposition format: an info metric
@@ -441,16 +463,66 @@ pub fn sa_states_prometheus(sas: &[SaState]) -> String {
     }
     type Field = fn(&nl::SaModuleState) -> Option<f64>;
     let families: [(&str, &str, &str, Field); 10] = [
-        ("ipsec_rs_sa_decap_total", "counter", "Packets of the SA decapsulated by the module.", |m| Some(m.counters.decap_ok as f64)),
-        ("ipsec_rs_sa_auth_failed_total", "counter", "Packets of the SA whose ICV did not verify.", |m| Some(m.counters.auth_failed as f64)),
-        ("ipsec_rs_sa_replayed_total", "counter", "Replays of the SA dropped (already seen).", |m| Some(m.counters.replayed as f64)),
-        ("ipsec_rs_sa_too_old_total", "counter", "Packets of the SA dropped as left of the window.", |m| Some(m.counters.too_old as f64)),
-        ("ipsec_rs_sa_bad_padding_total", "counter", "Packets of the SA dropped for bad padding.", |m| Some(m.counters.bad_padding as f64)),
-        ("ipsec_rs_sa_malformed_total", "counter", "Malformed packets of the SA dropped.", |m| Some(m.counters.malformed as f64)),
-        ("ipsec_rs_sa_replay_window", "gauge", "The module's anti-replay window of the SA in packets (0: disabled).", |m| Some(f64::from(m.replay_window))),
-        ("ipsec_rs_sa_top_seq", "gauge", "The highest sequence number of the SA authenticated.", |m| Some(m.top_seq as f64)),
-        ("ipsec_rs_sa_idle_seconds", "gauge", "Seconds since the module last decapsulated a packet of the SA.", |m| m.idle_ms.map(|ms| ms as f64 / 1000.0)),
-        ("ipsec_rs_sa_conn_id", "gauge", "The connection id of the SA's log lines.", |m| Some(f64::from(m.conn_id))),
+        (
+            "ipsec_rs_sa_decap_total",
+            "counter",
+            "Packets of the SA decapsulated by the module.",
+            |m| Some(m.counters.decap_ok as f64),
+        ),
+        (
+            "ipsec_rs_sa_auth_failed_total",
+            "counter",
+            "Packets of the SA whose ICV did not verify.",
+            |m| Some(m.counters.auth_failed as f64),
+        ),
+        (
+            "ipsec_rs_sa_replayed_total",
+            "counter",
+            "Replays of the SA dropped (already seen).",
+            |m| Some(m.counters.replayed as f64),
+        ),
+        (
+            "ipsec_rs_sa_too_old_total",
+            "counter",
+            "Packets of the SA dropped as left of the window.",
+            |m| Some(m.counters.too_old as f64),
+        ),
+        (
+            "ipsec_rs_sa_bad_padding_total",
+            "counter",
+            "Packets of the SA dropped for bad padding.",
+            |m| Some(m.counters.bad_padding as f64),
+        ),
+        (
+            "ipsec_rs_sa_malformed_total",
+            "counter",
+            "Malformed packets of the SA dropped.",
+            |m| Some(m.counters.malformed as f64),
+        ),
+        (
+            "ipsec_rs_sa_replay_window",
+            "gauge",
+            "The module's anti-replay window of the SA in packets (0: disabled).",
+            |m| Some(f64::from(m.replay_window)),
+        ),
+        (
+            "ipsec_rs_sa_top_seq",
+            "gauge",
+            "The highest sequence number of the SA authenticated.",
+            |m| Some(m.top_seq as f64),
+        ),
+        (
+            "ipsec_rs_sa_idle_seconds",
+            "gauge",
+            "Seconds since the module last decapsulated a packet of the SA.",
+            |m| m.idle_ms.map(|ms| ms as f64 / 1000.0),
+        ),
+        (
+            "ipsec_rs_sa_conn_id",
+            "gauge",
+            "The connection id of the SA's log lines.",
+            |m| Some(f64::from(m.conn_id)),
+        ),
     ];
     for (name, kind, help, f) in families {
         let _ = writeln!(out, "# HELP {name} {help}");

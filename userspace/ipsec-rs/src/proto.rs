@@ -4,11 +4,11 @@
 //! `genl` crate (`ipsec_rs_genl::family`), which the recovery daemon uses
 //! too, plus what only this tool needs.
 
+use ipsec_rs_core::replay::ReplayMode;
 pub use ipsec_rs_genl::family::{
     encode_if_get, encode_if_set, encode_sa_get, encode_sa_set, name_bad_attribute, ConfigPatch,
     FamilyError, Module, Notification,
 };
-use ipsec_rs_core::replay::ReplayMode;
 
 /// The replay setting of an SA in words.
 pub fn replay_mode_name(m: Option<ReplayMode>) -> String {

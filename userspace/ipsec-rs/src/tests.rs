@@ -136,7 +136,10 @@ fn module_kernel(cfg: Rc<RefCell<GlobalConfig>>) -> FakeKernel {
                 cmd::IF_GET => Answer::Replies(vec![(cmd::IF_GET, enc(|b| iface().encode(b)))]),
                 cmd::IF_SET => Answer::Replies(vec![]),
                 cmd::SA_STATE_GET if dump => Answer::Replies(
-                    sa_states().iter().map(|st| (cmd::SA_STATE_GET, enc(|b| st.encode(b)))).collect(),
+                    sa_states()
+                        .iter()
+                        .map(|st| (cmd::SA_STATE_GET, enc(|b| st.encode(b))))
+                        .collect(),
                 ),
                 _ => Answer::Error {
                     errno: libc::EOPNOTSUPP,
@@ -167,7 +170,11 @@ fn sa_states() -> Vec<nl::SaState> {
             top_seq: 100,
             idle_ms: Some(1500),
             conn_id: spi,
-            counters: nl::SaCounters { decap_ok: 100, replayed, ..Default::default() },
+            counters: nl::SaCounters {
+                decap_ok: 100,
+                replayed,
+                ..Default::default()
+            },
         }),
     };
     let mut xfrm = module(0x3000, 0);
@@ -320,11 +327,14 @@ fn counter_names_match_yaml_spec_if_present() {
     // (or `operations:`); its attribute names, in order, must be ours in
     // kebab case.
     let start = yaml.find("name: stats\n").expect("stats attribute set");
-    let end = [yaml[start..].find("\n  -\n    name: "), yaml[start..].find("\noperations:")]
-        .into_iter()
-        .flatten()
-        .min()
-        .map_or(yaml.len(), |e| start + e);
+    let end = [
+        yaml[start..].find("\n  -\n    name: "),
+        yaml[start..].find("\noperations:"),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .map_or(yaml.len(), |e| start + e);
     let names: Vec<&str> = yaml[start..end]
         .lines()
         .skip(1)
@@ -649,8 +659,14 @@ fn set_then_show_roundtrip() {
 fn show_sas() {
     let (code, out, _, _) = run_with(kernel(), &["show", "sas"]);
     assert_eq!(code, 0);
-    assert!(out.contains("SA 192.0.2.1 -> 192.0.2.2 spi 0x00002000(8192) tunnel rfc4106(gcm(aes))"), "{out}");
-    assert!(out.contains("#replay failures: 7 (replayed 7, too old 0)"), "{out}");
+    assert!(
+        out.contains("SA 192.0.2.1 -> 192.0.2.2 spi 0x00002000(8192) tunnel rfc4106(gcm(aes))"),
+        "{out}"
+    );
+    assert!(
+        out.contains("#replay failures: 7 (replayed 7, too old 0)"),
+        "{out}"
+    );
     assert!(out.contains("last packet: 1.500 s ago"), "{out}");
     assert!(out.contains("decapsulated by: XFRM (algorithm)"), "{out}");
     // Filters: by SPI, by peer (either end).
@@ -659,13 +675,23 @@ fn show_sas() {
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["replayed"], 7);
     assert_eq!(v[0]["handler"], "module");
-    let (_, out, _, _) = run_with(kernel(), &["show", "sas", "--peer", "198.51.100.7", "--json"]);
+    let (_, out, _, _) = run_with(
+        kernel(),
+        &["show", "sas", "--peer", "198.51.100.7", "--json"],
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["handler"], "algorithm");
     assert_eq!(v[0]["decap_ok"], serde_json::Value::Null);
     let (_, out, _, _) = run_with(kernel(), &["show", "sas", "--peer", "192.0.2.1", "--json"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 3);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -673,19 +699,35 @@ fn prometheus_output() {
     let (code, out, _, _) = run_with(kernel(), &["show", "sas", "--prometheus"]);
     assert_eq!(code, 0);
     std::fs::write(std::env::temp_dir().join("ipsec-rs-sas.prom"), &out).unwrap();
-    assert!(out.contains("# TYPE ipsec_rs_sa_replayed_total counter\n"), "{out}");
     assert!(
-        out.contains(r#"ipsec_rs_sa_replayed_total{saddr="192.0.2.1",daddr="192.0.2.2",spi="0x00002000"} 7"#),
+        out.contains("# TYPE ipsec_rs_sa_replayed_total counter\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            r#"ipsec_rs_sa_replayed_total{saddr="192.0.2.1",daddr="192.0.2.2",spi="0x00002000"} 7"#
+        ),
         "{out}"
     );
     assert!(out.contains(r#"handler="algorithm"} 1"#), "{out}");
-    assert!(out.contains(r#"ipsec_rs_sa_idle_seconds{saddr="192.0.2.1",daddr="192.0.2.2",spi="0x00001000"} 1.5"#), "{out}");
+    assert!(
+        out.contains(
+            r#"ipsec_rs_sa_idle_seconds{saddr="192.0.2.1",daddr="192.0.2.2",spi="0x00001000"} 1.5"#
+        ),
+        "{out}"
+    );
     // SAs XFRM decapsulates have no module counters.
-    assert!(!out.contains(r#"ipsec_rs_sa_decap_total{saddr="192.0.2.1",daddr="198.51.100.7""#), "{out}");
+    assert!(
+        !out.contains(r#"ipsec_rs_sa_decap_total{saddr="192.0.2.1",daddr="198.51.100.7""#),
+        "{out}"
+    );
     let (code, out, _, _) = run_with(kernel(), &["stats", "--prometheus"]);
     assert_eq!(code, 0);
     std::fs::write(std::env::temp_dir().join("ipsec-rs-stats.prom"), &out).unwrap();
-    assert!(out.contains("# TYPE ipsec_rs_esp_v4_total counter\nipsec_rs_esp_v4_total "), "{out}");
+    assert!(
+        out.contains("# TYPE ipsec_rs_esp_v4_total counter\nipsec_rs_esp_v4_total "),
+        "{out}"
+    );
     assert_eq!(out.matches("# HELP ").count(), nl::COUNTERS.len());
 }
 
