@@ -36,7 +36,8 @@ FLAVOUR ?= debug
 KVER ?= 6.12
 # The cached kernels: kernel-debug, kernel-perf (6.12); 7.3/kernel-debug,
 # 7.3/kernel-perf (scripts/setup.sh debug-7.3, perf-7.3); uml/kernel-debug
-# (debug-uml: the 6.12 debug kernel as User-Mode Linux, ARCH=um).
+# and uml-7.3/kernel-debug (debug-uml, debug-uml-7.3: the 6.12 and 7.3 debug
+# kernels as User-Mode Linux, ARCH=um).
 KSUFFIX := $(if $(filter-out 6.12,$(KVER)),-$(KVER))
 KCACHE := $(IPSEC_RS_CACHE)$(if $(KSUFFIX),/$(KVER))
 DEFAULT_KDIR := $(KCACHE)/kernel-$(FLAVOUR)
@@ -136,19 +137,23 @@ test-vm: modules canary series-modules cargo-cache
 	$(VM_RUNNER) $(TEST_KERNEL) $(T)
 
 # The other kernel series the selftests run on (their `kernel=` entries in
-# selftests/TESTS; uml, the default): the module and the test canary built
-# for each into out/build-<series>/, when that series' debug kernel is set
-# up (`make check` sets it up; otherwise its entries SKIP, saying so). The
-# sources are copied with their times, so the build is incremental.
-SERIES := uml 7.3
+# selftests/TESTS; uml, the default; uml-7.3, the 7.3 debug kernel as
+# User-Mode Linux): the module and the test canary built for each into
+# out/build-<series>/, when that series' debug kernel is set up (`make
+# check` sets it up; otherwise its entries SKIP, saying so). The sources are
+# copied with their times, so the build is incremental. SERIES_IF_SET_UP:
+# series no TESTS entry names, built for when set up by hand (7.3 under
+# QEMU: scripts/setup.sh debug-7.3, then `make test-vm KVER=7.3`).
+SERIES := uml uml-7.3
+SERIES_IF_SET_UP := 7.3
 series-modules: | $(AFTER_SETUP)
-	@for s in $(SERIES); do \
+	@for s in $(SERIES) $(SERIES_IF_SET_UP); do \
 		if [ -f $(IPSEC_RS_CACHE)/$$s/kernel-debug/Module.symvers ]; then \
 			$(MAKE) --no-print-directory series-module KVER=$$s FLAVOUR=debug \
 				KDIR=$(IPSEC_RS_CACHE)/$$s/kernel-debug || exit 1; \
-		else \
-			echo "*** no $$s debug kernel: its selftests will SKIP (make check, or scripts/setup.sh debug-$$s, sets it up) ***"; \
-		fi; \
+		else case " $(SERIES_IF_SET_UP) " in *" $$s "*) ;; *) \
+			echo "*** no $$s debug kernel: its selftests will SKIP (make check, or scripts/setup.sh debug-$$s, sets it up) ***";; \
+		esac; fi; \
 	done
 series-module:
 	mkdir -p out/build-$(KVER)/selftests

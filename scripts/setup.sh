@@ -6,13 +6,15 @@
 # clone, keyed by its inputs.
 #
 #   scripts/setup.sh [toolchain|all|KERNEL...]   (default: all)
-#   KERNEL: debug, perf, debug-7.3, perf-7.3 or debug-uml; several build at once
+#   KERNEL: debug, perf, debug-7.3, perf-7.3, debug-uml or debug-uml-7.3;
+#   several build at once
 #
 # debug and perf are 6.12 LTS kernels (Debian trixie's linux-source-6.12);
 # debug-7.3 and perf-7.3 the same flavours of 7.3 (trixie-backports'
 # linux-source-7.3), built from the same configuration fragments;
 # debug-uml the 6.12 debug kernel as User-Mode Linux (ARCH=um: the kernel
-# as a host process, at native speed, for the functional selftests).
+# as a host process, at native speed, for the functional selftests), and
+# debug-uml-7.3 the 7.3 one.
 #
 # Cache root: $IPSEC_RS_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs.
 #   apt/                private APT state for Debian trixie (nothing from trixie
@@ -26,7 +28,7 @@
 #   kernel-<flavour>    symlink to the current 6.12 build tree of that flavour
 #   7.3/                the same for the 7.3 kernels (kbuild/, kernel-<flavour>),
 #                       and the fragments generated for them (build_series)
-#   uml/                the same for the User-Mode Linux build of 6.12
+#   uml/, uml-7.3/      the same for the User-Mode Linux builds of 6.12 and 7.3
 #   toolchain.mk        make variables for the top-level Makefile
 #
 # Environment knobs:
@@ -48,9 +50,23 @@ declare -A KVER_PIN=([6.12]=${IPSEC_RS_KVER:-6.12.117-1} [7.3]=${IPSEC_RS_KVER_7
 # libclang): 7.3 needs clang >= 17.
 declare -A LLVM_OF=([6.12]=16 [7.3]=19)
 # A build of another architecture from a series' source: its name, its
-# source series and its ARCH (uml: the 6.12 source as User-Mode Linux).
-declare -A SOURCE_OF=([uml]=6.12)
-declare -A ARCH_OF=([uml]=um)
+# source series and its ARCH (uml: the 6.12 source as User-Mode Linux;
+# uml-7.3: the 7.3 source as User-Mode Linux).
+declare -A SOURCE_OF=([uml]=6.12 [uml-7.3]=7.3)
+declare -A ARCH_OF=([uml]=um [uml-7.3]=um)
+# C flags a series' kernel is built with beyond its source's own (KCFLAGS;
+# written into its generated fragment, so part of its cache key).
+# uml-7.3: UML builds its C with -mcmodel=large, and LLVM 17 and later (7.3
+# is built with 19) then put every object in .ldata/.lbss, which UML's linker
+# script leaves outside _sdata.._edata and __bss_start..__bss_stop, where
+# lockdep's static_obj() looks for static lock keys: at boot it took
+# rcu_lock_key for a non-static key ("bad unlock balance" in
+# is_module_address, lockdep off) and a process later ran with a preemption
+# count left raised ("sleeping function called from invalid context" in
+# every guest). With an unreachable large-data threshold the objects stay in
+# .data and .bss, as with LLVM 16 for the 6.12 build (the vDSO, built with
+# the default code model, would take the threshold for an error).
+declare -A KCFLAGS_OF=([uml-7.3]="-mlarge-data-threshold=2147483647 -Wno-unused-command-line-argument")
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BINDGEN_VER=0.72.1
 # The 6.12 kernels' LLVM (build_kernel's; build_series sets the series' own).
@@ -318,28 +334,34 @@ build_kernel() {
 
 # build_series FLAVOUR SERIES: a kernel of another series than 6.12, made by
 # build_kernel as the 6.12 ones are, but from that series' source, with its
-# LLVM (uml: 6.12's source and LLVM, ARCH=um), in $CACHE/SERIES/
-# (kbuild/<flavour>-<key>, kernel-<flavour>), from
+# LLVM (uml: 6.12's source and LLVM, ARCH=um; uml-7.3: 7.3's, ARCH=um), in
+# $CACHE/SERIES/ (kbuild/<flavour>-<key>, kernel-<flavour>), from
 # fragments generated for it in $CACHE/SERIES/fragments/scripts/kconfig/:
-# base.config without the options scripts/kconfig/SERIES.config drops (its
+# base.config without the options the series' fragments drop (their
 # "# drop: CONFIG_X" lines: what the series no longer has, or its
-# architecture never had) and with that file's own options, and the
-# flavour's fragment without the dropped options.
+# architecture never had) and with their own options, and the flavour's
+# fragment without the dropped options. A series' fragments are
+# scripts/kconfig/PART.config for each PART of its name between dashes:
+# uml-7.3 is uml.config (the architecture) and 7.3.config (the source).
 # (A subshell: KVER, KSRC, ROOT and CACHE stay the 6.12 ones for the caller.)
 build_series() (
-	local flavour=$1 series=$2 frag gen drop src
-	frag=$ROOT/scripts/kconfig/$series.config
+	local flavour=$1 series=$2 part frags=() gen drop src
+	for part in ${series//-/ }; do
+		frags+=("$ROOT/scripts/kconfig/$part.config")
+	done
 	src=${SOURCE_OF[$series]:-$series}
-	[ -n "${KVER_PIN[$src]:-}" ] && [ -f "$frag" ] ||
+	[ -n "${KVER_PIN[$src]:-}" ] && ls "${frags[@]}" >/dev/null 2>&1 ||
 		die "unknown kernel series '$series' (known: ${!KVER_PIN[*]} ${!SOURCE_OF[*]})"
 	fetch_kernel_source "$src"
 	gen=$CACHE/$series/fragments/scripts/kconfig
 	mkdir -p "$gen"
-	drop=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\)$/\1/p' "$frag" | paste -sd'|' -)
+	drop=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\)$/\1/p' "${frags[@]}" | paste -sd'|' -)
 	{
 		grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/base.config"
-		grep '^CONFIG_\|^# CONFIG_.* is not set$' "$frag"
+		cat "${frags[@]}" | grep '^CONFIG_\|^# CONFIG_.* is not set$'
+		[ -z "${KCFLAGS_OF[$series]:-}" ] || echo "# KCFLAGS=${KCFLAGS_OF[$series]}"
 	} >"$gen/base.config"
+	[ -z "${KCFLAGS_OF[$series]:-}" ] || export KCFLAGS="${KCFLAGS_OF[$series]}"
 	grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/$flavour.config" >"$gen/$flavour.config"
 	ROOT=$CACHE/$series/fragments CACHE=$CACHE/$series LLVM_VER=${LLVM_OF[$src]} \
 		KARCH=${ARCH_OF[$series]:-} build_kernel "$flavour"
@@ -369,7 +391,7 @@ build_targets() {
 	"$ROOT/scripts/at-once" "${cmds[@]}" || die "kernel build failed (above)"
 }
 
-TARGETS="toolchain|debug|perf|all|debug-7.3|perf-7.3|debug-uml; several kernels build at once"
+TARGETS="toolchain|debug|perf|all|debug-7.3|perf-7.3|debug-uml|debug-uml-7.3; several kernels build at once"
 
 main() {
 	local t

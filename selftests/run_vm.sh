@@ -38,6 +38,8 @@
 # else the User-Mode Linux debug kernel (kernel=uml). The series:
 #   uml            the 6.12 debug kernel built as User-Mode Linux
 #                  ($CACHE/uml/kernel-debug, module out/build-uml/); one CPU
+#   uml-7.3        the 7.3 debug kernel built as User-Mode Linux
+#                  ($CACHE/uml-7.3/kernel-debug, out/build-uml-7.3/); one CPU
 #   6.12           the 6.12 debug kernel under QEMU ($CACHE/kernel-debug, the
 #                  module `make` builds in the tree)
 #   7.3            the 7.3 debug kernel under QEMU ($CACHE/7.3/kernel-debug,

@@ -5,7 +5,7 @@
 # and `dkms build` in a throwaway DKMS tree (nothing under /usr/src or
 # /var/lib/dkms is touched), against each cached kernel tree standing in for
 # an installed kernel's /lib/modules/<release>/build: the 6.12 debug tree, and
-# the 7.3 one when it is set up. Checks that the module DKMS built is for that
+# a 7.3 one when one is set up (QEMU's, else User-Mode Linux's). Checks that the module DKMS built is for that
 # kernel (vermagic) and that dkms.conf carries the tools' version.
 #
 #   selftests/host/dkms.sh        (make check runs it)
@@ -20,8 +20,15 @@ echo "TAP version 13"
 skip() { echo "1..0 # SKIP $*"; printf '\n*** SKIP: dkms.sh: %s ***\n\n' "$*" >&2; exit 4; }
 command -v dkms >/dev/null || skip "dkms is not installed (make setup installs it)"
 kernels=()
-for k in kernel-debug 7.3/kernel-debug; do
-	[ -f "$CACHE/$k/Module.symvers" ] && kernels+=("$(readlink -f "$CACHE/$k")")
+# 7.3: its QEMU tree if set up, else its User-Mode Linux one (make check's;
+# the Makefile builds for ARCH=um when the tree's .config says CONFIG_UML).
+for k in kernel-debug "7.3/kernel-debug uml-7.3/kernel-debug"; do
+	for alt in $k; do
+		if [ -f "$CACHE/$alt/Module.symvers" ]; then
+			kernels+=("$(readlink -f "$CACHE/$alt")")
+			break
+		fi
+	done
 done
 [ ${#kernels[@]} -gt 0 ] || skip "no cached kernel tree in $CACHE (run 'make setup' first)"
 echo "1..$((1 + 2 * ${#kernels[@]}))"
