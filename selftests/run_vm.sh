@@ -15,8 +15,8 @@
 #
 # Guests run concurrently: -j N QEMU guests of one vCPU at once (default
 # $IPSEC_RS_VM_JOBS, else the number of host cores), or twice as many UML
-# ones (of 2 x N shares, a QEMU guest takes two and one for each further
-# vCPU, a UML guest one), the most machine first (cost= x shares; cost=,
+# ones (of 2 x N shares, a QEMU guest takes two a vCPU, a UML guest one),
+# the most machine first (cost= x shares; cost=,
 # else timeout=), smaller ones beside a waiting big one only where they
 # delay it by nothing, an `exclusive` entry alone. Each test's TAP block is
 # printed whole when its guest ends (numbered in the order they end), and the run closes with a
@@ -540,21 +540,20 @@ run_dir() { echo "$RESULTS/$(echo "$1" | tr -c 'A-Za-z0-9_.-' '_')"; }
 cost_of() {
 	opt "$1" cost "$(opt "$1" timeout "$TIMEOUT")"
 }
-# weight_of ENTRY: the entry's share of the machine, of 2 x JOBS, from the
-# CPU time guests used (the closing table's): a QEMU guest of one vCPU 2
-# (TCG keeps its thread busy: 97 % of its wall time in CPU), and 1 for
-# each further vCPU (the two-vCPU SMP group used 1.48 cores: its tests keep
-# both CPUs busy only while both send); a UML guest 1 (its kernel runs
-# natively and waits much of the time: the suite's UML guests used 49 % of
-# their wall time in CPU), so that two UML guests run where one QEMU guest
-# would, and one beside the SMP group.
+# weight_of ENTRY: the entry's share of the machine, of 2 x JOBS: a QEMU
+# guest 2 a vCPU (TCG keeps a vCPU's thread busy: 97 % of its wall time in
+# CPU), a UML guest 1 (its kernel runs natively and waits much of the time:
+# the suite's UML guests used 49 % of their wall time in CPU), so that two
+# UML guests run where one QEMU guest would. (The SMP group on 3 shares with
+# a UML guest beside it, tried on 2026-12-07, took 725 s and 941 s against
+# 597 s alone: its two vCPU threads lose more than the UML guest gains.)
 SHARES=$((2 * JOBS))
 weight_of() {
 	local w
 	if is_uml "$(kdir_of "$(series_of "$1")")"; then
 		w=1
 	else
-		w=$(($(opt "$1" smp "$SMP") + 1))
+		w=$((2 * $(opt "$1" smp "$SMP")))
 	fi
 	echo $((w > SHARES ? SHARES : w))
 }
@@ -571,7 +570,7 @@ FAILED_LINES=()
 declare -A PID_OF_JOB=() WEIGHT_OF_JOB=() END_OF_JOB=()
 say "TAP version 13"
 say "1..${#TESTS[@]}"
-say "# $SHARES shares: a QEMU guest 2 (+1 a further vCPU), a UML guest 1; the most machine first"
+say "# $SHARES shares: a QEMU guest 2 a vCPU, a UML guest 1; the most machine first"
 t0=$(date +%s)
 
 report() {	# INDEX: print a finished test's block whole, numbered now
@@ -642,9 +641,8 @@ shadow() {
 # left. While it waits, one behind it that fits starts if it delays it by
 # nothing (by the costs: it ends before the first could start, or uses
 # shares the first will not need then), so that a core is not left idle
-# and a big guest is not starved by a stream of small ones (the SMP group's
-# three shares leave one for a UML guest beside it; when it ends, the two
-# single-vCPU QEMU groups start side by side). An exclusive entry starts
+# and a big guest is not starved by a stream of small ones (when the SMP
+# group ends, the single-vCPU QEMU guest starts before the UML stream). An exclusive entry starts
 # alone, never out of turn.
 start() {	# K W: start PENDING[K], of weight W
 	local i=${PENDING[$1]}
