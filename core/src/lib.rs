@@ -37,3 +37,4 @@ pub mod nl;
 pub mod ratelimit;
 pub mod replay;
 pub mod siphash;
+pub mod tunnel;
