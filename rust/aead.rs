@@ -25,8 +25,9 @@
 
 use super::{
     bindings as b,
+    netdev::DevRef,
     percpu::{self, PerCpuCounters},
-    skb::{DevRef, OwnedSkb},
+    skb::OwnedSkb,
 };
 use core::{
     ffi::c_void,

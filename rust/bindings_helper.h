@@ -28,4 +28,6 @@
 #include <linux/module.h>
 #include <linux/notifier.h>
 #include <linux/if_packet.h>
+#include <net/ip_tunnels.h>
+#include <net/ip6_tunnel.h>
 #include "shims.h"

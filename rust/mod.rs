@@ -13,12 +13,14 @@ pub mod errno;
 pub mod genetlink;
 pub mod gro;
 pub mod net;
+pub mod netdev;
 pub mod netfilter;
 pub mod params;
 pub mod percpu;
 pub mod rcu;
 pub mod skb;
 pub mod sync;
+pub mod tunnel;
 pub mod xfrm;
 
 /// Monotonic time in nanoseconds (any context, lock-free).

@@ -5,7 +5,9 @@
 //! writer replaces whole, freeing the old one after a grace period
 //! (process context). [`RcuArc`]: entries of RCU lists written in softirq,
 //! reference-counted, the list's reference on an entry it no longer links
-//! released after a grace period from any context.
+//! released after a grace period from any context. [`RcuSlots`]: a small
+//! set of values added and removed in process context, removal never
+//! allocating.
 
 use super::bindings as b;
 use core::{
@@ -114,6 +116,128 @@ impl<T> Drop for RcuBox<T> {
         // unregistering every reader, e.g. netfilter hooks). Invariant: from
         // `KBox::into_raw`.
         drop(unsafe { KBox::from_raw(*self.ptr.get_mut()) });
+    }
+}
+
+/// A small set of heap values read under RCU, newest first, written in
+/// process context: adding may allocate (to grow), removing never does, so
+/// a value can always be let go of (a device reference that an unregistering
+/// device waits for, say).
+///
+/// Writers are serialised by the owner (its own lock, or RTNL); readers take
+/// no lock.
+///
+/// # Invariants
+///
+/// Every non-null slot holds a pointer from `KBox::into_raw`, owned by the
+/// set; `len` counts the non-null slots.
+pub struct RcuSlots<T> {
+    slots: RcuBox<KVec<AtomicPtr<T>>>,
+    len: AtomicUsize,
+}
+
+impl<T: Send + Sync> RcuSlots<T> {
+    /// An empty set (process context: allocates).
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            slots: RcuBox::new(KBox::new(KVec::new(), GFP_KERNEL)?),
+            len: AtomicUsize::new(0),
+        })
+    }
+
+    /// Whether the set is empty (one load; any context).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Relaxed) == 0
+    }
+
+    /// The values, newest first, valid for the read-side section `rs` proves.
+    pub fn iter<'a>(&'a self, rs: ReadSide<'a>) -> impl Iterator<Item = &'a T> + Clone + 'a {
+        self.slots.get(rs).iter().rev().filter_map(|s| {
+            let p = s.load(Ordering::Acquire);
+            // SAFETY: a non-null slot owns a live value (invariant), freed by
+            // `remove_where` only after a grace period, which cannot end
+            // while `rs`'s section lasts.
+            unsafe { p.as_ref() }
+        })
+    }
+
+    /// Adds `value` as the newest. Process context, writers serialised by
+    /// the caller; may sleep (grows the slots, a grace period).
+    pub fn insert(&self, value: KBox<T>) -> Result {
+        let n = {
+            let guard = RcuGuard::new();
+            let cur = self.slots.get(guard.side());
+            // The slots stay in order, newest last: a free slot is reused
+            // only at the end.
+            if let Some(last) = cur.last() {
+                if last.load(Ordering::Relaxed).is_null() {
+                    last.store(KBox::into_raw(value), Ordering::Release);
+                    self.len.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
+            cur.len()
+        };
+        // Writers are serialised: the slots do not change meanwhile.
+        let mut next = KBox::new(KVec::with_capacity(n + 1, GFP_KERNEL)?, GFP_KERNEL)?;
+        {
+            let guard = RcuGuard::new();
+            for s in self.slots.get(guard.side()).iter() {
+                let p = s.load(Ordering::Relaxed);
+                if !p.is_null() {
+                    // Within the capacity: does not allocate.
+                    next.push(AtomicPtr::new(p), GFP_ATOMIC)?;
+                }
+            }
+        }
+        // Within the capacity too: cannot fail, so `value` is not lost.
+        next.push(AtomicPtr::new(KBox::into_raw(value)), GFP_ATOMIC)?;
+        // The values move to the new slots; the old slots are freed (not
+        // the values) once no reader sees them.
+        self.slots.replace(next);
+        self.len.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes the values `f` picks, each freed once no reader can see it.
+    /// Process context, writers serialised by the caller; sleeps (a grace
+    /// period per value removed). Never allocates.
+    pub fn remove_where(&self, f: impl Fn(&T) -> bool) {
+        loop {
+            let gone = {
+                let guard = RcuGuard::new();
+                let found = self.slots.get(guard.side()).iter().find(|s| {
+                    let p = s.load(Ordering::Relaxed);
+                    // SAFETY: a non-null slot owns a live value (invariant),
+                    // not freed meanwhile (writers are serialised).
+                    !p.is_null() && f(unsafe { &*p })
+                });
+                match found {
+                    Some(s) => s.swap(ptr::null_mut(), Ordering::AcqRel),
+                    None => return,
+                }
+            };
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            super::synchronize_net();
+            // SAFETY: from `KBox::into_raw` (invariant), unpublished above,
+            // and no reader that could have loaded it is left (grace period).
+            drop(unsafe { KBox::from_raw(gone) });
+        }
+    }
+}
+
+impl<T> Drop for RcuSlots<T> {
+    fn drop(&mut self) {
+        let guard = RcuGuard::new();
+        for s in self.slots.get(guard.side()).iter() {
+            let p = s.swap(ptr::null_mut(), Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: owned (invariant); `&mut self`: no reader is left
+                // (owners drop the set after unregistering its readers).
+                drop(unsafe { KBox::from_raw(p) });
+            }
+        }
     }
 }
 

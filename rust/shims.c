@@ -260,6 +260,16 @@ void ipsec_rs_dev_put(struct net_device *dev)
 	dev_put(dev);
 }
 
+void ipsec_rs_dev_hold(struct net_device *dev)
+{
+	dev_hold(dev);
+}
+
+void *ipsec_rs_netdev_priv(const struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
 int ipsec_rs_ip_ecn_set_ce(struct iphdr *iph)
 {
 	return IP_ECN_set_ce(iph);

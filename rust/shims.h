@@ -43,6 +43,7 @@ enum {
 	IPSEC_RS_IPSKB_XFRM_TRANSFORMED = IPSKB_XFRM_TRANSFORMED,
 	IPSEC_RS_XFRM_MODE_TUNNEL = XFRM_MODE_TUNNEL,
 	IPSEC_RS_IP_DF = IP_DF,
+	IPSEC_RS_IFF_UP = IFF_UP,
 };
 
 struct sk_buff;
@@ -120,6 +121,8 @@ void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb);
 void ipsec_rs_skb_set_mark(struct sk_buff *skb, u32 mark);
 void ipsec_rs_nf_reset_ct(struct sk_buff *skb);
 void ipsec_rs_dev_put(struct net_device *dev);
+void ipsec_rs_dev_hold(struct net_device *dev);
+void *ipsec_rs_netdev_priv(const struct net_device *dev);
 int ipsec_rs_ip_ecn_set_ce(struct iphdr *iph);
 int ipsec_rs_ip6_ecn_set_ce(struct sk_buff *skb, struct ipv6hdr *iph);
 void ipsec_rs_ipv4_copy_dscp(unsigned int dscp, struct iphdr *inner);

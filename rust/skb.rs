@@ -4,7 +4,7 @@
 //! taking it over, plus the few changes the outbound hooks make to a packet
 //! they are handed (netfilter gives a hook the skb exclusively while it runs).
 
-use super::bindings as b;
+use super::{bindings as b, netdev::DevRef};
 use core::ffi::c_void;
 use kernel::types::Opaque;
 
@@ -565,8 +565,13 @@ impl OwnedSkb {
     /// Takes a reference on the receiving device (kept across async crypto,
     /// as xfrm_input does), dropped with the returned value.
     pub fn hold_dev(&self) -> DevRef {
-        // SAFETY: a received skb has a live device; we take a reference.
-        DevRef(unsafe { b::ipsec_rs_skb_dev_hold(self.ptr.as_ptr()) })
+        // SAFETY: a received skb has a live device (never NULL); the shim
+        // takes a reference on it, which moves into the value.
+        unsafe {
+            DevRef::from_held(core::ptr::NonNull::new_unchecked(b::ipsec_rs_skb_dev_hold(
+                self.ptr.as_ptr(),
+            )))
+        }
     }
 
     /// The packet's namespace (`dev_net(skb->dev)`), as a handle that does
@@ -592,23 +597,6 @@ impl Drop for OwnedSkb {
     fn drop(&mut self) {
         // SAFETY: ours by the type invariant, freed once.
         unsafe { b::ipsec_rs_kfree_skb(self.ptr.as_ptr()) }
-    }
-}
-
-/// A reference on a network device, dropped (`dev_put`) with the value.
-///
-/// # Invariants
-///
-/// `self.0` is a device on which we own one reference (`dev_hold`).
-pub struct DevRef(*mut b::net_device);
-
-// SAFETY: a device reference may be dropped on any CPU.
-unsafe impl Send for DevRef {}
-
-impl Drop for DevRef {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference (invariant).
-        unsafe { b::ipsec_rs_dev_put(self.0) }
     }
 }
 
