@@ -78,7 +78,7 @@ DEB_PACKAGES=(
 	# LLVM=-19 for 7.3 (which wants clang >= 17; Debian 12 has 19 in main)
 	clang-16 lld-16 llvm-16 libclang-16-dev flex bison bc libelf-dev libssl-dev
 	clang-19 lld-19 llvm-19 libclang-19-dev
-	cpio xz-utils make git
+	cpio xz-utils make git patch
 	# QEMU lab: software-emulated guest running the host's userspace over 9p
 	qemu-system-x86 busybox-static
 	# what the selftests run inside the guest
@@ -332,6 +332,23 @@ build_kernel() {
 	ln -sfn "$out" "$CACHE/kernel-$flavour"
 }
 
+# apply_patches SERIES: scripts/patches/SERIES/*.patch applied to the
+# source in $KSRC, each once (one already in is left as it is). They touch
+# only what that series alone compiles (uml: arch/x86/um of the 6.12 source
+# the x86 kernels share), and their contents are part of its cache key.
+apply_patches() {
+	local p
+	for p in "$ROOT"/scripts/patches/"$1"/*.patch; do
+		[ -f "$p" ] || continue
+		if patch -d "$KSRC" -p1 -R -s -f --dry-run <"$p" >/dev/null 2>&1; then
+			continue
+		fi
+		patch -d "$KSRC" -p1 -s -f -N <"$p" >/dev/null ||
+			die "patch ${p##*/} does not apply to $KSRC"
+		log "applied ${p##*/} to linux-$KVER"
+	done
+}
+
 # build_series FLAVOUR SERIES: a kernel of another series than 6.12, made by
 # build_kernel as the 6.12 ones are, but from that series' source, with its
 # LLVM (uml: 6.12's source and LLVM, ARCH=um; uml-7.3: 7.3's, ARCH=um), in
@@ -353,6 +370,7 @@ build_series() (
 	[ -n "${KVER_PIN[$src]:-}" ] && ls "${frags[@]}" >/dev/null 2>&1 ||
 		die "unknown kernel series '$series' (known: ${!KVER_PIN[*]} ${!SOURCE_OF[*]})"
 	fetch_kernel_source "$src"
+	apply_patches "$series"
 	gen=$CACHE/$series/fragments/scripts/kconfig
 	mkdir -p "$gen"
 	drop=$(sed -n 's/^# drop: \(CONFIG_[A-Z0-9_]*\)$/\1/p' "${frags[@]}" | paste -sd'|' -)
@@ -360,6 +378,10 @@ build_series() (
 		grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/base.config"
 		cat "${frags[@]}" | grep '^CONFIG_\|^# CONFIG_.* is not set$'
 		[ -z "${KCFLAGS_OF[$series]:-}" ] || echo "# KCFLAGS=${KCFLAGS_OF[$series]}"
+		# The patches: part of the key.
+		for p in "$ROOT"/scripts/patches/"$series"/*.patch; do
+			[ -f "$p" ] && echo "# patch: ${p##*/} $(sha256sum <"$p" | cut -c1-16)"
+		done
 	} >"$gen/base.config"
 	[ -z "${KCFLAGS_OF[$series]:-}" ] || export KCFLAGS="${KCFLAGS_OF[$series]}"
 	grep -Ev "^(${drop:-NONE})=" "$ROOT/scripts/kconfig/$flavour.config" >"$gen/$flavour.config"
