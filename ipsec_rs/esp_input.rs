@@ -79,7 +79,9 @@ use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// Our place on XFRM's ESP handler chain: after vti (100), which claims
-/// the packets of its tunnels; before XFRM interfaces (10) and esp4/esp6 (0).
+/// the packets of its tunnels (the module's observer above vti, `vti.rs`,
+/// reports their unknown SPIs); before XFRM interfaces (10) and esp4/esp6
+/// (0).
 pub(crate) const PRIORITY: i32 = 50;
 
 const AF_INET: u16 = b::AF_INET as u16;
@@ -290,13 +292,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
                 }
                 // `outer` accepted the family, so the packet always describes.
                 if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
-                    invalid_spi::report_miss(
-                        net,
-                        skb.view().ifindex(),
-                        &p,
-                        &shared.counters,
-                        &shared.limiter,
-                    );
+                    invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
                 }
                 // As XFRM would have counted it.
                 net.xfrm_inc(Mib::InNoStates);
@@ -464,7 +460,7 @@ fn new_entry(
     }
 }
 
-fn be32(b: &[u8], off: usize) -> u32 {
+pub(crate) fn be32(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
     if let Some(s) = b.get(off..off + 4) {
         a.copy_from_slice(s);
@@ -474,19 +470,25 @@ fn be32(b: &[u8], off: usize) -> u32 {
 
 /// What the receive path reads from the outer IP header (and the UDP
 /// header of UDP-encapsulated ESP).
-struct Outer {
-    saddr: [u8; 16],
-    daddr: [u8; 16],
+pub(crate) struct Outer {
+    pub(crate) saddr: [u8; 16],
+    pub(crate) daddr: [u8; 16],
     /// TOS / traffic class.
-    tos: u8,
+    pub(crate) tos: u8,
     /// UDP ports in network order, 0 without encapsulation.
-    sport_be: u16,
-    dport_be: u16,
+    pub(crate) sport_be: u16,
+    pub(crate) dport_be: u16,
 }
 
 impl Outer {
     /// The packet as the invalid-SPI report describes it.
-    fn esp_packet(&self, family: u16, spi: u32, seq: u32, udp: bool) -> Option<esp::EspPacket> {
+    pub(crate) fn esp_packet(
+        &self,
+        family: u16,
+        spi: u32,
+        seq: u32,
+        udp: bool,
+    ) -> Option<esp::EspPacket> {
         let fam = esp::Family::from_af(family)?;
         Some(esp::EspPacket {
             hdr: esp::EspHeader {
@@ -514,7 +516,7 @@ impl Outer {
 
 /// Reads the outer header `h` of a packet of `family`, UDP-encapsulated
 /// if `udp`.
-fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
+pub(crate) fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
     let mut o = Outer {
         saddr: [0; 16],
         daddr: [0; 16],
@@ -550,7 +552,7 @@ fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
 
 /// Counts a locally delivered ESP packet: per family and encapsulation,
 /// and its SPI if IANA reserved.
-fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
+pub(crate) fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
     let c = match (family == AF_INET, udp) {
         (true, false) => stat::ESP_V4,
         (false, false) => stat::ESP_V6,

@@ -14,7 +14,8 @@ use crate::{
     counters::bump,
     esp::{EspPacket, Family},
     events,
-    kapi::{self, net::Net, sync::BhSpinLock},
+    kapi::{self, net::Net},
+    netns::Shared,
     nl::{self, stats_attr as stat},
     ratelimit::{Decision, Entry, FlowKey, RateLimiter},
     siphash::SipKey,
@@ -42,13 +43,8 @@ pub(crate) fn new_limiter(cfg: &nl::GlobalConfig) -> Result<Limiter> {
 /// Handles a packet whose SA the receive path's lookup did not find: counts
 /// it and, within the limiter's budget, logs the guide's line and sends the
 /// event. The caller drops the packet. Softirq: no sleeping.
-pub(crate) fn report_miss(
-    net: &Net,
-    ifindex: i32,
-    p: &EspPacket,
-    counters: &crate::counters::Counters,
-    limiter: &BhSpinLock<Limiter>,
-) {
+pub(crate) fn report_miss(net: &Net, ifindex: i32, p: &EspPacket, shared: &Shared) {
+    let (counters, limiter) = (&shared.counters, &shared.limiter);
     let family = p.dst.family.af();
     bump(
         counters,

@@ -18,7 +18,8 @@
 //!   we take), `esp_decrypt.rs` (decryption set-up, ESN layout),
 //!   `esp_trailer.rs` (padding, next header) and `decap.rs` (per mode,
 //!   re-entry into the stack); `sa.rs`: what we keep per SA;
-//! - `invalid_spi.rs`: packets for SAs that do not exist;
+//! - `invalid_spi.rs`: packets for SAs that do not exist; `vti.rs`: those
+//!   between the endpoints of vti tunnels, which claim them before us;
 //! - `natt.rs`: the inbound hooks that count IKE and keepalives on the
 //!   NAT-T port;
 //! - `output.rs`: the outbound hooks (outer DF bit, pre-fragmentation);
@@ -55,6 +56,9 @@ mod replay;
 #[path = "../core/src/siphash.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod siphash;
+#[path = "../core/src/tunnel.rs"]
+#[allow(unreachable_pub)]
+mod tunnel;
 
 #[path = "../core/src/display.rs"]
 #[allow(unreachable_pub)]
@@ -79,6 +83,7 @@ mod output;
 mod params;
 mod sa;
 mod settings;
+mod vti;
 
 kernel_module! {
     type: IpsecRs,
@@ -92,12 +97,14 @@ kernel_module! {
 ///
 /// Field order is teardown order: the netlink family goes first (no new
 /// requests), then the receive path's handlers (and the wait for pending
-/// decryptions), then the per-namespace state (hooks unregistered, SA
-/// tables handed back, counters freed), then the module's globals, and last
-/// the wait for RCU callbacks still to release SA entries.
+/// decryptions), then the netdevice notifier (the vti devices each
+/// namespace holds let go), then the per-namespace state (hooks
+/// unregistered, SA tables handed back, counters freed), then the module's
+/// globals, and last the wait for RCU callbacks still to release SA entries.
 struct IpsecRs {
     _genl: KBox<netlink::Family>,
     _rx: RxRegistration,
+    _netdev: kapi::netdev::Notifier<vti::Watch>,
     _pernet: kapi::net::PernetRegistration<netns::Shared>,
     globals: globals::Published,
     _rcu: RcuCallbacks,
@@ -113,17 +120,20 @@ impl Drop for RcuCallbacks {
     }
 }
 
-/// The receive path's ESP handlers (and with `rx_gro=1` its GRO slots).
-/// Dropping it unregisters them (waiting for running ones), then waits for
-/// pending asynchronous decryptions, whose completions run module code, use
-/// per-namespace state and hand packets to the globals' GRO cells.
+/// The receive path's ESP handlers (and with `rx_gro=1` its GRO slots), and
+/// the observer above vti. Dropping it unregisters them (waiting for running
+/// ones), then waits for pending asynchronous decryptions, whose completions
+/// run module code, use per-namespace state and hand packets to the
+/// globals' GRO cells.
 struct RxRegistration {
     gro: Option<kapi::gro::Slot>,
     handlers: Option<kapi::xfrm::Registration>,
+    observer: Option<kapi::xfrm::Registration>,
 }
 
 impl Drop for RxRegistration {
     fn drop(&mut self) {
+        self.observer.take();
         self.gro.take();
         self.handlers.take();
         if let Some(g) = globals::get() {
@@ -143,12 +153,18 @@ impl kernel::Module for IpsecRs {
         let rx_on = defaults.rx_enable;
         let globals = globals::Published::new(defaults, esp_decrypt::REQ_SLOT)?;
         let pernet = kapi::net::PernetRegistration::new()?;
+        // After the namespaces' state, which holds each one's vti devices.
+        let netdev = kapi::netdev::Notifier::<vti::Watch>::new()?;
         let mut rx = RxRegistration {
             gro: None,
             handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(
                 esp_input::PRIORITY,
             )?),
+            observer: None,
         };
+        rx.observer = Some(kapi::xfrm::Registration::new::<vti::Observer>(
+            vti::PRIORITY,
+        )?);
         if rx_gro {
             // Yielded to the kernel's own ESP offload modules while they
             // are loaded (`kapi::gro`).
@@ -166,6 +182,7 @@ impl kernel::Module for IpsecRs {
         Ok(IpsecRs {
             _genl: genl,
             _rx: rx,
+            _netdev: netdev,
             _pernet: pernet,
             globals,
             _rcu: RcuCallbacks,

@@ -8,7 +8,7 @@ use crate::{
     invalid_spi::{self, Limiter},
     kapi,
     kapi::net::{Net, PernetId, PernetState},
-    kapi::{netfilter, sync::BhSpinLock},
+    kapi::{netfilter, rcu::RcuSlots, sync::BhSpinLock, tunnel::Vti},
     natt, nl,
     sa::SaTable,
     settings::Settings,
@@ -54,6 +54,10 @@ pub(crate) struct Shared {
     pub(crate) sa_table: SaTable,
     /// The configuration: global, per SA, per interface.
     pub(crate) settings: Settings,
+    /// The namespace's vti and vti6 devices, held (`vti.rs`): read without
+    /// a lock (RCU) by the observer above vti; written by the netdevice
+    /// notifier, under RTNL.
+    pub(crate) tunnels: RcuSlots<Vti>,
 }
 
 /// The hooks a namespace's configuration engaged; each registration points
@@ -88,6 +92,7 @@ impl PernetState for Shared {
                 limiter <- BhSpinLock::new(limiter, kernel::c_str!("ipsec_rs_limiter"), kernel::static_lock_class!()),
                 sa_table <- SaTable::new(),
                 settings: Settings::new(&cfg)?,
+                tunnels: RcuSlots::new()?,
             }? Error)
         };
         // SAFETY: on success every field of `*slot` is initialised; on error

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Route-based tunnels: invalid SPIs between the endpoints of vti and vti6
+//! tunnels.
+//!
+//! `ip_vti` and `ip6_vti` sit on XFRM's ESP handler chain at priority 100,
+//! above the receive path (`esp_input.rs`, 50): ESP between a tunnel's
+//! endpoints is theirs, XFRM looks its SA up with the tunnel's input key
+//! (`ikey`) as the mark, and drops a packet whose SA it does not find as
+//! `XfrmInNoStates`, telling nobody. So the module puts an observer above
+//! them ([`Observer`], priority [`PRIORITY`]): while invalid-SPI detection
+//! is on and the namespace has vti or vti6 devices, it picks the tunnel the
+//! driver will pick (`core/src/tunnel.rs`), looks the SA up as XFRM will,
+//! and reports a miss as the receive path does (`invalid_spi.rs`: counters,
+//! the log line, the event). It never takes a packet: each goes on down the
+//! chain untouched, to vti (which drops an unknown SPI and counts it in
+//! XFRM's statistics and the tunnel's `rx_errors`) or, if no tunnel claims
+//! it, to the receive path.
+//!
+//! The namespace's vti and vti6 devices (`Shared::tunnels`) come from the
+//! netdevice notifier ([`Watch`]): each is held from its registration in
+//! the namespace (or its move into it) to its unregistration, and read
+//! under RCU by the observer; its endpoints, link and key are read from
+//! the device for each packet, as the driver reads them.
+
+use crate::{
+    esp::{self, ESP_HDR_LEN},
+    esp_input::{be32, count_esp, outer, Outer},
+    invalid_spi,
+    kapi::{
+        bindings as b,
+        net::PernetState,
+        netdev::{Device, Event, NetdevEvents},
+        rcu::ReadSide,
+        skb::OwnedSkb,
+        tunnel::Vti,
+        xfrm::{self, EspInput, Input},
+    },
+    netns::Shared,
+    tunnel::{pick_v4, pick_v6, V4Tunnel, V6Tunnel},
+};
+use kernel::prelude::*;
+
+/// The observer's place on XFRM's ESP handler chain: above vti (100).
+pub(crate) const PRIORITY: i32 = 110;
+
+const AF_INET: u16 = b::AF_INET as u16;
+
+/// The observer above vti on the ESP handler chain.
+pub(crate) struct Observer;
+
+impl EspInput for Observer {
+    fn input(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
+        let netr = skb.net_ref();
+        let net = netr.get();
+        let shared = Shared::get_rcu(net, &rs);
+        if shared.tunnels.is_empty() || !shared.settings.read(rs).invalid_spi_enabled() {
+            return Input::Decline(skb);
+        }
+        let udp = encap_type != 0;
+        if (udp && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP)) || !skb.may_pull(ESP_HDR_LEN)
+        {
+            return Input::Decline(skb);
+        }
+        let Some((spi, seq)) = skb.linear(0, ESP_HDR_LEN).map(|h| (be32(h, 0), be32(h, 4))) else {
+            return Input::Decline(skb);
+        };
+        let Some(o) = skb
+            .network_header_bytes(48)
+            .and_then(|h| outer(h, family, udp))
+        else {
+            return Input::Decline(skb);
+        };
+        // SPI 0 is never an SA's (the receive path counts it malformed).
+        if spi == 0 {
+            return Input::Decline(skb);
+        }
+        let Some(mark) = claimed(shared, rs, family, skb.view().ifindex(), &o) else {
+            return Input::Decline(skb);
+        };
+        // As `xfrm_input()` will look it up for the tunnel (its `ikey` as
+        // the mark); the reference found is dropped at once.
+        if xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family).is_some() {
+            return Input::Decline(skb);
+        }
+        // Seen and reported: counted as the receive path counts what it
+        // sees, so that each packet counted as seen has one outcome.
+        count_esp(shared, family, udp, spi);
+        if let Some(p) = o.esp_packet(family, spi, seq, udp) {
+            invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
+        }
+        Input::Decline(skb)
+    }
+}
+
+/// The input key (the mark XFRM looks SAs up with) of the tunnel that
+/// claims a packet of `family` with outer header `o`, received on device
+/// `ifindex`, if one does and would look its SA up.
+fn claimed(shared: &Shared, rs: ReadSide<'_>, family: u16, ifindex: i32, o: &Outer) -> Option<u32> {
+    let tunnels = shared.tunnels.iter(rs);
+    if family == AF_INET {
+        let cands = tunnels.filter_map(|t| {
+            let p = t.v4()?;
+            let c = V4Tunnel {
+                local: p.local,
+                remote: p.remote,
+                link: p.link,
+                up: t.device().is_up(),
+            };
+            Some((c, p.ikey))
+        });
+        let (mut s, mut d) = ([0u8; 4], [0u8; 4]);
+        s.copy_from_slice(&o.saddr[..4]);
+        d.copy_from_slice(&o.daddr[..4]);
+        pick_v4(cands, ifindex, s, d)
+    } else {
+        let cands = tunnels.filter_map(|t| {
+            let p = t.v6()?;
+            let c = V6Tunnel {
+                local: p.local,
+                remote: p.remote,
+                up: t.device().is_up(),
+            };
+            Some((c, p))
+        });
+        // A tunnel that does not receive discards before any lookup.
+        pick_v6(cands, &o.saddr, &o.daddr).and_then(|p| p.receives.then_some(p.ikey))
+    }
+}
+
+/// The netdevice notifier's subscriber: keeps each namespace's vti and vti6
+/// devices in its `Shared::tunnels`.
+pub(crate) struct Watch;
+
+impl NetdevEvents for Watch {
+    fn event(event: Event, dev: &Device) {
+        // Every namespace whose devices come and go has its state: ours is
+        // made before its devices' (subsystems' pernet init runs first) and
+        // dropped after them.
+        let shared = Shared::get(dev.net());
+        match event {
+            Event::Register => {
+                let Some(vti) = Vti::of(dev) else {
+                    return;
+                };
+                let added = KBox::new(vti, GFP_KERNEL)
+                    .map_err(Error::from)
+                    .and_then(|v| shared.tunnels.insert(v));
+                if added.is_err() {
+                    pr_warn!(
+                        "tunnel device {} not watched (out of memory): invalid SPIs between its endpoints go unreported\n",
+                        dev.ifindex()
+                    );
+                }
+            }
+            Event::Unregister => {
+                if !shared.tunnels.is_empty() {
+                    let gone = dev.as_ptr();
+                    shared.tunnels.remove_where(|t| t.device().as_ptr() == gone);
+                }
+            }
+        }
+    }
+}
