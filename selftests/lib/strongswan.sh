@@ -40,11 +40,13 @@ swan_in() {
 }
 
 # swan_strongswan_conf NETNS: Debian's configuration plus a timestamped
-# file log in $SWAN_DIR/NETNS/charon.log.
+# file log in $SWAN_DIR/NETNS/charon.log; with $SWAN_ROUTE_BASED set, no
+# routes of its own (route-based tunnels: the interfaces route).
 swan_strongswan_conf() {
 	cat >"$SWAN_DIR/$1/strongswan.conf" <<-CONF
 	charon {
-	  load_modular = yes
+	  load_modular = yes${SWAN_ROUTE_BASED:+
+	  install_routes = no}
 	  plugins {
 	    include /etc/strongswan.d/charon/*.conf
 	  }
@@ -87,7 +89,8 @@ swan_load() { swan_in "$1" swanctl --load-all --file "$SWAN_DIR/$1/swanctl.conf"
 
 # swan_conf NETNS LOCAL REMOTE LOCAL_TS REMOTE_TS: a PSK connection "peer"
 # with child "net": IKE aes128-sha256-modp2048, ESP aes128gcm16, tunnel
-# mode, DPD off, nothing started automatically.
+# mode, DPD off, nothing started automatically; $SWAN_CHILD_OPTS (lines
+# such as "mark_in = 42") added to the child.
 swan_conf() {
 	cat >"$SWAN_DIR/$1/swanctl.conf" <<-CONF
 	connections {
@@ -105,7 +108,8 @@ swan_conf() {
 	    children {
 	      net {
 	        local_ts = $4
-	        remote_ts = $5
+	        remote_ts = $5${SWAN_CHILD_OPTS:+
+	        $SWAN_CHILD_OPTS}
 	        esp_proposals = aes128gcm16
 	        mode = tunnel
 	        start_action = none
@@ -223,7 +227,9 @@ rsd_start() {
 rsd_wait_log() {
 	_i=0
 	while [ $_i -lt $(($3 * 10)) ]; do
-		[ "$(grep -c "$2" "$SWAN_DIR/rsd.log")" -ge "$1" ] && return 0
+		# The log appears when the daemon's shell has opened it.
+		_c=$(grep -c "$2" "$SWAN_DIR/rsd.log" 2>/dev/null)
+		[ "${_c:-0}" -ge "$1" ] && return 0
 		sleep 0.1; _i=$((_i + 1))
 	done
 	return 1
