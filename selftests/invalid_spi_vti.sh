@@ -37,10 +37,11 @@ vti_side() {
 	ip -n $1 addr add $7 peer $8 dev $3 $([ $2 = vti6 ] && echo nodad)
 	ip -n $1 xfrm state add src $5 dst $6 proto esp spi 0x$9 mode tunnel mark $4 aead "$GCM" $KEY_AB 128 || return 1
 	ip -n $1 xfrm state add src $6 dst $5 proto esp spi 0x${10} mode tunnel mark $4 aead "$GCM" $KEY_AB 128 || return 1
-	# Selectors of the inner family (without them, IPv4's).
-	any=0.0.0.0/0; [ $2 = vti6 ] && any=::/0
-	ip -n $1 xfrm policy add src $any dst $any dir out mark $4 tmpl src $5 dst $6 proto esp mode tunnel
-	ip -n $1 xfrm policy add src $any dst $any dir in mark $4 tmpl src $6 dst $5 proto esp mode tunnel
+	# Selectors of the inner addresses only: IPv6's own traffic on the
+	# tunnel (router solicitations, MLD from its link-local address) is
+	# not encrypted, so the ESP counted is the pings'.
+	ip -n $1 xfrm policy add src $7 dst $8 dir out mark $4 tmpl src $5 dst $6 proto esp mode tunnel
+	ip -n $1 xfrm policy add src $8 dst $7 dir in mark $4 tmpl src $6 dst $5 proto esp mode tunnel
 }
 # Outer addresses: a has 198.51.100.1 and .3, b has .2; 2001:db8:7::1 / ::2.
 ip -n a addr add 198.51.100.1/24 dev va
