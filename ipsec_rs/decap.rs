@@ -15,6 +15,7 @@
 use crate::{
     kapi::{
         bindings as b,
+        netdev::Device,
         percpu::PerCpuCounters,
         skb::{GroCells, OwnedSkb},
         xfrm::{self, Mib, Mode, StateRef},
@@ -72,7 +73,7 @@ fn apply_smark(x: &StateRef, skb: &mut OwnedSkb) {
 }
 
 /// What decapsulation needs of the outer packet and the SA.
-pub(crate) struct Outer {
+pub(crate) struct Outer<'a> {
     /// The SA's `XFRM_STATE_*` flags.
     pub(crate) flags: u8,
     /// The outer TOS / traffic class.
@@ -83,6 +84,8 @@ pub(crate) struct Outer {
     pub(crate) udp: bool,
     /// Transport mode: the IP header's length to keep.
     pub(crate) hdr_len: u16,
+    /// Tunnel mode: the XFRM interface the inner packet arrives on.
+    pub(crate) dev: Option<&'a Device>,
 }
 
 /// Decapsulates `skb` (at its payload) for SA `x` and hands the result on.
@@ -96,7 +99,7 @@ pub(crate) fn decapsulate(
     mut skb: OwnedSkb,
     x: StateRef,
     inner: Inner,
-    o: &Outer,
+    o: &Outer<'_>,
     sync: bool,
 ) -> Result<bool, Failed> {
     match inner {
@@ -118,6 +121,9 @@ pub(crate) fn decapsulate(
             apply_smark(&x, &mut skb);
             if skb.secpath_push(x).is_err() {
                 return failed(skb, stat::RX_ERRORS, Mib::InError);
+            }
+            if let Some(dev) = o.dev {
+                skb.enter_device(dev);
             }
             Ok(delivery.deliver(skb, sync))
         }

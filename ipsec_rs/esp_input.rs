@@ -74,6 +74,7 @@ use crate::{
     replay::ReplayError,
     sa::{self, SaCtx},
     settings::{SaKey, Snapshot},
+    xfrmi,
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -97,7 +98,9 @@ fn takes(x: &StateRef, p: &xfrm::Props) -> Result<(), SaHandler> {
     if p.offloaded {
         return Err(SaHandler::Offload);
     }
-    if p.if_id != 0 {
+    // An XFRM interface's SA in tunnel mode: its inner packets arrive on
+    // the interface (`xfrmi.rs`); transport mode's are XFRM's.
+    if p.if_id != 0 && p.mode != Mode::Tunnel {
         return Err(SaHandler::XfrmInterface);
     }
     if !(p.dir == 0 || p.dir == 1) {
@@ -331,6 +334,15 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         }
         return Input::Decline(skb);
     }
+    if f.if_id != 0 && xfrmi::device(shared, rs, net, f.if_id).is_none() {
+        // No interface of ours to receive on (down, collect-metadata,
+        // serving another namespace, or none): XFRM's interface lookup
+        // decides what becomes of it.
+        if !gro {
+            bump(&shared.counters, stat::PASSED_TO_XFRM);
+        }
+        return Input::Decline(skb);
+    }
     if gro {
         // Tunnel mode only: its inner packet goes to the GRO cells, as
         // xfrm_input's from GRO; transport mode's `transport_finish` would
@@ -438,6 +450,7 @@ fn new_entry(
         flags: p.flags,
         saddr: p.saddr,
         aead,
+        if_id: p.if_id,
     };
     // Its own setting (`ipsec-rs set sa`), else the global one.
     let mode = || {
@@ -672,12 +685,22 @@ impl Completion for RxOp {
             ctx, tos, hdr_len, ..
         } = self;
         let f = &ctx.facts;
+        // An XFRM interface's SA: the interface the packet arrives on,
+        // looked up again (the one found before decryption may have gone
+        // down meanwhile; then the packet is handed on as XFRM hands it
+        // when its interface lookup fails).
+        let dev = if f.if_id != 0 {
+            xfrmi::device(shared, rs, netr.get(), f.if_id)
+        } else {
+            None
+        };
         let o = decap::Outer {
             flags: f.flags,
             tos,
             family: f.family,
             udp: f.encap_type != 0,
             hdr_len,
+            dev,
         };
         // A reference of the packet's own for its security path.
         match decap::decapsulate(

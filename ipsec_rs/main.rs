@@ -84,6 +84,7 @@ mod params;
 mod sa;
 mod settings;
 mod vti;
+mod xfrmi;
 
 kernel_module! {
     type: IpsecRs,

@@ -8,7 +8,12 @@ use crate::{
     invalid_spi::{self, Limiter},
     kapi,
     kapi::net::{Net, PernetId, PernetState},
-    kapi::{netfilter, rcu::RcuSlots, sync::BhSpinLock, tunnel::Vti},
+    kapi::{
+        netfilter,
+        rcu::RcuSlots,
+        sync::BhSpinLock,
+        tunnel::{Vti, XfrmIf},
+    },
     natt, nl,
     sa::SaTable,
     settings::Settings,
@@ -58,6 +63,9 @@ pub(crate) struct Shared {
     /// a lock (RCU) by the observer above vti; written by the netdevice
     /// notifier, under RTNL.
     pub(crate) tunnels: RcuSlots<Vti>,
+    /// The namespace's XFRM interfaces, held (`xfrmi.rs`): read under RCU
+    /// by the receive path, written by the same notifier.
+    pub(crate) xfrm_ifs: RcuSlots<XfrmIf>,
 }
 
 /// The hooks a namespace's configuration engaged; each registration points
@@ -93,6 +101,7 @@ impl PernetState for Shared {
                 sa_table <- SaTable::new(),
                 settings: Settings::new(&cfg)?,
                 tunnels: RcuSlots::new()?,
+                xfrm_ifs: RcuSlots::new()?,
             }? Error)
         };
         // SAFETY: on success every field of `*slot` is initialised; on error

@@ -69,6 +69,9 @@ pub(crate) struct Facts {
     pub(crate) saddr: [u8; 16],
     /// The transform's sizes.
     pub(crate) aead: AeadInfo,
+    /// The XFRM interface ID (`if_id`) the SA belongs to, 0 for none: its
+    /// packets arrive on that interface (`xfrmi.rs`).
+    pub(crate) if_id: u32,
 }
 
 /// The module's state for one SA.

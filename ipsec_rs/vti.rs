@@ -17,11 +17,13 @@
 //! XFRM's statistics and the tunnel's `rx_errors`) or, if no tunnel claims
 //! it, to the receive path.
 //!
-//! The namespace's vti and vti6 devices (`Shared::tunnels`) come from the
-//! netdevice notifier ([`Watch`]): each is held from its registration in
-//! the namespace (or its move into it) to its unregistration, and read
-//! under RCU by the observer; its endpoints, link and key are read from
-//! the device for each packet, as the driver reads them.
+//! The namespace's vti and vti6 devices (`Shared::tunnels`), and its XFRM
+//! interfaces for the receive path (`Shared::xfrm_ifs`, `xfrmi.rs`), come
+//! from the netdevice notifier ([`Watch`]): each is held from its
+//! registration in the namespace (or its move into it) to its
+//! unregistration, and read under RCU by the observer; its endpoints, link
+//! and key are read from the device for each packet, as the driver reads
+//! them.
 
 use crate::{
     esp::{self, ESP_HDR_LEN},
@@ -31,9 +33,9 @@ use crate::{
         bindings as b,
         net::PernetState,
         netdev::{Device, Event, NetdevEvents},
-        rcu::ReadSide,
+        rcu::{RcuSlots, ReadSide},
         skb::OwnedSkb,
-        tunnel::Vti,
+        tunnel::{Vti, XfrmIf},
         xfrm::{self, EspInput, Input},
     },
     netns::Shared,
@@ -129,7 +131,8 @@ fn claimed(shared: &Shared, rs: ReadSide<'_>, family: u16, ifindex: i32, o: &Out
 }
 
 /// The netdevice notifier's subscriber: keeps each namespace's vti and vti6
-/// devices in its `Shared::tunnels`.
+/// devices in its `Shared::tunnels`, and its XFRM interfaces in
+/// `Shared::xfrm_ifs` (`xfrmi.rs`).
 pub(crate) struct Watch;
 
 impl NetdevEvents for Watch {
@@ -140,25 +143,43 @@ impl NetdevEvents for Watch {
         let shared = Shared::get(dev.net());
         match event {
             Event::Register => {
-                let Some(vti) = Vti::of(dev) else {
-                    return;
-                };
-                let added = KBox::new(vti, GFP_KERNEL)
-                    .map_err(Error::from)
-                    .and_then(|v| shared.tunnels.insert(v));
-                if added.is_err() {
-                    pr_warn!(
-                        "tunnel device {} not watched (out of memory): invalid SPIs between its endpoints go unreported\n",
-                        dev.ifindex()
+                if let Some(vti) = Vti::of(dev) {
+                    watch(
+                        &shared.tunnels,
+                        vti,
+                        dev,
+                        "invalid SPIs between its endpoints go unreported",
                     );
+                } else if let Some(xi) = XfrmIf::of(dev) {
+                    watch(&shared.xfrm_ifs, xi, dev, "its SAs are left to XFRM");
                 }
             }
             Event::Unregister => {
+                let gone = dev.as_ptr();
                 if !shared.tunnels.is_empty() {
-                    let gone = dev.as_ptr();
                     shared.tunnels.remove_where(|t| t.device().as_ptr() == gone);
+                }
+                if !shared.xfrm_ifs.is_empty() {
+                    shared
+                        .xfrm_ifs
+                        .remove_where(|t| t.device().as_ptr() == gone);
                 }
             }
         }
+    }
+}
+
+/// Adds device `dev`'s `entry` to `slots`; if there is no memory for it,
+/// says what goes without (`lost`).
+fn watch<T: Send + Sync>(slots: &RcuSlots<T>, entry: T, dev: &Device, lost: &str) {
+    let added = KBox::new(entry, GFP_KERNEL)
+        .map_err(Error::from)
+        .and_then(|e| slots.insert(e));
+    if added.is_err() {
+        pr_warn!(
+            "device {} not watched (out of memory): {}\n",
+            dev.ifindex(),
+            lost
+        );
     }
 }

@@ -572,6 +572,21 @@ bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb)
 	return netif_elide_gro(skb->dev);
 }
 
+/* A decapsulated packet received on tunnel device dev in its own namespace:
+ * the stores xfrmi_scrub_packet() makes (route and conntrack are dropped on
+ * delivery, ipsec_rs_skb_drop_dst_ct), the device, and its receive
+ * statistics (dev_sw_netstats_rx_add(), as the tunnel drivers count). */
+void ipsec_rs_skb_enter_device(struct sk_buff *skb, struct net_device *dev)
+{
+	skb_clear_tstamp(skb);
+	skb->pkt_type = PACKET_HOST;
+	skb->skb_iif = 0;
+	skb->ignore_df = 0;
+	nf_reset_trace(skb);
+	skb->dev = dev;
+	dev_sw_netstats_rx_add(dev, skb->len);
+}
+
 /* The receiving device, held (dev_hold). */
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb)
 {

@@ -186,6 +186,7 @@ u32 ipsec_rs_skb_layout(const struct sk_buff *skb);
 bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
 bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr);
 bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
+void ipsec_rs_skb_enter_device(struct sk_buff *skb, struct net_device *dev);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 

@@ -4,7 +4,10 @@
 //! taking it over, plus the few changes the outbound hooks make to a packet
 //! they are handed (netfilter gives a hook the skb exclusively while it runs).
 
-use super::{bindings as b, netdev::DevRef};
+use super::{
+    bindings as b,
+    netdev::{DevRef, Device},
+};
 use core::ffi::c_void;
 use kernel::types::Opaque;
 
@@ -552,6 +555,21 @@ impl OwnedSkb {
     pub fn drop_dst_and_ct(&mut self) -> bool {
         // SAFETY: live and ours; a received skb has a live device.
         unsafe { b::ipsec_rs_skb_drop_dst_ct(self.ptr.as_ptr()) }
+    }
+
+    /// Makes tunnel device `dev`, in the packet's namespace, the device
+    /// the decapsulated packet arrives on, as an XFRM interface's receive
+    /// does (`xfrmi_rcv_cb()` for a packet staying in its namespace): time
+    /// stamp, packet type, input interface, `ignore_df` and trace reset,
+    /// and the packet counted in the device's receive statistics. Route
+    /// and conntrack entry go on delivery ([`Self::drop_dst_and_ct`]).
+    pub fn enter_device(&mut self, dev: &Device) {
+        // SAFETY: live and ours; `dev` is live (a reference), and the
+        // packet holds no reference on its device while it is received
+        // (the stack's own rule: the receive path runs under RCU, and a
+        // device is freed only after an RCU grace period past its
+        // unregistration).
+        unsafe { b::ipsec_rs_skb_enter_device(self.ptr.as_ptr(), dev.as_ptr()) }
     }
 
     /// Receives the packet now, on this CPU (`netif_receive_skb`: the

@@ -3,14 +3,17 @@
 //! The kernel's virtual tunnel interfaces seen from outside their drivers:
 //! which devices are `vti` (`ip_vti`, private area `struct ip_tunnel`) or
 //! `vti6` (`ip6_vti`, `struct ip6_tnl`), and their endpoints, underlay link
-//! and input key, read as the drivers' own receive lookups read them
-//! (without RTNL, under RCU: a concurrent `ip link change` may be seen
-//! before or after, as by the drivers).
+//! and input key; which are XFRM interfaces (`xfrm_interface`, `struct
+//! xfrm_if`), and their interface ID. All read as the drivers' own receive
+//! lookups read them (without RTNL, under RCU: a concurrent `ip link
+//! change` may be seen before or after, as by the drivers).
 
 use super::{
     bindings as b,
+    net::Net,
     netdev::{DevRef, Device},
 };
+use core::ptr::{addr_of, read_volatile};
 
 /// A vti or vti6 device, held.
 ///
@@ -120,6 +123,49 @@ impl Vti {
                 receives: (u32::from(proto) == b::IPPROTO_IPV6 || proto == 0)
                     && flags & (b::IP6_TNL_F_CAP_RCV | b::IP6_TNL_F_CAP_PER_PACKET) != 0,
             })
+        }
+    }
+}
+
+/// An XFRM interface, held.
+///
+/// # Invariants
+///
+/// `dev`'s private area is a `struct xfrm_if` (its rtnetlink kind said so).
+pub struct XfrmIf {
+    dev: DevRef,
+}
+
+impl XfrmIf {
+    /// `dev`, held, if it is an XFRM interface.
+    pub fn of(dev: &Device) -> Option<Self> {
+        if dev.kind()?.to_bytes() != b"xfrm" {
+            return None;
+        }
+        // INVARIANT: the kind `xfrm_interface` registers.
+        Some(Self { dev: dev.hold() })
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        self.dev.get()
+    }
+
+    /// The interface ID (`p.if_id`) whose SAs the interface receives for
+    /// in namespace `net`, as `xfrmi_lookup()` matches it: `None` for a
+    /// collect-metadata interface (`p.collect_md`, which takes the ID from
+    /// each packet) and for one serving another namespace (`xi->net`, the
+    /// one it was made in, kept when the device moves).
+    pub fn if_id_in(&self, net: &Net) -> Option<u32> {
+        let xi = self.dev.get().private().cast::<b::xfrm_if>();
+        // SAFETY: a `struct xfrm_if` (invariant) of a held device; each
+        // field read once, as `xfrmi_lookup()` and `xfrmi_rcv_cb()` read
+        // them (`net` never changes after creation).
+        unsafe {
+            if (*xi).net != net.as_ptr() || read_volatile(addr_of!((*xi).p.collect_md)) {
+                return None;
+            }
+            Some(read_volatile(addr_of!((*xi).p.if_id)))
         }
     }
 }

@@ -1213,7 +1213,7 @@ pub enum SaHandler {
     Algorithm = 4,
     /// XFRM: hardware offload.
     Offload = 5,
-    /// XFRM: the SA belongs to an XFRM interface.
+    /// XFRM: an XFRM interface's SA in transport mode (its tunnel-mode SAs are taken).
     XfrmInterface = 6,
     /// XFRM: an outbound SA.
     Direction = 7,
