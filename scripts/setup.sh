@@ -135,7 +135,12 @@ trixie_apt() {
 	local d=$CACHE/apt
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/etc/parts"
 	touch "$d/status"
-	cat >"$d/apt.conf" <<-EOF
+	# Written aside and renamed into place: the set-ups of several kernels
+	# run this at once, and an APT reading a file another one has just
+	# truncated falls back to the system's sources (bookworm), where the
+	# pinned kernel source is missing (seen: "pinned linux-source-6.12
+	# 6.12.117-1 is gone" in one of three set-ups started together).
+	cat >"$d/apt.conf.$$" <<-EOF
 		Dir::Etc::SourceList "$d/etc/sources.list";
 		Dir::Etc::SourceParts "$d/etc/parts";
 		Dir::State::Lists "$d/lists";
@@ -144,10 +149,12 @@ trixie_apt() {
 		APT::Architecture "amd64";
 		APT::Sandbox::User "root";
 	EOF
-	cat >"$d/etc/sources.list" <<-EOF
+	cat >"$d/etc/sources.list.$$" <<-EOF
 		deb [trusted=yes] $MIRROR trixie main
 		deb [trusted=yes] $MIRROR trixie-backports main
 	EOF
+	mv -f "$d/etc/sources.list.$$" "$d/etc/sources.list"
+	mv -f "$d/apt.conf.$$" "$d/apt.conf"
 	export APT_CONFIG=$d/apt.conf
 	# Refresh the lists at most once a day.
 	if [ -z "$(find "$d/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
