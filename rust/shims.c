@@ -220,11 +220,6 @@ static_assert(sizeof_field(struct net_device, nd_net) == sizeof(struct net *),
 static_assert(sizeof_field(struct net, gen) == sizeof(struct net_generic *));
 static_assert(sizeof_field(struct net_generic, ptr[0]) == sizeof(void *));
 
-unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb)
-{
-	return skb_transport_header(skb);
-}
-
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len)
 {
 	return pskb_may_pull(skb, len);

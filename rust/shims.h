@@ -113,7 +113,6 @@ struct scatterlist;
 struct iphdr;
 struct ipv6hdr;
 
-unsigned char *ipsec_rs_skb_transport_header(const struct sk_buff *skb);
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
 void ipsec_rs_skb_csum_none(struct sk_buff *skb);
 void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len);
