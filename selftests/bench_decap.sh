@@ -11,7 +11,8 @@
 #       (default 5). WORDs: "profile" or "profile=SIZE": afterwards, ten
 #       more xfrm and ten module runs at SIZE bytes (default 64) under
 #       `perf record -a -e cpu-clock`, and the top symbols of each;
-#       "no-esn", "no-gro": without the ESN or the GRO runs below; "v6":
+#       "no-esn", "no-gro", "no-xfrmi": without the ESN, the GRO or
+#       the XFRM-interface runs below; "v6":
 #       IPv6 outside and inside (2001:db8::1 -> ::2, the UDP sink an IPv6
 #       socket, esp6_offload for the xfrm-gro runs; 1360 bytes instead of
 #       1400, which would not fit the link) instead of IPv4.
@@ -37,6 +38,10 @@
 #   plain-esn, module-esn   the SA with ESN and a 1,024-packet window
 #           (XFRM's bitmap mode), packets made for it; the module not
 #           loaded, then decapsulating
+#   plain-xfrmi, module-xfrmi   the SA of an XFRM interface (if_id 9, b's
+#           interface ipsec9: the decapsulated packets arrive on it and
+#           are checked against its policy), the same packets; the
+#           module not loaded, then decapsulating (route-based VPNs)
 #   floor-gro, xfrm-gro, module-gro   GRO on b's veth (ethtool -K vb gro
 #           on: veth then receives through NAPI and GRO, as a NIC does);
 #           xfrm-gro: the kernel's ESP offload module loaded (esp4_offload,
@@ -54,9 +59,10 @@
 # used. The table gives medians: packets/s and inner payload bit/s over
 # the whole run, and "rx pps" = N / (run time - floor time), the receiver's
 # own rate (the gro runs less floor-gro); the ratios are module/plain,
-# module/xfrm, module-esn/plain-esn and module-gro/xfrm-gro of rx pps.
-# Targets: module/plain >= 1.0, module-gro/xfrm-gro >= 1.05, module-esn/
-# plain-esn >= 1.0 at every size.
+# module/xfrm, module-esn/plain-esn, module-xfrmi/plain-xfrmi and
+# module-gro/xfrm-gro of rx pps. Targets: module/plain >= 1.0,
+# module-gro/xfrm-gro >= 1.05, module-esn/plain-esn >= 1.0 and
+# module-xfrmi/plain-xfrmi >= 1.0 at every size.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip python3 awk sort
@@ -68,14 +74,15 @@ trap 'rm -f /tmp/bench_decap_*; topo_cleanup' EXIT
 N=${1:-40000}
 REPS=${2:-5}
 [ $# -ge 2 ] && shift 2 || set --
-PROFILE= ESN=1 GRO=1 FAMILY=4
+PROFILE= ESN=1 GRO=1 XFRMI=1 FAMILY=4
 for w; do
 	case $w in
 	profile | profile=*) PROFILE=$w ;;
 	no-esn) ESN= ;;
 	no-gro) GRO= ;;
+	no-xfrmi) XFRMI= ;;
 	v6) FAMILY=6 ;;
-	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro, v6)" ;;
+	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro, no-xfrmi, v6)" ;;
 	esac
 done
 decap_family $FAMILY
@@ -91,6 +98,7 @@ RES=/tmp/bench_decap_results	# lines: SIZE MODE NS REPETITION
 
 ktap_plan
 decap_setup
+[ -z "$XFRMI" ] || check "b's XFRM interface ipsec9 (if_id 9) and its inbound policy" decap_xfrmi
 
 for size in $SIZES; do
 	t=$(date +%s)
@@ -125,7 +133,10 @@ ms() { echo $(( $(kv done_ns) / 1000000 )); }
 LOADED=
 run() {
 	_m=$1 _s=$2 _f=/tmp/bench_decap_$2.bin _sa=
-	case $_m in *-esn) _f=/tmp/bench_decap_esn_$2.bin _sa=esn ;; esac
+	case $_m in
+	*-esn) _f=/tmp/bench_decap_esn_$2.bin _sa=esn ;;
+	*-xfrmi) _sa=xfrmi ;;
+	esac
 	decap_new_sa $_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
 	decap_settle
 	# The gro runs must have gone through NAPI and GRO (napi_pkts up by N).
@@ -213,6 +224,7 @@ while [ $rep -le "$REPS" ]; do
 			run plain $size
 		fi
 		[ -z "$ESN" ] || in_turn "run plain-esn $size" "loaded module-esn"
+		[ -z "$XFRMI" ] || in_turn "run plain-xfrmi $size" "loaded module-xfrmi"
 		if [ -n "$GRO" ]; then
 			# GRO on b's veth (veth_gro also turns TSO off on a's, which
 			# changes nothing here: esp_blast's frames are never segmented).
@@ -286,7 +298,7 @@ row() {
 		pps = n * 1e9 / t; rx = (t > f && f > 0) ? n * 1e9 / (t - f) : 0
 		rxn = (tn > f && f > 0) ? n * 1e9 / (tn - f) : 0
 		r = (rx == 0 || rxn == 0) ? "" : sprintf("%.3f", rxn / rx)
-		printf "# %4d  %-10s %8.0f %7.2f %10.0f  %s\n", s, m, pps, pps * s * 8 / 1e6, rx, r
+		printf "# %4d  %-12s %8.0f %7.2f %10.0f  %s\n", s, m, pps, pps * s * 8 / 1e6, rx, r
 	}'
 }
 # verdict SIZE NUM DEN FLOOR TARGET: the paired ratio NUM/DEN, with the
@@ -305,8 +317,9 @@ verdict() {
 diag ""
 diag "inbound decapsulation, IPv$FAMILY, rfc4106(gcm(aes)) tunnel mode, $N packets per run, median of $REPS"
 diag "(pps, Mbit/s: over the whole run, sender included; rx pps: N / (run - its floor run);"
-diag " last column: the module's rx pps over the mode's, module-esn's for plain-esn, module-gro's for xfrm-gro)"
-diag "size  mode            pps  Mbit/s     rx pps  module/mode"
+diag " last column: the module's rx pps over the mode's, module-esn's for plain-esn, module-xfrmi's for"
+diag " plain-xfrmi, module-gro's for xfrm-gro)"
+diag "size  mode              pps  Mbit/s     rx pps  module/mode"
 for size in $SIZES; do
 	row $size plain floor module
 	row $size xfrm floor module
@@ -315,6 +328,10 @@ for size in $SIZES; do
 		row $size plain-esn floor module-esn
 		row $size module-esn floor
 	fi
+	if [ -n "$XFRMI" ]; then
+		row $size plain-xfrmi floor module-xfrmi
+		row $size module-xfrmi floor
+	fi
 	if [ -n "$GRO" ]; then
 		row $size xfrm-gro floor-gro module-gro
 		row $size module-gro floor-gro
@@ -322,7 +339,7 @@ for size in $SIZES; do
 	for fl in floor ${GRO:+floor-gro}; do
 		_t=$(median $size $fl)
 		[ -n "$_t" ] && awk -v n="$N" -v s="$size" -v f="$_t" -v m="$fl" 'BEGIN {
-			printf "# %4d  %-10s %8.0f          (sending and veth alone)\n", s, m, n * 1e9 / f }'
+			printf "# %4d  %-12s %8.0f          (sending and veth alone)\n", s, m, n * 1e9 / f }'
 	done
 	# The verdicts: ratios paired within each repetition (a size's runs
 	# are back to back), less sensitive to the host's load drifting than a
@@ -330,10 +347,12 @@ for size in $SIZES; do
 	verdict $size module plain floor 1.0
 	verdict $size module xfrm floor -
 	[ -z "$ESN" ] || verdict $size module-esn plain-esn floor 1.0
+	[ -z "$XFRMI" ] || verdict $size module-xfrmi plain-xfrmi floor 1.0
 	[ -z "$GRO" ] || verdict $size module-gro xfrm-gro floor-gro 1.05
 done
 modes=3
 [ -z "$ESN" ] || modes=$((modes + 2))
+[ -z "$XFRMI" ] || modes=$((modes + 2))
 [ -z "$GRO" ] || modes=$((modes + 2))
 check "every mode has a valid run at every size" \
 	test "$(awk '$2 !~ /^floor|bypass/' $RES | awk '{ print $1, $2 }' | sort -u | wc -l)" -eq $(($(echo $SIZES | wc -w) * modes))

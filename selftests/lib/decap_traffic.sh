@@ -57,21 +57,35 @@ decap_make() {
 		${4:+--esn-hi 0}
 }
 
-# decap_new_sa [esn]: b's inbound SA replaced by the same one, so that both
-# XFRM's and the module's anti-replay state start afresh: window 32, as a
-# peer would ask; "esn": ESN with a 1,024-packet window, as routers
-# configure larger windows (XFRM's bitmap mode).
+# decap_new_sa [esn|xfrmi]: b's inbound SA replaced by the same one, so
+# that both XFRM's and the module's anti-replay state start afresh: window
+# 32, as a peer would ask; "esn": ESN with a 1,024-packet window, as
+# routers configure larger windows (XFRM's bitmap mode); "xfrmi": the SA
+# of b's XFRM interface (decap_xfrmi), window 32.
 decap_new_sa() {
 	decap_del_sa
-	if [ "${1:-}" = esn ]; then
-		set -- replay-window 1024 flag esn
-	else
-		set -- replay-window 32
-	fi
+	case ${1:-} in
+	esn) set -- replay-window 1024 flag esn ;;
+	xfrmi) set -- replay-window 32 if_id 9 ;;
+	*) set -- replay-window 32 ;;
+	esac
 	ip -n b xfrm state add src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI mode tunnel \
 		"$@" aead 'rfc4106(gcm(aes))' "$KEY_AB" 128
 }
 
+# decap_xfrmi: b's XFRM interface ipsec9 (if_id 9) over vb, up, with an
+# inbound policy of its if_id for the SA's traffic (the inner packets of
+# its SA arrive on it and are checked against that policy), reverse-path
+# filtering off on it (their sources are routed through vb).
+decap_xfrmi() {
+	_any=0.0.0.0/0
+	[ -z "$DECAP_V6" ] || _any=::/0
+	ip -n b link add ipsec9 type xfrm dev vb if_id 9 &&
+		ip -n b link set ipsec9 up &&
+		ip netns exec b sysctl -qw net.ipv4.conf.ipsec9.rp_filter=0 net.ipv4.conf.all.rp_filter=0 &&
+		ip -n b xfrm policy add src $_any dst $_any dir in if_id 9 \
+			tmpl src $DECAP_SRC dst $DECAP_DST proto esp mode tunnel
+}
 # decap_settle: the deferred work of the SA just replaced done before a
 # measured run, not inside it. Deleting the old SA queues XFRM's state
 # garbage collector (a worker that waits for an RCU grace period) and, with
