@@ -39,17 +39,6 @@ vti_side() {
 check "vti tunnel in a" vti_side a 198.51.100.1 198.51.100.2 10.7.0.1 10.7.0.2 7001 7002
 check "vti tunnel in b" vti_side b 198.51.100.2 198.51.100.1 10.7.0.2 10.7.0.1 7002 7001
 
-# XFRM interface: outer 203.0.113.1 <-> .2, if_id 9, inner 10.9.0.1 <-> .2.
-xfrmi_side() {
-	ip -n $1 addr add $2/24 dev v${1}
-	ip -n $1 link add ipsec9 type xfrm dev v${1} if_id 9 || return 1
-	ip -n $1 addr add $4/32 peer $5/32 dev ipsec9
-	ip -n $1 link set ipsec9 up
-	ip -n $1 xfrm state add src $2 dst $3 proto esp spi 0x$6 mode tunnel if_id 9 aead "$GCM" $KEY_AB 128
-	ip -n $1 xfrm state add src $3 dst $2 proto esp spi 0x$7 mode tunnel if_id 9 aead "$GCM" $KEY_AB 128
-	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir out if_id 9 tmpl src $2 dst $3 proto esp mode tunnel
-	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in if_id 9 tmpl src $3 dst $2 proto esp mode tunnel
-}
 check "XFRM interface in a" xfrmi_side a 203.0.113.1 203.0.113.2 10.9.0.1 10.9.0.2 9001 9002
 check "XFRM interface in b" xfrmi_side b 203.0.113.2 203.0.113.1 10.9.0.2 10.9.0.1 9002 9001
 

@@ -21,17 +21,6 @@ ip -n a link del xfrmiprobe
 ktap_plan
 GCM="rfc4106(gcm(aes))"
 
-# xfrmi_side NETNS LOCAL REMOTE INNER PEER_INNER SPI_OUT SPI_IN (hex).
-xfrmi_side() {
-	ip -n $1 addr add $2/24 dev v$1
-	ip -n $1 link add ipsec9 type xfrm dev v$1 if_id 9 || return 1
-	ip -n $1 link set ipsec9 up
-	ip -n $1 addr add $4/32 peer $5/32 dev ipsec9
-	ip -n $1 xfrm state add src $2 dst $3 proto esp spi 0x$6 mode tunnel if_id 9 aead "$GCM" $KEY_AB 128 || return 1
-	ip -n $1 xfrm state add src $3 dst $2 proto esp spi 0x$7 mode tunnel if_id 9 aead "$GCM" $KEY_AB 128 || return 1
-	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir out if_id 9 tmpl src $2 dst $3 proto esp mode tunnel
-	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in if_id 9 tmpl src $3 dst $2 proto esp mode tunnel
-}
 check "XFRM interface in a" xfrmi_side a 203.0.113.1 203.0.113.2 10.9.0.1 10.9.0.2 9001 9002
 check "XFRM interface in b" xfrmi_side b 203.0.113.2 203.0.113.1 10.9.0.2 10.9.0.1 9002 9001
 check "insmod" load_module

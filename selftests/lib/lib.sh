@@ -245,6 +245,24 @@ xfrm_tunnel_subnets() {
 	ip -n b xfrm policy add src $_l dst $_r dir in tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 1 mode tunnel
 }
 
+# xfrmi_side NETNS LOCAL REMOTE INNER PEER_INNER SPI_OUT SPI_IN: the XFRM
+# interface ipsec9 (if_id 9) over the namespace's veth end (v$NETNS, which
+# gets LOCAL/24), INNER/32 to PEER_INNER/32 on it, an rfc4106(gcm(aes))
+# tunnel-mode SA pair LOCAL <-> REMOTE with if_id 9 (SPIs in hex digits) and
+# its policies for any address.
+xfrmi_side() {
+	ip -n $1 addr add $2/24 dev v$1
+	ip -n $1 link add ipsec9 type xfrm dev v$1 if_id 9 || return 1
+	ip -n $1 link set ipsec9 up
+	ip -n $1 addr add $4/32 peer $5/32 dev ipsec9
+	ip -n $1 xfrm state add src $2 dst $3 proto esp spi 0x$6 mode tunnel if_id 9 \
+		aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+	ip -n $1 xfrm state add src $3 dst $2 proto esp spi 0x$7 mode tunnel if_id 9 \
+		aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir out if_id 9 tmpl src $2 dst $3 proto esp mode tunnel
+	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in if_id 9 tmpl src $3 dst $2 proto esp mode tunnel
+}
+
 # wait_listen NETNS PORT: until a TCP listener is up (socat starts slowly under TCG).
 wait_listen() {
 	_i=0
