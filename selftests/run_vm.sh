@@ -60,7 +60,8 @@
 #
 # TEST is a script under selftests/ (default: every selftests/*.sh listed in
 # selftests/TESTS). ARGS, after a colon, are passed to it (commas become
-# spaces). A test passes when its script exits 0 *and* the referee finds
+# spaces); an entry listed N times runs N times, each run apart (hunting a
+# flake under load). A test passes when its script exits 0 *and* the referee finds
 # nothing in the guest's kernel log and kmemleak reports: any WARNING, BUG,
 # Oops, atomic-sleep, lockdep, KASAN or RCU report, Rust panic, or leak
 # fails it, and the offending excerpt is printed after the TAP line.
@@ -163,9 +164,10 @@ opt() {
 # entry_id ENTRY: TEST[:ARGS], with "@SERIES" for an entry with kernel=:
 # names its run directory and its lines.
 entry_id() {
-	local k
+	local k r
 	k=$(series_of "$1")
-	echo "${1%% *}${k:+@$k}"
+	r=$(opt "$1" run)
+	echo "${1%% *}${k:+@$k}${r:+~$r}"
 }
 
 # series_of ENTRY: the kernel series it boots (empty: --kernel's).
@@ -182,6 +184,17 @@ kdir_of() {
 	*) echo "$CACHE/$1/kernel-debug" ;;
 	esac
 }
+
+# An entry listed again (the same test on the same kernel, run=K from its
+# second listing on) gets a run directory of its own: repeats of one test in
+# one run, to hunt a flake under load.
+declare -A SEEN=()
+for i in "${!TESTS[@]}"; do
+	id=$(entry_id "${TESTS[$i]}")
+	SEEN[$id]=$((${SEEN[$id]:-0} + 1))
+	[ "${SEEN[$id]}" -gt 1 ] && TESTS[$i]="${TESTS[$i]} run=${SEEN[$id]}"
+done
+unset SEEN
 
 # pack_initrd OUT DIR [BEFORE]: DIR as a gzipped newc archive (after the
 # archive BEFORE, if given: the kernel unpacks them in turn) into OUT,
@@ -589,7 +602,17 @@ report() {	# INDEX: print a finished test's block whole, numbered now
 	case $st in
 	ok) passed=$((passed + 1)) ;;
 	skip) skipped=$((skipped + 1)); printf '\n*** SKIP: %s ***\n\n' "$spec" >&2 ;;
-	*) failed=$((failed + 1)); FAILED_LINES+=("$(grep -m1 '^not ok %N%' "$d/tap" | sed "s/%N%/$n/")") ;;
+	*)
+		failed=$((failed + 1))
+		FAILED_LINES+=("$(grep -m1 '^not ok %N%' "$d/tap" | sed "s/%N%/$n/")")
+		# And the checks that failed inside it, with the diagnostics
+		# after each: a CI log cut to its last lines still says why.
+		while IFS= read -r line; do
+			FAILED_LINES+=("  $line")
+		done < <(awk '/^(# )+not ok / { p = substr($0, 1, index($0, "not ok") - 1) "# "; print; next }
+			p != "" && index($0, p) == 1 && substr($0, length(p) + 1) !~ /^(ok |not ok |TAP |1\.\.|# )/ { print; next }
+			{ p = "" }' "$d/tap" | head -40)
+		;;
 	esac
 	SUMMARY+=("$(printf '%-44s %-7s %6s %6s' "$spec" "$st" "$secs" "$cpu")")
 }
