@@ -30,8 +30,9 @@
 use crate::{
     counters::bump,
     esp::Family,
-    frag::{self, Action, FragInput},
+    frag::{self, Action, FragInput, PreFrag},
     kapi::{
+        netdev::Device,
         netfilter::{self, HookPoint, HookSpec, HookState, Verdict},
         skb::SkBuff,
         xfrm,
@@ -39,6 +40,7 @@ use crate::{
     netns::Shared,
     nl::stats_attr as stat,
     settings::{SaKey, Snapshot},
+    vti, xfrmi,
 };
 
 /// `PRE_ROUTING` after connection tracking and destination NAT.
@@ -149,9 +151,18 @@ fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookStat
             return Verdict::Accept;
         }
     };
-    let r = snap.frag_for(&SaKey::of_state(x), state.out_ifindex() as u32);
+    let tunnel = tunnel_of(st, state, x);
+    let ifindex = tunnel.map_or(state.out_ifindex(), |dev| dev.ifindex());
+    let r = snap.frag_for(&SaKey::of_state(x), ifindex as u32);
     let action = frag::decide(&FragInput {
-        prefrag: r.prefrag,
+        // A route-based tunnel's MTU has decided already: what exceeded it
+        // was fragmented before the tunnel, i.e. before encryption; what
+        // did not is fragmented after (see `tunnel_of`).
+        prefrag: if tunnel.is_some() {
+            PreFrag::Disabled
+        } else {
+            r.prefrag
+        },
         df_mode: r.df,
         inner_family: Family::V4,
         inner_df: ip.df,
@@ -223,21 +234,29 @@ fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'
     };
     let mut daddr = [0u8; 16];
     daddr[..4].copy_from_slice(&ip.daddr);
-    let Some(x) = xfrm::lookup(
-        state.net(),
-        skb.mark(),
-        &daddr,
-        spi,
-        crate::esp::IPPROTO_ESP,
-        AF_INET,
-    ) else {
+    let find = |mark| {
+        xfrm::lookup(
+            state.net(),
+            mark,
+            &daddr,
+            spi,
+            crate::esp::IPPROTO_ESP,
+            AF_INET,
+        )
+    };
+    // The packet keeps its own mark; a vti found its SA with the tunnel's
+    // output key instead.
+    let Some(x) = find(skb.mark()).or_else(|| {
+        vti::senders(st, state.rcu(), ip.saddr, ip.daddr).find_map(|(_, okey)| find(okey))
+    }) else {
         return Verdict::Accept;
     };
     if !x.is_tunnel() {
         // Transport mode: no outer header of ours to change.
         return Verdict::Accept;
     }
-    let r = snap.frag_for(&SaKey::of_state(&x), state.out_ifindex() as u32);
+    let ifindex = tunnel_of(st, state, &x).map_or(state.out_ifindex(), |dev| dev.ifindex());
+    let r = snap.frag_for(&SaKey::of_state(&x), ifindex as u32);
     drop(x);
     let mtu = skb.ip_output_mtu(state);
     if mtu == 0 {
@@ -254,4 +273,24 @@ fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'
         return Verdict::Drop;
     }
     Verdict::Accept
+}
+
+/// The route-based tunnel whose packets the outbound SA `x` encrypts: the
+/// XFRM interface of its interface ID, or the vti whose output key selects
+/// its mark (`vti::sender`). Such an SA takes the tunnel's interface
+/// settings (`ipsec-rs set if vti1`, not the egress interface's), and the
+/// tunnel's MTU decides where a packet is fragmented, as the configuration
+/// guide says of VTIs: a packet bigger than the tunnel's MTU was
+/// fragmented by IP before it entered the tunnel (before encryption), or
+/// refused with ICMP fragmentation-needed if its DF bit is set; one that
+/// fits the tunnel but not the path once encrypted passes the driver's own
+/// size check (`vti_xmit()`, `xfrmi_xmit2()`) only with DF clear, and is
+/// fragmented after encryption. So pre-fragmentation settings do not apply
+/// to these SAs; the DF mode does.
+fn tunnel_of<'a>(st: &'a Shared, state: &'a HookState<'_>, x: &xfrm::State) -> Option<&'a Device> {
+    let rs = state.rcu();
+    match x.if_id() {
+        0 => vti::sender(st, rs, x),
+        if_id => xfrmi::device(st, rs, state.net(), if_id),
+    }
 }

@@ -130,6 +130,45 @@ fn claimed(shared: &Shared, rs: ReadSide<'_>, family: u16, ifindex: i32, o: &Out
     }
 }
 
+/// The namespace's vti devices (IPv4) that send between `saddr` and
+/// `daddr`, each with its output key: the tunnels whose endpoints are these
+/// addresses or any (`vti_state_check()`'s test of the SA `vti_xmit()`
+/// found), which look their outbound SAs up with the output key as the
+/// mark.
+pub(crate) fn senders<'a>(
+    shared: &'a Shared,
+    rs: ReadSide<'a>,
+    saddr: [u8; 4],
+    daddr: [u8; 4],
+) -> impl Iterator<Item = (&'a Device, u32)> + 'a {
+    shared.tunnels.iter(rs).filter_map(move |t| {
+        let p = t.v4()?;
+        let ends = |end: [u8; 4], addr: [u8; 4]| end == [0; 4] || end == addr;
+        (ends(p.local, saddr) && ends(p.remote, daddr)).then_some((t.device(), p.okey))
+    })
+}
+
+/// The vti device whose packets SA `x` (tunnel mode, IPv4) encrypts: one
+/// sending between the SA's addresses whose output key selects the SA's
+/// mark. `None` for an SA without a mark, which also serves the policies
+/// without one (the namespace's policy-based traffic).
+pub(crate) fn sender<'a>(
+    shared: &'a Shared,
+    rs: ReadSide<'a>,
+    x: &xfrm::State,
+) -> Option<&'a Device> {
+    let (v, m) = x.mark();
+    if m == 0 || x.family() != AF_INET {
+        return None;
+    }
+    let (mut s, mut d) = ([0u8; 4], [0u8; 4]);
+    s.copy_from_slice(&x.saddr()[..4]);
+    d.copy_from_slice(&x.daddr()[..4]);
+    senders(shared, rs, s, d)
+        .find(|&(_, okey)| okey & m == v)
+        .map(|(dev, _)| dev)
+}
+
 /// The netdevice notifier's subscriber: keeps each namespace's vti and vti6
 /// devices in its `Shared::tunnels`, and its XFRM interfaces in
 /// `Shared::xfrm_ifs` (`xfrmi.rs`).

@@ -38,6 +38,9 @@ pub struct Vti4Parms {
     /// Input key in host order (`parms.i_key`): the mark XFRM looks the
     /// tunnel's inbound SAs up with.
     pub ikey: u32,
+    /// Output key in host order (`parms.o_key`): the mark `vti_xmit()`
+    /// looks the tunnel's outbound policy and SAs up with.
+    pub okey: u32,
 }
 
 /// An IPv6 vti tunnel's parameters.
@@ -98,6 +101,7 @@ impl Vti {
                 .to_ne_bytes(),
                 link: core::ptr::read_volatile(core::ptr::addr_of!((*p).link)),
                 ikey: u32::from_be(core::ptr::read_volatile(core::ptr::addr_of!((*p).i_key))),
+                okey: u32::from_be(core::ptr::read_volatile(core::ptr::addr_of!((*p).o_key))),
             })
         }
     }

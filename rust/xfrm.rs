@@ -65,6 +65,39 @@ impl State {
         // SAFETY: live; set at creation.
         unsafe { b::ipsec_rs_xfrm_proto(self.0.get()) }
     }
+
+    /// Source address: 4 significant bytes for IPv4, 16 for IPv6.
+    pub fn saddr(&self) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        // SAFETY: live; `props.saddr` is a 16-byte union set at creation,
+        // read without the SA's lock as `vti_state_check()` reads it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                core::ptr::addr_of!((*self.0.get()).props.saddr).cast::<u8>(),
+                a.as_mut_ptr(),
+                16,
+            )
+        };
+        a
+    }
+
+    /// The SA's mark as (value, mask) (`x->mark`): a packet's mark `m`
+    /// selects the SA when `m & mask == value`. Fixed once the SA is in the
+    /// SA database.
+    pub fn mark(&self) -> (u32, u32) {
+        // SAFETY: live; two 32-bit fields set before insertion.
+        unsafe {
+            let m = core::ptr::addr_of!((*self.0.get()).mark);
+            ((*m).v, (*m).m)
+        }
+    }
+
+    /// The XFRM interface ID the SA belongs to (`x->if_id`), 0 for none.
+    /// Fixed at creation.
+    pub fn if_id(&self) -> u32 {
+        // SAFETY: live; a 32-bit field set at creation.
+        unsafe { (*self.0.get()).if_id }
+    }
 }
 
 /// Looks up the SA for (`daddr`, `spi`, `proto`) in `net` that a packet with

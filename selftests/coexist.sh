@@ -65,8 +65,7 @@ traffic "receive path on"
 check_eq "receive path on: the plain tunnel and the XFRM interface decapsulated by the module" "$(delta decap_ok)" 10
 check_eq "receive path on: nothing left to XFRM" "$(delta passed_to_xfrm)" 0
 check_eq "vti's inbound SA counted its packets (XFRM decapsulated them)" \
-	"$(ip -n b -s xfrm state get src 198.51.100.1 dst 198.51.100.2 proto esp spi 0x7001 mark 7 |
-		sed -n '/lifetime current:/{n;s/.*, *\([0-9]*\)(packets).*/\1/p}')" 10
+	"$(xfrm_packets b 0x7001 198.51.100.1 198.51.100.2 mark 7)" 10
 check_eq "the XFRM interface's inbound SA counted its packets" "$(xfrm_packets b 0x9001 203.0.113.1 203.0.113.2)" 10
 
 # An unknown SPI to the plain tunnel's address is still reported.

@@ -27,28 +27,14 @@
 #    the mode; precedence SA > interface > global.
 # 5. Transport mode and IPv6 are unaffected.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
+. "$IPSEC_RS_REPO/selftests/lib/df_wire.sh"
 require_root
 require_cmd ip ping tcpdump setpriv awk
 require_tool
-TMP=$(mktemp -d)
-trap 'kill $TCPDUMP 2>/dev/null; for n in a b h1 h2; do ip netns del $n 2>/dev/null; done; rm -rf $TMP' EXIT
-# The tool runs ~60 times: start it from the guest's memory, not over 9p.
-cp "$IPSEC_RS_TOOL" $TMP/ipsec-rs && IPSEC_RS_TOOL=$TMP/ipsec-rs
-
-MTU=1400
-INNER_MTU=1346
-BIG=2000	# ping payload: 2028-byte inner packet
-FIT=1200	# 1228-byte inner packet
+trap 'kill $TCPDUMP 2>/dev/null; wire_cleanup' EXIT
 
 ktap_plan
-topo_two_routers
-topo_hosts_behind_routers
-ip -n a link set va mtu $MTU
-ip -n b link set vb mtu $MTU
-# The hosts' links are bigger, so that h1 sends the 2028-byte packet whole.
-for l in "h1 eth0" "a lan" "b lan" "h2 eth0"; do set -- $l; ip -n $1 link set $2 mtu 4000; done
-i=11
-while [ $i -le 60 ]; do echo "addr add 203.0.113.$i/24 dev eth0"; i=$((i + 1)); done | ip -n h2 -batch -
+wire_setup
 xfrm_tunnel_subnets || die "cannot install the SAs"
 check "insmod" load_module
 diag "set up (t=$(cut -d' ' -f1 /proc/uptime)s)"
@@ -93,34 +79,14 @@ $A set if va
 $A set sa 192.0.2.2 0x1000
 
 # --- traffic ------------------------------------------------------------------
-# One capture of a -> b for everything below. Before each case, a plain
-# ping from a to b of 228 + N bytes marks where case N starts.
-MARK=228
-ip netns exec b tcpdump -n -v -l -i vb 'src host 192.0.2.1 and (ip proto 50 or icmp)' \
-	>$TMP/cap.txt 2>$TMP/cap.err &
-TCPDUMP=$!
-i=0
-while [ $i -lt 100 ] && ! grep -q listening $TMP/cap.err; do sleep 0.1; i=$((i + 1)); done
-grep -q listening $TMP/cap.err || die "tcpdump did not start"
-
-# send N INNER_DF(do|dont) SIZE: marker, then one ping from h1 to h2's
-# address 203.0.113.(10+N). Appends "N rc frag_needed_seen"
-# to $TMP/res.
-send() {
-	read -r _up _ </proc/uptime
-	diag "case $1: ping -M $2 -s $3 (t=${_up}s)"
-	ip netns exec a ping -q -c 1 -W 1 -s $((MARK - 28 + $1)) 192.0.2.2 >/dev/null 2>&1 </dev/null
-	_out=$(ip netns exec h1 ping -c 1 -W 3 -M $2 -s $3 203.0.113.$((10 + $1)) 2>&1 </dev/null)
-	_rc=$?
-	case $_out in *"Frag needed and DF set (mtu = $INNER_MTU)"*) _icmp=1 ;; *) _icmp=0 ;; esac
-	echo "$1 $_rc $_icmp" >>$TMP/res
-}
+# One capture of a -> b for everything below (lib/df_wire.sh).
+wire_capture_start
 # sa DF PREFRAG: the SA's overrides.
 sa() { $A set sa 192.0.2.2 0x1000 --df-mode $1 --prefrag $2 </dev/null || diag "set sa $* failed"; }
 
 # --- 2. defaults (cases 1, 2) -------------------------------------------------
-send 1 do $BIG
-send 2 dont $BIG
+wire_send 1 do $BIG
+wire_send 2 dont $BIG
 snap a
 DEFAULT_COUNTS="$(cnt frag_before_enc)/$(cnt frag_after_enc)/$(cnt df_dropped)"
 
@@ -141,7 +107,7 @@ off copy do drop"
 n=11
 while read -r pf df idf want; do
 	sa $df $pf
-	send $n $idf $BIG
+	wire_send $n $idf $BIG
 	n=$((n + 1))
 done <<EOF
 $ROWS
@@ -155,96 +121,52 @@ on copy dont 0"
 n=31
 while read -r pf df idf outer; do
 	sa $df $pf
-	send $n $idf $FIT
+	wire_send $n $idf $FIT
 	n=$((n + 1))
 done <<EOF
 $FITS
 EOF
 $A set sa 192.0.2.2 0x1000
 $A set global --df-mode set
-send 41 dont $FIT	# global set
+wire_send 41 dont $FIT	# global set
 $A set if va --df-mode clear
-send 42 dont $FIT	# interface clear over global set
+wire_send 42 dont $FIT	# interface clear over global set
 $A set sa 192.0.2.2 0x1000 --df-mode set
-send 43 dont $FIT	# SA set over interface clear
+wire_send 43 dont $FIT	# SA set over interface clear
 $A set sa 192.0.2.2 0x1000 --prefrag on
-send 44 dont $FIT	# SA sets only prefrag: the interface's clear applies
+wire_send 44 dont $FIT	# SA sets only prefrag: the interface's clear applies
 $A set if va
-send 45 dont $FIT	# back to the global set
+wire_send 45 dont $FIT	# back to the global set
 snap a
 $A set sa 192.0.2.2 0x1000
 $A set global --df-mode copy
 
-sleep 1
-kill $TCPDUMP; wait $TCPDUMP 2>/dev/null
-# Per case: ESP packets on the wire, how many were IP fragments, how many
-# had DF set, the largest.
-awk -v mark=$MARK '
-/ IP \(/ {
-	off = $0; sub(/.*offset /, "", off); sub(/,.*/, "", off)
-	fl = $0; sub(/.*flags \[/, "", fl); sub(/\].*/, "", fl)
-	len = $0; sub(/.*length /, "", len); sub(/\).*/, "", len)
-	if ($0 ~ /proto ICMP/) { c = len - mark; seen[c] = 1; next }
-	if ($0 !~ /proto ESP/) next
-	n[c]++
-	if (off + 0 > 0 || fl ~ /\+/) fr[c]++
-	if (fl ~ /DF/) df[c]++
-	if (len + 0 > mx[c]) mx[c] = len + 0
-	esp = 1
-	next
-}
-esp && /ESP\(spi=/ { sq[c]++ }
-{ esp = 0 }
-END { for (c in seen) print c, n[c] + 0, fr[c] + 0, df[c] + 0, mx[c] + 0, sq[c] + 0 }' $TMP/cap.txt >$TMP/wire
-wire() { awk -v c=$1 '$1 == c { print $2, $3, $4, $5, $6 }' $TMP/wire; }
-res() { awk -v c=$1 '$1 == c { print $2, $3 }' $TMP/res; }
-diag "case: esp-packets ip-fragments with-DF largest | ping-rc frag-needed"
-for c in $(awk '{ print $1 }' $TMP/res); do diag "$c: $(wire $c) | $(res $c)"; done
-
-# expect CASE WHAT WANT-RESULT [OUTER-DF]
-#   before: 2 ESP packets (two ESP sequence numbers: each inner fragment
-#           encrypted on its own), none an IP fragment, each <= MTU
-#   after:  1 ESP packet in 2 IP fragments (no DF)
-#   drop:   nothing on the wire, ICMP fragmentation-needed (MTU 1346) at h1
-#   fit:    1 ESP packet, not fragmented, with OUTER-DF (0/1)
-# Every case but the drops must also get its echo reply (ping checks the
-# data), i.e. arrive intact at h2.
-expect() {
-	set -- "$1" "$2" "$3" "${4:-}" $(wire $1) $(res $1)
-	# $5 esp  $6 frags  $7 df  $8 largest  $9 seqs  ${10} rc  ${11} icmp
-	case $3 in
-	before) [ "$5 $6 $9 ${10} ${11}" = "2 0 2 0 0" ] && [ "$8" -le $MTU ] &&
-		{ [ -z "$4" ] || [ "$7" = "$(($4 * 2))" ]; } ;;
-	after) [ "$5 $6 $7 $9 ${10} ${11}" = "2 2 0 1 0 0" ] ;;
-	drop) [ "$5 ${10} ${11}" = "0 1 1" ] ;;
-	fit) [ "$5 $6 $7 $9 ${10} ${11}" = "1 0 $4 1 0 0" ] ;;
-	esac
-	check "$2: $3${4:+, outer DF $4} (wire: $5 ESP, $6 fragments, $7 DF, max $8, $9 ESP seq; ping rc ${10}, ICMP ${11})" [ $? -eq 0 ]
-}
-expect 1 "defaults, inner DF 1, too big" drop
-expect 2 "defaults, inner DF 0, too big" after
+wire_capture_end
+wire_expect 1 "defaults, inner DF 1, too big" drop $INNER_MTU
+wire_expect 2 "defaults, inner DF 0, too big" after
 check_eq "defaults: the module counted nothing (not configured)" "$DEFAULT_COUNTS" "0/0/0"
 n=11
 while read -r pf df idf want; do
 	case $df in set) odf=1 ;; *) odf=0 ;; esac
 	[ $want = before ] || odf=
-	expect $n "row $((n - 10)): prefrag $pf, df $df, inner DF $([ $idf = do ] && echo 1 || echo 0)" $want $odf
+	[ $want = drop ] && odf=$INNER_MTU
+	wire_expect $n "row $((n - 10)): prefrag $pf, df $df, inner DF $([ $idf = do ] && echo 1 || echo 0)" $want $odf
 	n=$((n + 1))
 done <<EOF
 $ROWS
 EOF
 n=31
 while read -r pf df idf outer; do
-	expect $n "fits: prefrag $pf, df $df, inner DF $([ $idf = do ] && echo 1 || echo 0)" fit $outer
+	wire_expect $n "fits: prefrag $pf, df $df, inner DF $([ $idf = do ] && echo 1 || echo 0)" fit $outer
 	n=$((n + 1))
 done <<EOF
 $FITS
 EOF
-expect 41 "precedence: global set" fit 1
-expect 42 "precedence: interface clear over global set" fit 0
-expect 43 "precedence: SA set over interface clear" fit 1
-expect 44 "precedence: SA without a DF mode inherits the interface's clear" fit 0
-expect 45 "precedence: interface override removed, global set again" fit 1
+wire_expect 41 "precedence: global set" fit 1
+wire_expect 42 "precedence: interface clear over global set" fit 0
+wire_expect 43 "precedence: SA set over interface clear" fit 1
+wire_expect 44 "precedence: SA without a DF mode inherits the interface's clear" fit 0
+wire_expect 45 "precedence: interface override removed, global set again" fit 1
 # Counters (a), from the table rows: 4 before, 4 after, 4 drops; the fits
 # and precedence cases add nothing. XFRM on b decrypted every ESP packet
 # seen: default 1 + rows 4x2 + 4x1 + fits 4 + precedence 5 = 22.

@@ -287,6 +287,8 @@ pub struct Ipv4Info {
     pub df: bool,
     /// Protocol.
     pub proto: u8,
+    /// Source address.
+    pub saddr: [u8; 4],
     /// Destination address.
     pub daddr: [u8; 4],
 }
@@ -298,6 +300,7 @@ pub fn ipv4_info(hdr: &[u8]) -> Option<Ipv4Info> {
         hdr_len: h.hdr_len as u32,
         df: h.df(),
         proto: h.proto,
+        saddr: h.saddr,
         daddr: h.daddr,
     })
 }
@@ -520,6 +523,7 @@ mod tests {
                 hdr_len: 20,
                 df: true,
                 proto: 50,
+                saddr: [192, 0, 2, 1],
                 daddr: [192, 0, 2, 2]
             }
         );

@@ -172,9 +172,12 @@ xfrm_seq() {
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p'
 }
 
-# xfrm_packets NETNS SPI: the packet count of an SA, from `ip -s xfrm state`.
+# xfrm_packets NETNS SPI SRC DST [mark M]: the packet count of an SA, from
+# `ip -s xfrm state`.
 xfrm_packets() {
-	ip -n "$1" -s xfrm state get src "$3" dst "$4" proto esp spi "$2" 2>/dev/null |
+	_n=$1 _spi=$2 _src=$3 _dst=$4
+	shift 4
+	ip -n "$_n" -s xfrm state get src "$_src" dst "$_dst" proto esp spi "$_spi" "$@" 2>/dev/null |
 		sed -n '/lifetime current:/{n;s/.*, *\([0-9]*\)(packets).*/\1/p}'
 }
 
