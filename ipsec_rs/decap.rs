@@ -25,17 +25,24 @@ use crate::{
 use kernel::prelude::*;
 
 const ECN_CE: u8 = 3;
+const AF_INET: u16 = b::AF_INET as u16;
+const AF_INET6: u16 = b::AF_INET6 as u16;
 
 /// Why a packet could not be decapsulated: the packet, the module's counter
 /// and XFRM's statistic to count it under.
 pub(crate) struct Failed {
     pub(crate) skb: OwnedSkb,
     pub(crate) counter: u16,
-    pub(crate) mib: Mib,
+    /// `None`: XFRM counted it already.
+    pub(crate) mib: Option<Mib>,
 }
 
 fn failed(skb: OwnedSkb, counter: u16, mib: Mib) -> Result<bool, Failed> {
-    Err(Failed { skb, counter, mib })
+    Err(Failed {
+        skb,
+        counter,
+        mib: Some(mib),
+    })
 }
 
 /// What the next-header field says is inside.
@@ -86,6 +93,9 @@ pub(crate) struct Outer<'a> {
     pub(crate) hdr_len: u16,
     /// Tunnel mode: the XFRM interface the inner packet arrives on.
     pub(crate) dev: Option<&'a Device>,
+    /// Tunnel mode: the vti or vti6 tunnel the inner packet arrives on,
+    /// and its input key.
+    pub(crate) vti: Option<(&'a Device, u32)>,
 }
 
 /// Decapsulates `skb` (at its payload) for SA `x` and hands the result on.
@@ -124,6 +134,23 @@ pub(crate) fn decapsulate(
             }
             if let Some(dev) = o.dev {
                 skb.enter_device(dev);
+            } else if let Some((dev, ikey)) = o.vti {
+                // As `vti_rcv_cb()`: the inbound policy check with the
+                // tunnel's input key as the packet's mark, then the
+                // packet scrubbed (its security path with it) for the
+                // tunnel.
+                let mark = skb.view().mark();
+                skb.set_mark(ikey);
+                let allowed = skb.policy_check_in(if v6 { AF_INET6 } else { AF_INET });
+                skb.set_mark(mark);
+                if !allowed {
+                    return Err(Failed {
+                        skb,
+                        counter: stat::POLICY_DROPPED,
+                        mib: None,
+                    });
+                }
+                skb.enter_scrubbed(dev);
             }
             Ok(delivery.deliver(skb, sync))
         }

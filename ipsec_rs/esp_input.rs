@@ -9,10 +9,11 @@
 //!
 //! Entry: the ESP handler on XFRM's protocol chain (`kapi::xfrm::Registration`,
 //! priority [`PRIORITY`]), for locally delivered, reassembled ESP, plain or
-//! UDP-encapsulated; with the module parameter `rx_gro=1` also the ESP GRO
-//! slots (`kapi::gro::Slot`, `impl GroReceive for Rx`), which take the
-//! tunnel-mode packets of our SAs before IP input and decline the rest to
-//! the handler. For each packet, in this order:
+//! UDP-encapsulated; the handler above vti (`vti.rs`) for the packets of
+//! a vti tunnel's SAs ([`receive_vti`]); with the module parameter
+//! `rx_gro=1` also the ESP GRO slots (`kapi::gro::Slot`, `impl GroReceive
+//! for Rx`), which take the tunnel-mode packets of our SAs before IP input
+//! and decline the rest to the handler. For each packet, in this order:
 //!
 //! 0. Counted (`esp_v4`, `udp_encap_v6`, ...), whether or not our receive
 //!    path is on: this handler is where the module sees locally delivered
@@ -65,6 +66,7 @@ use crate::{
         bindings as b,
         gro::GroReceive,
         net::PernetState,
+        netdev::Device,
         rcu::{RcuArc, ReadSide},
         skb::OwnedSkb,
         xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
@@ -74,7 +76,7 @@ use crate::{
     replay::ReplayError,
     sa::{self, SaCtx},
     settings::{SaKey, Snapshot},
-    xfrmi,
+    vti, xfrmi,
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -169,10 +171,46 @@ pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
 }
 
 /// Drops a packet we own: our counter, XFRM's statistic.
-fn drop_pkt(shared: &Shared, skb: OwnedSkb, counter: u16, mib: Mib) {
+fn drop_pkt(shared: &Shared, tunnel: Option<&Device>, skb: OwnedSkb, counter: u16, mib: Mib) {
+    drop_counted(shared, tunnel, skb, counter, Some(mib));
+}
+
+/// Drops a packet of an SA we took, counted in our counters, in XFRM's
+/// statistics under `mib` (`None`: XFRM counted it already) and, for a vti
+/// tunnel's SA, in the tunnel's `rx_errors` and `rx_dropped`, as
+/// `vti_rcv_cb()` counts xfrm_input's failures.
+fn drop_counted(
+    shared: &Shared,
+    tunnel: Option<&Device>,
+    skb: OwnedSkb,
+    counter: u16,
+    mib: Option<Mib>,
+) {
     bump(&shared.counters, counter);
-    skb.net_ref().get().xfrm_inc(mib);
+    if let Some(m) = mib {
+        skb.net_ref().get().xfrm_inc(m);
+    }
+    if let Some(dev) = tunnel {
+        dev.count_rx_error();
+    }
     drop(skb);
+}
+
+/// A packet a vti or vti6 tunnel claimed (`vti.rs`), handed to the
+/// receive path: the tunnel and its input key, the mark its SA is looked
+/// up with.
+#[derive(Clone, Copy)]
+pub(crate) struct VtiRx<'a> {
+    pub(crate) dev: &'a Device,
+    pub(crate) ikey: u32,
+}
+
+/// The same across an asynchronous decryption: the tunnel by index,
+/// looked up again (`vti::device`).
+#[derive(Clone, Copy)]
+struct VtiRef {
+    ifindex: i32,
+    ikey: u32,
 }
 
 /// A replay-check failure: counted per SA (ours and XFRM's statistics),
@@ -212,8 +250,21 @@ fn replay_failed(
 
 impl EspInput for Rx {
     fn input(skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
-        receive(skb, family, encap_type, rs, false)
+        receive(skb, family, encap_type, rs, false, None)
     }
+}
+
+/// The packet of a vti or vti6 tunnel's SA, from the observer above vti on
+/// XFRM's chain (`vti.rs`): taken as the tunnel's receive would take it
+/// (`vti_input()`, `vti_rcv_cb()`), or declined to the tunnel.
+pub(crate) fn receive_vti(
+    skb: OwnedSkb,
+    family: u16,
+    encap_type: i32,
+    rs: ReadSide<'_>,
+    vti: VtiRx<'_>,
+) -> Input {
+    receive(skb, family, encap_type, rs, false, Some(vti))
 }
 
 /// ESP inside GRO (`rx_gro=1`): the packets of SAs we decapsulate in
@@ -225,7 +276,7 @@ impl GroReceive for Rx {
     const PROTO: u8 = b::IPPROTO_ESP as u8;
 
     fn receive(skb: OwnedSkb, family: u16, rs: ReadSide<'_>) -> Input {
-        receive(skb, family, 0, rs, true)
+        receive(skb, family, 0, rs, true, None)
     }
 }
 
@@ -233,7 +284,14 @@ impl GroReceive for Rx {
 /// GRO (`gro == true`, see `impl GroReceive for Rx`). One body for both:
 /// the GRO case only declines more, and counts only what it takes.
 #[inline(always)]
-fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gro: bool) -> Input {
+fn receive(
+    mut skb: OwnedSkb,
+    family: u16,
+    encap_type: i32,
+    rs: ReadSide<'_>,
+    gro: bool,
+    vti: Option<VtiRx<'_>>,
+) -> Input {
     let netr = skb.net_ref();
     let net = netr.get();
     let shared = Shared::get_rcu(net, &rs);
@@ -278,7 +336,11 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     // The SA xfrm_input would find: this CPU's last answer if it still
     // holds (`sa::Last`), else through XFRM's SPI hash (not its per-CPU
     // list, whose cost grows with the SAs in use: see `xfrm::lookup`).
-    let mark = skb.view().mark();
+    // A vti's SA: the tunnel's input key as the mark, as xfrm_input takes it.
+    let mark = match vti {
+        Some(v) => v.ikey,
+        None => skb.view().mark(),
+    };
     let key = sa::LastKey::new(spi, mark, family, &o.daddr);
     let last = if rx_on {
         shared.sa_table.last_hit(rs, net, &key)
@@ -343,6 +405,11 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         }
         return Input::Decline(skb);
     }
+    if vti.is_some() && f.mode != Mode::Tunnel {
+        // A vti's transport-mode SA (which vti cannot send with): XFRM's.
+        bump(&shared.counters, stat::PASSED_TO_XFRM);
+        return Input::Decline(skb);
+    }
     if gro {
         // Tunnel mode only: its inner packet goes to the GRO cells, as
         // xfrm_input's from GRO; transport mode's `transport_finish` would
@@ -356,11 +423,19 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     let esn = f.flags & xfrm::FLAG_ESN != 0;
 
     // From here the packet is ours: every path below consumes it.
+    let tunnel = vti.map(|v| v.dev);
+    if vti.is_some() && !skb.policy_check_in(family) {
+        // `vti_input()`'s check of the outer packet, before xfrm_input:
+        // XFRM counted the refusal; the tunnel's statistics do not.
+        bump(&shared.counters, stat::POLICY_DROPPED);
+        drop(skb);
+        return Input::Consumed;
+    }
     let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
     let len = skb.view().len() as usize;
     if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
         ctx.malformed.fetch_add(1, Ordering::Relaxed);
-        drop_pkt(shared, skb, stat::MALFORMED, Mib::InHdrError);
+        drop_pkt(shared, tunnel, skb, stat::MALFORMED, Mib::InHdrError);
         return Input::Consumed;
     }
 
@@ -371,7 +446,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         return Input::Decline(skb);
     }
     if !x.is_valid() {
-        drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+        drop_pkt(shared, tunnel, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
         return Input::Consumed;
     }
     let seq = match ctx.window().check(seq_lo) {
@@ -379,7 +454,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         Err(e) => {
             // A drop: the lock only to count it in XFRM's statistics.
             let c = replay_failed(shared, &ctx, &mut x.lock(), e, seq_lo, spi);
-            drop_pkt(shared, skb, c, Mib::InStateSeqError);
+            drop_pkt(shared, tunnel, skb, c, Mib::InStateSeqError);
             return Input::Consumed;
         }
     };
@@ -387,7 +462,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
     let nfrags = match skb.make_writable() {
         Ok(n) => n,
         Err(_) => {
-            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+            drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InError);
             return Input::Consumed;
         }
     };
@@ -404,7 +479,7 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
     };
     let Some(path) = globals::get() else {
-        drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+        drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InError);
         return Input::Consumed;
     };
     let info = ctx.facts.aead;
@@ -417,6 +492,10 @@ fn receive(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>, gr
         seq,
         tos: o.tos,
         hdr_len,
+        vti: vti.map(|v| VtiRef {
+            ifindex: v.dev.ifindex(),
+            ikey: v.ikey,
+        }),
     };
     let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
     // SAFETY: `aead` lives as long as `op` (above); the pool is
@@ -592,6 +671,8 @@ struct RxOp {
     tos: u8,
     /// Transport mode: the IP header's length to keep.
     hdr_len: u16,
+    /// A vti tunnel's SA: the tunnel.
+    vti: Option<VtiRef>,
 }
 
 impl Completion for RxOp {
@@ -606,13 +687,24 @@ impl Completion for RxOp {
         let rs = unsafe { ReadSide::assume() };
         let shared = Shared::get_rcu(netr.get(), &rs);
         let x = self.ctx.xfrm_state();
+        // A vti's SA: its tunnel, if still there (see below).
+        let via_vti = self
+            .vti
+            .and_then(|v| Some((vti::device(shared, rs, v.ifindex)?, v.ikey)));
+        let tunnel = via_vti.map(|(dev, _)| dev);
         if err != 0 {
             if err == -EBADMSG {
                 x.lock().stat_integrity_failed();
                 self.ctx.auth_failed.fetch_add(1, Ordering::Relaxed);
-                drop_pkt(shared, skb, stat::AUTH_FAILED, Mib::InStateProtoError);
+                drop_pkt(
+                    shared,
+                    tunnel,
+                    skb,
+                    stat::AUTH_FAILED,
+                    Mib::InStateProtoError,
+                );
             } else {
-                drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InStateProtoError);
+                drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InStateProtoError);
             }
             return;
         }
@@ -632,7 +724,7 @@ impl Completion for RxOp {
                     }
                     esp_trailer::Bad::Strip => (stat::RX_ERRORS, Mib::InBufferError),
                 };
-                drop_pkt(shared, skb, counter, mib);
+                drop_pkt(shared, tunnel, skb, counter, mib);
                 return;
             }
         };
@@ -644,20 +736,20 @@ impl Completion for RxOp {
                 // Deleted or expired while we decrypted (XFRM checks again
                 // after decryption too).
                 drop(g);
-                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
+                drop_pkt(shared, tunnel, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
                 return;
             }
             if let Err(e) = self.ctx.replay_update(&mut g, self.seq) {
                 let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, x.spi());
                 drop(g);
-                drop_pkt(shared, skb, c, Mib::InStateSeqError);
+                drop_pkt(shared, tunnel, skb, c, Mib::InStateSeqError);
                 return;
             }
             // The lifetime checked and accounted in one step: a hard limit
             // cannot be passed by packets in flight.
             if g.check_expire() {
                 drop(g);
-                drop_pkt(shared, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
+                drop_pkt(shared, tunnel, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
                 return;
             }
             if self.ctx.retired(&g) {
@@ -671,16 +763,21 @@ impl Completion for RxOp {
         let Some(inner) = decap::Inner::of(self.ctx.facts.mode, nexthdr) else {
             // A dummy packet (RFC 4303 2.6), or not IP in a tunnel.
             self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
-            drop_pkt(shared, skb, stat::BAD_INNER, Mib::InStateModeError);
+            drop_pkt(shared, tunnel, skb, stat::BAD_INNER, Mib::InStateModeError);
             return;
         };
         if self.ctx.facts.encap_type != 0 {
             self.nat_mapping(&skb);
         }
         let Some(path) = globals::get() else {
-            drop_pkt(shared, skb, stat::RX_ERRORS, Mib::InError);
+            drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InError);
             return;
         };
+        if self.vti.is_some() && via_vti.is_none() {
+            // The tunnel went away during decryption: nowhere to deliver.
+            drop_pkt(shared, None, skb, stat::RX_ERRORS, Mib::InError);
+            return;
+        }
         let RxOp {
             ctx, tos, hdr_len, ..
         } = self;
@@ -701,6 +798,7 @@ impl Completion for RxOp {
             udp: f.encap_type != 0,
             hdr_len,
             dev,
+            vti: via_vti,
         };
         // A reference of the packet's own for its security path.
         match decap::decapsulate(
@@ -720,7 +818,7 @@ impl Completion for RxOp {
                     bump(&shared.counters, stat::REENTRY_DROPPED);
                 }
             }
-            Err(f) => drop_pkt(shared, f.skb, f.counter, f.mib),
+            Err(f) => drop_counted(shared, tunnel, f.skb, f.counter, f.mib),
         }
     }
 }

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Route-based tunnels: invalid SPIs between the endpoints of vti and vti6
-//! tunnels.
+//! Route-based tunnels: the ESP between the endpoints of vti and vti6
+//! tunnels, for invalid-SPI detection and the receive path.
 //!
 //! `ip_vti` and `ip6_vti` sit on XFRM's ESP handler chain at priority 100,
 //! above the receive path (`esp_input.rs`, 50): ESP between a tunnel's
 //! endpoints is theirs, XFRM looks its SA up with the tunnel's input key
 //! (`ikey`) as the mark, and drops a packet whose SA it does not find as
-//! `XfrmInNoStates`, telling nobody. So the module puts an observer above
+//! `XfrmInNoStates`, telling nobody. So the module has a handler above
 //! them ([`Observer`], priority [`PRIORITY`]): while invalid-SPI detection
-//! is on and the namespace has vti or vti6 devices, it picks the tunnel the
-//! driver will pick (`core/src/tunnel.rs`), looks the SA up as XFRM will,
-//! and reports a miss as the receive path does (`invalid_spi.rs`: counters,
-//! the log line, the event). It never takes a packet: each goes on down the
-//! chain untouched, to vti (which drops an unknown SPI and counts it in
-//! XFRM's statistics and the tunnel's `rx_errors`) or, if no tunnel claims
-//! it, to the receive path.
+//! or the receive path is on and the namespace has vti or vti6 devices, it
+//! picks the tunnel the driver will pick (`core/src/tunnel.rs`) and looks
+//! the SA up as XFRM will. A miss is reported as the receive path reports
+//! one (`invalid_spi.rs`: counters, the log line, the event) and the packet
+//! goes on down the chain untouched, to vti (which drops it and counts it in
+//! XFRM's statistics and the tunnel's `rx_errors`). A known SA's packet,
+//! with the receive path on, goes to the receive path as the tunnel's
+//! (`esp_input::receive_vti`), which decapsulates it and does what vti's
+//! receive callback does, or declines it to vti.
 //!
 //! The namespace's vti and vti6 devices (`Shared::tunnels`), and its XFRM
 //! interfaces for the receive path (`Shared::xfrm_ifs`, `xfrmi.rs`), come
@@ -27,7 +29,7 @@
 
 use crate::{
     esp::{self, ESP_HDR_LEN},
-    esp_input::{be32, count_esp, outer, Outer},
+    esp_input::{self, be32, count_esp, outer, Outer, VtiRx},
     invalid_spi,
     kapi::{
         bindings as b,
@@ -43,12 +45,12 @@ use crate::{
 };
 use kernel::prelude::*;
 
-/// The observer's place on XFRM's ESP handler chain: above vti (100).
+/// The handler's place on XFRM's ESP handler chain: above vti (100).
 pub(crate) const PRIORITY: i32 = 110;
 
 const AF_INET: u16 = b::AF_INET as u16;
 
-/// The observer above vti on the ESP handler chain.
+/// The handler above vti on the ESP handler chain.
 pub(crate) struct Observer;
 
 impl EspInput for Observer {
@@ -56,7 +58,12 @@ impl EspInput for Observer {
         let netr = skb.net_ref();
         let net = netr.get();
         let shared = Shared::get_rcu(net, &rs);
-        if shared.tunnels.is_empty() || !shared.settings.read(rs).invalid_spi_enabled() {
+        if shared.tunnels.is_empty() {
+            return Input::Decline(skb);
+        }
+        let cfg = shared.settings.read(rs);
+        let (rx_on, detect) = (cfg.rx_enabled(), cfg.invalid_spi_enabled());
+        if !rx_on && !detect {
             return Input::Decline(skb);
         }
         let udp = encap_type != 0;
@@ -77,12 +84,25 @@ impl EspInput for Observer {
         if spi == 0 {
             return Input::Decline(skb);
         }
-        let Some(mark) = claimed(shared, rs, family, skb.view().ifindex(), &o) else {
+        let Some(t) = claimed(shared, rs, family, skb.view().ifindex(), &o) else {
             return Input::Decline(skb);
         };
+        let mark = t.1;
         // As `xfrm_input()` will look it up for the tunnel (its `ikey` as
         // the mark); the reference found is dropped at once.
         if xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family).is_some() {
+            if !rx_on || !t.0.serves(net) {
+                return Input::Decline(skb);
+            }
+            // The receive path takes it as the tunnel would (or declines
+            // it to the tunnel).
+            let v = VtiRx {
+                dev: t.0.device(),
+                ikey: mark,
+            };
+            return esp_input::receive_vti(skb, family, encap_type, rs, v);
+        }
+        if !detect {
             return Input::Decline(skb);
         }
         // Seen and reported: counted as the receive path counts what it
@@ -95,10 +115,16 @@ impl EspInput for Observer {
     }
 }
 
-/// The input key (the mark XFRM looks SAs up with) of the tunnel that
-/// claims a packet of `family` with outer header `o`, received on device
-/// `ifindex`, if one does and would look its SA up.
-fn claimed(shared: &Shared, rs: ReadSide<'_>, family: u16, ifindex: i32, o: &Outer) -> Option<u32> {
+/// The tunnel that claims a packet of `family` with outer header `o`,
+/// received on device `ifindex`, if one does and would look its SA up,
+/// with its input key (the mark XFRM looks SAs up with).
+fn claimed<'a>(
+    shared: &'a Shared,
+    rs: ReadSide<'a>,
+    family: u16,
+    ifindex: i32,
+    o: &Outer,
+) -> Option<(&'a Vti, u32)> {
     let tunnels = shared.tunnels.iter(rs);
     if family == AF_INET {
         let cands = tunnels.filter_map(|t| {
@@ -109,7 +135,7 @@ fn claimed(shared: &Shared, rs: ReadSide<'_>, family: u16, ifindex: i32, o: &Out
                 link: p.link,
                 up: t.device().is_up(),
             };
-            Some((c, p.ikey))
+            Some((c, (t, p.ikey)))
         });
         let (mut s, mut d) = ([0u8; 4], [0u8; 4]);
         s.copy_from_slice(&o.saddr[..4]);
@@ -123,11 +149,22 @@ fn claimed(shared: &Shared, rs: ReadSide<'_>, family: u16, ifindex: i32, o: &Out
                 remote: p.remote,
                 up: t.device().is_up(),
             };
-            Some((c, p))
+            Some((c, (t, p)))
         });
         // A tunnel that does not receive discards before any lookup.
-        pick_v6(cands, &o.saddr, &o.daddr).and_then(|p| p.receives.then_some(p.ikey))
+        pick_v6(cands, &o.saddr, &o.daddr).and_then(|(t, p)| p.receives.then_some((t, p.ikey)))
     }
+}
+
+/// The namespace's vti or vti6 device of index `ifindex`, if it is still
+/// there (the tunnel a packet was claimed by, looked up again after an
+/// asynchronous decryption).
+pub(crate) fn device<'a>(shared: &'a Shared, rs: ReadSide<'a>, ifindex: i32) -> Option<&'a Device> {
+    shared
+        .tunnels
+        .iter(rs)
+        .map(|t| t.device())
+        .find(|dev| dev.ifindex() == ifindex)
 }
 
 /// The namespace's vti devices (IPv4) that send between `saddr` and

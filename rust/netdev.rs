@@ -81,6 +81,13 @@ impl Device {
         }
     }
 
+    /// Counts a packet the device's receive lost as a tunnel driver counts
+    /// one (`rx_errors` and `rx_dropped`). Any context.
+    pub fn count_rx_error(&self) {
+        // SAFETY: live device; the counters are atomic.
+        unsafe { b::ipsec_rs_dev_rx_error(self.as_ptr()) }
+    }
+
     /// The driver's private area (`netdev_priv()`), for the wrappers of
     /// this directory that know the driver's type.
     pub fn private(&self) -> *mut c_void {

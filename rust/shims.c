@@ -582,6 +582,33 @@ void ipsec_rs_skb_enter_device(struct sk_buff *skb, struct net_device *dev)
 	dev_sw_netstats_rx_add(dev, skb->len);
 }
 
+/*
+ * Makes tunnel device @dev, in the packet's namespace, the device the
+ * decapsulated packet arrives on, as vti_rcv_cb() and vti6_rcv_cb() do for
+ * a tunnel of the packet's own namespace: the packet scrubbed
+ * (skb_scrub_packet(), which also drops its security path), then counted
+ * in the device's receive statistics.
+ */
+void ipsec_rs_skb_enter_scrubbed(struct sk_buff *skb, struct net_device *dev)
+{
+	skb_scrub_packet(skb, false);
+	skb->dev = dev;
+	dev_sw_netstats_rx_add(dev, skb->len);
+}
+
+/* XFRM's inbound policy check of a received packet (static inline). */
+bool ipsec_rs_xfrm_policy_check_in(struct sk_buff *skb, unsigned short family)
+{
+	return xfrm_policy_check(NULL, XFRM_POLICY_IN, skb, family);
+}
+
+/* A receive error of a tunnel device, as vti counts one (DEV_STATS_INC). */
+void ipsec_rs_dev_rx_error(struct net_device *dev)
+{
+	DEV_STATS_INC(dev, rx_errors);
+	DEV_STATS_INC(dev, rx_dropped);
+}
+
 /* The receiving device, held (dev_hold). */
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb)
 {

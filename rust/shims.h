@@ -186,6 +186,9 @@ bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int h
 bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr);
 bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
 void ipsec_rs_skb_enter_device(struct sk_buff *skb, struct net_device *dev);
+void ipsec_rs_skb_enter_scrubbed(struct sk_buff *skb, struct net_device *dev);
+bool ipsec_rs_xfrm_policy_check_in(struct sk_buff *skb, unsigned short family);
+void ipsec_rs_dev_rx_error(struct net_device *dev);
 struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
 int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 

@@ -572,6 +572,30 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_enter_device(self.ptr.as_ptr(), dev.as_ptr()) }
     }
 
+    /// Makes tunnel device `dev`, in the packet's namespace, the device
+    /// the decapsulated packet arrives on, as a vti or vti6 tunnel's
+    /// receive does (`vti_rcv_cb()`, once its policy check passed): the
+    /// packet scrubbed (`skb_scrub_packet()`: packet type, input
+    /// interface, `ignore_df`, route, extensions with the security path,
+    /// conntrack entry and trace), then counted in the device's receive
+    /// statistics.
+    pub fn enter_scrubbed(&mut self, dev: &Device) {
+        // SAFETY: live and ours; `dev` is live (a reference) and needs no
+        // reference from the packet while it is received (as in
+        // `enter_device`).
+        unsafe { b::ipsec_rs_skb_enter_scrubbed(self.ptr.as_ptr(), dev.as_ptr()) }
+    }
+
+    /// XFRM's inbound policy check of the packet as it stands (its mark,
+    /// its security path), for inner family `family` (`AF_INET`,
+    /// `AF_INET6`): true if a policy allows it. A refusal is counted by
+    /// XFRM (`XfrmInPolBlock`, `XfrmInNoPols`, `XfrmInTmplMismatch`...).
+    /// Softirq.
+    pub fn policy_check_in(&mut self, family: u16) -> bool {
+        // SAFETY: live and ours, its network header set; receive context.
+        unsafe { b::ipsec_rs_xfrm_policy_check_in(self.ptr.as_ptr(), family) }
+    }
+
     /// Receives the packet now, on this CPU (`netif_receive_skb`: the
     /// stack runs it to delivery before returning). Softirq or BH
     /// disabled. The stack's verdict is not the caller's business.

@@ -80,6 +80,23 @@ impl Vti {
         self.dev.get()
     }
 
+    /// Whether the tunnel serves namespace `net`, the one its packets come
+    /// from and go to (`t->net`, where it was made; kept when the device
+    /// moves to another namespace).
+    pub fn serves(&self, net: &Net) -> bool {
+        let p = self.dev.get().private();
+        // SAFETY: a `struct ip_tunnel` or `struct ip6_tnl` (invariant) of a
+        // held device; `net` is set at creation and never changes.
+        let t_net = unsafe {
+            if self.v6 {
+                (*p.cast::<b::ip6_tnl>()).net
+            } else {
+                (*p.cast::<b::ip_tunnel>()).net
+            }
+        };
+        t_net == net.as_ptr()
+    }
+
     /// The parameters of a vti device (`None` for vti6).
     pub fn v4(&self) -> Option<Vti4Parms> {
         if self.v6 {

@@ -33,9 +33,7 @@ trap wire_cleanup EXIT
 GCM="rfc4106(gcm(aes))"
 
 wire_setup
-ip -n a link add vtiprobe type vti local 198.51.100.8 remote 198.51.100.9 2>/dev/null ||
-	skip_test "kernel without vti tunnels (CONFIG_NET_IPVTI)"
-ip -n a link del vtiprobe
+require_link_kind vti CONFIG_NET_IPVTI local 198.51.100.8 remote 198.51.100.9
 ktap_plan
 # The subnets go through the tunnel, not the plain link.
 ip -n a route del 203.0.113.0/24

@@ -17,19 +17,15 @@ require_tool
 trap 'kill $MONITOR_PID $ENCAP_PID_b 2>/dev/null; ip netns del c 2>/dev/null; topo_cleanup' EXIT
 
 topo_two_routers
-ip -n a link add vtiprobe type vti local 198.51.100.8 remote 198.51.100.9 2>/dev/null ||
-	skip_test "kernel without vti tunnels (CONFIG_NET_IPVTI)"
-ip -n a link del vtiprobe
-ip -n a link add vti6probe type vti6 local 2001:db8:7::8 remote 2001:db8:7::9 2>/dev/null ||
-	skip_test "kernel without vti6 tunnels (CONFIG_IPV6_VTI)"
-ip -n a link del vti6probe
+require_link_kind vti CONFIG_NET_IPVTI local 198.51.100.8 remote 198.51.100.9
+require_link_kind vti6 CONFIG_IPV6_VTI local 2001:db8:7::8 remote 2001:db8:7::9
 ktap_plan
 GCM="rfc4106(gcm(aes))"
 
-# vti_side NETNS TYPE NAME KEY LOCAL REMOTE INNER PEER_INNER SPI_OUT SPI_IN:
+# vti_pair NETNS TYPE NAME KEY LOCAL REMOTE INNER PEER_INNER SPI_OUT SPI_IN:
 # a vti (TYPE vti, IPv4) or vti6 tunnel with ikey = okey = mark = KEY, its
 # SAs and policies (SPIs in hex digits).
-vti_side() {
+vti_pair() {
 	ip -n $1 link add $3 type $2 local $5 remote $6 ikey $4 okey $4 || return 1
 	# Up first: IPv6 adds the route to a peer address added while the
 	# link was down only for the local address when it comes up.
@@ -51,10 +47,10 @@ ip -n a addr add 2001:db8:7::1/64 dev va nodad
 ip -n b addr add 2001:db8:7::2/64 dev vb nodad
 
 # Before the module loads: vti7 (key 7) and vti6 tunnel v6t8 (key 8).
-check "vti7 in a" vti_side a vti vti7 7 198.51.100.1 198.51.100.2 10.7.0.1/32 10.7.0.2/32 7001 7002
-check "vti7 in b" vti_side b vti vti7 7 198.51.100.2 198.51.100.1 10.7.0.2/32 10.7.0.1/32 7002 7001
-check "vti6 tunnel in a" vti_side a vti6 v6t8 8 2001:db8:7::1 2001:db8:7::2 fd00:8::1/128 fd00:8::2/128 8001 8002
-check "vti6 tunnel in b" vti_side b vti6 v6t8 8 2001:db8:7::2 2001:db8:7::1 fd00:8::2/128 fd00:8::1/128 8002 8001
+check "vti7 in a" vti_pair a vti vti7 7 198.51.100.1 198.51.100.2 10.7.0.1/32 10.7.0.2/32 7001 7002
+check "vti7 in b" vti_pair b vti vti7 7 198.51.100.2 198.51.100.1 10.7.0.2/32 10.7.0.1/32 7002 7001
+check "vti6 tunnel in a" vti_pair a vti6 v6t8 8 2001:db8:7::1 2001:db8:7::2 fd00:8::1/128 fd00:8::2/128 8001 8002
+check "vti6 tunnel in b" vti_pair b vti6 v6t8 8 2001:db8:7::2 2001:db8:7::1 fd00:8::2/128 fd00:8::1/128 8002 8001
 check "XFRM interface in a" xfrmi_side a 203.0.113.1 203.0.113.2 10.9.0.1 10.9.0.2 9001 9001
 check "XFRM interface in b" xfrmi_side b 203.0.113.2 203.0.113.1 10.9.0.2 10.9.0.1 9001 9001
 
@@ -70,8 +66,8 @@ check "invalid-SPI detection on in b" ip netns exec b "$IPSEC_RS_TOOL" set globa
 check "a one-hour log interval in b" ip netns exec b "$IPSEC_RS_TOOL" set global --log-interval-ms 3600000
 # After it: vti17 (key 17) from a's second address to the same local
 # address in b, whose inbound SA has the same SPI as vti7's (0x7001).
-check "vti17 in a" vti_side a vti vti17 17 198.51.100.3 198.51.100.2 10.17.0.1/32 10.17.0.2/32 7001 7002
-check "vti17 in b" vti_side b vti vti17 17 198.51.100.2 198.51.100.3 10.17.0.2/32 10.17.0.1/32 7002 7001
+check "vti17 in a" vti_pair a vti vti17 17 198.51.100.3 198.51.100.2 10.17.0.1/32 10.17.0.2/32 7001 7002
+check "vti17 in b" vti_pair b vti vti17 17 198.51.100.2 198.51.100.3 10.17.0.2/32 10.17.0.1/32 7002 7001
 ev=/tmp/events.json
 check "monitor subscribed in b" monitor_start b $ev
 dmesg -c >/dev/null

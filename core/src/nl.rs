@@ -499,6 +499,7 @@ counters! {
     30 SA_NO_MEMORY sa_no_memory Inbound "new SAs' packets left to XFRM, no memory for their state";
     31 REENTRY_DROPPED reentry_dropped Inbound "#pkts decapsulated, then dropped re-entering the stack";
     32 ESP_GRO esp_gro Inbound "ESP packets taken inside GRO (also in esp_v4/esp_v6)";
+    33 POLICY_DROPPED policy_dropped Inbound "#pkts dropped by a vti's inbound policy check";
 }
 
 /// Encoding ran out of buffer space.
