@@ -13,7 +13,7 @@
 # whose SAs in b share SPI and destination with vti7's and differ by mark
 # (and key) only: each packet is told apart by the tunnel it arrives from;
 # and an SA of the tunnel's that the module leaves to XFRM (GMAC), whose
-# packets go on to vti.
+# packets go on to vti. Last, a vti6 tunnel through the module.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip ping socat sha256sum python3
@@ -130,6 +130,21 @@ check_eq "GMAC SA: handed to vti, counted as passed to XFRM, onto the tunnel" \
 	"decap=0 passed=4 dev_rx=4"
 check_eq "b's tunnels: receive errors only from the policy cases (vti7/vti8)" \
 	"$(dev_stat vti7 rx_errors)/$(dev_stat vti8 rx_errors)" "6/0"
+
+# 5. vti6: a's and b's vti66 (key 6) over 2001:db8::1 <-> ::2, inner
+# 2001:db8:66::1 <-> ::2: the same path for IPv6 (vti6_input(),
+# vti6_rcv_cb()).
+check "vti66 in a" vti_pair a vti6 vti66 6 2001:db8::1 2001:db8::2 2001:db8:66::1/128 2001:db8:66::2/128 6601 6602
+check "vti66 in b" vti_pair b vti6 vti66 6 2001:db8::2 2001:db8::1 2001:db8:66::2/128 2001:db8:66::1/128 6602 6601
+mark_counters; r6=$(dev_stat vti66 rx_packets)
+check "vti6: pings over vti66" sh -c "ip netns exec a ping -q -c 5 -i 0.1 -W 1 2001:db8:66::2 >/dev/null"
+check "vti6: 20 pings of 1200 bytes, the data checked by ping" \
+	sh -c "ip netns exec a ping -q -c 20 -i 0.05 -s 1200 -W 1 2001:db8:66::2 >/dev/null"
+snap b
+check_eq "vti6: decapsulated by the module, none passed to XFRM, onto the tunnel" \
+	"decap=$(delta decap_ok) passed=$(delta passed_to_xfrm) dev_rx=$(($(dev_stat vti66 rx_packets) - r6))" \
+	"decap=25 passed=0 dev_rx=25"
+check_eq "vti6: no receive errors" "$(dev_stat vti66 rx_errors)" 0
 
 check "rmmod" unload_module
 check "kernel log clean" kernel_log_clean

@@ -266,6 +266,23 @@ xfrmi_side() {
 	ip -n $1 xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir in if_id 9 tmpl src $3 dst $2 proto esp mode tunnel
 }
 
+# vti_pair NETNS TYPE NAME KEY LOCAL REMOTE INNER PEER_INNER SPI_OUT SPI_IN:
+# a vti (TYPE vti, IPv4) or vti6 tunnel with ikey = okey = mark = KEY, its
+# SAs and policies (SPIs in hex digits).
+vti_pair() {
+	ip -n $1 link add $3 type $2 local $5 remote $6 ikey $4 okey $4 || return 1
+	# Up first: IPv6 adds the route to a peer address added while the
+	# link was down only for the local address when it comes up.
+	ip -n $1 link set $3 up
+	ip -n $1 addr add $7 peer $8 dev $3 $([ $2 = vti6 ] && echo nodad)
+	ip -n $1 xfrm state add src $5 dst $6 proto esp spi 0x$9 mode tunnel mark $4 aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+	ip -n $1 xfrm state add src $6 dst $5 proto esp spi 0x${10} mode tunnel mark $4 aead 'rfc4106(gcm(aes))' $KEY_AB 128 || return 1
+	# Selectors of the inner addresses only: IPv6's own traffic on the
+	# tunnel (router solicitations, MLD from its link-local address) is
+	# not encrypted, so the ESP counted is the pings'.
+	ip -n $1 xfrm policy add src $7 dst $8 dir out mark $4 tmpl src $5 dst $6 proto esp mode tunnel
+	ip -n $1 xfrm policy add src $8 dst $7 dir in mark $4 tmpl src $6 dst $5 proto esp mode tunnel
+}
 # require_link_kind KIND CONFIG ARGS...: skips the test (before its plan)
 # unless namespace a can make a device of KIND (ARGS: its parameters).
 require_link_kind() {
