@@ -107,6 +107,7 @@ cargo-cache:
 	done
 
 test-host: cargo-cache rustfmtcheck
+	scripts/check-layers
 	selftests/host/runner.sh || [ $$? -eq 4 ]
 	cd core && cargo test
 	cd userspace && cargo build && cargo test

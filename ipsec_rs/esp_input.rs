@@ -69,14 +69,14 @@ use crate::{
         netdev::Device,
         rcu::{RcuArc, ReadSide},
         skb::OwnedSkb,
-        xfrm::{self, EspInput, Input, Mib, Mode, StateRef},
+        xfrm::{self, Input, Mib, Mode, StateRef, XfrmInput},
     },
     netns::Shared,
     nl::{self, stats_attr as stat, SaHandler},
     replay::ReplayError,
     sa::{self, SaCtx},
     settings::{SaKey, Snapshot},
-    vti, xfrmi,
+    tunnels,
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -101,14 +101,14 @@ fn takes(x: &StateRef, p: &xfrm::Props) -> Result<(), SaHandler> {
         return Err(SaHandler::Offload);
     }
     // An XFRM interface's SA in tunnel mode: its inner packets arrive on
-    // the interface (`xfrmi.rs`); transport mode's are XFRM's.
+    // the interface (`tunnels.rs`); transport mode's are XFRM's.
     if p.if_id != 0 && p.mode != Mode::Tunnel {
         return Err(SaHandler::XfrmInterface);
     }
     if !(p.dir == 0 || p.dir == 1) {
         return Err(SaHandler::Direction);
     }
-    if p.encap_type != 0 && p.encap_type != xfrm::UDP_ENCAP_ESPINUDP {
+    if p.encap_type != 0 && p.encap_type != esp::UDP_ENCAP_ESPINUDP {
         return Err(SaHandler::Encap);
     }
     if !(p.mode == Mode::Tunnel
@@ -206,7 +206,7 @@ pub(crate) struct VtiRx<'a> {
 }
 
 /// The same across an asynchronous decryption: the tunnel by index,
-/// looked up again (`vti::device`).
+/// looked up again (`tunnels::vti_device`).
 #[derive(Clone, Copy)]
 struct VtiRef {
     ifindex: i32,
@@ -248,7 +248,9 @@ fn replay_failed(
     counter
 }
 
-impl EspInput for Rx {
+impl XfrmInput for Rx {
+    const PROTO: u8 = esp::IPPROTO_ESP;
+
     fn input(skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
         receive(skb, family, encap_type, rs, false, None)
     }
@@ -271,9 +273,9 @@ pub(crate) fn receive_vti(
 /// tunnel mode, plain ESP, taken before IP input, as `esp4_offload` /
 /// `esp6_offload` take XFRM's; everything else (unknown SPIs, transport
 /// mode, SAs we leave to XFRM, the receive path off) is declined untouched
-/// and uncounted, and comes back through [`EspInput::input`] after IP input.
+/// and uncounted, and comes back through [`XfrmInput::input`] after IP input.
 impl GroReceive for Rx {
-    const PROTO: u8 = b::IPPROTO_ESP as u8;
+    const PROTO: u8 = esp::IPPROTO_ESP;
 
     fn receive(skb: OwnedSkb, family: u16, rs: ReadSide<'_>) -> Input {
         receive(skb, family, 0, rs, true, None)
@@ -295,7 +297,7 @@ fn receive(
     let netr = skb.net_ref();
     let net = netr.get();
     let shared = Shared::get_rcu(net, &rs);
-    if encap_type != 0 && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP) {
+    if encap_type != 0 && encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP) {
         return Input::Decline(skb);
     }
     if !skb.may_pull(ESP_HDR_LEN) {
@@ -396,7 +398,7 @@ fn receive(
         }
         return Input::Decline(skb);
     }
-    if f.if_id != 0 && xfrmi::device(shared, rs, net, f.if_id).is_none() {
+    if f.if_id != 0 && tunnels::xfrm_if(shared, rs, net, f.if_id).is_none() {
         // No interface of ours to receive on (down, collect-metadata,
         // serving another namespace, or none): XFRM's interface lookup
         // decides what becomes of it.
@@ -690,7 +692,7 @@ impl Completion for RxOp {
         // A vti's SA: its tunnel, if still there (see below).
         let via_vti = self
             .vti
-            .and_then(|v| Some((vti::device(shared, rs, v.ifindex)?, v.ikey)));
+            .and_then(|v| Some((tunnels::vti_device(shared, rs, v.ifindex)?, v.ikey)));
         let tunnel = via_vti.map(|(dev, _)| dev);
         if err != 0 {
             if err == -EBADMSG {
@@ -787,7 +789,7 @@ impl Completion for RxOp {
         // down meanwhile; then the packet is handed on as XFRM hands it
         // when its interface lookup fails).
         let dev = if f.if_id != 0 {
-            xfrmi::device(shared, rs, netr.get(), f.if_id)
+            tunnels::xfrm_if(shared, rs, netr.get(), f.if_id)
         } else {
             None
         };
@@ -851,7 +853,7 @@ impl RxOp {
 /// on; a handler registered later is not noticed here (the per-SA view
 /// shows its SAs as not seen).
 pub(crate) fn warn_if_gro_offload() {
-    let (v4, v6) = crate::kapi::gro::foreign_registered(b::IPPROTO_ESP as u8);
+    let (v4, v6) = crate::kapi::gro::foreign_registered(esp::IPPROTO_ESP);
     if v4 || v6 {
         let which = match (v4, v6) {
             (true, true) => "esp4_offload and esp6_offload are",

@@ -83,8 +83,8 @@ mod output;
 mod params;
 mod sa;
 mod settings;
+mod tunnels;
 mod vti;
-mod xfrmi;
 
 kernel_module! {
     type: IpsecRs,

@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     /// a lock (RCU) by the observer above vti; written by the netdevice
     /// notifier, under RTNL.
     pub(crate) tunnels: RcuSlots<Vti>,
-    /// The namespace's XFRM interfaces, held (`xfrmi.rs`): read under RCU
+    /// The namespace's XFRM interfaces, held (`tunnels.rs`): read under RCU
     /// by the receive path, written by the same notifier.
     pub(crate) xfrm_ifs: RcuSlots<XfrmIf>,
 }

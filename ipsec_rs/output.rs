@@ -40,7 +40,7 @@ use crate::{
     netns::Shared,
     nl::stats_attr as stat,
     settings::{SaKey, Snapshot},
-    vti, xfrmi,
+    tunnels,
 };
 
 /// `PRE_ROUTING` after connection tracking and destination NAT.
@@ -247,7 +247,7 @@ fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'
     // The packet keeps its own mark; a vti found its SA with the tunnel's
     // output key instead.
     let Some(x) = find(skb.mark()).or_else(|| {
-        vti::senders(st, state.rcu(), ip.saddr, ip.daddr).find_map(|(_, okey)| find(okey))
+        tunnels::vti_senders(st, state.rcu(), ip.saddr, ip.daddr).find_map(|(_, okey)| find(okey))
     }) else {
         return Verdict::Accept;
     };
@@ -277,7 +277,7 @@ fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'
 
 /// The route-based tunnel whose packets the outbound SA `x` encrypts: the
 /// XFRM interface of its interface ID, or the vti whose output key selects
-/// its mark (`vti::sender`). Such an SA takes the tunnel's interface
+/// its mark (`tunnels::vti_sender`). Such an SA takes the tunnel's interface
 /// settings (`ipsec-rs set if vti1`, not the egress interface's), and the
 /// tunnel's MTU decides where a packet is fragmented, as the configuration
 /// guide says of VTIs: a packet bigger than the tunnel's MTU was
@@ -290,7 +290,7 @@ fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'
 fn tunnel_of<'a>(st: &'a Shared, state: &'a HookState<'_>, x: &xfrm::State) -> Option<&'a Device> {
     let rs = state.rcu();
     match x.if_id() {
-        0 => vti::sender(st, rs, x),
-        if_id => xfrmi::device(st, rs, state.net(), if_id),
+        0 => tunnels::vti_sender(st, rs, x),
+        if_id => tunnels::xfrm_if(st, rs, state.net(), if_id),
     }
 }

@@ -7,23 +7,38 @@
 //! takes the core's default; the effective values are written back so that
 //! `/sys/module/ipsec_rs/parameters/` shows what applies. They apply to
 //! `init_net` at load and to every namespace created afterwards; per
-//! namespace, `ipsec-rs set global` still overrides them.
+//! namespace, `ipsec-rs set global` still overrides them. Declared in
+//! `params.c` (`module_param()`), found here by name.
 
 use crate::{
-    kapi::params::{params, Param},
+    kapi::params::{Param, ParamType},
     nl::GlobalConfig,
     replay::{MAX_WINDOW, MIN_WINDOW},
 };
+use core::ffi::CStr;
 use kernel::prelude::*;
 
+/// The module's parameter `name` of type `T`, as `params.c` declares it.
+fn param<T: ParamType>(name: &CStr) -> Result<Param<T>> {
+    Param::find(name).ok_or_else(|| {
+        pr_err!("parameter {:?} not declared as expected\n", name);
+        EINVAL
+    })
+}
+
 /// A 0/1 parameter; -1 (not given) takes `default`.
-fn flag(name: &str, p: Param<i32>, default: bool) -> Result<bool> {
+fn flag(name: &CStr, default: bool) -> Result<bool> {
+    let p = param::<i32>(name)?;
     let v = match p.get() {
         -1 => default,
         0 => false,
         1 => true,
         v => {
-            pr_err!("parameter {}={} refused: 0 or 1\n", name, v);
+            pr_err!(
+                "parameter {}={} refused: 0 or 1\n",
+                name.to_str().unwrap_or("?"),
+                v
+            );
             return Err(EINVAL);
         }
     };
@@ -35,28 +50,24 @@ fn flag(name: &str, p: Param<i32>, default: bool) -> Result<bool> {
 /// the GRO slots are; each namespace's receive path still decides per
 /// packet). Off by default.
 pub(crate) fn rx_gro() -> Result<bool> {
-    flag("rx_gro", params().rx_gro, false)
+    flag(c"rx_gro", false)
 }
 
 /// The configuration new namespaces start with.
 pub(crate) fn defaults() -> Result<GlobalConfig> {
-    let p = params();
+    let window = param::<u32>(c"replay_window")?;
     let mut c = GlobalConfig::DEFAULT;
-    let window_given = p.replay_window.get() != 0;
-    let disabled_given = p.replay_disabled.get() == 1;
+    let window_given = window.get() != 0;
+    let disabled_given = param::<i32>(c"replay_disabled")?.get() == 1;
     if window_given && disabled_given {
         pr_err!("parameters replay_window and replay_disabled=1 exclude each other\n");
         return Err(EINVAL);
     }
-    c.rx_enable = flag("rx_enable", p.rx_enable, c.rx_enable)?;
-    c.invalid_spi_enable = flag(
-        "invalid_spi_enable",
-        p.invalid_spi_enable,
-        c.invalid_spi_enable,
-    )?;
-    c.replay_disabled = flag("replay_disabled", p.replay_disabled, c.replay_disabled)?;
+    c.rx_enable = flag(c"rx_enable", c.rx_enable)?;
+    c.invalid_spi_enable = flag(c"invalid_spi_enable", c.invalid_spi_enable)?;
+    c.replay_disabled = flag(c"replay_disabled", c.replay_disabled)?;
     if window_given {
-        let w = p.replay_window.get();
+        let w = window.get();
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&w) {
             pr_err!(
                 "parameter replay_window={} refused: {}..{} packets\n",
@@ -68,6 +79,6 @@ pub(crate) fn defaults() -> Result<GlobalConfig> {
         }
         c.replay_window = w;
     }
-    p.replay_window.set(c.replay_window);
+    window.set(c.replay_window);
     Ok(c)
 }

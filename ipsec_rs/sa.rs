@@ -70,7 +70,7 @@ pub(crate) struct Facts {
     /// The transform's sizes.
     pub(crate) aead: AeadInfo,
     /// The XFRM interface ID (`if_id`) the SA belongs to, 0 for none: its
-    /// packets arrive on that interface (`xfrmi.rs`).
+    /// packets arrive on that interface (`tunnels.rs`).
     pub(crate) if_id: u32,
 }
 

@@ -20,7 +20,7 @@
 //! receive callback does, or declines it to vti.
 //!
 //! The namespace's vti and vti6 devices (`Shared::tunnels`), and its XFRM
-//! interfaces for the receive path (`Shared::xfrm_ifs`, `xfrmi.rs`), come
+//! interfaces for the receive path (`Shared::xfrm_ifs`, `tunnels.rs`), come
 //! from the netdevice notifier ([`Watch`]): each is held from its
 //! registration in the namespace (or its move into it) to its
 //! unregistration, and read under RCU by the observer; its endpoints, link
@@ -38,7 +38,7 @@ use crate::{
         rcu::{RcuSlots, ReadSide},
         skb::OwnedSkb,
         tunnel::{Vti, XfrmIf},
-        xfrm::{self, EspInput, Input},
+        xfrm::{self, Input, XfrmInput},
     },
     netns::Shared,
     tunnel::{pick_v4, pick_v6, V4Tunnel, V6Tunnel},
@@ -53,7 +53,9 @@ const AF_INET: u16 = b::AF_INET as u16;
 /// The handler above vti on the ESP handler chain.
 pub(crate) struct Observer;
 
-impl EspInput for Observer {
+impl XfrmInput for Observer {
+    const PROTO: u8 = esp::IPPROTO_ESP;
+
     fn input(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
         let netr = skb.net_ref();
         let net = netr.get();
@@ -67,8 +69,7 @@ impl EspInput for Observer {
             return Input::Decline(skb);
         }
         let udp = encap_type != 0;
-        if (udp && encap_type != i32::from(xfrm::UDP_ENCAP_ESPINUDP)) || !skb.may_pull(ESP_HDR_LEN)
-        {
+        if (udp && encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP)) || !skb.may_pull(ESP_HDR_LEN) {
             return Input::Decline(skb);
         }
         let Some((spi, seq)) = skb.linear(0, ESP_HDR_LEN).map(|h| (be32(h, 0), be32(h, 4))) else {
@@ -156,59 +157,9 @@ fn claimed<'a>(
     }
 }
 
-/// The namespace's vti or vti6 device of index `ifindex`, if it is still
-/// there (the tunnel a packet was claimed by, looked up again after an
-/// asynchronous decryption).
-pub(crate) fn device<'a>(shared: &'a Shared, rs: ReadSide<'a>, ifindex: i32) -> Option<&'a Device> {
-    shared
-        .tunnels
-        .iter(rs)
-        .map(|t| t.device())
-        .find(|dev| dev.ifindex() == ifindex)
-}
-
-/// The namespace's vti devices (IPv4) that send between `saddr` and
-/// `daddr`, each with its output key: the tunnels whose endpoints are these
-/// addresses or any (`vti_state_check()`'s test of the SA `vti_xmit()`
-/// found), which look their outbound SAs up with the output key as the
-/// mark.
-pub(crate) fn senders<'a>(
-    shared: &'a Shared,
-    rs: ReadSide<'a>,
-    saddr: [u8; 4],
-    daddr: [u8; 4],
-) -> impl Iterator<Item = (&'a Device, u32)> + 'a {
-    shared.tunnels.iter(rs).filter_map(move |t| {
-        let p = t.v4()?;
-        let ends = |end: [u8; 4], addr: [u8; 4]| end == [0; 4] || end == addr;
-        (ends(p.local, saddr) && ends(p.remote, daddr)).then_some((t.device(), p.okey))
-    })
-}
-
-/// The vti device whose packets SA `x` (tunnel mode, IPv4) encrypts: one
-/// sending between the SA's addresses whose output key selects the SA's
-/// mark. `None` for an SA without a mark, which also serves the policies
-/// without one (the namespace's policy-based traffic).
-pub(crate) fn sender<'a>(
-    shared: &'a Shared,
-    rs: ReadSide<'a>,
-    x: &xfrm::State,
-) -> Option<&'a Device> {
-    let (v, m) = x.mark();
-    if m == 0 || x.family() != AF_INET {
-        return None;
-    }
-    let (mut s, mut d) = ([0u8; 4], [0u8; 4]);
-    s.copy_from_slice(&x.saddr()[..4]);
-    d.copy_from_slice(&x.daddr()[..4]);
-    senders(shared, rs, s, d)
-        .find(|&(_, okey)| okey & m == v)
-        .map(|(dev, _)| dev)
-}
-
 /// The netdevice notifier's subscriber: keeps each namespace's vti and vti6
 /// devices in its `Shared::tunnels`, and its XFRM interfaces in
-/// `Shared::xfrm_ifs` (`xfrmi.rs`).
+/// `Shared::xfrm_ifs` (`tunnels.rs`).
 pub(crate) struct Watch;
 
 impl NetdevEvents for Watch {

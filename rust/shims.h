@@ -58,16 +58,8 @@ struct genl_dumpit_info;
 struct net_device;
 typedef struct spinlock spinlock_t;
 
+struct module *ipsec_rs_this_module(void);
 void *ipsec_rs_net_generic(const struct net *net, unsigned int id);
-/* The module's parameters (shims.c), by address. */
-struct ipsec_rs_params {
-	int *rx_enable;
-	int *invalid_spi_enable;
-	unsigned int *replay_window;
-	int *replay_disabled;
-	int *rx_gro;
-};
-struct ipsec_rs_params ipsec_rs_params(void);
 void ipsec_rs_for_each_net(void (*f)(struct net *net, void *arg), void *arg);
 u64 ipsec_rs_net_cookie(const struct net *net);
 

@@ -314,7 +314,7 @@ pub struct Props {
     pub family: u16,
     /// `XFRM_STATE_*` flags.
     pub flags: u8,
-    /// Encapsulation type (`UDP_ENCAP_ESPINUDP`) or 0.
+    /// UDP encapsulation type (`x->encap->encap_type`) or 0.
     pub encap_type: u16,
     /// XFRM interface id (0: none).
     pub if_id: u32,
@@ -336,8 +336,6 @@ pub const FLAG_ESN: u8 = b::XFRM_STATE_ESN as u8;
 pub const FLAG_NOECN: u8 = b::XFRM_STATE_NOECN as u8;
 /// `XFRM_STATE_DECAP_DSCP`.
 pub const FLAG_DECAP_DSCP: u8 = b::XFRM_STATE_DECAP_DSCP as u8;
-/// `UDP_ENCAP_ESPINUDP`.
-pub const UDP_ENCAP_ESPINUDP: u16 = b::UDP_ENCAP_ESPINUDP as u16;
 
 fn c_name(n: &[core::ffi::c_char]) -> &[u8] {
     // SAFETY: `c_char` and `u8` have the same size and alignment.
@@ -812,7 +810,7 @@ impl OwnedSkb {
     }
 }
 
-/// What an ESP protocol handler decides for a packet.
+/// What a protocol handler decides for a packet.
 pub enum Input {
     /// Not ours: the packet goes on to the next handler (XFRM), untouched.
     Decline(OwnedSkb),
@@ -820,33 +818,40 @@ pub enum Input {
     Consumed,
 }
 
-/// An ESP receive handler on XFRM's protocol-handler chain.
-pub trait EspInput: 'static {
-    /// Handles a reassembled, locally delivered ESP packet of `family`
-    /// (AF_INET/AF_INET6), with `encap_type` 0 (plain ESP) or
-    /// `UDP_ENCAP_ESPINUDP`. `skb->data` and the transport header point at
-    /// the ESP header, the network header at the outer IP header. Softirq,
-    /// inside an RCU read-side section (`rs`).
+/// A receive handler on XFRM's protocol-handler chain of one IPsec
+/// protocol.
+pub trait XfrmInput: 'static {
+    /// The IP protocol (`IPPROTO_ESP`, `IPPROTO_AH` or `IPPROTO_COMP`: the
+    /// chains XFRM has).
+    const PROTO: u8;
+
+    /// Handles a reassembled, locally delivered packet of
+    /// [`XfrmInput::PROTO`] and `family` (AF_INET/AF_INET6), with
+    /// `encap_type` 0 (plain) or the UDP encapsulation type of the socket
+    /// it came through. `skb->data` and the transport header point at the
+    /// protocol header, the network header at the outer IP header.
+    /// Softirq, inside an RCU read-side section (`rs`).
     fn input(skb: OwnedSkb, family: u16, encap_type: i32, rs: super::rcu::ReadSide<'_>) -> Input;
 }
 
-/// XFRM's `handler` callback (plain ESP).
+/// XFRM's `handler` callback (the plain protocol).
 ///
 /// # Safety
 ///
 /// Called by XFRM's protocol chain only, with a received packet it owns.
-unsafe extern "C" fn handler_cb<T: EspInput, const AF: u16>(skb: *mut b::sk_buff) -> c_int {
-    // SAFETY: as `input_cb`, for plain ESP (`xfrm{4,6}_esp_rcv`).
+unsafe extern "C" fn handler_cb<T: XfrmInput, const AF: u16>(skb: *mut b::sk_buff) -> c_int {
+    // SAFETY: as `input_cb`, for the plain protocol (`xfrm{4,6}_esp_rcv`
+    // and the like).
     unsafe { input_cb::<T, AF>(skb, 0, 0, 0) }
 }
 
-/// XFRM's `input_handler` callback (UDP-encapsulated ESP, and plain ESP
-/// through `handler_cb`).
+/// XFRM's `input_handler` callback (UDP-encapsulated packets, and plain
+/// ones through `handler_cb`).
 ///
 /// # Safety
 ///
 /// Called by XFRM's protocol chain only, with a received packet it owns.
-unsafe extern "C" fn input_cb<T: EspInput, const AF: u16>(
+unsafe extern "C" fn input_cb<T: XfrmInput, const AF: u16>(
     skb: *mut b::sk_buff,
     _nexthdr: c_int,
     _spi: b::__be32,
@@ -907,24 +912,26 @@ unsafe extern "C" fn err6_cb(
     1
 }
 
-/// ESP handlers registered on the IPv4 and IPv6 chains
+/// A protocol's handlers registered on the IPv4 and IPv6 chains
 /// (`xfrm4_protocol_register`/`xfrm6_protocol_register`), global to all
 /// namespaces.
 ///
-/// Plain ESP arrives through `handler` (`xfrm{4,6}_esp_rcv()`, from the
-/// IP protocol table: reassembled, routed, locally delivered);
-/// UDP-encapsulated ESP through `input_handler` (`xfrm4_udp_encap_rcv()` ->
-/// `xfrm4_rcv_encap()`, which routes the packet if needed). Both go to
-/// `EspInput::input`, with encapsulation type 0 or the socket's. (esp4's own
-/// `handler`, `xfrm4_rcv()`, calls `xfrm_input()` directly: declining in
-/// `handler` would skip our `input_handler`.)
+/// Plain packets arrive through `handler` (for ESP `xfrm{4,6}_esp_rcv()`,
+/// from the IP protocol table: reassembled, routed, locally delivered);
+/// UDP-encapsulated ones through `input_handler` (`xfrm4_udp_encap_rcv()`
+/// -> `xfrm4_rcv_encap()`, which routes the packet if needed). Both go to
+/// `XfrmInput::input`, with encapsulation type 0 or the socket's. (esp4's
+/// own `handler`, `xfrm4_rcv()`, calls `xfrm_input()` directly: declining
+/// in `handler` would skip our `input_handler`.)
 ///
 /// # Invariants
 ///
-/// `v4`/`v6` are registered from `new()` until `drop()`, pinned.
+/// `v4`/`v6` are registered for protocol `proto` from `new()` until
+/// `drop()`, pinned.
 pub struct Registration {
     v4: Pin<KBox<Opaque<b::xfrm4_protocol>>>,
     v6: Pin<KBox<Opaque<b::xfrm6_protocol>>>,
+    proto: u8,
 }
 
 // SAFETY: only registration state; the kernel serialises (de)registration.
@@ -933,10 +940,11 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// Registers `T` for ESP over IPv4 and IPv6 at `priority` (handlers run
-    /// in decreasing priority: esp4/esp6 are at 0, XFRM interfaces at 10,
-    /// vti at 100). Process context.
-    pub fn new<T: EspInput>(priority: i32) -> Result<Self> {
+    /// Registers `T` for its protocol over IPv4 and IPv6 at `priority`
+    /// (handlers run in decreasing priority; on the ESP chains esp4/esp6
+    /// are at 0, XFRM interfaces at 10, vti at 100). Process context.
+    pub fn new<T: XfrmInput>(priority: i32) -> Result<Self> {
+        let proto = T::PROTO;
         let v4 = KBox::pin(
             Opaque::new(b::xfrm4_protocol {
                 handler: Some(handler_cb::<T, { b::AF_INET as u16 }>),
@@ -960,16 +968,15 @@ impl Registration {
             GFP_KERNEL,
         )?;
         // SAFETY: pinned until `drop()` deregisters it.
-        to_result(unsafe { b::xfrm4_protocol_register(v4.get(), b::IPPROTO_ESP as u8) })?;
+        to_result(unsafe { b::xfrm4_protocol_register(v4.get(), proto) })?;
         // SAFETY: as above.
-        if let Err(e) =
-            to_result(unsafe { b::xfrm6_protocol_register(v6.get(), b::IPPROTO_ESP as u8) })
-        {
+        if let Err(e) = to_result(unsafe { b::xfrm6_protocol_register(v6.get(), proto) }) {
             // SAFETY: registered just above; waits for running handlers.
-            unsafe { b::xfrm4_protocol_deregister(v4.get(), b::IPPROTO_ESP as u8) };
+            unsafe { b::xfrm4_protocol_deregister(v4.get(), proto) };
             return Err(e);
         }
-        Ok(Self { v4, v6 })
+        // INVARIANT: both registered for `proto`, pinned in `self`.
+        Ok(Self { v4, v6, proto })
     }
 }
 
@@ -979,8 +986,8 @@ impl Drop for Registration {
         // synchronize_net(): no CPU runs our handlers afterwards (async
         // crypto completions are waited for separately: aead.rs, wait_idle).
         unsafe {
-            b::xfrm6_protocol_deregister(self.v6.get(), b::IPPROTO_ESP as u8);
-            b::xfrm4_protocol_deregister(self.v4.get(), b::IPPROTO_ESP as u8);
+            b::xfrm6_protocol_deregister(self.v6.get(), self.proto);
+            b::xfrm4_protocol_deregister(self.v4.get(), self.proto);
         }
     }
 }

@@ -19,6 +19,10 @@
 pub const IPPROTO_ESP: u8 = 50;
 /// IP protocol number of UDP.
 pub const IPPROTO_UDP: u8 = 17;
+/// The UDP encapsulation type of ESP in UDP (RFC 3948) on an IKE socket
+/// (`UDP_ENCAP_ESPINUDP`, Linux's UAPI `<linux/udp.h>`), as XFRM records
+/// it in an SA and hands it to the protocol handlers.
+pub const UDP_ENCAP_ESPINUDP: u16 = 2;
 /// UDP port of IKE with NAT traversal and of UDP-encapsulated ESP (RFC 3948).
 pub const NAT_T_PORT: u16 = 4500;
 /// Length of the fixed ESP header (SPI and sequence number).
