@@ -41,9 +41,7 @@ cleanup() {
 	true
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
 no_child_b() { ! swan_child_up b; }
-show() { sed 's/^/#   /' "$@"; }
 
 ktap_plan
 topo_two_routers

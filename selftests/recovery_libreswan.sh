@@ -53,9 +53,6 @@ cleanup() {
 	true
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-show() { sed 's/^/#   /' "$@"; }
-tunnel_ping() { ip netns exec h1 ping -q -c 1 -W 1 203.0.113.10 >/dev/null 2>&1; }
 ic_conf() { [ "$MODE" = noic ] || echo initial-contact=yes; }
 # b_wipe: B loses pluto (no Delete reaches A) and its XFRM states and
 # policies. Prints the time.

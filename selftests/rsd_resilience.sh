@@ -29,9 +29,6 @@ cleanup() {
 	true
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-show() { sed 's/^/#   /' "$@"; }
-tunnel_ping() { ip netns exec h1 ping -q -c 1 -W 1 203.0.113.10 >/dev/null 2>&1; }
 # heal STEP SPI: host 1 pings until a reply comes back through new SAs
 # (each request on the stale SPI is an invalid-SPI event on B); checks that
 # it happened within HEAL_MAX s and that A dropped the stale SA.

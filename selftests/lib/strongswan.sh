@@ -242,3 +242,10 @@ rsd_stat() {
 	kill -USR1 "$RSD_PID" && sleep 0.5
 	grep 'ipsec-rsd stats:' "$SWAN_DIR/rsd.log" | tail -1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
 }
+
+# The recovery tests' small helpers (h1 -- A ==IKE/ESP== B -- h2):
+# now: wall-clock seconds with nanoseconds; show FILE...: a file as TAP
+# diagnostics; tunnel_ping: one ping h1 -> h2 through the tunnel.
+now() { date +%s.%N; }
+show() { sed 's/^/#   /' "$@"; }
+tunnel_ping() { ip netns exec h1 ping -q -c 1 -W 1 203.0.113.10 >/dev/null 2>&1; }
