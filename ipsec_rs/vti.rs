@@ -60,7 +60,16 @@ impl XfrmInput for Observer {
         let netr = skb.net_ref();
         let net = netr.get();
         let shared = Shared::get_rcu(net, &rs);
-        if shared.tunnels.is_empty() {
+        // Only a tunnel that is up claims packets (`ip_tunnel_lookup()`,
+        // `vti6_tnl_lookup()`): with none of the packet's family up (the
+        // usual case where ip_vti and ip6_vti are loaded: each namespace
+        // has their fallback devices, down), nothing to parse.
+        let v6 = family != AF_INET;
+        if !shared
+            .tunnels
+            .iter(rs)
+            .any(|t| t.is_v6() == v6 && t.device().is_up())
+        {
             return Input::Decline(skb);
         }
         let cfg = shared.settings.read(rs);

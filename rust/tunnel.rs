@@ -80,6 +80,11 @@ impl Vti {
         self.dev.get()
     }
 
+    /// Whether it is a vti6 device (IPv6 outside), not a vti one.
+    pub fn is_v6(&self) -> bool {
+        self.v6
+    }
+
     /// Whether the tunnel serves namespace `net`, the one its packets come
     /// from and go to (`t->net`, where it was made; kept when the device
     /// moves to another namespace).
