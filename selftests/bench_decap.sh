@@ -11,8 +11,8 @@
 #       (default 5). WORDs: "profile" or "profile=SIZE": afterwards, ten
 #       more xfrm and ten module runs at SIZE bytes (default 64) under
 #       `perf record -a -e cpu-clock`, and the top symbols of each;
-#       "no-esn", "no-gro", "no-xfrmi": without the ESN, the GRO or
-#       the XFRM-interface runs below; "v6":
+#       "no-esn", "no-gro", "no-xfrmi", "no-vti": without the ESN, the
+#       GRO, the XFRM-interface or the vti runs below; "v6":
 #       IPv6 outside and inside (2001:db8::1 -> ::2, the UDP sink an IPv6
 #       socket, esp6_offload for the xfrm-gro runs; 1360 bytes instead of
 #       1400, which would not fit the link) instead of IPv4.
@@ -42,6 +42,11 @@
 #           interface ipsec9: the decapsulated packets arrive on it and
 #           are checked against its policy), the same packets; the
 #           module not loaded, then decapsulating (route-based VPNs)
+#   plain-vti, module-vti   the SA of a vti tunnel (b's vti7, input key
+#           7, the SA's mark: vti claims the packets, XFRM decapsulates
+#           them with its receive callback; or the module in vti's place,
+#           with the policy check of the tunnel's mark and the scrub), the
+#           same packets; the module not loaded, then decapsulating
 #   floor-gro, xfrm-gro, module-gro   GRO on b's veth (ethtool -K vb gro
 #           on: veth then receives through NAPI and GRO, as a NIC does);
 #           xfrm-gro: the kernel's ESP offload module loaded (esp4_offload,
@@ -59,10 +64,11 @@
 # used. The table gives medians: packets/s and inner payload bit/s over
 # the whole run, and "rx pps" = N / (run time - floor time), the receiver's
 # own rate (the gro runs less floor-gro); the ratios are module/plain,
-# module/xfrm, module-esn/plain-esn, module-xfrmi/plain-xfrmi and
-# module-gro/xfrm-gro of rx pps. Targets: module/plain >= 1.0,
-# module-gro/xfrm-gro >= 1.05, module-esn/plain-esn >= 1.0 and
-# module-xfrmi/plain-xfrmi >= 1.0 at every size.
+# module/xfrm, module-esn/plain-esn, module-xfrmi/plain-xfrmi,
+# module-vti/plain-vti and module-gro/xfrm-gro of rx pps. Targets:
+# module/plain >= 1.0, module-gro/xfrm-gro >= 1.05, module-esn/plain-esn
+# >= 1.0, module-xfrmi/plain-xfrmi >= 1.0 and module-vti/plain-vti >= 1.0
+# at every size.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip python3 awk sort
@@ -74,15 +80,16 @@ trap 'rm -f /tmp/bench_decap_*; topo_cleanup' EXIT
 N=${1:-40000}
 REPS=${2:-5}
 [ $# -ge 2 ] && shift 2 || set --
-PROFILE= ESN=1 GRO=1 XFRMI=1 FAMILY=4
+PROFILE= ESN=1 GRO=1 XFRMI=1 VTI=1 FAMILY=4
 for w; do
 	case $w in
 	profile | profile=*) PROFILE=$w ;;
 	no-esn) ESN= ;;
 	no-gro) GRO= ;;
 	no-xfrmi) XFRMI= ;;
+	no-vti) VTI= ;;
 	v6) FAMILY=6 ;;
-	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro, no-xfrmi, v6)" ;;
+	*) die "unknown argument '$w' (profile[=SIZE], no-esn, no-gro, no-xfrmi, no-vti, v6)" ;;
 	esac
 done
 decap_family $FAMILY
@@ -109,9 +116,10 @@ for size in $SIZES; do
 	check_eq "$N packets of $size bytes for the ESN SA made" "$made" "$N"
 done
 
-# XFRM's highest sequence number received (the low half with ESN).
+# xfrm_seq [mark M]: XFRM's highest sequence number received (the low half
+# with ESN).
 xfrm_seq() {
-	ip -n b -s xfrm state get src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI |
+	ip -n b -s xfrm state get src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI "$@" |
 		sed -n 's/.*anti-replay context: seq \(0x[0-9a-f]*\),.*/\1/p;s/.* seq-hi 0x[0-9a-f]*, seq \(0x[0-9a-f]*\),.*/\1/p'
 }
 # napi_pkts: the packets b's veth received through NAPI (all its queues).
@@ -136,7 +144,10 @@ run() {
 	case $_m in
 	*-esn) _f=/tmp/bench_decap_esn_$2.bin _sa=esn ;;
 	*-xfrmi) _sa=xfrmi ;;
+	*-vti) _sa=vti ;;
 	esac
+	_mark=
+	[ "$_sa" != vti ] || _mark="mark 7"
 	decap_new_sa $_sa || { not_ok "$_m $_s: cannot replace the SA"; return; }
 	decap_settle
 	# The gro runs must have gone through NAPI and GRO (napi_pkts up by N).
@@ -155,8 +166,8 @@ run() {
 	fi
 	OUT=$(decap_blast -w "$_f")
 	[ "$_napi" = - ] || _napi=$(napi_since $_napi)
-	_seq=$(xfrm_seq)
-	_pk=$(xfrm_packets b $DECAP_SPI $DECAP_SRC $DECAP_DST)
+	_seq=$(xfrm_seq $_mark)
+	_pk=$(xfrm_packets b $DECAP_SPI $DECAP_SRC $DECAP_DST $_mark)
 	_dec=- _tg=-
 	if [ -n "$LOADED" ]; then
 		_before=$(cnt decap_ok) _gbefore=$(cnt esp_gro)
@@ -225,6 +236,7 @@ while [ $rep -le "$REPS" ]; do
 		fi
 		[ -z "$ESN" ] || in_turn "run plain-esn $size" "loaded module-esn"
 		[ -z "$XFRMI" ] || in_turn "run plain-xfrmi $size" "loaded module-xfrmi"
+		[ -z "$VTI" ] || in_turn "run plain-vti $size" "loaded module-vti"
 		if [ -n "$GRO" ]; then
 			# GRO on b's veth (veth_gro also turns TSO off on a's, which
 			# changes nothing here: esp_blast's frames are never segmented).
@@ -318,7 +330,7 @@ diag ""
 diag "inbound decapsulation, IPv$FAMILY, rfc4106(gcm(aes)) tunnel mode, $N packets per run, median of $REPS"
 diag "(pps, Mbit/s: over the whole run, sender included; rx pps: N / (run - its floor run);"
 diag " last column: the module's rx pps over the mode's, module-esn's for plain-esn, module-xfrmi's for"
-diag " plain-xfrmi, module-gro's for xfrm-gro)"
+diag " plain-xfrmi, module-vti's for plain-vti, module-gro's for xfrm-gro)"
 diag "size  mode              pps  Mbit/s     rx pps  module/mode"
 for size in $SIZES; do
 	row $size plain floor module
@@ -331,6 +343,10 @@ for size in $SIZES; do
 	if [ -n "$XFRMI" ]; then
 		row $size plain-xfrmi floor module-xfrmi
 		row $size module-xfrmi floor
+	fi
+	if [ -n "$VTI" ]; then
+		row $size plain-vti floor module-vti
+		row $size module-vti floor
 	fi
 	if [ -n "$GRO" ]; then
 		row $size xfrm-gro floor-gro module-gro
@@ -348,11 +364,13 @@ for size in $SIZES; do
 	verdict $size module xfrm floor -
 	[ -z "$ESN" ] || verdict $size module-esn plain-esn floor 1.0
 	[ -z "$XFRMI" ] || verdict $size module-xfrmi plain-xfrmi floor 1.0
+	[ -z "$VTI" ] || verdict $size module-vti plain-vti floor 1.0
 	[ -z "$GRO" ] || verdict $size module-gro xfrm-gro floor-gro 1.05
 done
 modes=3
 [ -z "$ESN" ] || modes=$((modes + 2))
 [ -z "$XFRMI" ] || modes=$((modes + 2))
+[ -z "$VTI" ] || modes=$((modes + 2))
 [ -z "$GRO" ] || modes=$((modes + 2))
 check "every mode has a valid run at every size" \
 	test "$(awk '$2 !~ /^floor|bypass/' $RES | awk '{ print $1, $2 }' | sort -u | wc -l)" -eq $(($(echo $SIZES | wc -w) * modes))

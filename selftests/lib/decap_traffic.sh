@@ -57,16 +57,23 @@ decap_make() {
 		${4:+--esn-hi 0}
 }
 
-# decap_new_sa [esn|xfrmi]: b's inbound SA replaced by the same one, so
+# decap_new_sa [esn|xfrmi|vti]: b's inbound SA replaced by the same one, so
 # that both XFRM's and the module's anti-replay state start afresh: window
 # 32, as a peer would ask; "esn": ESN with a 1,024-packet window, as
 # routers configure larger windows (XFRM's bitmap mode); "xfrmi": the SA
-# of b's XFRM interface (decap_xfrmi), window 32.
+# of b's XFRM interface (decap_xfrmi), window 32; "vti": the SA of b's
+# vti tunnel (mark 7, decap_vti on), window 32. b's vti exists only for
+# the vti runs: it would claim every other run's packets too.
 decap_new_sa() {
 	decap_del_sa
 	case ${1:-} in
+	vti) decap_vti on || return 1 ;;
+	*) decap_vti off ;;
+	esac
+	case ${1:-} in
 	esn) set -- replay-window 1024 flag esn ;;
 	xfrmi) set -- replay-window 32 if_id 9 ;;
+	vti) set -- replay-window 32 mark 7 ;;
 	*) set -- replay-window 32 ;;
 	esac
 	ip -n b xfrm state add src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI mode tunnel \
@@ -86,6 +93,35 @@ decap_xfrmi() {
 		ip -n b xfrm policy add src $_any dst $_any dir in if_id 9 \
 			tmpl src $DECAP_SRC dst $DECAP_DST proto esp mode tunnel
 }
+# decap_vti on|off: b's vti tunnel vti7 (input key 7) from DECAP_SRC, up,
+# reverse-path filtering off on it, and an inbound policy of mark 7 for
+# its SA's traffic in place of the plain SA's (after vti's receive the
+# packet has no security path left, and the plain policy would match it:
+# vti users keep their policies to the tunnel's mark); off: the plain
+# set-up again. IPv4 only (vti6 for v6).
+DECAP_VTI=
+decap_vti() {
+	_k=vti _any=0.0.0.0/0
+	[ -z "$DECAP_V6" ] || _k=vti6 _any=::/0
+	if [ "$1" = on ]; then
+		[ -z "$DECAP_VTI" ] || return 0
+		ip -n b link add vti7 type $_k local $DECAP_DST remote $DECAP_SRC ikey 7 okey 7 &&
+			ip -n b link set vti7 up &&
+			ip netns exec b sysctl -qw net.ipv4.conf.vti7.rp_filter=0 net.ipv4.conf.all.rp_filter=0 &&
+			ip -n b xfrm policy del src $DECAP_SRC dst $DECAP_DST dir in &&
+			ip -n b xfrm policy add src $_any dst $_any dir in mark 7 \
+				tmpl src $DECAP_SRC dst $DECAP_DST proto esp mode tunnel &&
+			DECAP_VTI=1
+	else
+		[ -n "$DECAP_VTI" ] || return 0
+		ip -n b link del vti7
+		ip -n b xfrm policy del src $_any dst $_any dir in mark 7
+		ip -n b xfrm policy add src $DECAP_SRC dst $DECAP_DST dir in \
+			tmpl src $DECAP_SRC dst $DECAP_DST proto esp mode tunnel
+		DECAP_VTI=
+	fi
+}
+
 # decap_settle: the deferred work of the SA just replaced done before a
 # measured run, not inside it. Deleting the old SA queues XFRM's state
 # garbage collector (a worker that waits for an RCU grace period) and, with
@@ -104,6 +140,7 @@ decap_settle() {
 # decap_del_sa: b's inbound SA deleted (if there is one).
 decap_del_sa() {
 	ip -n b xfrm state delete src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI 2>/dev/null
+	ip -n b xfrm state delete src $DECAP_SRC dst $DECAP_DST proto esp spi $DECAP_SPI mark 7 2>/dev/null
 	true
 }
 
