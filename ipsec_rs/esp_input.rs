@@ -361,8 +361,12 @@ fn receive(
                 if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
                     invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
                 }
-                // As XFRM would have counted it.
+                // As XFRM would have counted it (for a vti's packet, vti's
+                // receive callback in the tunnel's errors too).
                 net.xfrm_inc(Mib::InNoStates);
+                if let Some(v) = vti {
+                    v.dev.count_rx_error();
+                }
                 drop(skb);
                 return Input::Consumed;
             };

@@ -98,21 +98,19 @@ impl XfrmInput for Observer {
             return Input::Decline(skb);
         };
         let mark = t.1;
-        // As `xfrm_input()` will look it up for the tunnel (its `ikey` as
-        // the mark); the reference found is dropped at once.
-        if xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family).is_some() {
-            if !rx_on || !t.0.serves(net) {
-                return Input::Decline(skb);
-            }
-            // The receive path takes it as the tunnel would (or declines
-            // it to the tunnel).
+        if rx_on && t.0.serves(net) {
+            // The receive path takes it as the tunnel would, or declines
+            // it to the tunnel; its one SA lookup (with the tunnel's key)
+            // also finds an unknown SPI, and reports it as below.
             let v = VtiRx {
                 dev: t.0.device(),
                 ikey: mark,
             };
             return esp_input::receive_vti(skb, family, encap_type, rs, v);
         }
-        if !detect {
+        // As `xfrm_input()` will look it up for the tunnel (its `ikey` as
+        // the mark); the reference found is dropped at once.
+        if !detect || xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family).is_some() {
             return Input::Decline(skb);
         }
         // Seen and reported: counted as the receive path counts what it

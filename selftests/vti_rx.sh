@@ -13,7 +13,8 @@
 # whose SAs in b share SPI and destination with vti7's and differ by mark
 # (and key) only: each packet is told apart by the tunnel it arrives from;
 # and an SA of the tunnel's that the module leaves to XFRM (GMAC), whose
-# packets go on to vti. Last, a vti6 tunnel through the module.
+# packets go on to vti. Last, a vti6 tunnel through the module, and an
+# unknown SPI reported with the receive path on.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
 require_root
 require_cmd ip ping socat sha256sum python3
@@ -145,6 +146,16 @@ check_eq "vti6: decapsulated by the module, none passed to XFRM, onto the tunnel
 	"decap=$(delta decap_ok) passed=$(delta passed_to_xfrm) dev_rx=$(($(dev_stat vti66 rx_packets) - r6))" \
 	"decap=25 passed=0 dev_rx=25"
 check_eq "vti6: no receive errors" "$(dev_stat vti66 rx_errors)" 0
+
+# 6. An unknown SPI between vti7's endpoints with the receive path on: the
+# receive path's own lookup (with the tunnel's key) finds no SA; reported,
+# counted by XFRM and by the tunnel, as vti would have.
+mark_counters; ns0=$(xfrm_stat b XfrmInNoStates); err0=$(dev_stat vti7 rx_errors)
+ip netns exec a $INJECT 192.0.2.2 --spi 0xdead --seq 1 >/dev/null
+sleep 0.5; snap b
+check_eq "unknown SPI on vti7, receive path on: reported, XfrmInNoStates, the tunnel's rx_errors" \
+	"invalid=$(delta invalid_spi_v4) nostates=$(($(xfrm_stat b XfrmInNoStates) - ns0)) rx_errors=$(($(dev_stat vti7 rx_errors) - err0))" \
+	"invalid=1 nostates=1 rx_errors=1"
 
 check "rmmod" unload_module
 check "kernel log clean" kernel_log_clean
