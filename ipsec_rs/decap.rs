@@ -98,6 +98,23 @@ pub(crate) struct Outer<'a> {
     pub(crate) vti: Option<(&'a Device, u32)>,
 }
 
+/// Turns the decrypted packet into its inner IP packet (tunnel mode, as
+/// `xfrm4/6_remove_tunnel_encap()` and xfrm_input do): `skb->protocol` the
+/// inner one's (`ethertype`), the inner header (`hlen` bytes at `data`)
+/// linear and the head private, the network header reset to it and the MAC
+/// header rebuilt in front of it. False (to be dropped) if the header
+/// cannot be pulled or the head unshared.
+#[inline(always)]
+fn become_inner(skb: &mut OwnedSkb, ethertype: u16, hlen: usize) -> bool {
+    skb.set_protocol(ethertype);
+    if !skb.may_pull(hlen) || !skb.unclone() {
+        return false;
+    }
+    skb.reset_network_header();
+    skb.rebuild_mac_header(ethertype);
+    true
+}
+
 /// Decapsulates `skb` (at its payload) for SA `x` and hands the result on.
 /// `Ok(false)`: decapsulated, but the stack dropped it on the way in
 /// (counted by the device). `sync`: still inside the ESP handler (see
@@ -119,7 +136,7 @@ pub(crate) fn decapsulate(
             } else {
                 (b::ETH_P_IP, 20)
             };
-            if !skb.become_inner(ethertype as u16, hlen) {
+            if !become_inner(&mut skb, ethertype as u16, hlen) {
                 return failed(skb, stat::RX_ERRORS, Mib::InStateModeError);
             }
             if o.flags & xfrm::FLAG_DECAP_DSCP != 0 {
@@ -208,8 +225,8 @@ impl Delivery {
     /// by the device's `rx_dropped`).
     #[inline(always)]
     pub(crate) fn deliver(&self, mut skb: OwnedSkb, sync: bool) -> bool {
-        let elides_gro = skb.drop_dst_and_ct();
-        if sync && elides_gro && self.depth.this_cpu(0) == 0 {
+        skb.drop_dst_and_ct();
+        if sync && skb.dev_elides_gro() && self.depth.this_cpu(0) == 0 {
             self.depth.add(0, 1);
             skb.receive_now();
             self.depth.sub(0, 1);

@@ -84,8 +84,10 @@ pub(crate) fn strip(skb: &mut OwnedSkb, ivlen: usize, alen: usize) -> Result<u8,
     if !pad_ok {
         return Err(Bad::Padding);
     }
-    if !skb.trim_pull(len - alen - 2 - padlen, ESP_HDR_LEN + ivlen) {
+    // The trailer and ICV off the end, the ESP header and IV off the front.
+    if !skb.trim(len - alen - 2 - padlen) || !skb.pull_rcsum(ESP_HDR_LEN + ivlen) {
         return Err(Bad::Strip);
     }
+    skb.reset_transport_header();
     Ok(nexthdr)
 }

@@ -67,10 +67,19 @@ impl<'a> Aead<'a> {
     pub fn template_name(&self) -> Option<&'a [u8]> {
         // SAFETY: live transform (invariant); the name is the template's,
         // static in the template's module, which the transform pins.
-        let p = unsafe { b::ipsec_rs_aead_template_name(self.tfm.as_ptr()) };
-        if p.is_null() {
-            return None;
-        }
+        // An instance's algorithm has CRYPTO_ALG_INSTANCE among its flags,
+        // and is a template's unless it was registered without one.
+        let p = unsafe {
+            let tfm = self.tfm.as_ptr();
+            if b::ipsec_rs_crypto_aead_alg_flags(tfm) & b::IPSEC_RS_CRYPTO_ALG_INSTANCE == 0 {
+                return None;
+            }
+            let tmpl = b::ipsec_rs_crypto_aead_instance_tmpl(tfm);
+            if tmpl.is_null() {
+                return None;
+            }
+            b::ipsec_rs_crypto_tmpl_name(tmpl)
+        };
         // SAFETY: a NUL-terminated C string (CRYPTO_MAX_ALG_NAME at most),
         // alive as long as the transform (above).
         Some(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
@@ -364,10 +373,12 @@ impl Drop for RequestPool {
         let mut cpu = -1;
         loop {
             // SAFETY: walks the possible-CPU mask.
-            cpu = unsafe { b::ipsec_rs_next_possible_cpu(cpu) };
-            if cpu < 0 {
+            let next = unsafe { b::ipsec_rs_next_possible_cpu(cpu) };
+            // SAFETY: reads a constant of the running kernel.
+            if next >= unsafe { b::ipsec_rs_nr_cpu_ids() } {
                 break;
             }
+            cpu = next as i32;
             // SAFETY: no request runs any more; each spare is taken once.
             unsafe { b::kfree(b::ipsec_rs_pcpu_take_ptr(self.spare.as_ptr(), cpu)) };
         }

@@ -30,4 +30,4 @@
 #include <linux/if_packet.h>
 #include <net/ip_tunnels.h>
 #include <net/ip6_tunnel.h>
-#include "shims.h"
+#include "helpers/helpers.h"

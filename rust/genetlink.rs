@@ -209,8 +209,14 @@ impl Request<'_> {
 
     /// Sets the extended-ACK message the requester sees with the error.
     pub fn set_err_msg(&self, msg: &'static core::ffi::CStr) {
-        // SAFETY: `info` is live; the message is static.
-        unsafe { b::ipsec_rs_extack_msg((*self.info).extack, msg.as_ptr()) }
+        // SAFETY: `info` is live, its extack (if any) too; the message is
+        // static.
+        unsafe {
+            let extack = (*self.info).extack;
+            if !extack.is_null() {
+                b::ipsec_rs_extack_msg(extack, msg.as_ptr());
+            }
+        }
     }
 
     /// Sends a reply: command `cmd` carrying `attrs` (encoded attributes).
@@ -244,8 +250,13 @@ unsafe fn build(
     seq: u32,
     atomic: bool,
 ) -> Result<*mut b::sk_buff> {
+    let flags = if atomic {
+        b::IPSEC_RS_GFP_ATOMIC
+    } else {
+        b::IPSEC_RS_GFP_KERNEL
+    };
     // SAFETY: plain allocation, result checked.
-    let skb = unsafe { b::ipsec_rs_genlmsg_new(attrs.len(), atomic) };
+    let skb = unsafe { b::ipsec_rs_genlmsg_new(attrs.len(), flags) };
     if skb.is_null() {
         return Err(ENOMEM);
     }

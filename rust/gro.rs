@@ -76,7 +76,7 @@ unsafe fn gro_facts(skb: *mut b::sk_buff) -> (u16, bool, i32) {
     // the compiler put it at.
     const { assert!(b::PACKET_HOST == 0) };
     // SAFETY: live skb (caller), whose `cb` (8-aligned) holds GRO's
-    // `napi_gro_cb`; offsets and types from shims.h / shims.c.
+    // `napi_gro_cb`; offsets and types from helpers/helpers.h and gro.c.
     unsafe {
         let cb = (*skb).cb.as_ptr();
         let proto = field::<u16, _>(cb, b::IPSEC_RS_OFF_GRO_PROTO as usize);
@@ -105,10 +105,10 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
     skb: *mut b::sk_buff,
 ) -> *mut b::sk_buff {
     // SAFETY: GRO calls us with a live packet it owns, for this call: the
-    // shims below only read GRO's control block and move `data` within the
-    // packet (a pull, and its push back); `OwnedSkb::from_raw` takes the
+    // helpers below only read GRO's control block and move `data` within
+    // the packet (a pull, and its push back); `OwnedSkb::from_raw` takes the
     // packet over, and every path that returns null hands it back to GRO
-    // first (`into_raw`, then the decline shim, which leaves it to go up
+    // first (`into_raw`, then `decline`, which leaves it to go up
     // the stack as received), while the one that returns
     // `ERR_PTR(-EINPROGRESS)` keeps it (the handler delivered, queued or
     // freed it), after which GRO does not touch it (`dev_gro_receive`).
@@ -117,12 +117,12 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
         // encapsulation socket's GRO passes to the same slot), sent to us.
         let (proto, to_host, offset) = gro_facts(skb);
         if proto != u16::from(T::PROTO) || !to_host || offset != ip_hlen(AF) as i32 {
-            b::ipsec_rs_gro_decline(skb, 0);
+            decline(skb, 0);
             return ptr::null_mut();
         }
         let hlen = ip_hlen(AF);
         if !super::skb::pskb_pull(skb, hlen) {
-            b::ipsec_rs_gro_decline(skb, 0);
+            decline(skb, 0);
             return ptr::null_mut();
         }
         let Some(owned) = OwnedSkb::from_raw(skb) else {
@@ -139,7 +139,7 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
             }
         });
         if !ip_len_ok {
-            b::ipsec_rs_gro_decline(owned.into_raw(), hlen);
+            decline(owned.into_raw(), hlen);
             return ptr::null_mut();
         }
         // GRO runs in softirq (NAPI poll) with BH disabled, an RCU
@@ -148,11 +148,30 @@ unsafe extern "C" fn gro_receive_cb<T: GroReceive, const AF: u16>(
         let rs = ReadSide::assume();
         match T::receive(owned, AF, rs) {
             Input::Decline(s) => {
-                b::ipsec_rs_gro_decline(s.into_raw(), hlen);
+                decline(s.into_raw(), hlen);
                 ptr::null_mut()
             }
             Input::Consumed => taken(),
         }
+    }
+}
+
+/// A packet a gro_receive callback does not take: `data` back by the
+/// `pushed` bytes the callback pulled, and the packet out of GRO (it goes
+/// up the stack as received).
+///
+/// # Safety
+///
+/// `skb` is a live packet GRO handed the callback, `pushed` bytes of which
+/// the callback pulled.
+unsafe fn decline(skb: *mut b::sk_buff, pushed: u32) {
+    // SAFETY: caller's contract: the `pushed` bytes in front of `data` are
+    // the packet's own (pulled, not freed), so `__skb_push` stays in the head.
+    unsafe {
+        if pushed != 0 {
+            b::ipsec_rs___skb_push(skb, pushed);
+        }
+        b::ipsec_rs_gro_flush(skb);
     }
 }
 

@@ -123,7 +123,7 @@ pub trait PernetState: Sized + Send + Sync + 'static {
         // `rcu_dereference()`) inside the read-side section `_rs` proves,
         // which keeps the array it points to alive (a grown array replaces
         // it and the old one is freed after a grace period); its `ptr[id]`
-        // (offsets and types from shims.h / shims.c) is our state's slot,
+        // (offsets and types from helpers/helpers.h and net.c) is our state's slot,
         // which lives as long as `net` (see `get`).
         unsafe {
             let gen = ptr::read_volatile(

@@ -52,7 +52,7 @@ impl Device {
     /// The device's namespace.
     pub fn net(&self) -> &Net {
         // SAFETY: live device; `nd_net` (a plain pointer with CONFIG_NET_NS,
-        // asserted in shims.c) names its namespace, which outlives its
+        // asserted in helpers/net.c) names its namespace, which outlives its
         // devices (they are unregistered or moved before it goes).
         unsafe {
             let p = self

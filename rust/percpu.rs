@@ -11,7 +11,7 @@
 //! is an offset that the `gs` segment base (this CPU's area) turns into
 //! this CPU's copy, and a single read-modify-write instruction on it cannot
 //! be split by an interrupt or a migration. Other architectures call the
-//! C macros through `shims.c`, and so does User-Mode Linux on x86-64
+//! C macros through `helpers/percpu.c`, and so does User-Mode Linux on x86-64
 //! (`CONFIG_UML`), whose per-CPU data is not `gs`-relative.
 
 use super::bindings as b;

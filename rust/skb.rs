@@ -391,15 +391,31 @@ impl OwnedSkb {
         true
     }
 
-    /// Trims the packet to `len` bytes, then takes `hdr` linear bytes off
-    /// the front keeping CHECKSUM_COMPLETE right, and sets the transport
-    /// header at the new `data`. False if either step fails.
-    pub fn trim_pull(&mut self, len: usize, hdr: usize) -> bool {
-        let (Ok(len), Ok(hdr)) = (u32::try_from(len), u32::try_from(hdr)) else {
+    /// Trims the packet to `len` bytes (`pskb_trim()`); false if the
+    /// pages cannot be unshared (GFP_ATOMIC).
+    pub fn trim(&mut self, len: usize) -> bool {
+        let Ok(len) = u32::try_from(len) else {
             return false;
         };
-        // SAFETY: live and ours; the shim checks `hdr` against the linear part.
-        unsafe { b::ipsec_rs_skb_trim_pull(self.ptr.as_ptr(), len, hdr) }
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_pskb_trim(self.ptr.as_ptr(), len) == 0 }
+    }
+
+    /// Takes `n` linear bytes off the front keeping CHECKSUM_COMPLETE right
+    /// (`skb_pull_rcsum()`); false if the linear area is shorter.
+    pub fn pull_rcsum(&mut self, n: usize) -> bool {
+        if n > self.headlen() {
+            return false;
+        }
+        // SAFETY: live and ours; `n <= headlen` (checked), as
+        // `skb_pull_rcsum()` requires.
+        unsafe { !b::skb_pull_rcsum(self.ptr.as_ptr(), n as u32).is_null() }
+    }
+
+    /// Sets the transport header at `data`.
+    pub fn reset_transport_header(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_reset_transport_header(self.ptr.as_ptr()) }
     }
 
     /// Marks the checksum state unknown (the payload was rewritten).
@@ -496,19 +512,41 @@ impl OwnedSkb {
         }
     }
 
-    /// Turns the packet into its inner IP packet after tunnel-mode
-    /// decapsulation: `data` points at the inner header (`hdr_len` bytes of
-    /// it made linear here), the network header is reset there, the MAC
-    /// header rebuilt in front of it, and `skb->protocol` set to
-    /// `ethertype` (host order). Returns false (packet unchanged enough to
-    /// be dropped) if the header cannot be pulled or the skb unshared.
-    pub fn become_inner(&mut self, ethertype: u16, hdr_len: usize) -> bool {
-        let Ok(hlen) = u32::try_from(hdr_len) else {
-            return false;
-        };
-        // SAFETY: live and ours; the shim makes the inner header linear and
-        // private before resetting the headers to it.
-        unsafe { b::ipsec_rs_skb_become_inner(self.ptr.as_ptr(), ethertype.to_be(), hlen) }
+    /// Sets `skb->protocol` to `ethertype` (host order).
+    pub fn set_protocol(&mut self, ethertype: u16) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_set_protocol(self.ptr.as_ptr(), ethertype.to_be()) }
+    }
+
+    /// Makes the packet's head its own (`skb_unclone()`, GFP_ATOMIC);
+    /// false if memory is short.
+    pub fn unclone(&mut self) -> bool {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_unclone_atomic(self.ptr.as_ptr()) == 0 }
+    }
+
+    /// Sets the network header at `data`.
+    pub fn reset_network_header(&mut self) {
+        // SAFETY: live and ours.
+        unsafe { b::ipsec_rs_skb_reset_network_header(self.ptr.as_ptr()) }
+    }
+
+    /// Moves the MAC header (`mac_len` bytes) to end at the network header
+    /// (`skb_mac_header_rebuild()`), after the headers between were taken
+    /// off; and, when there is one (`mac_len` not 0), makes its Ethernet
+    /// type `ethertype` (host order), as XFRM's tunnel decapsulation does.
+    pub fn rebuild_mac_header(&mut self, ethertype: u16) {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live and ours; a MAC header of `mac_len` bytes (Ethernet's
+        // when not 0: the receive path's devices) lies in the head, whose
+        // room in front of the network header `skb_mac_header_rebuild()`
+        // moves it into.
+        unsafe {
+            b::ipsec_rs_skb_mac_header_rebuild(p);
+            if b::ipsec_rs_skb_mac_len(p) != 0 {
+                b::ipsec_rs_skb_set_eth_proto(p, ethertype.to_be());
+            }
+        }
     }
 
     /// Sets ECN CE on the inner IPv4 (`v6 == false`) or IPv6 header at the
@@ -547,14 +585,25 @@ impl OwnedSkb {
         unsafe { b::ipsec_rs_skb_set_mark(self.ptr.as_ptr(), mark) }
     }
 
-    /// Drops the packet's route and conntrack entry (they belonged to the
-    /// outer packet, before decapsulation), as xfrm_input does. Returns
-    /// whether the receiving device skips GRO (`netif_elide_gro`: GRO off,
-    /// or an XDP program attached), read in the same call.
-    #[must_use]
-    pub fn drop_dst_and_ct(&mut self) -> bool {
-        // SAFETY: live and ours; a received skb has a live device.
-        unsafe { b::ipsec_rs_skb_drop_dst_ct(self.ptr.as_ptr()) }
+    /// Drops the packet's conntrack entry and its route unless that is a
+    /// metadata dst (both belonged to the outer packet, before
+    /// decapsulation), as xfrm_input does.
+    pub fn drop_dst_and_ct(&mut self) {
+        let p = self.ptr.as_ptr();
+        // SAFETY: live and ours.
+        unsafe {
+            b::ipsec_rs_nf_reset_ct(p);
+            if b::ipsec_rs_skb_valid_dst(p) {
+                b::ipsec_rs_skb_dst_drop(p);
+            }
+        }
+    }
+
+    /// Whether the receiving device skips GRO (`netif_elide_gro()`: GRO
+    /// off, or an XDP program attached).
+    pub fn dev_elides_gro(&self) -> bool {
+        // SAFETY: live; a received skb has a live device.
+        unsafe { b::ipsec_rs_netif_elide_gro(dev_of(self.ptr.as_ptr())) }
     }
 
     /// Makes tunnel device `dev`, in the packet's namespace, the device
@@ -607,12 +656,12 @@ impl OwnedSkb {
     /// Takes a reference on the receiving device (kept across async crypto,
     /// as xfrm_input does), dropped with the returned value.
     pub fn hold_dev(&self) -> DevRef {
-        // SAFETY: a received skb has a live device (never NULL); the shim
-        // takes a reference on it, which moves into the value.
+        // SAFETY: a received skb has a live device (never NULL); the
+        // reference taken on it moves into the value.
         unsafe {
-            DevRef::from_held(core::ptr::NonNull::new_unchecked(b::ipsec_rs_skb_dev_hold(
-                self.ptr.as_ptr(),
-            )))
+            let dev = dev_of(self.ptr.as_ptr());
+            b::ipsec_rs_dev_hold(dev);
+            DevRef::from_held(core::ptr::NonNull::new_unchecked(dev))
         }
     }
 
@@ -621,11 +670,9 @@ impl OwnedSkb {
     pub fn net_ref(&self) -> NetRef {
         // SAFETY: a received skb has a live device (`skb->dev`), whose
         // namespace pointer (`dev_net()`: `nd_net`, a plain pointer with
-        // CONFIG_NET_NS, asserted in shims.c) is read in place.
+        // CONFIG_NET_NS, asserted in helpers/net.c) is read in place.
         NetRef(unsafe {
-            let dev =
-                field::<*mut b::net_device, _>(self.ptr.as_ptr(), b::IPSEC_RS_OFF_SKB_DEV as usize);
-            field::<*mut b::net, _>(dev, b::IPSEC_RS_OFF_DEV_NET as usize)
+            field::<*mut b::net, _>(dev_of(self.ptr.as_ptr()), b::IPSEC_RS_OFF_DEV_NET as usize)
         })
     }
 
@@ -792,18 +839,30 @@ pub(super) unsafe fn pskb_pull(p: *mut b::sk_buff, n: u32) -> bool {
 }
 
 /// The `T` at byte `off` of the object at `p`: a field whose offset the
-/// kernel's own layout gave (`IPSEC_RS_OFF_*` in shims.h: fields bindgen
+/// kernel's own layout gave (`IPSEC_RS_OFF_*` in helpers.h: fields bindgen
 /// names differently in every kernel, inside anonymous unions), read in
 /// place instead of through a shim call.
 ///
 /// # Safety
 ///
 /// `p` points to a live object of the structure `off` was taken from, and
-/// the field there has type `T` (shims.c asserts the sizes).
+/// the field there has type `T` (helpers/skbuff.c and net.c assert the sizes).
 #[inline(always)]
 pub(super) unsafe fn field<T: Copy, S>(p: *const S, off: usize) -> T {
     // SAFETY: caller's contract; the kernel aligns its fields naturally.
     unsafe { p.cast::<u8>().add(off).cast::<T>().read() }
+}
+
+/// `skb->dev`: the device a received packet is on (never NULL then).
+///
+/// # Safety
+///
+/// `p` is a live skb.
+#[inline(always)]
+pub(super) unsafe fn dev_of(p: *const b::sk_buff) -> *mut b::net_device {
+    // SAFETY: live skb (caller); `dev` is a pointer (asserted in
+    // helpers/skbuff.c), read in place.
+    unsafe { field::<*mut b::net_device, _>(p, b::IPSEC_RS_OFF_SKB_DEV as usize) }
 }
 
 /// `skb_network_header(p)`.

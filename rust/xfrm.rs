@@ -210,21 +210,36 @@ impl SkBuff {
     /// The packet's firewall mark (`skb->mark`), which XFRM matches SAs with.
     pub fn mark(&self) -> u32 {
         // SAFETY: the skb is live by the type invariant; `mark` is a u32
-        // (shims.c), read in place.
+        // (helpers/skbuff.c), read in place.
         unsafe { super::skb::field::<u32, _>(self.as_ptr(), b::IPSEC_RS_OFF_SKB_MARK as usize) }
     }
 
     /// The index of the interface the packet was received on.
     pub fn ifindex(&self) -> i32 {
-        // SAFETY: the skb is live by the type invariant.
-        unsafe { b::ipsec_rs_skb_ifindex(self.as_ptr()) }
+        let p = self.as_ptr();
+        // SAFETY: the skb is live by the type invariant; its device, when
+        // it has one, is live while the skb is received (RCU); a packet
+        // without one carries the index it was received on (`skb_iif`).
+        unsafe {
+            match super::skb::dev_of(p).as_ref() {
+                Some(dev) => dev.ifindex,
+                None => b::ipsec_rs_skb_iif(p),
+            }
+        }
+    }
+
+    /// The packet's route, if it has one.
+    fn dst(&self) -> Option<*mut b::dst_entry> {
+        // SAFETY: the skb is live; its dst (if any) is held by the skb.
+        let dst = unsafe { b::ipsec_rs_skb_dst(self.as_ptr()) };
+        (!dst.is_null()).then_some(dst)
     }
 
     /// The SA that will transform the packet next, if its route is an XFRM
     /// bundle (an IPv4 packet at `POST_ROUTING` in `xfrm4_output()`).
     pub fn dst_xfrm(&self) -> Option<&State> {
-        // SAFETY: the skb is live; its dst (if any) is held by the skb.
-        let x = unsafe { b::ipsec_rs_skb_dst_xfrm(self.as_ptr()) };
+        // SAFETY: the skb holds its dst, live while the skb is borrowed.
+        let x = unsafe { b::ipsec_rs_dst_xfrm(self.dst()?) };
         if x.is_null() {
             return None;
         }
@@ -237,16 +252,20 @@ impl SkBuff {
     /// bundle, the largest packet that fits once encapsulated. 0 if the
     /// packet has no route.
     pub fn dst_mtu(&self) -> u32 {
-        // SAFETY: the skb is live; the shim checks for a missing dst.
-        unsafe { b::ipsec_rs_skb_dst_mtu(self.as_ptr()) }
+        // SAFETY: the skb holds its dst, live while the skb is borrowed.
+        self.dst()
+            .map_or(0, |dst| unsafe { b::ipsec_rs_dst_mtu(dst) })
     }
 
     /// The MTU `ip_finish_output()` fragments this IPv4 packet to
     /// (`ip_skb_dst_mtu()`); 0 if the packet has no route.
     pub fn ip_output_mtu(&self, state: &HookState<'_>) -> u32 {
         // SAFETY: the skb and the hook's socket (or NULL) are live during the
-        // hook; the shim checks for a missing dst.
-        unsafe { b::ipsec_rs_ip_skb_dst_mtu(state.sk(), self.as_ptr()) }
+        // hook, and the skb has a route (checked), as `ip_skb_dst_mtu()`
+        // requires.
+        self.dst().map_or(0, |_| unsafe {
+            b::ipsec_rs_ip_skb_dst_mtu(state.sk(), self.as_ptr())
+        })
     }
 }
 

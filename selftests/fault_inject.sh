@@ -18,7 +18,7 @@
 #   3rd... allocation made under the module's code failing in turn until
 #   the operation succeeds: each failed attempt must fail cleanly (an error,
 #   nothing half made).
-# fail_function (ALLOW_ERROR_INJECTION in rust/shims.c) is not used: on this
+# fail_function (ALLOW_ERROR_INJECTION in rust/helpers/) is not used: on this
 # kernel its kprobe handler draws random numbers in int3 (NMI-like) context,
 # which lockdep reports (inconsistent {INITIAL USE} -> {IN-NMI} usage of
 # batched_entropy_u8.lock) at the first injection, in the kernel, not here.

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * C shims for the `static inline` kernel functions and macros that ipsec_rs
- * needs: bindgen cannot bind those. Each is one line forwarding to the
- * inline, except a few on the receive path that chain the inline steps
- * that always go together; the Rust wrappers in this directory document
- * their contracts.
+ * Forwarders for the `static inline` kernel functions and macros that the
+ * wrappers of rust/ need: bindgen cannot bind those. One C file per kernel
+ * subsystem (skbuff.c, xfrm.c, genetlink.c, aead.c, percpu.c, ...), as the
+ * kernel lays out its own rust/helpers/. Each function forwards to one
+ * inline or macro, or makes the stores of one static kernel function the
+ * module cannot call; none branches (scripts/check-layers): the Rust side
+ * owns every decision, and the Rust wrappers document the contracts.
  */
-#ifndef IPSEC_RS_SHIMS_H
-#define IPSEC_RS_SHIMS_H
+#ifndef IPSEC_RS_HELPERS_H
+#define IPSEC_RS_HELPERS_H
 
 #include <linux/types.h>
 #include <net/genetlink.h>
@@ -20,7 +22,7 @@
 /* Where the fields the receive path reads for every packet lie, so that
  * Rust reads them in place instead of calling a shim for each: bindgen
  * evaluates these enumerators, so they follow each kernel's layout; their
- * types are asserted in shims.c (`rust/skb.rs`, `rust/xfrm.rs` read them). */
+ * types are asserted in skbuff.c, net.c and gro.c (`rust/skb.rs`, `rust/xfrm.rs` read them). */
 enum {
 	IPSEC_RS_OFF_SKB_DEV = offsetof(struct sk_buff, dev),
 	IPSEC_RS_OFF_SKB_NETWORK_HEADER = offsetof(struct sk_buff, network_header),
@@ -44,6 +46,13 @@ enum {
 	IPSEC_RS_XFRM_MODE_TUNNEL = XFRM_MODE_TUNNEL,
 	IPSEC_RS_IP_DF = IP_DF,
 	IPSEC_RS_IFF_UP = IFF_UP,
+	IPSEC_RS_CRYPTO_ALG_INSTANCE = CRYPTO_ALG_INSTANCE,
+};
+
+/* Allocation flags (gfp_t) the wrappers pass to the kernel. */
+enum {
+	IPSEC_RS_GFP_ATOMIC = (__force unsigned int)GFP_ATOMIC,
+	IPSEC_RS_GFP_KERNEL = (__force unsigned int)GFP_KERNEL,
 };
 
 struct sk_buff;
@@ -75,7 +84,7 @@ unsigned int ipsec_rs_jiffies_to_msecs(unsigned long j);
 int ipsec_rs_skb_network_offset(const struct sk_buff *skb);
 void ipsec_rs_kfree_skb(struct sk_buff *skb);
 
-struct sk_buff *ipsec_rs_genlmsg_new(size_t payload, bool atomic);
+struct sk_buff *ipsec_rs_genlmsg_new(size_t payload, gfp_t flags);
 void ipsec_rs_genlmsg_end(struct sk_buff *skb, void *hdr);
 int ipsec_rs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
 int ipsec_rs_genlmsg_multicast_netns(const struct genl_family *family,
@@ -95,7 +104,7 @@ void ipsec_rs_xfrm_state_put(struct xfrm_state *x);
 
 struct module;
 bool ipsec_rs_gro_pull(struct sk_buff *skb, unsigned int offset);
-void ipsec_rs_gro_decline(struct sk_buff *skb, unsigned int pushed);
+void ipsec_rs_gro_flush(struct sk_buff *skb);
 const char *ipsec_rs_module_name(const struct module *mod);
 
 /* Receive path (ipsec_rs/esp_*.rs, decap.rs through rust/{skb,xfrm,aead}.rs). */
@@ -106,6 +115,17 @@ struct iphdr;
 struct ipv6hdr;
 
 bool ipsec_rs_pskb_may_pull(struct sk_buff *skb, unsigned int len);
+int ipsec_rs_pskb_trim(struct sk_buff *skb, unsigned int len);
+int ipsec_rs_skb_unclone_atomic(struct sk_buff *skb);
+void ipsec_rs_skb_reset_network_header(struct sk_buff *skb);
+void ipsec_rs_skb_mac_header_rebuild(struct sk_buff *skb);
+u16 ipsec_rs_skb_mac_len(const struct sk_buff *skb);
+void ipsec_rs_skb_set_eth_proto(struct sk_buff *skb, __be16 proto);
+void ipsec_rs_skb_set_protocol(struct sk_buff *skb, __be16 proto);
+int ipsec_rs_skb_iif(const struct sk_buff *skb);
+bool ipsec_rs_skb_valid_dst(const struct sk_buff *skb);
+void ipsec_rs_skb_dst_drop(struct sk_buff *skb);
+bool ipsec_rs_netif_elide_gro(const struct net_device *dev);
 void ipsec_rs_skb_csum_none(struct sk_buff *skb);
 void *ipsec_rs___skb_push(struct sk_buff *skb, unsigned int len);
 void ipsec_rs_skb_reset_transport_header(struct sk_buff *skb);
@@ -129,7 +149,10 @@ void ipsec_rs_xfrm_inc_stats(struct net *net, int field);
 void ipsec_rs_spin_lock(spinlock_t *lock);
 void ipsec_rs_spin_unlock(spinlock_t *lock);
 
-const char *ipsec_rs_aead_template_name(struct crypto_aead *tfm);
+struct crypto_template;
+u32 ipsec_rs_crypto_aead_alg_flags(struct crypto_aead *tfm);
+struct crypto_template *ipsec_rs_crypto_aead_instance_tmpl(struct crypto_aead *tfm);
+const char *ipsec_rs_crypto_tmpl_name(const struct crypto_template *tmpl);
 struct crypto_aead *ipsec_rs_aead_geniv_ctx_child(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_ivsize(struct crypto_aead *tfm);
 unsigned int ipsec_rs_crypto_aead_authsize(struct crypto_aead *tfm);
@@ -145,8 +168,10 @@ unsigned int ipsec_rs_skb_tailroom(const struct sk_buff *skb);
 const struct genl_dumpit_info *ipsec_rs_dump_info(struct netlink_callback *cb);
 
 /* Outbound path: skb fields behind bitfields, IPCB() and dst helpers. */
-struct xfrm_state *ipsec_rs_skb_dst_xfrm(const struct sk_buff *skb);
-u32 ipsec_rs_skb_dst_mtu(const struct sk_buff *skb);
+struct dst_entry;
+struct dst_entry *ipsec_rs_skb_dst(const struct sk_buff *skb);
+struct xfrm_state *ipsec_rs_dst_xfrm(const struct dst_entry *dst);
+u32 ipsec_rs_dst_mtu(const struct dst_entry *dst);
 u32 ipsec_rs_ip_skb_dst_mtu(struct sock *sk, const struct sk_buff *skb);
 bool ipsec_rs_skb_ignore_df(const struct sk_buff *skb);
 void ipsec_rs_skb_set_ignore_df(struct sk_buff *skb, bool on);
@@ -166,7 +191,8 @@ u8 ipsec_rs_xfrm_proto(const struct xfrm_state *x);
 void * __percpu *ipsec_rs_alloc_percpu_ptr(void);
 void *ipsec_rs_pcpu_xchg_ptr(void * __percpu *slot, void *p);
 void *ipsec_rs_pcpu_take_ptr(void * __percpu *slot, int cpu);
-int ipsec_rs_next_possible_cpu(int prev);
+unsigned int ipsec_rs_next_possible_cpu(int prev);
+unsigned int ipsec_rs_nr_cpu_ids(void);
 void *ipsec_rs_kmalloc_atomic(size_t size);
 /* What decides whether an skb's data can be written in place (one word). */
 #define IPSEC_RS_SKB_CLONED 1u
@@ -174,14 +200,9 @@ void *ipsec_rs_kmalloc_atomic(size_t size);
 #define IPSEC_RS_SKB_FRAG_LIST 4u
 #define IPSEC_RS_SKB_SHARED_FRAG 8u
 u32 ipsec_rs_skb_layout(const struct sk_buff *skb);
-bool ipsec_rs_skb_become_inner(struct sk_buff *skb, __be16 proto, unsigned int hlen);
-bool ipsec_rs_skb_trim_pull(struct sk_buff *skb, unsigned int len, unsigned int hdr);
-bool ipsec_rs_skb_drop_dst_ct(struct sk_buff *skb);
 void ipsec_rs_skb_enter_device(struct sk_buff *skb, struct net_device *dev);
 void ipsec_rs_skb_enter_scrubbed(struct sk_buff *skb, struct net_device *dev);
 bool ipsec_rs_xfrm_policy_check_in(struct sk_buff *skb, unsigned short family);
 void ipsec_rs_dev_rx_error(struct net_device *dev);
-struct net_device *ipsec_rs_skb_dev_hold(struct sk_buff *skb);
-int ipsec_rs_skb_ifindex(const struct sk_buff *skb);
 
 #endif
