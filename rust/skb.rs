@@ -682,6 +682,29 @@ impl OwnedSkb {
     }
 }
 
+impl SkBuff {
+    /// The packet's firewall mark (`skb->mark`), which XFRM matches SAs with.
+    pub fn mark(&self) -> u32 {
+        // SAFETY: the skb is live by the type invariant; `mark` is a u32
+        // (helpers/skbuff.c), read in place.
+        unsafe { field::<u32, _>(self.as_ptr(), b::IPSEC_RS_OFF_SKB_MARK as usize) }
+    }
+
+    /// The index of the interface the packet was received on.
+    pub fn ifindex(&self) -> i32 {
+        let p = self.as_ptr();
+        // SAFETY: the skb is live by the type invariant; its device, when
+        // it has one, is live while the skb is received (RCU); a packet
+        // without one carries the index it was received on (`skb_iif`).
+        unsafe {
+            match dev_of(p).as_ref() {
+                Some(dev) => dev.ifindex,
+                None => b::ipsec_rs_skb_iif(p),
+            }
+        }
+    }
+}
+
 impl Drop for OwnedSkb {
     fn drop(&mut self) {
         // SAFETY: ours by the type invariant, freed once.
