@@ -158,7 +158,7 @@ series-modules: | $(AFTER_SETUP)
 	done
 series-module:
 	mkdir -p out/build-$(KVER)/selftests
-	cp -a Kbuild ipsec_rs rust core out/build-$(KVER)/
+	scripts/copy-sources out/build-$(KVER)
 	cp -a selftests/canary out/build-$(KVER)/selftests/
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER) $(KBUILD_ARGS) modules
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER)/selftests/canary $(KBUILD_ARGS) modules
@@ -266,7 +266,7 @@ bench: bench-build
 bench-build: cargo-cache | $(AFTER_SETUP)
 	scripts/setup.sh perf$(KSUFFIX)
 	mkdir -p $(PERF_BUILD)
-	cp -a Kbuild ipsec_rs rust core $(PERF_BUILD)/
+	scripts/copy-sources $(PERF_BUILD)
 	$(KENV) $(MAKE) -C $(PERF_KDIR) M=$(PERF_BUILD) $(KBUILD_ARGS) modules
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
