@@ -80,7 +80,7 @@ fn apply_smark(x: &StateRef, skb: &mut OwnedSkb) {
 }
 
 /// What decapsulation needs of the outer packet and the SA.
-pub(crate) struct Outer<'a> {
+pub(crate) struct Params<'a> {
     /// The SA's `XFRM_STATE_*` flags.
     pub(crate) flags: u8,
     /// The outer TOS / traffic class.
@@ -126,7 +126,7 @@ pub(crate) fn decapsulate(
     mut skb: OwnedSkb,
     x: StateRef,
     inner: Inner,
-    o: &Outer<'_>,
+    o: &Params<'_>,
     sync: bool,
 ) -> Result<bool, Failed> {
     match inner {

@@ -58,14 +58,16 @@
 use crate::{
     counters::bump,
     decap,
-    esp::{self, ESP_HDR_LEN},
+    esp::{self, EspHeader, ESP_HDR_LEN},
     esp_algs::{self, Alg},
-    esp_decrypt, esp_trailer, globals, invalid_spi,
+    esp_decrypt,
+    esp_headers::{self, count_esp, OuterHeader, Unreadable},
+    esp_trailer, globals, invalid_spi,
     kapi::{
         aead::Completion,
         bindings as b,
         gro::GroReceive,
-        net::PernetState,
+        net::{Net, PernetState},
         netdev::Device,
         rcu::{RcuArc, ReadSide},
         skb::OwnedSkb,
@@ -172,21 +174,23 @@ pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
 
 /// Drops a packet we own: our counter, XFRM's statistic.
 fn drop_pkt(shared: &Shared, tunnel: Option<&Device>, skb: OwnedSkb, counter: u16, mib: Mib) {
-    drop_counted(shared, tunnel, skb, counter, Some(mib));
+    drop_counted(shared, tunnel, skb, Some(counter), Some(mib));
 }
 
-/// Drops a packet of an SA we took, counted in our counters, in XFRM's
-/// statistics under `mib` (`None`: XFRM counted it already) and, for a vti
-/// tunnel's SA, in the tunnel's `rx_errors` and `rx_dropped`, as
-/// `vti_rcv_cb()` counts xfrm_input's failures.
+/// Drops a packet we own, counted in our `counter` (`None`: counted
+/// already), in XFRM's statistics under `mib` (`None`: XFRM counted it
+/// already) and, for a vti tunnel's packet, in the tunnel's `rx_errors`
+/// and `rx_dropped`, as `vti_rcv_cb()` counts xfrm_input's failures.
 fn drop_counted(
     shared: &Shared,
     tunnel: Option<&Device>,
     skb: OwnedSkb,
-    counter: u16,
+    counter: Option<u16>,
     mib: Option<Mib>,
 ) {
-    bump(&shared.counters, counter);
+    if let Some(c) = counter {
+        bump(&shared.counters, c);
+    }
     if let Some(m) = mib {
         skb.net_ref().get().xfrm_inc(m);
     }
@@ -284,7 +288,9 @@ impl GroReceive for Rx {
 
 /// The steps above, for a packet from IP input (`gro == false`) or from
 /// GRO (`gro == true`, see `impl GroReceive for Rx`). One body for both:
-/// the GRO case only declines more, and counts only what it takes.
+/// the GRO case only declines more, and counts only what it takes. Each
+/// step is named for the section of RFC 4303 (3.4) it does, and ends the
+/// packet's way here with a [`Stop`].
 #[inline(always)]
 fn receive(
     mut skb: OwnedSkb,
@@ -296,219 +302,286 @@ fn receive(
 ) -> Input {
     let netr = skb.net_ref();
     let net = netr.get();
-    let shared = Shared::get_rcu(net, &rs);
-    if encap_type != 0 && encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP) {
-        return Input::Decline(skb);
-    }
-    if !skb.may_pull(ESP_HDR_LEN) {
-        // XFRM drops it (XfrmInHdrError). From GRO: counted when it comes
-        // back after IP input (as everything declined there).
-        if !gro {
-            bump(&shared.counters, stat::MALFORMED);
-        }
-        return Input::Decline(skb);
-    }
-    let (spi, seq_lo) = match skb.linear(0, ESP_HDR_LEN) {
-        Some(h) => (be32(h, 0), be32(h, 4)),
-        None => return Input::Decline(skb),
+    let a = Arrival {
+        shared: Shared::get_rcu(net, &rs),
+        net,
+        rs,
+        family,
+        encap_type,
+        gro,
+        vti,
     };
-    // Outer addresses (and UDP ports) from the outer header.
-    let Some(o) = skb
-        .network_header_bytes(48)
-        .and_then(|h| outer(h, family, encap_type != 0))
-    else {
-        return Input::Decline(skb);
+    let (h, o) = match a.read_headers(&mut skb) {
+        Ok(v) => v,
+        Err(s) => return a.stop(skb, s),
     };
-    if !gro {
-        count_esp(shared, family, encap_type != 0, spi);
-    }
-    if spi == 0 {
-        // Never on the wire (RFC 4303 2.1); XFRM finds no SA for it.
-        if !gro {
-            bump(&shared.counters, stat::MALFORMED);
-        }
-        return Input::Decline(skb);
-    }
-    let cfg = shared.settings.read(rs);
-    let rx_on = cfg.rx_enabled();
-    let detect = cfg.invalid_spi_enabled();
-    if !rx_on && !detect {
-        return Input::Decline(skb);
-    }
-    // The SA xfrm_input would find: this CPU's last answer if it still
-    // holds (`sa::Last`), else through XFRM's SPI hash (not its per-CPU
-    // list, whose cost grows with the SAs in use: see `xfrm::lookup`).
-    // A vti's SA: the tunnel's input key as the mark, as xfrm_input takes it.
-    let mark = match vti {
-        Some(v) => v.ikey,
-        None => skb.view().mark(),
+    let ctx = match a.lookup_sa(&skb, h, &o) {
+        Ok(c) => c,
+        Err(s) => return a.stop(skb, s),
     };
-    let key = sa::LastKey::new(spi, mark, family, &o.daddr);
-    let last = if rx_on {
-        shared.sa_table.last_hit(rs, net, &key)
-    } else {
-        None
+    if let Err(s) = a.admit(&mut skb, &ctx, h) {
+        return a.stop(skb, s);
+    }
+    let seq = match a.verify_sequence(&ctx, h) {
+        Ok(seq) => seq,
+        Err(s) => return a.stop(skb, s),
     };
-    let ctx = match last {
-        Some(c) => c,
-        None => {
-            let gens = shared.sa_table.gens(net);
-            let Some(x) = xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family) else {
-                if !detect || gro {
-                    return Input::Decline(skb);
+    match a.decrypt(skb, ctx, seq, o.tos) {
+        Ok(()) => Input::Consumed,
+        Err((skb, s)) => a.stop(skb, s),
+    }
+}
+
+/// A packet on its way through [`receive`]: where it arrived and how.
+struct Arrival<'a> {
+    shared: &'a Shared,
+    net: &'a Net,
+    rs: ReadSide<'a>,
+    family: u16,
+    encap_type: i32,
+    /// From GRO, before IP input (declined packets come back after it).
+    gro: bool,
+    /// A vti tunnel's packet, and the tunnel.
+    vti: Option<VtiRx<'a>>,
+}
+
+/// How a step of [`receive`] ends the packet's way through it.
+enum Stop {
+    /// Not ours: on to the next handler (XFRM) untouched, the counter
+    /// bumped first, unless from GRO (counted when it comes back).
+    Decline(Option<u16>),
+    /// Dropped after its SA was found: counted in ours, in XFRM's
+    /// statistics and, for a vti's SA, in the tunnel's errors.
+    Drop(u16, Mib),
+    /// An unknown SPI, reported: counted as XFRM counts one
+    /// (XfrmInNoStates; for a vti's packet, in the tunnel's errors too).
+    Unknown,
+    /// Refused by XFRM's inbound policy check of a vti's outer packet
+    /// (XFRM counted it; the tunnel does not).
+    Refused,
+}
+
+impl Arrival<'_> {
+    /// Ends the packet's way through the receive path as `s` says.
+    fn stop(&self, skb: OwnedSkb, s: Stop) -> Input {
+        let tunnel = self.vti.map(|v| v.dev);
+        match s {
+            Stop::Decline(counter) => {
+                if let (Some(c), false) = (counter, self.gro) {
+                    bump(&self.shared.counters, c);
                 }
-                // `outer` accepted the family, so the packet always describes.
-                if let Some(p) = o.esp_packet(family, spi, seq_lo, encap_type != 0) {
-                    invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
-                }
-                // As XFRM would have counted it (for a vti's packet, vti's
-                // receive callback in the tunnel's errors too).
-                net.xfrm_inc(Mib::InNoStates);
-                if let Some(v) = vti {
-                    v.dev.count_rx_error();
-                }
-                drop(skb);
-                return Input::Consumed;
-            };
-            if !rx_on {
                 return Input::Decline(skb);
             }
-            let ctx = match shared.sa_table.find(&x) {
-                Some(c) => c,
-                None => match new_entry(shared, cfg, &x, family, encap_type) {
-                    Ok(c) => c,
-                    Err(counted) => {
-                        if !gro {
-                            for c in counted {
-                                bump(&shared.counters, *c);
-                            }
-                        }
-                        return Input::Decline(skb);
-                    }
-                },
-            };
-            shared.sa_table.remember(&ctx, &key, &gens);
-            // The entry holds its own reference on the SA (`x`'s is dropped).
-            ctx
+            Stop::Drop(counter, mib) => drop_pkt(self.shared, tunnel, skb, counter, mib),
+            Stop::Unknown => drop_counted(self.shared, tunnel, skb, None, Some(Mib::InNoStates)),
+            Stop::Refused => drop_counted(self.shared, None, skb, Some(stat::POLICY_DROPPED), None),
         }
-    };
-    let x = ctx.xfrm_state();
-    let f = &ctx.facts;
-    if f.family != family || i32::from(f.encap_type) != encap_type {
-        // The SA's packets arriving another way (plain ESP for a
-        // UDP-encapsulated SA, ...): XFRM's checks decide.
-        if !gro {
-            bump(&shared.counters, stat::PASSED_TO_XFRM);
-        }
-        return Input::Decline(skb);
-    }
-    if f.if_id != 0 && tunnels::xfrm_if(shared, rs, net, f.if_id).is_none() {
-        // No interface of ours to receive on (down, collect-metadata,
-        // serving another namespace, or none): XFRM's interface lookup
-        // decides what becomes of it.
-        if !gro {
-            bump(&shared.counters, stat::PASSED_TO_XFRM);
-        }
-        return Input::Decline(skb);
-    }
-    if vti.is_some() && f.mode != Mode::Tunnel {
-        // A vti's transport-mode SA (which vti cannot send with): XFRM's.
-        bump(&shared.counters, stat::PASSED_TO_XFRM);
-        return Input::Decline(skb);
-    }
-    if gro {
-        // Tunnel mode only: its inner packet goes to the GRO cells, as
-        // xfrm_input's from GRO; transport mode's `transport_finish` would
-        // run the stack's input from inside GRO.
-        if f.mode != Mode::Tunnel {
-            return Input::Decline(skb);
-        }
-        count_esp(shared, family, false, spi);
-        bump(&shared.counters, stat::ESP_GRO);
-    }
-    let esn = f.flags & xfrm::FLAG_ESN != 0;
-
-    // From here the packet is ours: every path below consumes it.
-    let tunnel = vti.map(|v| v.dev);
-    if vti.is_some() && !skb.policy_check_in(family) {
-        // `vti_input()`'s check of the outer packet, before xfrm_input:
-        // XFRM counted the refusal; the tunnel's statistics do not.
-        bump(&shared.counters, stat::POLICY_DROPPED);
-        drop(skb);
-        return Input::Consumed;
-    }
-    let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
-    let len = skb.view().len() as usize;
-    if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
-        ctx.malformed.fetch_add(1, Ordering::Relaxed);
-        drop_pkt(shared, tunnel, skb, stat::MALFORMED, Mib::InHdrError);
-        return Input::Consumed;
+        Input::Consumed
     }
 
-    // Without the SA's lock (step 2): the one critical section is after
-    // decryption (`RxOp::complete`).
-    if ctx.handed_back() {
-        // Handed back to XFRM meanwhile: XFRM's state is current.
-        return Input::Decline(skb);
+    /// 3.4.1: what IP reassembled and delivered, or GRO holds: the ESP
+    /// and outer headers read (the packet counted as seen, unless from
+    /// GRO), of the UDP encapsulation the module knows.
+    #[inline(always)]
+    fn read_headers(&self, skb: &mut OwnedSkb) -> Result<(EspHeader, OuterHeader), Stop> {
+        let udp = self.encap_type != 0;
+        if udp && self.encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP) {
+            return Err(Stop::Decline(None));
+        }
+        let r = esp_headers::read(skb, self.family, udp);
+        let spi = match &r {
+            Ok((h, _)) => h.spi,
+            Err(Unreadable::SpiZero) => 0,
+            // XFRM drops a short one (XfrmInHdrError), and judges the rest.
+            Err(Unreadable::Short) => return Err(Stop::Decline(Some(stat::MALFORMED))),
+            Err(Unreadable::Outer) => return Err(Stop::Decline(None)),
+        };
+        if !self.gro {
+            count_esp(self.shared, self.family, udp, spi);
+        }
+        // SPI 0: XFRM finds no SA for it either.
+        r.map_err(|_| Stop::Decline(Some(stat::MALFORMED)))
     }
-    if !x.is_valid() {
-        drop_pkt(shared, tunnel, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
-        return Input::Consumed;
+
+    /// 3.4.2: the SA xfrm_input would find: this CPU's last answer if it
+    /// still holds (`sa::Last`), else through XFRM's SPI hash (not its
+    /// per-CPU list, whose cost grows with the SAs in use: see
+    /// `xfrm::lookup`), with the entry the module keeps for it. A miss is
+    /// an invalid SPI, reported while detection is on.
+    #[inline(always)]
+    fn lookup_sa(
+        &self,
+        skb: &OwnedSkb,
+        h: EspHeader,
+        o: &OuterHeader,
+    ) -> Result<RcuArc<SaCtx>, Stop> {
+        let (shared, net, family) = (self.shared, self.net, self.family);
+        let cfg = shared.settings.read(self.rs);
+        let (rx_on, detect) = (cfg.rx_enabled(), cfg.invalid_spi_enabled());
+        if !rx_on && !detect {
+            return Err(Stop::Decline(None));
+        }
+        // A vti's SA: the tunnel's input key as the mark, as xfrm_input
+        // takes it.
+        let mark = self.vti.map_or_else(|| skb.view().mark(), |v| v.ikey);
+        let key = sa::LastKey::new(h.spi, mark, family, &o.daddr);
+        if rx_on {
+            if let Some(c) = shared.sa_table.last_hit(self.rs, net, &key) {
+                return Ok(c);
+            }
+        }
+        let gens = shared.sa_table.gens(net);
+        let Some(x) = xfrm::lookup(net, mark, &o.daddr, h.spi, esp::IPPROTO_ESP, family) else {
+            if !detect || self.gro {
+                return Err(Stop::Decline(None));
+            }
+            // `read_headers` accepted the family, so the packet describes.
+            if let Some(p) = o.esp_packet(family, h, self.encap_type != 0) {
+                invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
+            }
+            return Err(Stop::Unknown);
+        };
+        if !rx_on {
+            return Err(Stop::Decline(None));
+        }
+        let ctx = match shared.sa_table.find(&x) {
+            Some(c) => c,
+            None => new_entry(shared, cfg, &x, family, self.encap_type).map_err(|counted| {
+                if !self.gro {
+                    counted.iter().for_each(|c| bump(&shared.counters, *c));
+                }
+                Stop::Decline(None)
+            })?,
+        };
+        shared.sa_table.remember(&ctx, &key, &gens);
+        // The entry holds its own reference on the SA (`x`'s is dropped).
+        Ok(ctx)
     }
-    let seq = match ctx.window().check(seq_lo) {
-        Ok(s) => s,
-        Err(e) => {
+
+    /// The SA's own packets, of a kind the module takes (the rest is
+    /// XFRM's), and long enough to hold an ESP packet of the SA: from here
+    /// the packet is ours.
+    #[inline(always)]
+    fn admit(&self, skb: &mut OwnedSkb, ctx: &SaCtx, h: EspHeader) -> Result<(), Stop> {
+        let f = &ctx.facts;
+        let passed = Stop::Decline(Some(stat::PASSED_TO_XFRM));
+        if f.family != self.family || i32::from(f.encap_type) != self.encap_type {
+            // Arriving another way (plain ESP for a UDP-encapsulated SA,
+            // ...): XFRM's checks decide.
+            return Err(passed);
+        }
+        if f.if_id != 0 && tunnels::xfrm_if(self.shared, self.rs, self.net, f.if_id).is_none() {
+            // No interface of ours to receive on (down, collect-metadata,
+            // serving another namespace, or none): XFRM's interface
+            // lookup decides what becomes of it.
+            return Err(passed);
+        }
+        if self.vti.is_some() && f.mode != Mode::Tunnel {
+            // A vti's transport-mode SA (which vti cannot send with).
+            return Err(passed);
+        }
+        if self.gro {
+            // Tunnel mode only: its inner packet goes to the GRO cells, as
+            // xfrm_input's from GRO; transport mode's `transport_finish`
+            // would run the stack's input from inside GRO.
+            if f.mode != Mode::Tunnel {
+                return Err(Stop::Decline(None));
+            }
+            count_esp(self.shared, self.family, false, h.spi);
+            bump(&self.shared.counters, stat::ESP_GRO);
+        }
+        if self.vti.is_some() && !skb.policy_check_in(self.family) {
+            // `vti_input()`'s check of the outer packet, before xfrm_input.
+            return Err(Stop::Refused);
+        }
+        let (ivlen, alen) = (f.aead.ivsize, f.aead.authsize);
+        let len = skb.view().len() as usize;
+        if len < ESP_HDR_LEN + ivlen + alen + 2 || !skb.may_pull(ESP_HDR_LEN + ivlen) {
+            ctx.malformed.fetch_add(1, Ordering::Relaxed);
+            return Err(Stop::Drop(stat::MALFORMED, Mib::InHdrError));
+        }
+        Ok(())
+    }
+
+    /// 3.4.3: the SA still the module's and valid, and the sequence number
+    /// inside the anti-replay window (ESN high bits inferred), checked
+    /// without the SA's lock: the window is updated after the ICV is
+    /// verified (`RxOp::complete`). The full sequence number.
+    #[inline(always)]
+    fn verify_sequence(&self, ctx: &SaCtx, h: EspHeader) -> Result<u64, Stop> {
+        if ctx.handed_back() {
+            // Handed back to XFRM meanwhile: XFRM's state is current.
+            return Err(Stop::Decline(None));
+        }
+        let x = ctx.xfrm_state();
+        if !x.is_valid() {
+            return Err(Stop::Drop(stat::SA_UNUSABLE, Mib::InStateInvalid));
+        }
+        ctx.window().check(h.seq).map_err(|e| {
             // A drop: the lock only to count it in XFRM's statistics.
-            let c = replay_failed(shared, &ctx, &mut x.lock(), e, seq_lo, spi);
-            drop_pkt(shared, tunnel, skb, c, Mib::InStateSeqError);
-            return Input::Consumed;
-        }
-    };
+            let c = replay_failed(self.shared, ctx, &mut x.lock(), e, h.seq, h.spi);
+            Stop::Drop(c, Mib::InStateSeqError)
+        })
+    }
 
-    let nfrags = match skb.make_writable() {
-        Ok(n) => n,
-        Err(_) => {
-            drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InError);
-            return Input::Consumed;
-        }
-    };
-    // Transport mode: the IP header to keep (IPv4: with its options;
-    // IPv6: with the extension headers before ESP). Beyond 16 bits
-    // (impossible in a linear head), restoring it fails and the packet
-    // is dropped and counted.
-    let hdr_len = match (ctx.facts.mode, family) {
+    /// 3.4.4: ICV verification and decryption with the SA's transform,
+    /// in place, possibly asynchronous (`esp_decrypt.rs`); the steps after
+    /// it run in [`RxOp::complete`]. The packet back if it could not start.
+    #[inline(always)]
+    fn decrypt(
+        &self,
+        mut skb: OwnedSkb,
+        ctx: RcuArc<SaCtx>,
+        seq: u64,
+        tos: u8,
+    ) -> Result<(), (OwnedSkb, Stop)> {
+        let rx_error = Stop::Drop(stat::RX_ERRORS, Mib::InError);
+        let nfrags = match skb.make_writable() {
+            Ok(n) => n,
+            Err(_) => return Err((skb, rx_error)),
+        };
+        let hdr_len = transport_header_len(&skb, ctx.facts.mode, self.family);
+        let Some(path) = globals::get() else {
+            return Err((skb, rx_error));
+        };
+        let info = ctx.facts.aead;
+        // SAFETY: read from the SA's transform when the entry was made;
+        // the entry (`ctx`, which the operation holds) keeps a reference on
+        // the SA, whose `x->data` owns the transform until it is destroyed.
+        let aead = unsafe { info.aead() };
+        let esn_hi = (ctx.facts.flags & xfrm::FLAG_ESN != 0).then_some((seq >> 32) as u32);
+        let op = RxOp {
+            ctx,
+            seq,
+            tos,
+            hdr_len,
+            vti: self.vti.map(|v| VtiRef {
+                ifindex: v.dev.ifindex(),
+                ikey: v.ikey,
+            }),
+        };
+        // SAFETY: `aead` lives as long as `op` (above); the pool is
+        // withdrawn only after every pending decryption completed
+        // (`globals::Published`).
+        unsafe { esp_decrypt::decrypt(&path.pool, aead, &info, skb, nfrags, esn_hi, op) };
+        Ok(())
+    }
+}
+
+/// Transport mode: the IP header to keep (IPv4: with its options; IPv6:
+/// with the extension headers before ESP); 0 in tunnel mode. Beyond 16
+/// bits (impossible in a linear head), restoring it fails and the packet
+/// is dropped and counted.
+#[inline(always)]
+fn transport_header_len(skb: &OwnedSkb, mode: Mode, family: u16) -> u16 {
+    match (mode, family) {
         (Mode::Tunnel, _) => 0,
         (_, AF_INET) => skb
             .network_header_bytes(1)
             .and_then(|h| h.first().map(|v| u16::from(v & 0xf) * 4))
             .unwrap_or(0),
         _ => u16::try_from(skb.network_to_data()).unwrap_or(u16::MAX),
-    };
-    let Some(path) = globals::get() else {
-        drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InError);
-        return Input::Consumed;
-    };
-    let info = ctx.facts.aead;
-    // SAFETY: read from the SA's transform when the entry was made;
-    // the entry (`ctx`, which the operation holds) keeps a reference on
-    // the SA, whose `x->data` owns the transform until it is destroyed.
-    let aead = unsafe { info.aead() };
-    let op = RxOp {
-        ctx,
-        seq,
-        tos: o.tos,
-        hdr_len,
-        vti: vti.map(|v| VtiRef {
-            ifindex: v.dev.ifindex(),
-            ikey: v.ikey,
-        }),
-    };
-    let esn_hi = if esn { Some((seq >> 32) as u32) } else { None };
-    // SAFETY: `aead` lives as long as `op` (above); the pool is
-    // withdrawn only after every pending decryption completed
-    // (`globals::Published`).
-    unsafe { esp_decrypt::decrypt(&path.pool, aead, &info, skb, nfrags, esn_hi, op) };
-    Input::Consumed
+    }
 }
 
 /// Makes the entry of an SA seen for the first time, if we decapsulate
@@ -558,111 +631,6 @@ fn new_entry(
     }
 }
 
-pub(crate) fn be32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(off..off + 4) {
-        a.copy_from_slice(s);
-    }
-    u32::from_be_bytes(a)
-}
-
-/// What the receive path reads from the outer IP header (and the UDP
-/// header of UDP-encapsulated ESP).
-pub(crate) struct Outer {
-    pub(crate) saddr: [u8; 16],
-    pub(crate) daddr: [u8; 16],
-    /// TOS / traffic class.
-    pub(crate) tos: u8,
-    /// UDP ports in network order, 0 without encapsulation.
-    pub(crate) sport_be: u16,
-    pub(crate) dport_be: u16,
-}
-
-impl Outer {
-    /// The packet as the invalid-SPI report describes it.
-    pub(crate) fn esp_packet(
-        &self,
-        family: u16,
-        spi: u32,
-        seq: u32,
-        udp: bool,
-    ) -> Option<esp::EspPacket> {
-        let fam = esp::Family::from_af(family)?;
-        Some(esp::EspPacket {
-            hdr: esp::EspHeader {
-                spi,
-                seq,
-                class: esp::SpiClass::of(spi),
-            },
-            encap: udp.then(|| esp::UdpPorts {
-                sport: u16::from_be(self.sport_be),
-                dport: u16::from_be(self.dport_be),
-            }),
-            src: esp::IpAddr {
-                family: fam,
-                bytes: self.saddr,
-            },
-            dst: esp::IpAddr {
-                family: fam,
-                bytes: self.daddr,
-            },
-            esp_offset: 0,
-            first_fragment: false,
-        })
-    }
-}
-
-/// Reads the outer header `h` of a packet of `family`, UDP-encapsulated
-/// if `udp`.
-pub(crate) fn outer(h: &[u8], family: u16, udp: bool) -> Option<Outer> {
-    let mut o = Outer {
-        saddr: [0; 16],
-        daddr: [0; 16],
-        tos: 0,
-        sport_be: 0,
-        dport_be: 0,
-    };
-    let ports_at = match family {
-        AF_INET => {
-            let ip = esp::Ipv4Header::parse(h).ok()?;
-            o.saddr[..4].copy_from_slice(&ip.saddr);
-            o.daddr[..4].copy_from_slice(&ip.daddr);
-            o.tos = ip.tos;
-            udp.then_some(ip.hdr_len)
-        }
-        AF_INET6 => {
-            o.saddr.copy_from_slice(h.get(8..24)?);
-            o.daddr.copy_from_slice(h.get(24..40)?);
-            o.tos = (*h.first()? << 4) | (*h.get(1)? >> 4);
-            // UDP-encapsulated ESP over IPv6: the UDP header follows the
-            // fixed header (extension headers before UDP are not expected
-            // on IKE's socket path; without them we do not check mappings).
-            (udp && *h.get(6)? == esp::IPPROTO_UDP).then_some(40)
-        }
-        _ => return None,
-    };
-    if let Some(at) = ports_at {
-        o.sport_be = u16::from_ne_bytes([*h.get(at)?, *h.get(at + 1)?]);
-        o.dport_be = u16::from_ne_bytes([*h.get(at + 2)?, *h.get(at + 3)?]);
-    }
-    Some(o)
-}
-
-/// Counts a locally delivered ESP packet: per family and encapsulation,
-/// and its SPI if IANA reserved.
-pub(crate) fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
-    let c = match (family == AF_INET, udp) {
-        (true, false) => stat::ESP_V4,
-        (false, false) => stat::ESP_V6,
-        (true, true) => stat::UDP_ENCAP_V4,
-        (false, true) => stat::UDP_ENCAP_V6,
-    };
-    bump(&shared.counters, c);
-    if spi != 0 && esp::SpiClass::of(spi) == esp::SpiClass::Reserved {
-        bump(&shared.counters, stat::RESERVED_SPI);
-    }
-}
-
 /// A packet between the replay check and delivery (crosses an async
 /// decryption): what the steps after decryption need that the packet does
 /// not keep (its outer header is still in front of `data` then: NAT
@@ -682,9 +650,11 @@ struct RxOp {
 }
 
 impl Completion for RxOp {
-    /// `sync`: completing inside the ESP handler (the decryption was
-    /// synchronous), still in the receive path: the inner packet may be
-    /// received in place (`Delivery::deliver`).
+    /// The steps after decryption, in RFC 4303's order (3.4.4 on),
+    /// dropping the packet at the first that fails. `sync`: completing
+    /// inside the ESP handler (the decryption was synchronous), still in
+    /// the receive path: the inner packet may be received in place
+    /// (`Delivery::deliver`).
     fn complete(self, mut skb: OwnedSkb, err: i32, sync: bool) {
         let netr = skb.net_ref();
         // SAFETY: the receive path (softirq) or a crypto completion, which
@@ -692,86 +662,107 @@ impl Completion for RxOp {
         // section for as long as this call.
         let rs = unsafe { ReadSide::assume() };
         let shared = Shared::get_rcu(netr.get(), &rs);
-        let x = self.ctx.xfrm_state();
-        // A vti's SA: its tunnel, if still there (see below).
+        // A vti's SA: its tunnel, if still there (see `deliver`).
         let via_vti = self
             .vti
             .and_then(|v| Some((tunnels::vti_device(shared, rs, v.ifindex)?, v.ikey)));
-        let tunnel = via_vti.map(|(dev, _)| dev);
-        if err != 0 {
-            if err == -EBADMSG {
-                x.lock().stat_integrity_failed();
+        let checked = self
+            .icv_verified(err)
+            .and_then(|()| self.strip_trailer(&mut skb))
+            .and_then(|nexthdr| self.update_sa(shared, &skb).map(|()| nexthdr))
+            .and_then(|nexthdr| self.inner(nexthdr));
+        match checked {
+            Ok(inner) => self.deliver(shared, rs, skb, inner, via_vti, sync),
+            Err((counter, mib)) => drop_pkt(shared, via_vti.map(|v| v.0), skb, counter, mib),
+        }
+    }
+}
+
+/// Why a step after decryption drops the packet: our counter, XFRM's
+/// statistic.
+type Dropped = (u16, Mib);
+
+impl RxOp {
+    /// 3.4.4.1: the decryption's verdict on the ICV (`err`: 0, or the
+    /// transform's error).
+    fn icv_verified(&self, err: i32) -> Result<(), Dropped> {
+        match err {
+            0 => Ok(()),
+            e if e == -EBADMSG => {
+                self.ctx.xfrm_state().lock().stat_integrity_failed();
                 self.ctx.auth_failed.fetch_add(1, Ordering::Relaxed);
-                drop_pkt(
-                    shared,
-                    tunnel,
-                    skb,
-                    stat::AUTH_FAILED,
-                    Mib::InStateProtoError,
-                );
-            } else {
-                drop_pkt(shared, tunnel, skb, stat::RX_ERRORS, Mib::InStateProtoError);
+                Err((stat::AUTH_FAILED, Mib::InStateProtoError))
             }
-            return;
+            _ => Err((stat::RX_ERRORS, Mib::InStateProtoError)),
         }
+    }
 
+    /// 3.4.4.2: the padding checked and the trailer, ICV, ESP header and IV
+    /// taken off (`esp_trailer.rs`); the next header.
+    fn strip_trailer(&self, skb: &mut OwnedSkb) -> Result<u8, Dropped> {
         let (ivlen, alen) = (self.ctx.facts.aead.ivsize, self.ctx.facts.aead.authsize);
-        let nexthdr = match esp_trailer::strip(&mut skb, ivlen, alen) {
-            Ok(n) => n,
-            Err(e) => {
-                let (counter, mib) = match e {
-                    esp_trailer::Bad::Malformed => {
-                        self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
-                        (stat::MALFORMED, Mib::InStateProtoError)
-                    }
-                    esp_trailer::Bad::Padding => {
-                        self.ctx.bad_padding.fetch_add(1, Ordering::Relaxed);
-                        (stat::BAD_PADDING, Mib::InStateProtoError)
-                    }
-                    esp_trailer::Bad::Strip => (stat::RX_ERRORS, Mib::InBufferError),
-                };
-                drop_pkt(shared, tunnel, skb, counter, mib);
-                return;
+        esp_trailer::strip(skb, ivlen, alen).map_err(|e| match e {
+            esp_trailer::Bad::Malformed => {
+                self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
+                (stat::MALFORMED, Mib::InStateProtoError)
             }
-        };
+            esp_trailer::Bad::Padding => {
+                self.ctx.bad_padding.fetch_add(1, Ordering::Relaxed);
+                (stat::BAD_PADDING, Mib::InStateProtoError)
+            }
+            esp_trailer::Bad::Strip => (stat::RX_ERRORS, Mib::InBufferError),
+        })
+    }
 
-        // Authenticated: the packet's one critical section (step 5).
-        {
-            let mut g = x.lock();
-            if !g.valid() {
-                // Deleted or expired while we decrypted (XFRM checks again
-                // after decryption too).
-                drop(g);
-                drop_pkt(shared, tunnel, skb, stat::SA_UNUSABLE, Mib::InStateInvalid);
-                return;
-            }
-            if let Err(e) = self.ctx.replay_update(&mut g, self.seq) {
-                let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, x.spi());
-                drop(g);
-                drop_pkt(shared, tunnel, skb, c, Mib::InStateSeqError);
-                return;
-            }
-            // The lifetime checked and accounted in one step: a hard limit
-            // cannot be passed by packets in flight.
-            if g.check_expire() {
-                drop(g);
-                drop_pkt(shared, tunnel, skb, stat::SA_UNUSABLE, Mib::InStateExpired);
-                return;
-            }
-            if self.ctx.retired(&g) {
-                // XFRM took the SA over while we decrypted: keep its replay
-                // state ahead of what we accept.
-                g.xfrm_replay_raise(self.seq);
-            }
-            g.account(skb.view().len(), xfrm::real_seconds());
+    /// 3.4.3's window update, once the packet is authenticated, with the
+    /// SA's state and lifetime checked and the packet accounted: the
+    /// packet's one critical section (step 5 above).
+    fn update_sa(&self, shared: &Shared, skb: &OwnedSkb) -> Result<(), Dropped> {
+        let x = self.ctx.xfrm_state();
+        let mut g = x.lock();
+        if !g.valid() {
+            // Deleted or expired while we decrypted (XFRM checks again
+            // after decryption too).
+            return Err((stat::SA_UNUSABLE, Mib::InStateInvalid));
         }
+        if let Err(e) = self.ctx.replay_update(&mut g, self.seq) {
+            let c = replay_failed(shared, &self.ctx, &mut g, e, self.seq as u32, x.spi());
+            return Err((c, Mib::InStateSeqError));
+        }
+        // The lifetime checked and accounted in one step: a hard limit
+        // cannot be passed by packets in flight.
+        if g.check_expire() {
+            return Err((stat::SA_UNUSABLE, Mib::InStateExpired));
+        }
+        if self.ctx.retired(&g) {
+            // XFRM took the SA over while we decrypted: keep its replay
+            // state ahead of what we accept.
+            g.xfrm_replay_raise(self.seq);
+        }
+        g.account(skb.view().len(), xfrm::real_seconds());
+        Ok(())
+    }
 
-        let Some(inner) = decap::Inner::of(self.ctx.facts.mode, nexthdr) else {
-            // A dummy packet (RFC 4303 2.6), or not IP in a tunnel.
+    /// What the payload is, for the SA's mode: not a dummy packet (RFC
+    /// 4303 2.6), and IP in a tunnel.
+    fn inner(&self, nexthdr: u8) -> Result<decap::Inner, Dropped> {
+        decap::Inner::of(self.ctx.facts.mode, nexthdr).ok_or_else(|| {
             self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
-            drop_pkt(shared, tunnel, skb, stat::BAD_INNER, Mib::InStateModeError);
-            return;
-        };
+            (stat::BAD_INNER, Mib::InStateModeError)
+        })
+    }
+
+    /// Decapsulation and delivery (step 6 above, `decap.rs`), counted.
+    fn deliver(
+        self,
+        shared: &Shared,
+        rs: ReadSide<'_>,
+        skb: OwnedSkb,
+        inner: decap::Inner,
+        via_vti: Option<(&Device, u32)>,
+        sync: bool,
+    ) {
+        let tunnel = via_vti.map(|(dev, _)| dev);
         if self.ctx.facts.encap_type != 0 {
             self.nat_mapping(&skb);
         }
@@ -792,12 +783,10 @@ impl Completion for RxOp {
         // looked up again (the one found before decryption may have gone
         // down meanwhile; then the packet is handed on as XFRM hands it
         // when its interface lookup fails).
-        let dev = if f.if_id != 0 {
-            tunnels::xfrm_if(shared, rs, netr.get(), f.if_id)
-        } else {
-            None
-        };
-        let o = decap::Outer {
+        let dev = (f.if_id != 0)
+            .then(|| tunnels::xfrm_if(shared, rs, skb.net_ref().get(), f.if_id))
+            .flatten();
+        let params = decap::Params {
             flags: f.flags,
             tos,
             family: f.family,
@@ -807,14 +796,8 @@ impl Completion for RxOp {
             vti: via_vti,
         };
         // A reference of the packet's own for its security path.
-        match decap::decapsulate(
-            &path.delivery,
-            skb,
-            ctx.xfrm_state().clone(),
-            inner,
-            &o,
-            sync,
-        ) {
+        let x = ctx.xfrm_state().clone();
+        match decap::decapsulate(&path.delivery, skb, x, inner, &params, sync) {
             Ok(delivered) => {
                 ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
                 ctx.last_jiffies
@@ -824,12 +807,10 @@ impl Completion for RxOp {
                     bump(&shared.counters, stat::REENTRY_DROPPED);
                 }
             }
-            Err(f) => drop_counted(shared, tunnel, f.skb, f.counter, f.mib),
+            Err(f) => drop_counted(shared, tunnel, f.skb, Some(f.counter), f.mib),
         }
     }
-}
 
-impl RxOp {
     /// NAT traversal (a UDP-encapsulated SA): an authenticated packet from
     /// a new address or port tells the key manager, as esp4/esp6 do. The
     /// address and port are read from the outer headers, still in front of
@@ -838,7 +819,7 @@ impl RxOp {
         let f = &self.ctx.facts;
         let Some(o) = skb
             .network_header_bytes(48)
-            .and_then(|h| outer(h, f.family, true))
+            .and_then(|h| OuterHeader::parse(h, f.family, true))
         else {
             return;
         };

@@ -71,6 +71,7 @@ mod counters;
 mod decap;
 mod esp_algs;
 mod esp_decrypt;
+mod esp_headers;
 mod esp_input;
 mod esp_trailer;
 mod events;

@@ -28,8 +28,9 @@
 //! them.
 
 use crate::{
-    esp::{self, ESP_HDR_LEN},
-    esp_input::{self, be32, count_esp, outer, Outer, VtiRx},
+    esp,
+    esp_headers::{self, count_esp, OuterHeader},
+    esp_input::{self, VtiRx},
     invalid_spi,
     kapi::{
         bindings as b,
@@ -78,22 +79,13 @@ impl XfrmInput for Observer {
             return Input::Decline(skb);
         }
         let udp = encap_type != 0;
-        if (udp && encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP)) || !skb.may_pull(ESP_HDR_LEN) {
+        if udp && encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP) {
             return Input::Decline(skb);
         }
-        let Some((spi, seq)) = skb.linear(0, ESP_HDR_LEN).map(|h| (be32(h, 0), be32(h, 4))) else {
-            return Input::Decline(skb);
-        };
-        let Some(o) = skb
-            .network_header_bytes(48)
-            .and_then(|h| outer(h, family, udp))
-        else {
-            return Input::Decline(skb);
-        };
         // SPI 0 is never an SA's (the receive path counts it malformed).
-        if spi == 0 {
+        let Ok((h, o)) = esp_headers::read(&mut skb, family, udp) else {
             return Input::Decline(skb);
-        }
+        };
         let Some(t) = claimed(shared, rs, family, skb.view().ifindex(), &o) else {
             return Input::Decline(skb);
         };
@@ -110,13 +102,13 @@ impl XfrmInput for Observer {
         }
         // As `xfrm_input()` will look it up for the tunnel (its `ikey` as
         // the mark); the reference found is dropped at once.
-        if !detect || xfrm::lookup(net, mark, &o.daddr, spi, esp::IPPROTO_ESP, family).is_some() {
+        if !detect || xfrm::lookup(net, mark, &o.daddr, h.spi, esp::IPPROTO_ESP, family).is_some() {
             return Input::Decline(skb);
         }
         // Seen and reported: counted as the receive path counts what it
         // sees, so that each packet counted as seen has one outcome.
-        count_esp(shared, family, udp, spi);
-        if let Some(p) = o.esp_packet(family, spi, seq, udp) {
+        count_esp(shared, family, udp, h.spi);
+        if let Some(p) = o.esp_packet(family, h, udp) {
             invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
         }
         Input::Decline(skb)
@@ -131,7 +123,7 @@ fn claimed<'a>(
     rs: ReadSide<'a>,
     family: u16,
     ifindex: i32,
-    o: &Outer,
+    o: &OuterHeader,
 ) -> Option<(&'a Vti, u32)> {
     let tunnels = shared.tunnels.iter(rs);
     if family == AF_INET {
