@@ -30,12 +30,11 @@
 //! context only.
 
 use crate::{
-    esp_input, invalid_spi,
-    kapi::{net::Net, netfilter},
-    natt,
-    netns::{Engaged, Shared},
+    esp_input, invalid_spi, natt,
+    netns::{Engaged, PerNet},
     nl::{IfConfig, SaConfig, Unknown},
     output,
+    rust::{net::Net, netfilter},
     settings::SetError,
 };
 use kernel::prelude::*;
@@ -75,7 +74,7 @@ impl From<Error> for Refused {
 }
 
 /// Applies `change` to the configuration of `st`, the state of `net`.
-pub(crate) fn apply(net: &Net, st: &Shared, change: Change<'_>) -> Result<(), Refused> {
+pub(crate) fn apply(net: &Net, st: &PerNet, change: Change<'_>) -> Result<(), Refused> {
     let mut w = st.writer.lock();
     match change {
         Change::Global(attrs) => {
@@ -136,12 +135,12 @@ pub(crate) fn apply(net: &Net, st: &Shared, change: Change<'_>) -> Result<(), Re
 }
 
 /// Registers the outbound hooks if they are not yet.
-fn engage_outbound(net: &Net, st: &Shared, w: &mut Engaged) -> Result {
+fn engage_outbound(net: &Net, st: &PerNet, w: &mut Engaged) -> Result {
     if w.outbound.is_none() {
-        // SAFETY: `st` is the pinned `Shared` of `net`'s pernet state; the
+        // SAFETY: `st` is the pinned `PerNet` of `net`'s pernet state; the
         // registration is kept in `st.writer` (`Engaged`), which is
         // emptied, unregistering, before anything else of `st` is dropped
-        // (`Shared`'s drop, and `writer` is its first field); `net`
+        // (`PerNet`'s drop, and `writer` is its first field); `net`
         // outlives its pernet state.
         w.outbound = Some(unsafe {
             netfilter::Registration::new::<output::Outbound>(net, &output::HOOKS, st)?

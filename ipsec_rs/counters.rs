@@ -5,7 +5,7 @@
 //! A counter's index is its netlink attribute number (`nl::stats_attr`), so
 //! the module and the tools share one list and cannot disagree on names.
 
-use crate::{kapi::percpu::PerCpuCounters, nl};
+use crate::{nl, rust::percpu::PerCpuCounters};
 
 /// Number of counter slots (index 0 is unused, as attribute 0 is).
 pub(crate) const NR_COUNTERS: usize = nl::stats_attr::MAX as usize + 1;

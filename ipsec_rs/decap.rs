@@ -13,14 +13,14 @@
 //! runs PRE_ROUTING and local delivery.
 
 use crate::{
-    kapi::{
+    nl::stats_attr as stat,
+    rust::{
         bindings as b,
         netdev::Device,
         percpu::PerCpuCounters,
         skb::{GroCells, OwnedSkb},
         xfrm::{self, Mib, Mode, StateRef},
     },
-    nl::stats_attr as stat,
 };
 use kernel::prelude::*;
 

@@ -19,7 +19,7 @@
 //! data" of seqiv and echainiv. An SA whose algorithm or generator is not
 //! listed here goes to XFRM (`passed_to_xfrm`).
 
-use crate::kapi::{
+use crate::rust::{
     aead::AeadInfo,
     xfrm::{AlgNames, StateRef},
 };

@@ -21,7 +21,7 @@
 
 use crate::{
     esp::ESP_HDR_LEN,
-    kapi::{
+    rust::{
         aead::{self, Aead, AeadInfo, Completion, InPlace, RequestPool},
         bindings as b,
         skb::OwnedSkb,

@@ -8,9 +8,9 @@
 use crate::{
     counters::bump,
     esp::{self, EspHeader, ESP_HDR_LEN},
-    kapi::{bindings as b, skb::OwnedSkb},
-    netns::Shared,
+    netns::PerNet,
     nl::stats_attr as stat,
+    rust::{bindings as b, skb::OwnedSkb},
 };
 
 const AF_INET: u16 = b::AF_INET as u16;
@@ -130,7 +130,7 @@ impl OuterHeader {
 
 /// Counts a locally delivered ESP packet: per family and encapsulation,
 /// and its SPI if IANA reserved.
-pub(crate) fn count_esp(shared: &Shared, family: u16, udp: bool, spi: u32) {
+pub(crate) fn count_esp(shared: &PerNet, family: u16, udp: bool, spi: u32) {
     let c = match (family == AF_INET, udp) {
         (true, false) => stat::ESP_V4,
         (false, false) => stat::ESP_V6,

@@ -7,11 +7,11 @@
 //! (which SAs we take), `esp_decrypt.rs` (decryption set-up, ESN layout),
 //! `esp_trailer.rs` (padding and next header), `decap.rs` (per mode).
 //!
-//! Entry: the ESP handler on XFRM's protocol chain (`kapi::xfrm::Registration`,
+//! Entry: the ESP handler on XFRM's protocol chain (`rust::xfrm::Registration`,
 //! priority [`PRIORITY`]), for locally delivered, reassembled ESP, plain or
 //! UDP-encapsulated; the handler above vti (`vti.rs`) for the packets of
 //! a vti tunnel's SAs ([`receive_vti`]); with the module parameter
-//! `rx_gro=1` also the ESP GRO slots (`kapi::gro::Slot`, `impl GroReceive
+//! `rx_gro=1` also the ESP GRO slots (`rust::gro::Slot`, `impl GroReceive
 //! for Rx`), which take the tunnel-mode packets of our SAs before IP input
 //! and decline the rest to the handler. For each packet, in this order:
 //!
@@ -63,7 +63,10 @@ use crate::{
     esp_decrypt,
     esp_headers::{self, count_esp, OuterHeader, Unreadable},
     esp_trailer, globals, invalid_spi,
-    kapi::{
+    netns::PerNet,
+    nl::{self, stats_attr as stat, SaHandler},
+    replay::ReplayError,
+    rust::{
         aead::Completion,
         bindings as b,
         gro::GroReceive,
@@ -73,9 +76,6 @@ use crate::{
         skb::OwnedSkb,
         xfrm::{self, Input, Mib, Mode, StateRef, XfrmInput},
     },
-    netns::Shared,
-    nl::{self, stats_attr as stat, SaHandler},
-    replay::ReplayError,
     sa::{self, SaCtx},
     settings::{SaKey, Snapshot},
     tunnels,
@@ -130,7 +130,7 @@ fn takes(x: &StateRef, p: &xfrm::Props) -> Result<(), SaHandler> {
 /// One ESP SA of the namespace as the per-SA view shows it
 /// (`SA_STATE_GET`): its identity, and the module's state if the module
 /// decapsulates it, else who does and why. Process context.
-pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
+pub(crate) fn sa_view(shared: &PerNet, x: &StateRef) -> nl::SaState {
     let p = x.props();
     let fam = esp::Family::from_af(p.family).unwrap_or(esp::Family::V4);
     let addr = |bytes: [u8; 16]| esp::IpAddr::of_family(fam, bytes);
@@ -173,7 +173,7 @@ pub(crate) fn sa_view(shared: &Shared, x: &StateRef) -> nl::SaState {
 }
 
 /// Drops a packet we own: our counter, XFRM's statistic.
-fn drop_pkt(shared: &Shared, tunnel: Option<&Device>, skb: OwnedSkb, counter: u16, mib: Mib) {
+fn drop_pkt(shared: &PerNet, tunnel: Option<&Device>, skb: OwnedSkb, counter: u16, mib: Mib) {
     drop_counted(shared, tunnel, skb, Some(counter), Some(mib));
 }
 
@@ -182,7 +182,7 @@ fn drop_pkt(shared: &Shared, tunnel: Option<&Device>, skb: OwnedSkb, counter: u1
 /// already) and, for a vti tunnel's packet, in the tunnel's `rx_errors`
 /// and `rx_dropped`, as `vti_rcv_cb()` counts xfrm_input's failures.
 fn drop_counted(
-    shared: &Shared,
+    shared: &PerNet,
     tunnel: Option<&Device>,
     skb: OwnedSkb,
     counter: Option<u16>,
@@ -220,7 +220,7 @@ struct VtiRef {
 /// A replay-check failure: counted per SA (ours and XFRM's statistics),
 /// logged rate-limited in the guide's words.
 fn replay_failed(
-    shared: &Shared,
+    shared: &PerNet,
     ctx: &SaCtx,
     g: &mut xfrm::StateGuard<'_>,
     e: ReplayError,
@@ -240,7 +240,7 @@ fn replay_failed(
         }
     };
     let _ = shared;
-    if let Some(unlogged) = ctx.log_allowed(crate::kapi::now_ns()) {
+    if let Some(unlogged) = ctx.log_allowed(crate::rust::now_ns()) {
         pr_warn!(
             "%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed connection id={} (spi={:#x}, seq={}, {} more since last report)\n",
             ctx.conn_id.load(Ordering::Relaxed),
@@ -303,7 +303,7 @@ fn receive(
     let netr = skb.net_ref();
     let net = netr.get();
     let a = Arrival {
-        shared: Shared::get_rcu(net, &rs),
+        shared: PerNet::get_rcu(net, &rs),
         net,
         rs,
         family,
@@ -334,7 +334,7 @@ fn receive(
 
 /// A packet on its way through [`receive`]: where it arrived and how.
 struct Arrival<'a> {
-    shared: &'a Shared,
+    shared: &'a PerNet,
     net: &'a Net,
     rs: ReadSide<'a>,
     family: u16,
@@ -587,7 +587,7 @@ fn transport_header_len(skb: &OwnedSkb, mode: Mode, family: u16) -> u16 {
 /// Makes the entry of an SA seen for the first time, if we decapsulate
 /// for it; otherwise the counters to bump (the packet goes to XFRM).
 fn new_entry(
-    shared: &Shared,
+    shared: &PerNet,
     cfg: &Snapshot,
     x: &StateRef,
     family: u16,
@@ -661,7 +661,7 @@ impl Completion for RxOp {
         // runs with bottom halves disabled (`Completion`): an RCU read-side
         // section for as long as this call.
         let rs = unsafe { ReadSide::assume() };
-        let shared = Shared::get_rcu(netr.get(), &rs);
+        let shared = PerNet::get_rcu(netr.get(), &rs);
         // A vti's SA: its tunnel, if still there (see `deliver`).
         let via_vti = self
             .vti
@@ -717,7 +717,7 @@ impl RxOp {
     /// 3.4.3's window update, once the packet is authenticated, with the
     /// SA's state and lifetime checked and the packet accounted: the
     /// packet's one critical section (step 5 above).
-    fn update_sa(&self, shared: &Shared, skb: &OwnedSkb) -> Result<(), Dropped> {
+    fn update_sa(&self, shared: &PerNet, skb: &OwnedSkb) -> Result<(), Dropped> {
         let x = self.ctx.xfrm_state();
         let mut g = x.lock();
         if !g.valid() {
@@ -755,7 +755,7 @@ impl RxOp {
     /// Decapsulation and delivery (step 6 above, `decap.rs`), counted.
     fn deliver(
         self,
-        shared: &Shared,
+        shared: &PerNet,
         rs: ReadSide<'_>,
         skb: OwnedSkb,
         inner: decap::Inner,
@@ -801,7 +801,7 @@ impl RxOp {
             Ok(delivered) => {
                 ctx.decap_ok.fetch_add(1, Ordering::Relaxed);
                 ctx.last_jiffies
-                    .store(crate::kapi::jiffies(), Ordering::Relaxed);
+                    .store(crate::rust::jiffies(), Ordering::Relaxed);
                 bump(&shared.counters, stat::DECAP_OK);
                 if !delivered {
                     bump(&shared.counters, stat::REENTRY_DROPPED);
@@ -838,7 +838,7 @@ impl RxOp {
 /// on; a handler registered later is not noticed here (the per-SA view
 /// shows its SAs as not seen).
 pub(crate) fn warn_if_gro_offload() {
-    let (v4, v6) = crate::kapi::gro::foreign_registered(esp::IPPROTO_ESP);
+    let (v4, v6) = crate::rust::gro::foreign_registered(esp::IPPROTO_ESP);
     if v4 || v6 {
         let which = match (v4, v6) {
             (true, true) => "esp4_offload and esp6_offload are",

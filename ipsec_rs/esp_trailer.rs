@@ -3,7 +3,7 @@
 //! The ESP trailer of a decrypted packet (RFC 4303 section 2.4): padding,
 //! pad length, next header; then trailer, ICV, header and IV off.
 
-use crate::{esp::ESP_HDR_LEN, kapi::skb::OwnedSkb};
+use crate::{esp::ESP_HDR_LEN, rust::skb::OwnedSkb};
 
 /// Bytes copied from in front of the ICV to read the trailer: pad length,
 /// next header, and up to 16 bytes of padding (a cipher block).

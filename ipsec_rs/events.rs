@@ -8,8 +8,8 @@
 
 use crate::{
     globals::{self, Globals},
-    kapi::{genetlink::Multicast, net::Net},
     nl::{self, cmd},
+    rust::{genetlink::Multicast, net::Net},
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -28,12 +28,12 @@ pub(crate) fn publish(g: &Globals, m: &Multicast) {
 /// of which run inside RCU read-side sections, can still be using it.
 pub(crate) fn unpublish(g: &Globals) {
     g.events.store(core::ptr::null_mut(), Ordering::Release);
-    crate::kapi::synchronize_net();
+    crate::rust::synchronize_net();
 }
 
 /// What became of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Delivery {
+pub(crate) enum Outcome {
     /// At least one listener of the namespace received it (or the family is
     /// going away with the module, and with it the counters).
     Delivered,
@@ -44,21 +44,21 @@ pub(crate) enum Delivery {
 }
 
 /// Multicasts an invalid-SPI event to listeners in `net`. Softirq-safe.
-pub(crate) fn invalid_spi(net: &Net, ev: &nl::InvalidSpiEvent) -> Delivery {
+pub(crate) fn invalid_spi(net: &Net, ev: &nl::InvalidSpiEvent) -> Outcome {
     let m = globals::get().map_or(core::ptr::null_mut(), |g| g.events.load(Ordering::Acquire));
     if m.is_null() {
-        return Delivery::Delivered;
+        return Outcome::Delivered;
     }
     let mut buf = [0u8; 160];
     let Ok(n) = ev.encode(&mut buf) else {
-        return Delivery::Lost;
+        return Outcome::Lost;
     };
     // SAFETY: a non-null pointer was published by `publish()` and stays valid
     // until `unpublish()` has waited for every packet path (we run in one).
     let m = unsafe { &*m };
     match m.send(net, 0, cmd::EVENT_INVALID_SPI, buf.get(..n).unwrap_or(&[])) {
-        Ok(()) => Delivery::Delivered,
-        Err(e) if e == ESRCH => Delivery::Unheard,
-        Err(_) => Delivery::Lost,
+        Ok(()) => Outcome::Delivered,
+        Err(e) if e == ESRCH => Outcome::Unheard,
+        Err(_) => Outcome::Lost,
     }
 }

@@ -13,8 +13,8 @@
 
 use crate::{
     decap::Delivery,
-    kapi::{aead::RequestPool, genetlink::Multicast},
     nl::GlobalConfig,
+    rust::{aead::RequestPool, genetlink::Multicast},
 };
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;

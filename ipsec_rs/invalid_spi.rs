@@ -14,10 +14,10 @@ use crate::{
     counters::bump,
     esp::{EspPacket, Family},
     events,
-    kapi::{self, net::Net},
-    netns::Shared,
+    netns::PerNet,
     nl::{self, stats_attr as stat},
     ratelimit::{Decision, Entry, FlowKey, RateLimiter},
+    rust::{self, net::Net},
     siphash::SipKey,
 };
 use kernel::prelude::*;
@@ -30,12 +30,12 @@ pub(crate) type Limiter = RateLimiter<KVVec<Entry>>;
 pub(crate) fn new_limiter(cfg: &nl::GlobalConfig) -> Result<Limiter> {
     let table = KVVec::from_elem(Entry::EMPTY, cfg.flow_table_size as usize, GFP_KERNEL)?;
     let mut key = [0u8; 16];
-    kapi::random_bytes(&mut key);
+    rust::random_bytes(&mut key);
     RateLimiter::new(
         table,
         SipKey::from_bytes(key),
         cfg.rate_config(),
-        kapi::now_ns(),
+        rust::now_ns(),
     )
     .map_err(|_| EINVAL)
 }
@@ -43,7 +43,7 @@ pub(crate) fn new_limiter(cfg: &nl::GlobalConfig) -> Result<Limiter> {
 /// Handles a packet whose SA the receive path's lookup did not find: counts
 /// it and, within the limiter's budget, logs the guide's line and sends the
 /// event. The caller drops the packet. Softirq: no sleeping.
-pub(crate) fn report_miss(net: &Net, ifindex: i32, p: &EspPacket, shared: &Shared) {
+pub(crate) fn report_miss(net: &Net, ifindex: i32, p: &EspPacket, shared: &PerNet) {
     let (counters, limiter) = (&shared.counters, &shared.limiter);
     let family = p.dst.family.af();
     bump(
@@ -55,7 +55,7 @@ pub(crate) fn report_miss(net: &Net, ifindex: i32, p: &EspPacket, shared: &Share
         },
     );
 
-    let now = kapi::now_ns();
+    let now = rust::now_ns();
     let key = FlowKey {
         family,
         src: p.src.bytes,
@@ -98,9 +98,9 @@ pub(crate) fn report_miss(net: &Net, ifindex: i32, p: &EspPacket, shared: &Share
                 timestamp_ns: now,
             };
             match events::invalid_spi(net, &ev) {
-                events::Delivery::Delivered => {}
-                events::Delivery::Unheard => bump(counters, stat::EVENTS_UNHEARD),
-                events::Delivery::Lost => bump(counters, stat::EVENTS_LOST),
+                events::Outcome::Delivered => {}
+                events::Outcome::Unheard => bump(counters, stat::EVENTS_UNHEARD),
+                events::Outcome::Lost => bump(counters, stat::EVENTS_LOST),
             }
         }
     }

@@ -36,7 +36,7 @@ use kernel::prelude::*;
 // this crate they are private, hence `unreachable_pub`.
 #[path = "../rust/mod.rs"]
 #[allow(unreachable_pub)]
-mod kapi;
+mod rust;
 
 #[path = "../core/src/esp.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -106,8 +106,8 @@ kernel_module! {
 struct IpsecRs {
     _genl: KBox<netlink::Family>,
     _rx: RxRegistration,
-    _netdev: kapi::netdev::Notifier<vti::Watch>,
-    _pernet: kapi::net::PernetRegistration<netns::Shared>,
+    _netdev: rust::netdev::Notifier<vti::Watch>,
+    _pernet: rust::net::PernetRegistration<netns::PerNet>,
     globals: globals::Published,
     _rcu: RcuCallbacks,
 }
@@ -118,7 +118,7 @@ struct RcuCallbacks;
 
 impl Drop for RcuCallbacks {
     fn drop(&mut self) {
-        kapi::rcu::barrier();
+        rust::rcu::barrier();
     }
 }
 
@@ -128,9 +128,9 @@ impl Drop for RcuCallbacks {
 /// run module code, use per-namespace state and hand packets to the
 /// globals' GRO cells.
 struct RxRegistration {
-    gro: Option<kapi::gro::Slot>,
-    handlers: Option<kapi::xfrm::Registration>,
-    observer: Option<kapi::xfrm::Registration>,
+    gro: Option<rust::gro::Slot>,
+    handlers: Option<rust::xfrm::Registration>,
+    observer: Option<rust::xfrm::Registration>,
 }
 
 impl Drop for RxRegistration {
@@ -154,23 +154,23 @@ impl kernel::Module for IpsecRs {
         let rx_gro = params::rx_gro()?;
         let rx_on = defaults.rx_enable;
         let globals = globals::Published::new(defaults, esp_decrypt::REQ_SLOT)?;
-        let pernet = kapi::net::PernetRegistration::new()?;
+        let pernet = rust::net::PernetRegistration::new()?;
         // After the namespaces' state, which holds each one's vti devices.
-        let netdev = kapi::netdev::Notifier::<vti::Watch>::new()?;
+        let netdev = rust::netdev::Notifier::<vti::Watch>::new()?;
         let mut rx = RxRegistration {
             gro: None,
-            handlers: Some(kapi::xfrm::Registration::new::<esp_input::Rx>(
+            handlers: Some(rust::xfrm::Registration::new::<esp_input::Rx>(
                 esp_input::PRIORITY,
             )?),
             observer: None,
         };
-        rx.observer = Some(kapi::xfrm::Registration::new::<vti::Observer>(
+        rx.observer = Some(rust::xfrm::Registration::new::<vti::Observer>(
             vti::PRIORITY,
         )?);
         if rx_gro {
             // Yielded to the kernel's own ESP offload modules while they
-            // are loaded (`kapi::gro`).
-            rx.gro = Some(kapi::gro::Slot::new::<esp_input::Rx>(
+            // are loaded (`rust::gro`).
+            rx.gro = Some(rust::gro::Slot::new::<esp_input::Rx>(
                 c"esp4_offload",
                 c"esp6_offload",
             )?);

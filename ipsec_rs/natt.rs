@@ -19,9 +19,9 @@
 use crate::{
     counters::{bump, Counters},
     esp::{self, Parsed},
-    kapi::netfilter::{self, HookPoint, HookSpec, Verdict},
-    kapi::{net::Net, skb::SkBuff},
     nl::stats_attr as stat,
+    rust::netfilter::{self, HookPoint, HookSpec, Verdict},
+    rust::{net::Net, skb::SkBuff},
 };
 use kernel::prelude::*;
 

@@ -15,11 +15,11 @@
 use crate::{
     config::{self, Change, Refused},
     counters, esp, esp_input,
-    kapi::genetlink::{self, Dump, OpSpec, Request},
-    kapi::net::PernetState,
-    kapi::xfrm,
-    netns::Shared,
+    netns::PerNet,
     nl::{self, cmd, IfConfig, SaConfig, Unknown},
+    rust::genetlink::{self, Dump, OpSpec, Request},
+    rust::net::PernetState,
+    rust::xfrm,
     settings::SetError,
 };
 use kernel::{c_str, prelude::*};
@@ -27,7 +27,7 @@ use kernel::{c_str, prelude::*};
 /// The registered family.
 pub(crate) type Family = genetlink::Family<Handler>;
 
-/// Handles requests; stateless (state is per namespace, `netns::Shared`).
+/// Handles requests; stateless (state is per namespace, `netns::PerNet`).
 pub(crate) struct Handler;
 
 /// Room for the largest reply: every counter is 12 bytes.
@@ -39,13 +39,13 @@ fn reply_with(
     enc: impl FnOnce(&mut [u8]) -> Result<usize, nl::NoSpace>,
 ) -> Result {
     let mut buf = [0u8; REPLY_BYTES];
-    let n = enc(&mut buf).map_err(|_| crate::kapi::errno::emsgsize())?;
+    let n = enc(&mut buf).map_err(|_| crate::rust::errno::emsgsize())?;
     req.reply(command, buf.get(..n).ok_or(EINVAL)?)
 }
 
 impl genetlink::Handler for Handler {
     fn doit(&self, command: u8, req: &Request<'_>) -> Result {
-        let st = Shared::get(req.net());
+        let st = PerNet::get(req.net());
         match command {
             cmd::GET_STATS => reply_with(req, cmd::GET_STATS, |b| {
                 counters::snapshot(&st.counters).encode(b)
@@ -77,13 +77,13 @@ impl genetlink::Handler for Handler {
             cmd::IF_GET | cmd::IF_SET => if_cmd(st, command, req),
             _ => {
                 req.set_err_msg(c"command not supported by this module version");
-                Err(crate::kapi::errno::eopnotsupp())
+                Err(crate::rust::errno::eopnotsupp())
             }
         }
     }
 
     fn dumpit(&self, command: u8, d: &mut Dump<'_>) -> Result {
-        let st = Shared::get(d.net());
+        let st = PerNet::get(d.net());
         dump(st, command, d)
     }
 }
@@ -130,7 +130,7 @@ fn decode<T>(req: &Request<'_>, f: impl FnOnce(&[u8]) -> Result<T, nl::NlError>)
 }
 
 /// `SA_GET` (one SA; a dump is `dumpit`) and `SA_SET`.
-fn sa_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
+fn sa_cmd(st: &PerNet, command: u8, req: &Request<'_>) -> Result {
     let c = decode(req, |b| SaConfig::decode(b, Unknown::Reject))?;
     if command == cmd::SA_SET {
         return config::apply(req.net(), st, Change::Sa(&c)).map_err(|e| refused(req, e));
@@ -147,7 +147,7 @@ fn sa_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
 }
 
 /// `IF_GET` (one interface) and `IF_SET`.
-fn if_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
+fn if_cmd(st: &PerNet, command: u8, req: &Request<'_>) -> Result {
     let c = decode(req, |b| IfConfig::decode(b, Unknown::Reject))?;
     if command == cmd::IF_SET {
         return config::apply(req.net(), st, Change::If(&c)).map_err(|e| refused(req, e));
@@ -166,7 +166,7 @@ fn if_cmd(st: &Shared, command: u8, req: &Request<'_>) -> Result {
 /// Dumps every SA or interface with overrides, a few per round. Each round
 /// takes a fresh copy (stale entries left out) and resumes at the cursor's
 /// index: entries added or removed between rounds may shift the rest.
-fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
+fn dump(st: &PerNet, command: u8, d: &mut Dump<'_>) -> Result {
     let map = |e| match e {
         SetError::NoMem => ENOMEM,
         _ => EINVAL,
@@ -182,7 +182,7 @@ fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
             while let Some(e) = list.get(pos) {
                 let n = e
                     .encode(&mut buf)
-                    .map_err(|_| crate::kapi::errno::emsgsize())?;
+                    .map_err(|_| crate::rust::errno::emsgsize())?;
                 if !d.add(command, buf.get(..n).unwrap_or(&[]))? {
                     break;
                 }
@@ -194,14 +194,14 @@ fn dump(st: &Shared, command: u8, d: &mut Dump<'_>) -> Result {
             while let Some(e) = list.get(pos) {
                 let n = e
                     .encode(&mut buf)
-                    .map_err(|_| crate::kapi::errno::emsgsize())?;
+                    .map_err(|_| crate::rust::errno::emsgsize())?;
                 if !d.add(command, buf.get(..n).unwrap_or(&[]))? {
                     break;
                 }
                 pos += 1;
             }
         }
-        _ => return Err(crate::kapi::errno::eopnotsupp()),
+        _ => return Err(crate::rust::errno::eopnotsupp()),
     }
     d.set_cursor(pos);
     Ok(())
@@ -215,7 +215,7 @@ const SA_PAGE: usize = 128;
 /// cursor's count) and adds as many as fit. With SAs added or deleted
 /// between rounds, one may be shown twice or not at all; a namespace whose
 /// SAs do not change gets each exactly once.
-fn dump_sa_states(st: &Shared, d: &mut Dump<'_>) -> Result {
+fn dump_sa_states(st: &PerNet, d: &mut Dump<'_>) -> Result {
     let mut buf = [0u8; 512];
     let mut pos = d.cursor();
     loop {
@@ -224,7 +224,7 @@ fn dump_sa_states(st: &Shared, d: &mut Dump<'_>) -> Result {
             let v = esp_input::sa_view(st, x);
             let n = v
                 .encode(&mut buf)
-                .map_err(|_| crate::kapi::errno::emsgsize())?;
+                .map_err(|_| crate::rust::errno::emsgsize())?;
             if !d.add(cmd::SA_STATE_GET, buf.get(..n).unwrap_or(&[]))? {
                 d.set_cursor(pos);
                 return Ok(());

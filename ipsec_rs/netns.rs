@@ -6,15 +6,14 @@ use crate::{
     counters::Counters,
     globals,
     invalid_spi::{self, Limiter},
-    kapi,
-    kapi::net::{Net, PernetId, PernetState},
-    kapi::{
+    natt, nl, rust,
+    rust::net::{Net, PernetId, PernetState},
+    rust::{
         netfilter,
         rcu::RcuSlots,
         sync::BhSpinLock,
         tunnel::{Vti, XfrmIf},
     },
-    natt, nl,
     sa::SaTable,
     settings::Settings,
 };
@@ -25,7 +24,7 @@ static NET_ID: PernetId = PernetId::new();
 /// The state of ipsec_rs in one namespace: the pernet state itself, built in
 /// place in the namespace's slot (`PernetState`) and dropped by its exit.
 /// Reached through the hooks' private pointer in softirq and through
-/// `Shared::get(net)` (the receive path, netlink).
+/// `PerNet::get(net)` (the receive path, netlink).
 ///
 /// Locks and their owners:
 /// - `settings`: the configuration, one RCU snapshot: no lock for readers
@@ -43,9 +42,9 @@ static NET_ID: PernetId = PernetId::new();
 ///   taken (seeding a new window, writing windows back); never the other
 ///   way round.
 #[pin_data(PinnedDrop)]
-pub(crate) struct Shared {
+pub(crate) struct PerNet {
     /// The configuration's writer lock, and the hooks it registered. First,
-    /// so that dropping a `Shared` unregisters the hooks before anything
+    /// so that dropping a `PerNet` unregisters the hooks before anything
     /// they use goes (its drop does it explicitly before that).
     #[pin]
     pub(crate) writer: Mutex<Engaged>,
@@ -69,7 +68,7 @@ pub(crate) struct Shared {
 }
 
 /// The hooks a namespace's configuration engaged; each registration points
-/// to the namespace's `Shared`.
+/// to the namespace's `PerNet`.
 #[derive(Default)]
 pub(crate) struct Engaged {
     /// The outbound hooks (`output.rs`), registered the first time a DF or
@@ -81,7 +80,7 @@ pub(crate) struct Engaged {
     pub(crate) natt: Option<netfilter::Registration>,
 }
 
-impl PernetState for Shared {
+impl PernetState for PerNet {
     fn id() -> &'static PernetId {
         &NET_ID
     }
@@ -94,7 +93,7 @@ impl PernetState for Shared {
         // pernet registration.
         let cfg = globals::get().map_or(nl::GlobalConfig::DEFAULT, |g| g.defaults);
         let fields = move |limiter| {
-            try_pin_init!(Shared {
+            try_pin_init!(PerNet {
                 writer <- new_mutex!(Engaged::default()),
                 counters: Counters::new()?,
                 limiter <- BhSpinLock::new(limiter, kernel::c_str!("ipsec_rs_limiter"), kernel::static_lock_class!()),
@@ -109,9 +108,9 @@ impl PernetState for Shared {
         // nothing is left (the kernel then calls no exit for this slot).
         // `slot` is valid, pinned, uninitialised memory (the pernet slot).
         unsafe {
-            kapi::compat::pin_init_from_closure(move |slot: *mut Self| {
+            rust::compat::pin_init_from_closure(move |slot: *mut Self| {
                 let limiter = invalid_spi::new_limiter(&cfg)?;
-                kapi::compat::pinned_init(fields(limiter), slot)?;
+                rust::compat::pinned_init(fields(limiter), slot)?;
                 // SAFETY: initialised just above, pinned in the slot.
                 let st = &*slot;
                 let engaged = if cfg.natt_accounting {
@@ -134,7 +133,7 @@ impl PernetState for Shared {
 }
 
 #[pinned_drop]
-impl PinnedDrop for Shared {
+impl PinnedDrop for PerNet {
     fn drop(self: Pin<&mut Self>) {
         // Unregister before anything the hooks use goes (waiting until no
         // CPU runs them).
@@ -157,5 +156,5 @@ impl PinnedDrop for Shared {
 /// context, while the pernet registration holds (every namespace on the
 /// kernel's list has its state).
 pub(crate) fn hand_back_all() {
-    kapi::net::for_each_net(|net| Shared::get(net).sa_table.flush());
+    rust::net::for_each_net(|net| PerNet::get(net).sa_table.flush());
 }

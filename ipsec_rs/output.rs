@@ -6,7 +6,7 @@
 //! where it does).
 //!
 //! Three IPv4 hooks, registered in a namespace the first time a DF or
-//! pre-fragmentation setting is made there (`Shared::engage_outbound`; until
+//! pre-fragmentation setting is made there (`PerNet::engage_outbound`; until
 //! then no packet pays for them), and inert (one flag test) while every
 //! setting is back at its default:
 //!
@@ -31,14 +31,14 @@ use crate::{
     counters::bump,
     esp::Family,
     frag::{self, Action, FragInput, PreFrag},
-    kapi::{
+    netns::PerNet,
+    nl::stats_attr as stat,
+    rust::{
         netdev::Device,
         netfilter::{self, HookPoint, HookSpec, HookState, Verdict},
         skb::SkBuff,
         xfrm,
     },
-    netns::Shared,
-    nl::stats_attr as stat,
     settings::{SaKey, Snapshot},
     tunnels,
 };
@@ -68,16 +68,16 @@ pub(crate) static HOOKS: [HookSpec; 3] = [
     },
 ];
 
-const ETH_P_IP: u16 = crate::kapi::bindings::ETH_P_IP as u16;
-const AF_INET: u16 = crate::kapi::bindings::AF_INET as u16;
+const ETH_P_IP: u16 = crate::rust::bindings::ETH_P_IP as u16;
+const AF_INET: u16 = crate::rust::bindings::AF_INET as u16;
 
 /// The outbound hooks, registered with the namespace's state.
 pub(crate) struct Outbound;
 
 impl netfilter::Hook for Outbound {
-    type Data = Shared;
+    type Data = PerNet;
 
-    fn hook(st: &Shared, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+    fn hook(st: &PerNet, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
         let snap = st.settings.read(state.rcu());
         if skb.protocol() != ETH_P_IP {
             return Verdict::Accept;
@@ -128,13 +128,13 @@ fn pre_routing(skb: &mut SkBuff) {
 /// set, not reassembled (which is the other source of `ignore_df` on
 /// received packets).
 fn marked_by_us(skb: &SkBuff, ip: &frag::Ipv4Info) -> bool {
-    skb.ipcb_flags() & crate::kapi::bindings::IPSEC_RS_IPSKB_FORWARDED as u16 != 0
+    skb.ipcb_flags() & crate::rust::bindings::IPSEC_RS_IPSKB_FORWARDED as u16 != 0
         && ip.df
         && skb.ignore_df()
         && skb.ipcb_frag_max_size() == 0
 }
 
-fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+fn post_routing(st: &PerNet, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
     let mut buf = [0u8; HDR_BYTES];
     let Some(ip) = ipv4(skb, &mut buf) else {
         return Verdict::Accept;
@@ -216,8 +216,8 @@ fn post_routing(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookStat
     }
 }
 
-fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
-    if skb.ipcb_flags() & crate::kapi::bindings::IPSEC_RS_IPSKB_XFRM_TRANSFORMED as u16 == 0
+fn local_out(st: &PerNet, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'_>) -> Verdict {
+    if skb.ipcb_flags() & crate::rust::bindings::IPSEC_RS_IPSKB_XFRM_TRANSFORMED as u16 == 0
         || skb.is_gso()
     {
         return Verdict::Accept;
@@ -287,7 +287,7 @@ fn local_out(st: &Shared, snap: &Snapshot, skb: &mut SkBuff, state: &HookState<'
 /// size check (`vti_xmit()`, `xfrmi_xmit2()`) only with DF clear, and is
 /// fragmented after encryption. So pre-fragmentation settings do not apply
 /// to these SAs; the DF mode does.
-fn tunnel_of<'a>(st: &'a Shared, state: &'a HookState<'_>, x: &xfrm::State) -> Option<&'a Device> {
+fn tunnel_of<'a>(st: &'a PerNet, state: &'a HookState<'_>, x: &xfrm::State) -> Option<&'a Device> {
     let rs = state.rcu();
     match x.if_id() {
         0 => tunnels::vti_sender(st, rs, x),

@@ -11,9 +11,9 @@
 //! `params.c` (`module_param()`), found here by name.
 
 use crate::{
-    kapi::params::{Param, ParamType},
     nl::GlobalConfig,
     replay::{MAX_WINDOW, MIN_WINDOW},
+    rust::params::{Param, ParamType},
 };
 use core::ffi::CStr;
 use kernel::prelude::*;

@@ -30,7 +30,8 @@
 //! takes, with the SA's validity and lifetime (`esp_input.rs`).
 
 use crate::{
-    kapi::{
+    replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MAX_WINDOW, MIN_WINDOW},
+    rust::{
         aead::AeadInfo,
         net::Net,
         percpu::PerCpuWords,
@@ -38,7 +39,6 @@ use crate::{
         sync::BhSpinLock,
         xfrm::{Mode, StateGuard, StateRef},
     },
-    replay::{blocks_for, ReplayError, ReplayMode, ReplayWindow, MAX_WINDOW, MIN_WINDOW},
 };
 use core::{
     ptr,
@@ -176,8 +176,8 @@ impl SaCtx {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let decap_ok = r(&self.decap_ok);
         let idle_ms = (decap_ok != 0).then(|| {
-            let since = crate::kapi::jiffies().wrapping_sub(r(&self.last_jiffies));
-            crate::kapi::jiffies_to_msecs(since)
+            let since = crate::rust::jiffies().wrapping_sub(r(&self.last_jiffies));
+            crate::rust::jiffies_to_msecs(since)
         });
         crate::nl::SaModuleState {
             replay_window,

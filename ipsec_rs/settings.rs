@@ -31,14 +31,14 @@
 use crate::{
     esp::{Family, IpAddr},
     frag::{self, FragSettings, Resolved},
-    kapi::{
+    nl::{GlobalConfig, IfConfig, SaConfig, SaSelector},
+    replay::ReplayMode,
+    rust::{
         self,
         net::Net,
         rcu::{RcuBox, RcuGuard, ReadSide},
         xfrm,
     },
-    nl::{GlobalConfig, IfConfig, SaConfig, SaSelector},
-    replay::ReplayMode,
 };
 use kernel::prelude::*;
 
@@ -169,7 +169,7 @@ impl Snapshot {
     /// The SA's own replay setting, if it has one.
     ///
     /// For the receive path (softirq): `st.settings.read(state.rcu())`
-    /// in a hook, or under a `kapi::rcu::RcuGuard` elsewhere, then
+    /// in a hook, or under a `rust::rcu::RcuGuard` elsewhere, then
     /// `.sa_replay(&SaKey::of_state(x))` or `.replay_for(..)`.
     pub(crate) fn sa_replay(&self, key: &SaKey) -> Option<ReplayMode> {
         self.sa(key).and_then(|e| e.replay)
@@ -292,7 +292,7 @@ impl Settings {
         for e in s
             .ifs
             .iter()
-            .filter(|e| net.map_or(true, |n| kapi::net::dev_exists(n, e.ifindex)))
+            .filter(|e| net.map_or(true, |n| rust::net::dev_exists(n, e.ifindex)))
         {
             ifs.push(*e, GFP_ATOMIC)?;
         }
@@ -349,7 +349,7 @@ impl Settings {
         let global = self.global();
         let (sas, ifs) = self.copy(Some(net))?;
         let empty = c.frag.df.is_none() && c.frag.prefrag.is_none();
-        if !kapi::net::dev_exists(net, c.ifindex) {
+        if !rust::net::dev_exists(net, c.ifindex) {
             if empty {
                 return Snapshot::build(global, sas, ifs);
             }
@@ -421,7 +421,7 @@ impl Settings {
     /// `IF_GET` of one interface: its overrides (none set if it has no
     /// entry). `NoSuchDevice` if there is no such interface.
     pub(crate) fn if_get(&self, net: &Net, ifindex: u32) -> Result<IfConfig, SetError> {
-        if !kapi::net::dev_exists(net, ifindex) {
+        if !rust::net::dev_exists(net, ifindex) {
             return Err(SetError::NoSuchDevice);
         }
         let g = RcuGuard::new();

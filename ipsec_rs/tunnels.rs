@@ -3,8 +3,8 @@
 //! Route-based tunnels: the namespace's tunnel devices an SA or a packet
 //! belongs to, for the receive path (`esp_input.rs`) and the outbound hooks
 //! (`output.rs`). The devices come from the netdevice notifier
-//! (`vti::Watch`): the XFRM interfaces in `Shared::xfrm_ifs`, the vti and
-//! vti6 tunnels in `Shared::tunnels`.
+//! (`vti::Watch`): the XFRM interfaces in `PerNet::xfrm_ifs`, the vti and
+//! vti6 tunnels in `PerNet::tunnels`.
 //!
 //! XFRM interfaces on the receive path.
 //! An SA with an interface ID (`if_id`) belongs to the XFRM interface of
@@ -22,8 +22,8 @@
 //! crossing), and transport mode.
 
 use crate::{
-    kapi::{bindings as b, net::Net, netdev::Device, rcu::ReadSide, xfrm},
-    netns::Shared,
+    netns::PerNet,
+    rust::{bindings as b, net::Net, netdev::Device, rcu::ReadSide, xfrm},
 };
 
 const AF_INET: u16 = b::AF_INET as u16;
@@ -32,7 +32,7 @@ const AF_INET: u16 = b::AF_INET as u16;
 /// interface ID `if_id`, as `xfrmi_lookup()` finds it (IDs are unique
 /// among a namespace's interfaces), if it is up; `None` otherwise.
 pub(crate) fn xfrm_if<'a>(
-    shared: &'a Shared,
+    shared: &'a PerNet,
     rs: ReadSide<'a>,
     net: &Net,
     if_id: u32,
@@ -49,7 +49,7 @@ pub(crate) fn xfrm_if<'a>(
 /// there (the tunnel a packet was claimed by, looked up again after an
 /// asynchronous decryption).
 pub(crate) fn vti_device<'a>(
-    shared: &'a Shared,
+    shared: &'a PerNet,
     rs: ReadSide<'a>,
     ifindex: i32,
 ) -> Option<&'a Device> {
@@ -66,7 +66,7 @@ pub(crate) fn vti_device<'a>(
 /// found), which look their outbound SAs up with the output key as the
 /// mark.
 pub(crate) fn vti_senders<'a>(
-    shared: &'a Shared,
+    shared: &'a PerNet,
     rs: ReadSide<'a>,
     saddr: [u8; 4],
     daddr: [u8; 4],
@@ -83,7 +83,7 @@ pub(crate) fn vti_senders<'a>(
 /// mark. `None` for an SA without a mark, which also serves the policies
 /// without one (the namespace's policy-based traffic).
 pub(crate) fn vti_sender<'a>(
-    shared: &'a Shared,
+    shared: &'a PerNet,
     rs: ReadSide<'a>,
     x: &xfrm::State,
 ) -> Option<&'a Device> {

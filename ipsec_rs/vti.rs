@@ -19,8 +19,8 @@
 //! (`esp_input::receive_vti`), which decapsulates it and does what vti's
 //! receive callback does, or declines it to vti.
 //!
-//! The namespace's vti and vti6 devices (`Shared::tunnels`), and its XFRM
-//! interfaces for the receive path (`Shared::xfrm_ifs`, `tunnels.rs`), come
+//! The namespace's vti and vti6 devices (`PerNet::tunnels`), and its XFRM
+//! interfaces for the receive path (`PerNet::xfrm_ifs`, `tunnels.rs`), come
 //! from the netdevice notifier ([`Watch`]): each is held from its
 //! registration in the namespace (or its move into it) to its
 //! unregistration, and read under RCU by the observer; its endpoints, link
@@ -32,7 +32,8 @@ use crate::{
     esp_headers::{self, count_esp, OuterHeader},
     esp_input::{self, VtiRx},
     invalid_spi,
-    kapi::{
+    netns::PerNet,
+    rust::{
         bindings as b,
         net::PernetState,
         netdev::{Device, Event, NetdevEvents},
@@ -41,7 +42,6 @@ use crate::{
         tunnel::{Vti, XfrmIf},
         xfrm::{self, Input, XfrmInput},
     },
-    netns::Shared,
     tunnel::{pick_v4, pick_v6, V4Tunnel, V6Tunnel},
 };
 use kernel::prelude::*;
@@ -60,7 +60,7 @@ impl XfrmInput for Observer {
     fn input(mut skb: OwnedSkb, family: u16, encap_type: i32, rs: ReadSide<'_>) -> Input {
         let netr = skb.net_ref();
         let net = netr.get();
-        let shared = Shared::get_rcu(net, &rs);
+        let shared = PerNet::get_rcu(net, &rs);
         // Only a tunnel that is up claims packets (`ip_tunnel_lookup()`,
         // `vti6_tnl_lookup()`): with none of the packet's family up (the
         // usual case where ip_vti and ip6_vti are loaded: each namespace
@@ -119,7 +119,7 @@ impl XfrmInput for Observer {
 /// received on device `ifindex`, if one does and would look its SA up,
 /// with its input key (the mark XFRM looks SAs up with).
 fn claimed<'a>(
-    shared: &'a Shared,
+    shared: &'a PerNet,
     rs: ReadSide<'a>,
     family: u16,
     ifindex: i32,
@@ -157,8 +157,8 @@ fn claimed<'a>(
 }
 
 /// The netdevice notifier's subscriber: keeps each namespace's vti and vti6
-/// devices in its `Shared::tunnels`, and its XFRM interfaces in
-/// `Shared::xfrm_ifs` (`tunnels.rs`).
+/// devices in its `PerNet::tunnels`, and its XFRM interfaces in
+/// `PerNet::xfrm_ifs` (`tunnels.rs`).
 pub(crate) struct Watch;
 
 impl NetdevEvents for Watch {
@@ -166,7 +166,7 @@ impl NetdevEvents for Watch {
         // Every namespace whose devices come and go has its state: ours is
         // made before its devices' (subsystems' pernet init runs first) and
         // dropped after them.
-        let shared = Shared::get(dev.net());
+        let shared = PerNet::get(dev.net());
         match event {
             Event::Register => {
                 if let Some(vti) = Vti::of(dev) {

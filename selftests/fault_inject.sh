@@ -360,7 +360,7 @@ fi
 if [ "$MODE" != rounds ]; then
 # Targeted: the netlink message of an invalid-SPI event (softirq).
 snap b; lost0=$(cnt events_lost); sent0=$(cnt events_sent)
-check "targeted: event messages (kapi::genetlink::build)" fi_fn failslab 4kapi9genetlink5build 50
+check "targeted: event messages (rust::genetlink::build)" fi_fn failslab 4rust9genetlink5build 50
 ip netns exec a "$FLOOD" 192.0.2.2 10.64.0.0/16 200 >/dev/null
 sleep 1
 n=$(fi_off failslab); injected "$n"
