@@ -258,6 +258,8 @@ declare -A FAULTS=(
 # Precedence when one fault prints several kinds of lines (a KASAN report is
 # also a "BUG:"; an atomic-sleep report is printed as a "BUG:" too).
 FAULT_ORDER=(kasan atomic_sleep lockdep rust_panic kmemleak oops bug warning)
+# Any class's report: the boot's check and the excerpts.
+FAULTS_RE=$(IFS='|'; echo "${FAULTS[*]}")
 
 classify() {	# $1: directory of one run -> prints the fault classes found
 	local d=$1 f found=()
@@ -289,64 +291,37 @@ classify() {	# $1: directory of one run -> prints the fault classes found
 }
 
 excerpt() {	# $1: run dir
-	local d=$1 pat
-	pat=$(IFS='|'; echo "${FAULTS[*]}")
-	grep -En -B3 -A25 "$pat" "$d/kernel-all.txt" | head -80 | sed 's/^/#   /'
+	local d=$1
+	grep -En -B3 -A25 "$FAULTS_RE" "$d/kernel-all.txt" | head -80 | sed 's/^/#   /'
 }
 
-# boot_guest: starts run_one's guest in the background, on its substrate;
-# the kernel's command line carries the same parameters on both. gpid is
-# the guest's process (through timeout, which kills its process group: UML
-# runs each guest process as a host process of its own).
-boot_guest() {
-	local params=(loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo="$ROOT"
-		ipsecrs_ksrc="$(readlink -f "$KDIR_THIS/source" 2>/dev/null)"
-		ipsecrs_kbuild="$(readlink -f "$KDIR_THIS")" ipsecrs_test="$name" ipsecrs_args="$args"
-		ipsecrs_smp="$SMP_THIS" ipsecrs_ko="$KO_THIS" ${MODS_THIS:+ipsecrs_modules=$MODS_THIS})
-	if [ $UML_THIS -eq 1 ]; then
-		# User-Mode Linux: the kernel's console is the process's output
-		# (kernel messages on stderr, /dev/console on stdout), the
-		# host's root and the results directory are hostfs mounts
-		# (initramfs-init). A panic ends the process (UML aborts), so no
-		# core file of the guest's memory is wanted.
-		(
-			ulimit -c 0
-			exec timeout -k 10 "$TIMEOUT_THIS" "$IMAGE_THIS" mem="${MEM_THIS}M" \
-				initrd="$INITRD_THIS" con=null con0=null,fd:1 "${params[@]}" \
-				ipsecrs_substrate=uml ipsecrs_out="$d"
-		) </dev/null >"$d/console.log" 2>&1 &
-	else
-		# pci=noacpi: the guest's PCI interrupts from the firmware's PIRQ
-		# table, ACPI only for finding the CPUs. The debug kernels' ACPI
-		# interpreter, slowed down by KASAN and lockdep under TCG, times
-		# out evaluating the PCI interrupt routing (AE_AML_LOOP_TIMEOUT in
-		# \_SB.PCI0._PRT) and leaves virtio without interrupts (testing.rst).
-		# A guest of one vCPU boots with acpi=off: the interpreter's
-		# initialisation alone took 6.5 s of the 6.12 debug kernel's
-		# 21.5 s to init (initcall_debug); a guest of several needs ACPI
-		# to find its CPUs (SeaBIOS's MP table lists only the first).
-		# shellcheck disable=SC2086
-		timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM_THIS" -smp "$SMP_THIS" \
-			"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
-			-kernel "$IMAGE_THIS" -initrd "$INITRD_THIS" \
-			-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
-			-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
-			-append "console=ttyS0 pci=noacpi $([ "$SMP_THIS" -eq 1 ] && echo acpi=off) panic=-1 ${params[*]}" \
-			</dev/null >"$d/qemu.log" 2>&1 &
-	fi
-	gpid=$!
-}
-
-# run_one INDEX ENTRY: boots one guest for one TESTS entry and leaves, in its
-# run directory, `tap` (the lines to print: the test's own TAP indented, then
+# run_one ENTRY: boots one guest for one TESTS entry and leaves, in its run
+# directory, `tap` (the lines to print: the test's own TAP indented, then
 # the result line without its number, then any excerpt) and `result`
-# ("ok"/"not ok"/"skip", wall seconds, spec). Runs in the background beside
-# other guests; prints nothing itself, so no two guests' lines interleave.
+# (status "ok"/"not ok"/"skip", wall seconds, label, CPU seconds). Runs in
+# the background beside other guests; prints nothing itself, so no two
+# guests' lines interleave. Its steps, the functions below, share its
+# locals (bash's dynamic scope).
 run_one() {
-	local entry=$1 spec label name args tag d start attempt qrc rc faults reason secs
-	local EXPECT_THIS TIMEOUT_THIS SMP_THIS MEM_THIS allpat want line cpu=0
+	local entry=$1 spec label name args d start gpid qrc rc faults reason secs cpu=0
+	local EXPECT_THIS TIMEOUT_THIS SMP_THIS MEM_THIS BOOT_LINES
 	local KDIR_THIS IMAGE_THIS KO_THIS=$KO series INITRD_THIS=$INITRD MODS_THIS="" UML_THIS=0
 	local build_hint="make test-vm builds it"
+	prepare_run
+	guest_kernel
+	boot_lines "$KDIR_THIS"
+	can_boot || return 0
+	start=$(date +%s)
+	boot_until_test
+	secs=$(($(date +%s) - start))
+	collect_results
+	failure_reason
+	judge_run
+	[ $KEEP -eq 1 ] || rm -f "$d/kernel-all.txt"
+}
+
+# prepare_run: the entry's options, names and label; its run directory afresh.
+prepare_run() {
 	spec=${entry%% *}
 	series=$(series_of "$entry")
 	EXPECT_THIS=$(opt "$entry" expect "$EXPECT")
@@ -360,6 +335,10 @@ run_one() {
 	[ "$spec" != "$name" ] && args=${spec#*:}
 	d=$(run_dir "$(entry_id "$entry")")
 	rm -rf "$d" && mkdir -p "$d"
+}
+
+# guest_kernel: the entry's kernel tree, image, module, substrate, build hint.
+guest_kernel() {
 	KDIR_THIS=$(kdir_of "$series")
 	case $series in
 	stock-*)
@@ -389,23 +368,15 @@ run_one() {
 		IMAGE_THIS=$KDIR_THIS/arch/x86/boot/bzImage
 	fi
 	[ -n "$KO_THIS" ] || KO_THIS=$ROOT/ipsec_rs.ko
-	local BOOT_LINES
-	boot_lines "$KDIR_THIS"
-	finish() {	# STATUS SECS DESCRIPTION...: the result line and record
-		local st=$1 sec=$2
-		shift 2
-		printf '%s\t%s\t%s\t%s\n' "$st" "$sec" "$label" "$cpu" >"$d/result"
-		if [ "$st" = "not ok" ]; then
-			printf 'not ok %%N%% %s\n' "$*" >>"$d/tap"
-		else
-			printf 'ok %%N%% %s\n' "$*" >>"$d/tap"
-		fi
-	}
+}
+
+# can_boot: records the result of an entry that cannot boot, and returns 1.
+can_boot() {
 	local part
 	for part in $(tr + ' ' <<<"$spec"); do
 		if [ ! -f "$ROOT/selftests/${part%%:*}" ]; then
 			finish "not ok" 0 "$label # no such test selftests/${part%%:*}"
-			return
+			return 1
 		fi
 	done
 	# A group goes to the guest whole (ipsecrs_test), each test with its
@@ -413,73 +384,159 @@ run_one() {
 	case $spec in *+*) name=$spec args="" ;; esac
 	if [ ! -f "$IMAGE_THIS" ] || [ ! -f "$KO_THIS" ]; then
 		finish skip 0 "$label # SKIP no ${series:-such} kernel or module ($IMAGE_THIS, $KO_THIS: $build_hint)"
-		return
+		return 1
 	fi
 	if [ $UML_THIS -eq 1 ] && [ "$SMP_THIS" -gt 1 ]; then
 		finish "not ok" 0 "$label # smp=$SMP_THIS on User-Mode Linux, which has one CPU: give the entry a QEMU kernel="
-		return
+		return 1
 	fi
 	if [ $UML_THIS -eq 0 ] && [ -n "${QEMU_MISSING:-}" ]; then
 		finish skip 0 "$label # SKIP $QEMU_MISSING"
-		return
+		return 1
 	fi
 	if [ -n "$MODS_THIS" ]; then
 		INITRD_THIS=$(stock_initrd "${series#stock-}") ||
-			{ finish "not ok" 0 "$label # no 9p/overlay modules in $MODS_THIS"; return; }
+			{ finish "not ok" 0 "$label # no 9p/overlay modules in $MODS_THIS"; return 1; }
 		say "# $label: a distribution's kernel: no lockdep, KASAN or kmemleak to referee here (the debug kernels' runs do)" >>"$d/tap"
 	fi
-	start=$(date +%s)
+	return 0
+}
+
+# finish STATUS SECS DESCRIPTION...: run_one's result line (tap) and record.
+finish() {
+	local st=$1 sec=$2
+	shift 2
+	printf '%s\t%s\t%s\t%s\n' "$st" "$sec" "$label" "$cpu" >"$d/result"
+	if [ "$st" = "not ok" ]; then
+		printf 'not ok %%N%% %s\n' "$*" >>"$d/tap"
+	else
+		printf 'ok %%N%% %s\n' "$*" >>"$d/tap"
+	fi
+}
+
+# boot_until_test: boots the guest until a boot reaches its test (3 at most).
+boot_until_test() {
+	local attempt
 	for attempt in 1 2 3; do
+		boot_once
+		reboot_needed "$attempt" || break
+	done
+}
+
+# boot_once: boots the guest once, watched (watch_boot); qrc its exit status.
+boot_once() {
+	local wpid
 	rm -f "$d"/*.txt "$d/rc" "$d/test.log" "$d/console.log"
 	boot_guest
 	# (The runner kills the guest through this if it is itself stopped.)
-	echo $gpid >"$d/guest.pid"
-	# A kernel report already in the log before the test started is not
-	# the test's, and it may have switched lockdep off for this boot, so
-	# this boot cannot referee: boot again (below; seen under TCG: a KASAN
-	# report from an interrupt during identify_boot_cpu, 1 boot in ~10).
-	# Such a boot is stopped as soon as its boot log is written (the guest
-	# says "boot leaks cleared" right after), not after a test whose
-	# verdict would be thrown away: that was minutes of a CI run each time.
-	allpat=$(IFS='|'; echo "${FAULTS[*]}")
-	# boot_reported: the boot log (written by the guest before its test)
-	# has a kernel report.
-	boot_reported() { grep -Eqs "$allpat" "$d/dmesg-boot.txt"; }
-	# A boot that has not reached its test after BOOT_LIMIT seconds is
-	# hung (seen with two vCPUs under TCG: a CPU whose timer stopped
-	# firing, RCU stall reports every 26 s, Documentation/testing.rst):
-	# stopped and booted again, rather than left to its test's limit.
-	(
-		_t=0
-		while kill -0 $gpid 2>/dev/null; do
-			if grep -qs "boot leaks cleared" "$d/console.log"; then
-				boot_reported && kill $gpid 2>/dev/null
-				exit 0
-			fi
-			if [ $_t -ge "$BOOT_LIMIT" ]; then
-				echo "no test started after ${BOOT_LIMIT}s" >"$d/boot-hung"
-				kill $gpid 2>/dev/null
-				exit 0
-			fi
-			sleep 1
-			_t=$((_t + 1))
-		done
-	) &
+	echo "$gpid" >"$d/guest.pid"
+	watch_boot &
 	wpid=$!
 	# (Its job status, "Aborted" when a UML guest aborts at power-off after
 	# a report, is not the runner's to print: the exit status is judged below.)
-	wait $gpid 2>/dev/null
+	wait "$gpid" 2>/dev/null
 	qrc=$?
 	kill $wpid 2>/dev/null
 	wait $wpid 2>/dev/null
 	rm -f "$d/guest.pid"
+}
+
+# boot_guest: starts run_one's guest in the background, on its substrate;
+# the kernel's command line carries the same parameters on both. gpid is
+# the guest's process (through timeout, which kills its process group: UML
+# runs each guest process as a host process of its own).
+boot_guest() {
+	local params=(loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo="$ROOT"
+		ipsecrs_ksrc="$(readlink -f "$KDIR_THIS/source" 2>/dev/null)"
+		ipsecrs_kbuild="$(readlink -f "$KDIR_THIS")" ipsecrs_test="$name" ipsecrs_args="$args"
+		ipsecrs_smp="$SMP_THIS" ipsecrs_ko="$KO_THIS" ${MODS_THIS:+ipsecrs_modules=$MODS_THIS})
+	if [ $UML_THIS -eq 1 ]; then
+		boot_uml "${params[@]}"
+	else
+		boot_qemu "${params[@]}"
+	fi
+	gpid=$!
+}
+
+# boot_uml PARAM...: starts a User-Mode Linux guest, PARAM on its command line.
+# The kernel's console is the process's output (kernel messages on stderr,
+# /dev/console on stdout), the host's root and the results directory are
+# hostfs mounts (initramfs-init). A panic ends the process (UML aborts), so
+# no core file of the guest's memory is wanted.
+boot_uml() {
+	(
+		ulimit -c 0
+		exec timeout -k 10 "$TIMEOUT_THIS" "$IMAGE_THIS" mem="${MEM_THIS}M" \
+			initrd="$INITRD_THIS" con=null con0=null,fd:1 "$@" \
+			ipsecrs_substrate=uml ipsecrs_out="$d"
+	) </dev/null >"$d/console.log" 2>&1 &
+}
+
+# boot_qemu PARAM...: starts a QEMU guest, PARAM on its kernel's command line.
+# pci=noacpi: the guest's PCI interrupts from the firmware's PIRQ table,
+# ACPI only for finding the CPUs. The debug kernels' ACPI interpreter,
+# slowed down by KASAN and lockdep under TCG, times out evaluating the PCI
+# interrupt routing (AE_AML_LOOP_TIMEOUT in \_SB.PCI0._PRT) and leaves
+# virtio without interrupts (testing.rst). A guest of one vCPU boots with
+# acpi=off: the interpreter's initialisation alone took 6.5 s of the 6.12
+# debug kernel's 21.5 s to init (initcall_debug); a guest of several needs
+# ACPI to find its CPUs (SeaBIOS's MP table lists only the first).
+boot_qemu() {
+	# shellcheck disable=SC2086
+	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM_THIS" -smp "$SMP_THIS" \
+		"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
+		-kernel "$IMAGE_THIS" -initrd "$INITRD_THIS" \
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
+		-append "console=ttyS0 pci=noacpi $([ "$SMP_THIS" -eq 1 ] && echo acpi=off) panic=-1 $*" \
+		</dev/null >"$d/qemu.log" 2>&1 &
+}
+
+# watch_boot: beside the guest, stops a boot that cannot referee or hangs.
+# A kernel report already in the log before the test started is not
+# the test's, and it may have switched lockdep off for this boot, so this
+# boot cannot referee: boot again (reboot_needed; seen under TCG: a KASAN
+# report from an interrupt during identify_boot_cpu, 1 boot in ~10). Such a
+# boot is stopped as soon as its boot log is written (the guest says "boot
+# leaks cleared" right after), not after a test whose verdict would be
+# thrown away: that was minutes of a CI run each time. A boot that has not
+# reached its test after BOOT_LIMIT seconds is hung (seen with two vCPUs
+# under TCG: a CPU whose timer stopped firing, RCU stall reports every
+# 26 s, Documentation/testing.rst): stopped and booted again, rather than
+# left to its test's limit.
+watch_boot() {
+	local t=0
+	while kill -0 "$gpid" 2>/dev/null; do
+		if grep -qs "boot leaks cleared" "$d/console.log"; then
+			boot_reported && kill "$gpid" 2>/dev/null
+			return 0
+		fi
+		if [ $t -ge "$BOOT_LIMIT" ]; then
+			echo "no test started after ${BOOT_LIMIT}s" >"$d/boot-hung"
+			kill "$gpid" 2>/dev/null
+			return 0
+		fi
+		sleep 1
+		t=$((t + 1))
+	done
+}
+
+# boot_reported: the boot log (written by the guest before its test) has a
+# kernel report.
+boot_reported() { grep -Eqs "$FAULTS_RE" "$d/dmesg-boot.txt"; }
+
+# reboot_needed ATTEMPT: whether to boot again after a boot that failed.
+# A boot that reported a fault or hung before its test is said in tap, and
+# booted again (0) unless it was the third (boot-failed); 1: no boot follows.
+reboot_needed() {
+	local attempt=$1
 	if boot_reported; then
 		{
 			say "# $label: kernel report during boot, before the test (attempt $attempt):"
-			grep -E -m3 "$allpat" "$d/dmesg-boot.txt" | sed 's/^/#   /'
+			grep -E -m3 "$FAULTS_RE" "$d/dmesg-boot.txt" | sed 's/^/#   /'
 		} >>"$d/tap"
 		mv "$d/dmesg-boot.txt" "$d/dmesg-boot-failed-$attempt.log"
-		[ $attempt -lt 3 ] && { say "# rebooting" >>"$d/tap"; continue; }
+		[ "$attempt" -lt 3 ] && { say "# rebooting" >>"$d/tap"; return 0; }
 		echo "the kernel reported a fault while booting, on 3 boots" >"$d/boot-failed"
 	elif [ -f "$d/boot-hung" ]; then
 		{
@@ -488,12 +545,14 @@ run_one() {
 		} >>"$d/tap"
 		mv "$d/console.log" "$d/console-hung-$attempt.log"
 		rm -f "$d/boot-hung"
-		[ $attempt -lt 3 ] && { say "# rebooting" >>"$d/tap"; continue; }
+		[ "$attempt" -lt 3 ] && { say "# rebooting" >>"$d/tap"; return 0; }
 		echo "the boot hung, on 3 boots" >"$d/boot-failed"
 	fi
-	break
-	done
-	secs=$(($(date +%s) - start))
+	return 1
+}
+
+# collect_results: the guests' CPU time (cpu), test's status (rc), faults.
+collect_results() {
 	# The guests' CPU time: this subshell's children's (QEMU's, through
 	# timeout), user + system, in whole seconds. (`times` into a file: in a
 	# pipe or $(...) it would run in a child, which has no children.)
@@ -501,10 +560,15 @@ run_one() {
 	cpu=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%d", n + 0.5 }' "$d/times")
 	rc=$(cat "$d/rc" 2>/dev/null || echo "")
 	faults=$(classify "$d")
+}
+
+# failure_reason: why the run failed, whatever its test said (reason), or "".
+failure_reason() {
+	local line
 	reason=""
 	if [ -f "$d/boot-failed" ]; then
 		reason="$(cat "$d/boot-failed")"
-	elif [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+	elif [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 		reason="guest timed out after ${TIMEOUT_THIS}s"
 	elif [ -z "$rc" ]; then
 		reason="guest died before the test finished (exit status $qrc)"
@@ -516,6 +580,11 @@ run_one() {
 			grep -qsF "$line" "$d/dmesg-boot.txt" "$d/dmesg.txt" || reason="booted the wrong kernel: no '$line' in the log"
 		done
 	fi
+}
+
+# judge_run: the test's TAP, the run's result line and any excerpt, into tap.
+judge_run() {
+	local want
 	# The test's own TAP lines, indented as kselftest nests them.
 	sed 's/^/# /' "$d/test.log" 2>/dev/null >>"$d/tap"
 	if [ -n "$EXPECT_THIS" ]; then
@@ -540,7 +609,6 @@ run_one() {
 	else
 		finish "not ok" "$secs" "$label # test exited $rc (${secs}s)"
 	fi
-	[ $KEEP -eq 1 ] || rm -f "$d/kernel-all.txt"
 }
 
 run_dir() { echo "$RESULTS/$(echo "$1" | tr -c 'A-Za-z0-9_.-' '_')"; }
