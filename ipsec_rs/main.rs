@@ -44,7 +44,7 @@ mod esp;
 #[path = "../core/src/frag.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod frag;
-#[path = "../core/src/nl.rs"]
+#[path = "../core/src/nl/mod.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod nl;
 #[path = "../core/src/ratelimit.rs"]

@@ -14,7 +14,7 @@ require_cmd python3
 require_tool
 RAW="python3 $IPSEC_RS_REPO/selftests/lib/nl_raw.py"
 
-# Command numbers (core/src/nl.rs, cmd).
+# Command numbers (core/src/nl/abi.rs, cmd).
 GET_STATS=1 GET_CONFIG=2 SET_CONFIG=3 SA_GET=4 SA_SET=5 IF_GET=6 IF_SET=7 SA_STATE_GET=9
 
 # reject NAME WANT_MSG WANT_ATTR CMD [--dump] ATTRS...: the request fails with

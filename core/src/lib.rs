@@ -6,8 +6,9 @@
 //!
 //! * as an ordinary host crate (`cargo test`, benches, fuzzing, userspace tools);
 //! * inside the kernel module, which includes every file below as a sibling module with
-//!   `#[path = "../core/src/<file>.rs"]`.  That is why the modules only refer to each other
-//!   through `super::`, carry no inner attributes and use neither `alloc` nor `std`.
+//!   `#[path = "../core/src/<file>.rs"]` (`nl/mod.rs` for `nl`, a directory).  That is why
+//!   the modules only refer to each other through `super::`, carry no inner attributes and
+//!   use neither `alloc` nor `std`.
 //!
 //! Nothing here allocates, panics on external input or uses floating point.  Storage that
 //! scales with configuration (the replay bitmap, the flow table) is always supplied by the
