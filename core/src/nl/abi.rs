@@ -192,7 +192,13 @@ macro_rules! attr_set {
             pub const SET: &str = $set;
             /// Every attribute of the set, in number order.
             pub const SPECS: &[AttrSpec] = &[
-                $(AttrSpec { kind: $n, name: $yname, ty: AttrType::$ty, min: $min as u64, max: $max as u64 },)*
+                $(AttrSpec {
+                    kind: $n,
+                    name: $yname,
+                    ty: AttrType::$ty,
+                    min: $min as u64,
+                    max: $max as u64,
+                },)*
             ];
         }
     };
@@ -342,7 +348,13 @@ macro_rules! counters {
             /// Every attribute of the set, in number order (names with `_` where the YAML
             /// spec has `-`).
             pub const SPECS: &[AttrSpec] = &[
-                $(AttrSpec { kind: $n, name: stringify!($field), ty: AttrType::U64, min: 0, max: u64::MAX },)*
+                $(AttrSpec {
+                    kind: $n,
+                    name: stringify!($field),
+                    ty: AttrType::U64,
+                    min: 0,
+                    max: u64::MAX,
+                },)*
             ];
         }
 
@@ -354,7 +366,12 @@ macro_rules! counters {
 
         /// Every counter, in attribute order.
         pub const COUNTERS: &[CounterInfo] = &[
-            $(CounterInfo { kind: $n, name: stringify!($field), section: Section::$sec, what: $what },)*
+            $(CounterInfo {
+                kind: $n,
+                name: stringify!($field),
+                section: Section::$sec,
+                what: $what,
+            },)*
         ];
 
         impl Counters {
@@ -454,8 +471,10 @@ counters! {
     27 BAD_INNER bad_inner Inbound "#pkts dropped, inner protocol wrong or dummy";
     28 EVENTS_UNHEARD events_unheard InvalidSpi "events sent while nobody listened";
     29 EVENTS_LOST events_lost InvalidSpi "events lost (no memory, listener's buffer full)";
-    30 SA_NO_MEMORY sa_no_memory Inbound "new SAs' packets left to XFRM, no memory for their state";
-    31 REENTRY_DROPPED reentry_dropped Inbound "#pkts decapsulated, then dropped re-entering the stack";
+    30 SA_NO_MEMORY sa_no_memory Inbound
+        "new SAs' packets left to XFRM, no memory for their state";
+    31 REENTRY_DROPPED reentry_dropped Inbound
+        "#pkts decapsulated, then dropped re-entering the stack";
     32 ESP_GRO esp_gro Inbound "ESP packets taken inside GRO (also in esp_v4/esp_v6)";
     33 POLICY_DROPPED policy_dropped Inbound "#pkts dropped by a vti's inbound policy check";
 }

@@ -29,6 +29,7 @@ pub(super) fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
 
 /// The YAML spec, read with a tiny line parser (its layout is regular: block lists with
 /// `-` on their own line, `name:`/`value:` keys at fixed indents).
+#[derive(Default)]
 struct YamlSpec {
     family: String,
     attrs: Vec<YamlAttr>,
@@ -63,92 +64,139 @@ struct YamlAttr {
     en: Option<String>,
 }
 
+/// Where the line parser is: the top-level section, whether inside an attribute's
+/// `checks:`, and the attribute set and operation being read.
+#[derive(Default)]
+struct YamlCursor {
+    section: &'static str,
+    in_checks: bool,
+    set: String,
+    name: String,
+}
+
 fn parse_yaml() -> YamlSpec {
     let text = include_str!("../../../Documentation/netlink/specs/ipsec_rs.yaml");
-    let mut spec = YamlSpec {
-        family: String::new(),
-        attrs: vec![],
-        ops: vec![],
-        op_details: vec![],
-        mcgrps: vec![],
-        enums: vec![],
-    };
-    let mut section = "";
-    let mut in_checks = false;
-    let mut set = String::new();
-    let mut name = String::new();
+    let mut spec = YamlSpec::default();
+    let mut at = YamlCursor::default();
     for line in text.lines() {
+        spec.read_line(&mut at, line);
+    }
+    spec
+}
+
+impl YamlSpec {
+    fn read_line(&mut self, at: &mut YamlCursor, line: &str) {
         if !line.starts_with(' ') && line.ends_with(':') {
-            section = match line {
+            at.section = match line {
                 "definitions:" => "definitions",
                 "attribute-sets:" => "attribute-sets",
                 "operations:" => "operations",
                 "mcast-groups:" => "mcast-groups",
                 _ => "",
             };
-            continue;
+            return;
         }
         let indent = line.len() - line.trim_start().len();
         if indent <= 8 {
-            in_checks = line.trim() == "checks:";
+            at.in_checks = line.trim() == "checks:";
         }
-        if section == "operations" && indent == 6 && line.trim() == "dump:" {
-            spec.op_details.last_mut().unwrap().dump = true;
+        if at.section == "operations" && indent == 6 && line.trim() == "dump:" {
+            self.op_details.last_mut().unwrap().dump = true;
         }
         let Some((k, v)) = line.trim().split_once(": ") else {
-            continue;
+            return;
         };
-        match (section, indent, k) {
-            ("", 0, "name") => spec.family = v.to_string(),
-            ("definitions", 4, "name") => spec.enums.push((v.to_string(), 0, vec![])),
-            ("definitions", 4, "value-start") => {
-                spec.enums.last_mut().unwrap().1 = v.parse().unwrap()
-            }
-            ("definitions", 4, "entries") => {
-                spec.enums.last_mut().unwrap().2 = v
-                    .trim_matches(|c| c == '[' || c == ']' || c == ' ')
-                    .split(", ")
-                    .map(str::to_string)
-                    .collect()
-            }
-            ("attribute-sets", 4, "name") => set = v.to_string(),
-            ("attribute-sets", 8, "name") => spec.attrs.push(YamlAttr {
-                set: set.clone(),
+        match at.section {
+            "attribute-sets" => self.attr_key(at, indent, k, v),
+            "operations" => self.op_key(at, indent, k, v),
+            section => self.other_key(section, indent, k, v),
+        }
+    }
+
+    /// A key of `attribute-sets`.
+    fn attr_key(&mut self, at: &mut YamlCursor, indent: usize, k: &str, v: &str) {
+        match (indent, k) {
+            (4, "name") => at.set = v.to_string(),
+            (8, "name") => self.attrs.push(YamlAttr {
+                set: at.set.clone(),
                 name: v.to_string(),
                 ..Default::default()
             }),
-            ("attribute-sets", 8, "value") => {
-                spec.attrs.last_mut().unwrap().value = v.parse().unwrap()
-            }
-            ("attribute-sets", 8, "type") => spec.attrs.last_mut().unwrap().ty = v.to_string(),
-            ("attribute-sets", 8, "enum") => {
-                spec.attrs.last_mut().unwrap().en = Some(v.to_string())
-            }
-            ("attribute-sets", 10, _) if in_checks => spec
+            (8, "value") => self.attrs.last_mut().unwrap().value = v.parse().unwrap(),
+            (8, "type") => self.attrs.last_mut().unwrap().ty = v.to_string(),
+            (8, "enum") => self.attrs.last_mut().unwrap().en = Some(v.to_string()),
+            (10, _) if at.in_checks => self
                 .attrs
                 .last_mut()
                 .unwrap()
                 .checks
                 .push((k.to_string(), v.parse().unwrap())),
-            ("operations", 6, "name") => name = v.to_string(),
-            ("operations", 6, "value") => {
-                spec.ops.push((name.clone(), v.parse().unwrap()));
-                spec.op_details.push(YamlOp {
-                    name: name.clone(),
-                    ..Default::default()
-                });
-            }
-            ("operations", 6, "attribute-set") => {
-                spec.op_details.last_mut().unwrap().set = v.to_string()
-            }
-            ("operations", 6, "flags") => {
-                spec.op_details.last_mut().unwrap().admin = v.contains("admin-perm")
-            }
-            ("mcast-groups", 6, "name") => spec.mcgrps.push(v.to_string()),
             _ => {}
         }
     }
-    spec
+
+    /// A key of `operations`.
+    fn op_key(&mut self, at: &mut YamlCursor, indent: usize, k: &str, v: &str) {
+        match (indent, k) {
+            (6, "name") => at.name = v.to_string(),
+            (6, "value") => {
+                self.ops.push((at.name.clone(), v.parse().unwrap()));
+                self.op_details.push(YamlOp {
+                    name: at.name.clone(),
+                    ..Default::default()
+                });
+            }
+            (6, "attribute-set") => self.op_details.last_mut().unwrap().set = v.to_string(),
+            (6, "flags") => self.op_details.last_mut().unwrap().admin = v.contains("admin-perm"),
+            _ => {}
+        }
+    }
+
+    /// A key of the top level, `definitions` or `mcast-groups`.
+    fn other_key(&mut self, section: &str, indent: usize, k: &str, v: &str) {
+        match (section, indent, k) {
+            ("", 0, "name") => self.family = v.to_string(),
+            ("definitions", 4, "name") => self.enums.push((v.to_string(), 0, vec![])),
+            ("definitions", 4, "value-start") => {
+                self.enums.last_mut().unwrap().1 = v.parse().unwrap()
+            }
+            ("definitions", 4, "entries") => {
+                self.enums.last_mut().unwrap().2 = v
+                    .trim_matches(|c| c == '[' || c == ']' || c == ' ')
+                    .split(", ")
+                    .map(str::to_string)
+                    .collect()
+            }
+            ("mcast-groups", 6, "name") => self.mcgrps.push(v.to_string()),
+            _ => {}
+        }
+    }
+
+    /// The values (or, for `binary`, the lengths) the spec accepts for `a`, whose
+    /// payload type is `ty`: its `checks:`, its enum's range, or the type's.
+    fn range(&self, a: &YamlAttr, ty: AttrType) -> (u64, u64) {
+        let type_max = match ty {
+            AttrType::U8 => u64::from(u8::MAX),
+            AttrType::U16 => u64::from(u16::MAX),
+            AttrType::U32 => u64::from(u32::MAX),
+            AttrType::U64 | AttrType::Binary => u64::MAX,
+        };
+        let check = |k: &str| a.checks.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        if ty == AttrType::Binary {
+            (
+                check("min-len").unwrap_or(0),
+                check("max-len").unwrap_or(u64::MAX),
+            )
+        } else if let Some(e) = &a.en {
+            let (_, start, entries) = self.enums.iter().find(|(n, _, _)| n == e).unwrap();
+            (
+                u64::from(*start),
+                u64::from(*start) + entries.len() as u64 - 1,
+            )
+        } else {
+            (check("min").unwrap_or(0), check("max").unwrap_or(type_max))
+        }
+    }
 }
 
 /// Every attribute set of the core, as the kernel's policies and the tools see them.
@@ -162,7 +210,7 @@ const SETS: [(&str, &[AttrSpec]); 6] = [
 ];
 
 #[test]
-fn yaml_spec_matches_constants() {
+fn yaml_spec_matches_attribute_sets() {
     let y = parse_yaml();
     let ours: Vec<(&str, String, u16)> = SETS
         .iter()
@@ -190,28 +238,7 @@ fn yaml_spec_matches_constants() {
             AttrType::Binary => "binary",
         };
         assert_eq!(a.ty, ty, "{what}");
-        let type_max = match specs.ty {
-            AttrType::U8 => u64::from(u8::MAX),
-            AttrType::U16 => u64::from(u16::MAX),
-            AttrType::U32 => u64::from(u32::MAX),
-            AttrType::U64 | AttrType::Binary => u64::MAX,
-        };
-        let check = |k: &str| a.checks.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
-        let (min, max) = if specs.ty == AttrType::Binary {
-            (
-                check("min-len").unwrap_or(0),
-                check("max-len").unwrap_or(u64::MAX),
-            )
-        } else if let Some(e) = &a.en {
-            let (_, start, entries) = y.enums.iter().find(|(n, _, _)| n == e).unwrap();
-            (
-                u64::from(*start),
-                u64::from(*start) + entries.len() as u64 - 1,
-            )
-        } else {
-            (check("min").unwrap_or(0), check("max").unwrap_or(type_max))
-        };
-        assert_eq!((specs.min, specs.max), (min, max), "{what}");
+        assert_eq!((specs.min, specs.max), y.range(a, specs.ty), "{what}");
     }
     // Every set is numbered 1..=MAX without gaps.
     for (set, specs) in SETS {
@@ -221,6 +248,11 @@ fn yaml_spec_matches_constants() {
     }
     assert_eq!(event_attr::MAX, 12);
     assert_eq!(stats_attr::MAX as usize, COUNTERS.len());
+}
+
+#[test]
+fn yaml_spec_matches_operations() {
+    let y = parse_yaml();
     assert_eq!(y.family, FAMILY_NAME);
     assert_eq!(y.mcgrps, vec![MCGRP_EVENTS.to_string()]);
     assert_eq!(
@@ -260,7 +292,11 @@ fn yaml_spec_matches_constants() {
         );
         assert_eq!(command(c.cmd).map(|s| s.cmd), Some(c.cmd));
     }
-    // Enumerations.
+}
+
+#[test]
+fn yaml_spec_matches_enums() {
+    let y = parse_yaml();
     let df = &y.enums[0];
     assert_eq!(df.0, "df-mode");
     for (k, m) in [DfMode::Clear, DfMode::Set, DfMode::Copy]

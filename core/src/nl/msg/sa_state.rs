@@ -157,6 +157,20 @@ pub struct SaState {
 }
 
 impl SaState {
+    /// What [`SaState::decode`] fills in.
+    const EMPTY: SaState = SaState {
+        daddr: IpAddr::v4([0; 4]),
+        spi: 0,
+        saddr: IpAddr::v4([0; 4]),
+        mode: SaMode::Other,
+        encap: 0,
+        alg: [0; MAX_ALG_LEN],
+        alg_len: 0,
+        esn: false,
+        handler: SaHandler::NotSeen,
+        module: None,
+    };
+
     /// The algorithm's name.
     pub fn alg(&self) -> &[u8] {
         self.alg.get(..self.alg_len).unwrap_or(&[])
@@ -229,18 +243,7 @@ impl SaState {
         use sa_state_attr::*;
         let (mut family, mut daddr, mut saddr, mut spi) = (None, None, None, None);
         let (mut mode, mut handler) = (None, None);
-        let mut s = SaState {
-            daddr: IpAddr::v4([0; 4]),
-            spi: 0,
-            saddr: IpAddr::v4([0; 4]),
-            mode: SaMode::Other,
-            encap: 0,
-            alg: [0; MAX_ALG_LEN],
-            alg_len: 0,
-            esn: false,
-            handler: SaHandler::NotSeen,
-            module: None,
-        };
+        let mut s = SaState::EMPTY;
         let mut m = SaModuleState {
             replay_window: 0,
             top_seq: 0,
