@@ -146,9 +146,9 @@ impl Transport for FakeKernel {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         if hdr.ty == GENL_ID_CTRL {
             assert_eq!(msg.cmd, CTRL_CMD_GETFAMILY);
-            let asked = Attrs::new(&msg.attrs)
-                .find(|(t, _)| *t == CTRL_ATTR_FAMILY_NAME)
-                .map(|(_, v)| get_str(v))
+            let asked = attrs(&msg.attrs)
+                .find(|a| a.kind == CTRL_ATTR_FAMILY_NAME)
+                .map(|a| get_str(a.payload))
                 .unwrap_or_default();
             match &self.family {
                 Some(FamilyInfo {

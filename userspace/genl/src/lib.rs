@@ -381,18 +381,18 @@ fn parse_family(attrs: &[u8]) -> Result<FamilyInfo> {
         version: 0,
         groups: Vec::new(),
     };
-    for (ty, v) in Attrs::new(attrs) {
-        match ty {
-            CTRL_ATTR_FAMILY_ID => info.id = get_u16(v).unwrap_or(0),
-            CTRL_ATTR_FAMILY_NAME => info.name = get_str(v),
-            CTRL_ATTR_VERSION => info.version = get_u32(v).unwrap_or(0),
+    for a in wire::attrs(attrs) {
+        match a.kind {
+            CTRL_ATTR_FAMILY_ID => info.id = a.u16().unwrap_or(0),
+            CTRL_ATTR_FAMILY_NAME => info.name = get_str(a.payload),
+            CTRL_ATTR_VERSION => info.version = a.u32().unwrap_or(0),
             CTRL_ATTR_MCAST_GROUPS => {
-                for (_, grp) in Attrs::new(v) {
+                for grp in wire::attrs(a.payload) {
                     let (mut name, mut id) = (None, None);
-                    for (t, gv) in Attrs::new(grp) {
-                        match t {
-                            CTRL_ATTR_MCAST_GRP_NAME => name = Some(get_str(gv)),
-                            CTRL_ATTR_MCAST_GRP_ID => id = get_u32(gv),
+                    for g in wire::attrs(grp.payload) {
+                        match g.kind {
+                            CTRL_ATTR_MCAST_GRP_NAME => name = Some(get_str(g.payload)),
+                            CTRL_ATTR_MCAST_GRP_ID => id = g.u32().ok(),
                             _ => {}
                         }
                     }

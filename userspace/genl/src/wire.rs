@@ -6,7 +6,10 @@
 //! The payload of the `ipsec_rs` family itself is *not* encoded here: that is
 //! the core crate's `nl` module, shared with the kernel module.  This module
 //! only knows the framing every netlink family shares (`linux/netlink.h`,
-//! `linux/genetlink.h`).
+//! `linux/genetlink.h`).  Attributes are read with the core's iterator too
+//! ([`attrs`]), the one the kernel module decodes requests with.
+
+use ipsec_rs_core::nl;
 
 /// Netlink protocol number of generic netlink (`NETLINK_GENERIC`).
 pub const NETLINK_GENERIC: i32 = 16;
@@ -24,7 +27,7 @@ pub const NLMSG_HDRLEN: usize = 16;
 /// Size of `struct genlmsghdr`.
 pub const GENL_HDRLEN: usize = 4;
 /// Size of `struct nlattr`.
-pub const NLA_HDRLEN: usize = 4;
+pub use nl::NLA_HDRLEN;
 
 /// Message types every netlink family shares.
 pub const NLMSG_NOOP: u16 = 1;
@@ -75,9 +78,6 @@ pub const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
 pub const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
 /// `CTRL_ATTR_MCAST_GRP_ID` (u32, inside a group nest).
 pub const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
-
-/// Attribute type flags that are not part of the type number.
-const NLA_TYPE_MASK: u16 = !(0x8000 | 0x4000);
 
 /// Rounds `len` up to netlink's 4-byte alignment.
 pub const fn align(len: usize) -> usize {
@@ -212,44 +212,12 @@ pub fn put_str(out: &mut Vec<u8>, ty: u16, s: &str) {
     put_attr(out, ty, &v);
 }
 
-/// Iterates over a buffer of attributes, yielding `(type, value)` with the
-/// nested/byte-order flags masked off.  Stops at the first malformed one.
-pub struct Attrs<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Attrs<'a> {
-    /// Attributes in `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Attrs { rest: buf }
-    }
-}
-
-impl<'a> Iterator for Attrs<'a> {
-    type Item = (u16, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let h = self.rest.get(..NLA_HDRLEN)?;
-        let len = u16::from_ne_bytes([h[0], h[1]]) as usize;
-        let ty = u16::from_ne_bytes([h[2], h[3]]) & NLA_TYPE_MASK;
-        if len < NLA_HDRLEN || len > self.rest.len() {
-            self.rest = &[];
-            return None;
-        }
-        let value = &self.rest[NLA_HDRLEN..len];
-        self.rest = self.rest.get(align(len)..).unwrap_or(&[]);
-        Some((ty, value))
-    }
-}
-
-/// Reads a native-endian u16 attribute value.
-pub fn get_u16(v: &[u8]) -> Option<u16> {
-    Some(u16::from_ne_bytes(v.get(..2)?.try_into().ok()?))
-}
-
-/// Reads a native-endian u32 attribute value.
-pub fn get_u32(v: &[u8]) -> Option<u32> {
-    Some(u32::from_ne_bytes(v.get(..4)?.try_into().ok()?))
+/// The attributes in `buf`, read with the core's iterator ([`nl::Attrs`]:
+/// type without the nested/byte-order flags, payload, offset), up to the
+/// first malformed one, where reading stops without an error: a reply or an
+/// extended ACK is taken for what it holds.
+pub fn attrs(buf: &[u8]) -> impl Iterator<Item = nl::Attr<'_>> {
+    nl::Attrs::new(buf).map_while(Result::ok)
 }
 
 /// Reads a string attribute value (up to the first NUL), lossily.
@@ -322,16 +290,16 @@ pub fn parse_done(h: &NlMsgHdr, payload: &[u8]) -> Ack {
 }
 
 fn read_ack_tlvs(ack: &mut Ack, tlvs: &[u8]) {
-    for (ty, v) in Attrs::new(tlvs) {
-        match ty {
+    for a in attrs(tlvs) {
+        match a.kind {
             NLMSGERR_ATTR_MSG => {
-                let s = get_str(v);
+                let s = get_str(a.payload);
                 if !s.is_empty() {
                     ack.msg = Some(s);
                 }
             }
-            NLMSGERR_ATTR_OFFS => ack.offset = get_u32(v),
-            NLMSGERR_ATTR_MISS_TYPE => ack.missing = get_u32(v),
+            NLMSGERR_ATTR_OFFS => ack.offset = a.u32().ok(),
+            NLMSGERR_ATTR_MISS_TYPE => ack.missing = a.u32().ok(),
             _ => {}
         }
     }
@@ -365,17 +333,30 @@ mod tests {
         put_str(&mut b, 2, "ipsec_rs");
         put_attr(&mut b, 1, &0x1234u16.to_ne_bytes());
         assert_eq!(b.len(), 16 + 8);
-        let v: Vec<_> = Attrs::new(&b).collect();
+        let v: Vec<_> = attrs(&b).collect();
         assert_eq!(v.len(), 2);
-        assert_eq!(v[0].0, 2);
-        assert_eq!(get_str(v[0].1), "ipsec_rs");
-        assert_eq!(get_u16(v[1].1), Some(0x1234));
+        assert_eq!(v[0].kind, 2);
+        assert_eq!(get_str(v[0].payload), "ipsec_rs");
+        assert_eq!(v[1].u16(), Ok(0x1234));
     }
 
     #[test]
     fn truncated_attr_stops() {
         let b = [200u8, 0, 1, 0, 0, 0, 0, 0];
-        assert_eq!(Attrs::new(&b).count(), 0);
+        assert_eq!(attrs(&b).count(), 0);
+        // The attributes before a malformed one are read; nothing after it.
+        let mut b = Vec::new();
+        put_attr(&mut b, 1, &7u32.to_ne_bytes());
+        b.extend_from_slice(&[3, 0, 2, 0]);
+        put_attr(&mut b, 3, &8u32.to_ne_bytes());
+        let kinds: Vec<u16> = attrs(&b).map(|a| a.kind).collect();
+        assert_eq!(kinds, [1]);
+        // The nested and byte-order flags are not part of the type.
+        let mut b = Vec::new();
+        put_attr(&mut b, 7 | 0x8000, &[]);
+        put_attr(&mut b, 2 | 0x4000, &[]);
+        let kinds: Vec<u16> = attrs(&b).map(|a| a.kind).collect();
+        assert_eq!(kinds, [7, 2]);
     }
 
     #[test]

@@ -55,9 +55,9 @@ fn dump_of_families_ends_with_done() {
     let all = c.request(3, 2, &[], true).unwrap();
     let names: Vec<String> = all
         .iter()
-        .flat_map(|m| wire::Attrs::new(&m.attrs).collect::<Vec<_>>())
-        .filter(|(t, _)| *t == wire::CTRL_ATTR_FAMILY_NAME)
-        .map(|(_, v)| wire::get_str(v))
+        .flat_map(|m| wire::attrs(&m.attrs).collect::<Vec<_>>())
+        .filter(|a| a.kind == wire::CTRL_ATTR_FAMILY_NAME)
+        .map(|a| wire::get_str(a.payload))
         .collect();
     assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
 }

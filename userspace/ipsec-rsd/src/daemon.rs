@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use ipsec_rs_core::nl::{self, InvalidSpiEvent};
 use ipsec_rs_genl::family::{FamilyError, Module, Notification};
-use ipsec_rs_genl::wire::{get_str, Attrs, CTRL_ATTR_FAMILY_NAME};
+use ipsec_rs_genl::wire::{self, get_str, CTRL_ATTR_FAMILY_NAME};
 use ipsec_rs_genl::{Client, Error as GenlError, Event, Socket};
 
 use crate::backend::Backend;
@@ -253,7 +253,8 @@ fn ctrl_notify() -> Option<Client<Socket>> {
 
 /// Whether a controller notification is about our family.
 fn about_us(attrs: &[u8]) -> bool {
-    Attrs::new(attrs).any(|(t, v)| t == CTRL_ATTR_FAMILY_NAME && get_str(v) == nl::FAMILY_NAME)
+    wire::attrs(attrs)
+        .any(|a| a.kind == CTRL_ATTR_FAMILY_NAME && get_str(a.payload) == nl::FAMILY_NAME)
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
