@@ -20,7 +20,7 @@
 //! hold their own reference and see it retired.
 //!
 //! Each CPU also remembers the last entry the packet path found, and for
-//! which key (`Last`): while the table's generation (bumped by every
+//! which key (`SaTable::last_hit`): while the table's generation (bumped by every
 //! unlink) and XFRM's hash generation hold and the SA is valid, the next
 //! packet with that key skips XFRM's lookup and the table's.
 //!
@@ -34,16 +34,11 @@ use crate::{
     rust::{
         aead::AeadInfo,
         net::Net,
-        percpu::PerCpuWords,
-        rcu::{RcuArc, RcuGuard, ReadSide},
-        sync::BhSpinLock,
+        rcu::{Generation, RcuArc, RcuHashList, RcuLink, RcuLinked, ReadSide, LAST_KEY_WORDS},
         xfrm::{Mode, StateGuard, StateRef},
     },
 };
-use core::{
-    ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
-};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 /// Buckets of the table (a power of two).
@@ -112,9 +107,15 @@ pub(crate) struct SaCtx {
     /// yet checked go to XFRM; packets already past the check raise XFRM's
     /// state again when they advance. Written and read under `x->lock`.
     retired: AtomicBool,
-    /// The next entry of the bucket (RCU list; written under the table's
-    /// lock, and never again once this entry is unlinked).
-    next: AtomicPtr<SaCtx>,
+    /// The entry's link in the table's list.
+    link: RcuLink<SaCtx>,
+}
+
+// SAFETY: `link` returns the same field every time.
+unsafe impl RcuLinked for SaCtx {
+    fn link(&self) -> &RcuLink<SaCtx> {
+        &self.link
+    }
 }
 
 // SAFETY: `window` is atomics (its updates, which must not run
@@ -236,57 +237,40 @@ pub(crate) fn mode_for(global_window: u32, global_disabled: bool, xfrm_window: u
 
 /// The table's bookkeeping, under its lock.
 struct Writer {
-    count: usize,
     next_id: u32,
     /// Flushed (receive path off, namespace or module going): no new entries.
     closed: bool,
 }
 
-/// The SAs of one namespace.
-#[pin_data(PinnedDrop)]
+/// The SAs of one namespace: an RCU hash list of entries keyed by the
+/// SA's address, with each CPU's memory of the packet path's last hit.
+///
+/// Why a remembered hit holds while the generations do, for an SA whose
+/// mark mask is 0 (others are not remembered): `xfrm_state_lookup`
+/// returns the first SA in its hash chain with that SPI, destination,
+/// protocol and family whose mark matches the packet's. An SA with mark
+/// mask 0 matches every mark, so while it is valid (hashed) no other SA
+/// with the same key can be added (`xfrm_state_add` finds it and refuses,
+/// `-EEXIST`), and one added before it sits behind it until XFRM moves its
+/// hash tables, which changes XFRM's hash generation (part of the key
+/// remembered); deleted or expired, it is no longer valid, which the hit
+/// checks. The entry itself stays allocated while the list's generation is
+/// the one read before it was found (`RcuHashList`). XFRM's own migration
+/// (`xfrm_state_migrate`) inserts the moved SA before deleting the old
+/// one: packets of that instant may still meet the old one, as XFRM's own
+/// do.
+#[pin_data]
 pub(crate) struct SaTable {
-    /// Bucket heads of RCU lists of entries, each linked entry standing for
-    /// one reference (`RcuArc::into_raw`) the table holds.
-    heads: KVec<AtomicPtr<SaCtx>>,
-    /// Serialises every change of the lists and of the bookkeeping.
     #[pin]
-    writer: BhSpinLock<Writer>,
-    /// Bumped under the lock whenever an entry is unlinked, before its
-    /// release is queued: an entry that was linked when the generation was
-    /// g is still linked while it is g (see `last`).
-    gen: AtomicU64,
-    /// Per CPU, the packet path's last answer (`Last`).
-    last: PerCpuWords<LAST_WORDS>,
+    entries: RcuHashList<SaCtx, Writer>,
 }
 
-/// The packet path's per-CPU memory of the last SA it found: the entry,
-/// the key it was found for (SPI, destination, family, the packet's mark)
-/// and the generations that keep the answer true. Words of `SaTable::last`:
-/// the entry's address (0: none), the table's generation, the SPI with
-/// XFRM's SA hash generation, the mark with the family, the destination.
-///
-/// Why the answer holds while the generations do, for an SA whose mark
-/// mask is 0 (others are not remembered): `xfrm_state_lookup` returns the
-/// first SA in its hash chain with that SPI, destination, protocol and
-/// family whose mark matches the packet's. An SA with mark mask 0 matches
-/// every mark, so while it is valid (hashed) no other SA with the same key
-/// can be added (`xfrm_state_add` finds it and refuses, `-EEXIST`), and
-/// one added before it sits behind it until XFRM moves its hash tables,
-/// which changes the hash generation; deleted or expired, it is no longer
-/// valid, which the hit checks. The entry is still linked (and so alive
-/// for the RCU read-side section) while the table's generation is the one
-/// read before it was found. XFRM's own migration (`xfrm_state_migrate`)
-/// inserts the moved SA before deleting the old one: packets of that
-/// instant may still meet the old one, as XFRM's own do.
-///
-/// Each CPU's words are read and written only by the packet path on that
-/// CPU, in softirq (or with bottom halves disabled), never from hard
-/// interrupts: `PerCpuWords`' contract.
-const LAST_WORDS: usize = 6;
-
-/// The key of a lookup, as `Last` keeps it.
+/// The key of a packet path lookup, as the per-CPU memory of the last hit
+/// keeps it (with XFRM's hash generation): SPI, mark and family,
+/// destination.
 pub(crate) struct LastKey {
-    spi_mark_family: (u64, u64),
+    spi: u32,
+    mark_family: u64,
     daddr: (u64, u64),
 }
 
@@ -296,213 +280,111 @@ impl LastKey {
         lo.copy_from_slice(&daddr[..8]);
         hi.copy_from_slice(&daddr[8..]);
         LastKey {
-            spi_mark_family: (u64::from(spi), u64::from(mark) | (u64::from(family) << 32)),
+            spi,
+            mark_family: u64::from(mark) | (u64::from(family) << 32),
             daddr: (u64::from_ne_bytes(lo), u64::from_ne_bytes(hi)),
         }
+    }
+
+    fn words(&self, xfrm_hash_gen: u32) -> [u64; LAST_KEY_WORDS] {
+        [
+            u64::from(self.spi) | (u64::from(xfrm_hash_gen) << 32),
+            self.mark_family,
+            self.daddr.0,
+            self.daddr.1,
+        ]
     }
 }
 
 /// The generations read before a lookup, for `SaTable::remember`.
 pub(crate) struct Gens {
-    table: u64,
-    hash: u32,
+    table: Generation,
+    /// XFRM's SA hash generation; `None` while XFRM is moving its tables.
+    hash: Option<u32>,
 }
 
-fn bucket_of(addr: usize) -> usize {
+/// The bucket of an SA's entry: its address, mixed.
+fn hash_of(x: &StateRef) -> usize {
     // xfrm_state objects come from a slab: drop the low bits, mix the rest.
-    let h = (addr >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
-    (h >> 20) & (BUCKETS - 1)
+    (x.addr() >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> 20
 }
 
 impl SaTable {
     /// An empty table (process context).
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(SaTable {
-            heads: {
-                let mut v = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
-                for _ in 0..BUCKETS {
-                    v.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
-                }
-                v
-            },
-            writer <- BhSpinLock::new(Writer { count: 0, next_id: 1, closed: false }, kernel::c_str!("ipsec_rs_sa_table"), kernel::static_lock_class!()),
-            gen: AtomicU64::new(0),
-            last: PerCpuWords::new()?,
+            entries <- RcuHashList::new(
+                BUCKETS,
+                Writer { next_id: 1, closed: false },
+                kernel::c_str!("ipsec_rs_sa_table"),
+                kernel::static_lock_class!(),
+            ),
         }? Error)
-    }
-
-    /// The linked entry of SA `x`, or null. Inside an RCU read-side section
-    /// (then the entry stays valid for the section), or with the lock held
-    /// (then it stays linked while the lock is).
-    fn lookup(&self, x: &StateRef) -> *const SaCtx {
-        let Some(head) = self.heads.get(bucket_of(x.addr())) else {
-            return ptr::null();
-        };
-        let mut p = head.load(Ordering::Acquire).cast_const();
-        loop {
-            // SAFETY: an entry reached from a head was linked when it was
-            // reached; once unlinked it is released only after a grace
-            // period (`RcuArc::release_after_grace_period`), which cannot end
-            // before the caller's read-side section does, and its `next` is
-            // left as it was, so the walk can go on.
-            let Some(c) = (unsafe { p.as_ref() }) else {
-                return ptr::null();
-            };
-            if c.x.addr() == x.addr() {
-                return p;
-            }
-            p = c.next.load(Ordering::Acquire).cast_const();
-        }
     }
 
     /// The entry of SA `x`, if any, with a reference of its own. Any
     /// context; no lock: the packet path.
     pub(crate) fn find(&self, x: &StateRef) -> Option<RcuArc<SaCtx>> {
-        let _rcu = RcuGuard::new();
-        let p = self.lookup(x);
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: `p` came from `RcuArc::into_raw` (linked entries do) and
-        // is valid for the read-side section (`lookup`); the table's
-        // reference on it is released only after a grace period, so its
-        // count is at least one while we take ours.
-        Some(unsafe { RcuArc::clone_from_raw(p) })
+        self.entries.get(hash_of(x), |c| c.x.addr() == x.addr())
     }
 
     /// The generations a lookup that may be remembered reads first:
-    /// the table's, and XFRM's SA hash generation of `net` (`u32::MAX`,
-    /// never a generation at rest, while XFRM is moving its tables: then
-    /// the answer is not remembered).
+    /// the table's, and XFRM's SA hash generation of `net` (odd while XFRM
+    /// is moving its tables: then the answer is not remembered).
     pub(crate) fn gens(&self, net: &Net) -> Gens {
         let hash = net.xfrm_state_hash_gen();
-        let table = self.gen.load(Ordering::Acquire);
-        // The lookups that follow read after the generations.
-        core::sync::atomic::fence(Ordering::Acquire);
         Gens {
-            table,
-            hash: if hash & 1 == 0 { hash } else { u32::MAX },
+            table: self.entries.generation(),
+            hash: (hash & 1 == 0).then_some(hash),
         }
     }
 
-    /// This CPU's last answer for `k`, if it still holds (`Last`), with a
-    /// reference of its own. Softirq (or bottom halves disabled), inside the
-    /// RCU read-side section `_rs` proves.
+    /// This CPU's last answer for `k`, if it still holds, with a reference
+    /// of its own. Softirq (or bottom halves disabled), inside the RCU
+    /// read-side section `rs` proves.
     pub(crate) fn last_hit(
         &self,
-        _rs: ReadSide<'_>,
+        rs: ReadSide<'_>,
         net: &Net,
         k: &LastKey,
     ) -> Option<RcuArc<SaCtx>> {
-        let l = &self.last;
-        let p = l.get(0) as usize as *const SaCtx;
-        if p.is_null()
-            || l.get(3) != k.spi_mark_family.1
-            || l.get(4) != k.daddr.0
-            || l.get(5) != k.daddr.1
-            || l.get(2) != (k.spi_mark_family.0 | (u64::from(net.xfrm_state_hash_gen()) << 32))
-        {
-            return None;
-        }
-        if self.gen.load(Ordering::Acquire) != l.get(1) {
-            return None;
-        }
-        // SAFETY: `p` was a linked entry when the table's generation was
-        // the one remembered with it (`remember`'s caller read it before
-        // the lookup that found it), and it still is: unlinking bumps the
-        // generation before the entry's release is queued, and the
-        // release waits for the caller's read-side section (`_rs`).
-        let c = unsafe { &*p };
-        if !c.x.is_valid() {
-            return None;
-        }
-        // SAFETY: a linked entry (above), from `RcuArc::into_raw`; the
-        // table's reference keeps its count above zero while we take ours.
-        Some(unsafe { RcuArc::clone_from_raw(p) })
+        let c = self
+            .entries
+            .recall(rs, &k.words(net.xfrm_state_hash_gen()))?;
+        c.x.is_valid().then_some(c)
     }
 
     /// Remembers on this CPU that `k` found `c`, with the generations `g`
     /// read before the lookup (`gens`), if `c`'s SA may be remembered
-    /// (mark mask 0, see `Last`). Softirq (or bottom halves disabled).
+    /// (mark mask 0, see `SaTable`). Softirq (or bottom halves disabled).
     pub(crate) fn remember(&self, c: &SaCtx, k: &LastKey, g: &Gens) {
-        if g.hash == u32::MAX || c.x.mark_mask() != 0 {
+        let Some(hash) = g.hash else {
+            return;
+        };
+        if c.x.mark_mask() != 0 {
             return;
         }
-        let l = &self.last;
-        l.set(0, 0);
-        l.set(1, g.table);
-        l.set(2, k.spi_mark_family.0 | (u64::from(g.hash) << 32));
-        l.set(3, k.spi_mark_family.1);
-        l.set(4, k.daddr.0);
-        l.set(5, k.daddr.1);
-        l.set(0, c as *const SaCtx as usize as u64);
-    }
-
-    /// Unlinks every entry `drop_it` selects, calling `before` on each
-    /// first; their references go after a grace period. Lock held.
-    fn unlink(
-        &self,
-        w: &mut Writer,
-        mut drop_it: impl FnMut(&SaCtx) -> bool,
-        mut before: impl FnMut(&SaCtx),
-    ) {
-        for head in self.heads.iter() {
-            let mut prev = head;
-            loop {
-                let p = prev.load(Ordering::Relaxed);
-                // SAFETY: a linked entry; the lock keeps it linked.
-                let Some(c) = (unsafe { p.as_ref() }) else {
-                    break;
-                };
-                if !drop_it(c) {
-                    prev = &c.next;
-                    continue;
-                }
-                before(c);
-                prev.store(c.next.load(Ordering::Relaxed), Ordering::Release);
-                w.count -= 1;
-                // Before the release is queued: a per-CPU answer naming this
-                // entry is void from here (`Last`).
-                self.gen.fetch_add(1, Ordering::Release);
-                // SAFETY: `p` stood for the table's reference (linked
-                // entries come from `RcuArc::into_raw`), given up here once:
-                // the entry is no longer linked and never linked again.
-                unsafe { RcuArc::release_after_grace_period(p.cast_const()) };
-            }
-        }
+        self.entries
+            .remember(g.table, hash_of(&c.x), &k.words(hash), c);
     }
 
     /// Accepts new entries again (receive path switched back on).
     pub(crate) fn reopen(&self) {
-        self.writer.lock().closed = false;
+        self.entries.lock().closed = false;
     }
 
     /// Hands every SA back to XFRM (windows written back, entries retired
     /// and unlinked) and accepts no new entry until `reopen`. Process
     /// context.
     pub(crate) fn flush(&self) {
-        let mut w = self.writer.lock();
+        let mut w = self.entries.lock();
         w.closed = true;
-        self.unlink(
-            &mut w,
-            |_| true,
-            |c| {
-                if !c.x.is_dead() {
-                    c.write_back();
-                }
-            },
-        );
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for SaTable {
-    fn drop(self: Pin<&mut Self>) {
-        // Its namespace is going: normally flushed already. The releases
-        // run after a grace period; the module waits for them at exit.
-        let this = self.into_ref().get_ref();
-        let mut w = this.writer.lock();
-        this.unlink(&mut w, |_| true, |_| {});
+        w.unlink_if(|c| {
+            if !c.x.is_dead() {
+                c.write_back();
+            }
+            true
+        });
     }
 }
 
@@ -514,9 +396,9 @@ pub(crate) enum NoEntry {
     Closed,
 }
 
-/// The entry of SA `x`, created if needed with `facts` and the window `mode()` gives, taking over XFRM's
-/// replay state: the window starts at XFRM's highest sequence number, with
-/// everything XFRM's window covered marked seen. Softirq.
+/// The entry of SA `x`, created if needed with `facts` and the window
+/// `mode()` gives, taking over XFRM's replay state (`seed_from_xfrm`).
+/// Softirq.
 pub(crate) fn get_or_insert(
     table: &SaTable,
     x: &StateRef,
@@ -527,24 +409,64 @@ pub(crate) fn get_or_insert(
     if let Some(c) = table.find(x) {
         return Ok(c);
     }
-    if table.writer.lock().closed {
+    if table.entries.lock().closed {
         return Err(NoEntry::Closed);
     }
     // A new SA: decide its window, allocate outside the lock.
-    let mode = mode();
+    let ctx = alloc_entry(x, facts, mode(), esn).ok_or(NoEntry::Resources)?;
+    let hash = hash_of(x);
+    let mut w = table.entries.lock();
+    if let Some(c) = w.get(hash, |c| c.x.addr() == x.addr()) {
+        // Another CPU won the race; ours is dropped.
+        return Ok(c);
+    }
+    if w.closed {
+        return Err(NoEntry::Closed);
+    }
+    // Dead SAs are collected whenever a new SA appears (rekeying makes
+    // both happen together): O(entries), once per SA.
+    w.unlink_if(|c| c.x.is_dead());
+    if w.len() >= MAX_ENTRIES {
+        return Err(NoEntry::Resources);
+    }
+    seed_from_xfrm(&ctx, x);
+    ctx.conn_id.store(w.next_id, Ordering::Relaxed);
+    w.next_id = w.next_id.wrapping_add(1).max(1);
+    if !w.push(hash, ctx.clone()) {
+        return Err(NoEntry::Resources);
+    }
+    Ok(ctx)
+}
+
+/// Seeds a new entry's window from XFRM's replay state, under the SA's
+/// lock, inside the table's: no packet of the SA can be decapsulated by
+/// us before the entry is complete. The window starts at XFRM's highest
+/// sequence number, with everything XFRM's window covered marked seen.
+fn seed_from_xfrm(ctx: &SaCtx, x: &StateRef) {
+    let mut g = x.lock();
+    let xr = g.xfrm_replay();
+    if xr.top != 0 {
+        let covered = u64::from(xr.window.max(1)).min(xr.top);
+        for s in xr.top + 1 - covered..=xr.top {
+            let _: core::result::Result<(), ReplayError> = ctx.replay_update(&mut g, s);
+        }
+    }
+}
+
+/// A new entry for SA `x`, its window of `mode` allocated (GFP_ATOMIC);
+/// `None` if memory is short.
+fn alloc_entry(x: &StateRef, facts: Facts, mode: ReplayMode, esn: bool) -> Option<RcuArc<SaCtx>> {
     let words = match mode {
         ReplayMode::Window(w) => blocks_for(w),
         ReplayMode::Disabled => 0,
     };
-    let mut storage = KVec::with_capacity(words, GFP_ATOMIC).map_err(|_| NoEntry::Resources)?;
+    let mut storage = KVec::with_capacity(words, GFP_ATOMIC).ok()?;
     for _ in 0..words {
         // Within the capacity just reserved: no allocation.
-        storage
-            .push(AtomicU64::new(0), GFP_ATOMIC)
-            .map_err(|_| NoEntry::Resources)?;
+        storage.push(AtomicU64::new(0), GFP_ATOMIC).ok()?;
     }
-    let window = ReplayWindow::new(storage, mode, esn).map_err(|_| NoEntry::Resources)?;
-    let ctx = RcuArc::new(
+    let window = ReplayWindow::new(storage, mode, esn).ok()?;
+    RcuArc::new(
         SaCtx {
             x: x.clone(),
             facts,
@@ -560,55 +482,9 @@ pub(crate) fn get_or_insert(
             last_log_ns: AtomicU64::new(0),
             unlogged: AtomicU64::new(0),
             retired: AtomicBool::new(false),
-            next: AtomicPtr::new(ptr::null_mut()),
+            link: RcuLink::new(),
         },
         GFP_ATOMIC,
     )
-    .map_err(|_| NoEntry::Resources)?;
-
-    let mut w = table.writer.lock();
-    let found = table.lookup(x);
-    if !found.is_null() {
-        // Another CPU won the race; ours is dropped.
-        // SAFETY: a linked entry (from `RcuArc::into_raw`), kept linked by
-        // the lock, so its count is at least one while we take a reference.
-        return Ok(unsafe { RcuArc::clone_from_raw(found) });
-    }
-    if w.closed {
-        return Err(NoEntry::Closed);
-    }
-    // Dead SAs are collected whenever a new SA appears (rekeying makes
-    // both happen together): O(entries), once per SA.
-    table.unlink(&mut w, |c| c.x.is_dead(), |_| {});
-    if w.count >= MAX_ENTRIES {
-        return Err(NoEntry::Resources);
-    }
-    // Seed from XFRM under the SA's lock, inside the table lock: no packet
-    // of this SA can be decapsulated by us before the entry is complete.
-    {
-        let mut g = x.lock();
-        let xr = g.xfrm_replay();
-        if xr.top != 0 {
-            let covered = u64::from(xr.window.max(1)).min(xr.top);
-            let mut s = xr.top + 1 - covered;
-            while s <= xr.top {
-                let _: core::result::Result<(), ReplayError> = ctx.replay_update(&mut g, s);
-                s += 1;
-            }
-        }
-    }
-    ctx.conn_id.store(w.next_id, Ordering::Relaxed);
-    w.next_id = w.next_id.wrapping_add(1).max(1);
-    let Some(head) = table.heads.get(bucket_of(x.addr())) else {
-        return Err(NoEntry::Resources);
-    };
-    let raw = RcuArc::into_raw(ctx.clone());
-    // SAFETY: `raw` is our new entry, not yet visible to anyone else.
-    unsafe { &*raw }
-        .next
-        .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
-    // Publishes the complete entry (its fields before the pointer).
-    head.store(raw.cast_mut(), Ordering::Release);
-    w.count += 1;
-    Ok(ctx)
+    .ok()
 }

@@ -7,15 +7,22 @@
 //! reference-counted, the list's reference on an entry it no longer links
 //! released after a grace period from any context. [`RcuSlots`]: a small
 //! set of values added and removed in process context, removal never
-//! allocating.
+//! allocating. [`RcuHashList`]: a hash table of RCU lists of [`RcuArc`]
+//! entries, with a per-CPU memory of the last hit.
 
-use super::bindings as b;
+use super::{
+    bindings as b,
+    compat::LockClass,
+    percpu::PerCpuWords,
+    sync::{BhGuard, BhSpinLock},
+};
 use core::{
     marker::PhantomData,
+    ops::{Deref, DerefMut},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering},
 };
-use kernel::{alloc::AllocError, prelude::*, types::Opaque};
+use kernel::{alloc::AllocError, prelude::*, str::CStr, types::Opaque};
 
 /// Proof that the holder runs inside an RCU read-side critical section for
 /// `'a`: values read through it stay valid (are not freed) for `'a`.
@@ -418,4 +425,302 @@ impl<T: Send + Sync + 'static> core::ops::Deref for RcuArc<T> {
 pub fn barrier() {
     // SAFETY: process context (caller).
     unsafe { b::rcu_barrier() }
+}
+
+/// The link an entry of an [`RcuHashList`] embeds: the next entry of its
+/// bucket. Written under the list's lock only, and never again once the
+/// entry is unlinked, so that a reader standing on an unlinked entry walks
+/// on to the rest of the bucket.
+pub struct RcuLink<T> {
+    next: AtomicPtr<T>,
+    /// Set when the entry is linked, never cleared: an entry is linked once.
+    used: AtomicBool,
+}
+
+impl<T> RcuLink<T> {
+    /// A link of an entry not yet in a list.
+    pub const fn new() -> Self {
+        RcuLink {
+            next: AtomicPtr::new(ptr::null_mut()),
+            used: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<T> Default for RcuLink<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An entry type of an [`RcuHashList`]: reference-counted ([`RcuArc`]),
+/// with an [`RcuLink`] of its own.
+///
+/// # Safety
+///
+/// `link` returns the same field of `self` on every call.
+pub unsafe trait RcuLinked: Send + Sync + Sized + 'static {
+    /// The entry's link.
+    fn link(&self) -> &RcuLink<Self>;
+}
+
+/// The list's bookkeeping and its owner's, under the list's lock.
+struct ListState<W> {
+    len: usize,
+    data: W,
+}
+
+/// Words of [`RcuHashList`]'s per-CPU memory of the last hit: the entry,
+/// the generation it was found under, and the key.
+const LAST_WORDS: usize = 2 + LAST_KEY_WORDS;
+/// Words of a key the per-CPU memory of the last hit keeps.
+pub const LAST_KEY_WORDS: usize = 4;
+
+/// A hash table of RCU lists of reference-counted entries ([`RcuArc`]), as
+/// the kernel's `hlist_*_rcu` with `call_rcu()` are used: readers walk a
+/// bucket without a lock, inside an RCU read-side section; writers (any
+/// context but hard IRQ) change the lists under the list's BH spinlock,
+/// which also guards the owner's own bookkeeping `W`
+/// ([`RcuHashList::lock`]). An unlinked entry's reference is released a
+/// grace period later, so that readers standing on it finish first.
+///
+/// Each unlink bumps the list's generation before the release is queued:
+/// an entry a lookup found stays allocated while the generation read
+/// before the lookup holds. Each CPU remembers the last entry a lookup
+/// found and its key ([`RcuHashList::remember`], [`RcuHashList::recall`]),
+/// so that the next lookup of the key on that CPU need not walk; the
+/// memory is used from softirq (or with bottom halves disabled) only, never
+/// from hard interrupts.
+///
+/// # Invariants
+///
+/// `heads.len()` is a power of two. Every non-null head and link points to
+/// a linked entry from [`RcuArc::into_raw`], whose reference the list holds
+/// (`len` of them); an unlinked entry's reference is given up with
+/// [`RcuArc::release_after_grace_period`], after `gen` was bumped. A
+/// non-null entry word of a CPU's `last` named a linked entry under the
+/// generation remembered with it.
+#[pin_data(PinnedDrop)]
+pub struct RcuHashList<T: RcuLinked, W> {
+    heads: KVec<AtomicPtr<T>>,
+    #[pin]
+    writer: BhSpinLock<ListState<W>>,
+    gen: AtomicU64,
+    last: PerCpuWords<LAST_WORDS>,
+}
+
+/// The list's generation, read before a lookup ([`RcuHashList::generation`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Generation(u64);
+
+impl<T: RcuLinked, W> RcuHashList<T, W> {
+    /// An empty list of `buckets` buckets (rounded up to a power of two),
+    /// its lock in lockdep class `key` named `name`, guarding `data`.
+    /// Process context.
+    pub fn new(
+        buckets: usize,
+        data: W,
+        name: &'static CStr,
+        key: LockClass,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            heads: {
+                let n = buckets.max(1).next_power_of_two();
+                let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+                for _ in 0..n {
+                    v.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+                }
+                // INVARIANT: a power of two of empty buckets.
+                v
+            },
+            writer <- BhSpinLock::new(ListState { len: 0, data }, name, key),
+            gen: AtomicU64::new(0),
+            last: PerCpuWords::new()?,
+        }? Error)
+    }
+
+    fn head(&self, hash: usize) -> &AtomicPtr<T> {
+        // Power-of-two length, not empty (invariant): always in bounds.
+        &self.heads[hash & (self.heads.len() - 1)]
+    }
+
+    /// The first entry of bucket `hash` that `eq` accepts, or null. The
+    /// caller is inside an RCU read-side section (the entry stays allocated
+    /// until it ends) or holds the lock (it stays linked meanwhile).
+    fn find_raw(&self, hash: usize, eq: impl Fn(&T) -> bool) -> *const T {
+        let mut p = self.head(hash).load(Ordering::Acquire).cast_const();
+        // SAFETY: an entry reached from a head was linked when it was
+        // reached; once unlinked it is released only after a grace period,
+        // which cannot end before the caller's read-side section does (or,
+        // with the lock held, it is not unlinked), and its link is left as
+        // it was, so the walk can go on.
+        while let Some(e) = unsafe { p.as_ref() } {
+            if eq(e) {
+                return p;
+            }
+            p = e.link().next.load(Ordering::Acquire).cast_const();
+        }
+        ptr::null()
+    }
+
+    /// The first entry of bucket `hash` that `eq` accepts, with a reference
+    /// of its own. Any context; no lock.
+    pub fn get(&self, hash: usize, eq: impl Fn(&T) -> bool) -> Option<RcuArc<T>> {
+        let _rcu = RcuGuard::new();
+        let p = self.find_raw(hash, eq);
+        // SAFETY: `p` is null or a linked entry from `RcuArc::into_raw`,
+        // allocated for the read-side section (`find_raw`) and counted by
+        // the list's reference until a grace period after its unlinking.
+        (!p.is_null()).then(|| unsafe { RcuArc::clone_from_raw(p) })
+    }
+
+    /// The generation, read before a lookup whose answer may be remembered
+    /// ([`Self::remember`]).
+    pub fn generation(&self) -> Generation {
+        let g = self.gen.load(Ordering::Acquire);
+        // The lookups that follow read after the generation.
+        core::sync::atomic::fence(Ordering::Acquire);
+        Generation(g)
+    }
+
+    /// Remembers on this CPU that `key` found `e` in bucket `hash`, under
+    /// generation `g` (read before the lookup that found it), if `e` is
+    /// still linked there. Softirq (or bottom halves disabled).
+    pub fn remember(&self, g: Generation, hash: usize, key: &[u64; LAST_KEY_WORDS], e: &T) {
+        let _rcu = RcuGuard::new();
+        let p = self.find_raw(hash, |c| ptr::eq(c, e));
+        if p.is_null() {
+            return;
+        }
+        let l = &self.last;
+        l.set(0, 0);
+        l.set(1, g.0);
+        for (i, k) in key.iter().enumerate() {
+            l.set(2 + i, *k);
+        }
+        // INVARIANT: `p` is linked now, after `g` was read.
+        l.set(0, p as usize as u64);
+    }
+
+    /// This CPU's last hit for `key`, if the generation it was found under
+    /// still holds, with a reference of its own. Softirq (or bottom halves
+    /// disabled), inside the RCU read-side section `_rs` proves.
+    #[inline(always)]
+    pub fn recall(&self, _rs: ReadSide<'_>, key: &[u64; LAST_KEY_WORDS]) -> Option<RcuArc<T>> {
+        let l = &self.last;
+        let p = l.get(0) as usize as *const T;
+        if p.is_null() || (0..LAST_KEY_WORDS).any(|i| l.get(2 + i) != key[i]) {
+            return None;
+        }
+        if self.gen.load(Ordering::Acquire) != l.get(1) {
+            return None;
+        }
+        // SAFETY: `p` was a linked entry when the generation was the one
+        // remembered with it (invariant), and it still is: unlinking bumps
+        // the generation before the entry's release is queued, and the
+        // release waits for the caller's read-side section (`_rs`); the
+        // list's reference keeps the count above zero while we take ours.
+        Some(unsafe { RcuArc::clone_from_raw(p) })
+    }
+
+    /// Takes the list's lock (bottom halves disabled until the writer
+    /// drops). Any context but hard IRQ.
+    pub fn lock(&self) -> RcuListWriter<'_, T, W> {
+        RcuListWriter {
+            list: self,
+            state: self.writer.lock(),
+        }
+    }
+}
+
+#[pinned_drop]
+impl<T: RcuLinked, W> PinnedDrop for RcuHashList<T, W> {
+    fn drop(self: Pin<&mut Self>) {
+        // The releases run after a grace period; the module waits for them
+        // at exit ([`barrier`]).
+        self.into_ref().get_ref().lock().unlink_if(|_| true);
+    }
+}
+
+/// The lock of an [`RcuHashList`], held: changes its lists, and gives
+/// access to the owner's bookkeeping (`Deref` to `W`).
+pub struct RcuListWriter<'a, T: RcuLinked, W> {
+    list: &'a RcuHashList<T, W>,
+    state: BhGuard<'a, ListState<W>>,
+}
+
+impl<T: RcuLinked, W> RcuListWriter<'_, T, W> {
+    /// The number of linked entries.
+    pub fn len(&self) -> usize {
+        self.state.len
+    }
+
+    /// The first entry of bucket `hash` that `eq` accepts, with a
+    /// reference of its own.
+    pub fn get(&self, hash: usize, eq: impl Fn(&T) -> bool) -> Option<RcuArc<T>> {
+        let p = self.list.find_raw(hash, eq);
+        // SAFETY: a linked entry from `RcuArc::into_raw`, kept linked (and
+        // its count above zero) by the lock we hold.
+        (!p.is_null()).then(|| unsafe { RcuArc::clone_from_raw(p) })
+    }
+
+    /// Links `e` at the front of bucket `hash`, published complete (its
+    /// fields before the pointer to it). An entry is linked once: one
+    /// that was linked before is refused (`false`).
+    pub fn push(&mut self, hash: usize, e: RcuArc<T>) -> bool {
+        if e.link().used.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        let head = self.list.head(hash);
+        e.link()
+            .next
+            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        // INVARIANT: the list holds the reference `into_raw` stands for.
+        head.store(RcuArc::into_raw(e).cast_mut(), Ordering::Release);
+        self.state.len += 1;
+        true
+    }
+
+    /// Unlinks every entry `unlink` selects (it may act on the entry
+    /// before it goes); each one's reference is released a grace period
+    /// later.
+    pub fn unlink_if(&mut self, mut unlink: impl FnMut(&T) -> bool) {
+        let list = self.list;
+        for head in list.heads.iter() {
+            let mut prev = head;
+            loop {
+                let p = prev.load(Ordering::Relaxed);
+                // SAFETY: a linked entry; the lock keeps it linked.
+                let Some(e) = (unsafe { p.as_ref() }) else {
+                    break;
+                };
+                if !unlink(e) {
+                    prev = &e.link().next;
+                    continue;
+                }
+                prev.store(e.link().next.load(Ordering::Relaxed), Ordering::Release);
+                self.state.len -= 1;
+                // Before the release is queued: a remembered hit of this
+                // entry is void from here.
+                list.gen.fetch_add(1, Ordering::Release);
+                // SAFETY: `p` stood for the list's reference (invariant),
+                // given up here once: the entry is no longer linked and is
+                // never linked again (`push` refuses it).
+                unsafe { RcuArc::release_after_grace_period(p.cast_const()) };
+            }
+        }
+    }
+}
+
+impl<T: RcuLinked, W> Deref for RcuListWriter<'_, T, W> {
+    type Target = W;
+    fn deref(&self) -> &W {
+        &self.state.data
+    }
+}
+
+impl<T: RcuLinked, W> DerefMut for RcuListWriter<'_, T, W> {
+    fn deref_mut(&mut self) -> &mut W {
+        &mut self.state.data
+    }
 }
