@@ -172,6 +172,20 @@ fn post_routing(st: &PerNet, snap: &Snapshot, skb: &mut SkBuff, state: &HookStat
         overhead: 0,
         path_mtu: skb.dst_mtu(),
     });
+    apply(st, skb, state, &ip, ours, action)
+}
+
+/// Carries out at `POST_ROUTING` what `frag::decide` chose for an IPv4
+/// packet bound for an IPv4 tunnel SA (`ours`: its DF bit was set by the
+/// module's own policy).
+fn apply(
+    st: &PerNet,
+    skb: &mut SkBuff,
+    state: &HookState<'_>,
+    ip: &frag::Ipv4Info,
+    ours: bool,
+    action: Action,
+) -> Verdict {
     match action {
         Action::SendAsIs { .. } => {
             if ours {

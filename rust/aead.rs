@@ -420,78 +420,26 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     at: InPlace,
     ctx: C,
 ) {
-    let tfm = aead.tfm.as_ptr();
-    let ivlen = info.ivsize;
     let (Ok(assoclen), Ok(cryptlen)) = (u32::try_from(at.assoclen), u32::try_from(at.cryptlen))
     else {
         return ctx.complete(skb, -(b::EINVAL as i32), true);
     };
-    let Some(wire_iv) = skb.linear(at.iv_at, ivlen) else {
+    let Some(wire_iv) = skb.linear(at.iv_at, info.ivsize) else {
         return ctx.complete(skb, -(b::EINVAL as i32), true);
     };
-    // One GFP_ATOMIC allocation, as esp4's: the head at its start, then,
-    // BUF_ALIGN-aligned, the IV, request and scatterlist, where `info`
-    // laid them out for this transform.
-    const { assert!(core::mem::align_of::<OpHead<C>>() <= BUF_ALIGN) };
-    let head_len = const { align_up(size_of::<OpHead<C>>(), BUF_ALIGN) };
-    let Some(total) = at
-        .nfrags
-        .checked_mul(size_of::<b::scatterlist>())
-        .and_then(|n| n.checked_add(head_len + info.sg_at))
-    else {
-        return ctx.complete(skb, -(b::EINVAL as i32), true);
+    let op = match Op::<C>::alloc(pool, info, at.nfrags) {
+        Ok(op) => op,
+        Err(e) => return ctx.complete(skb, e, true),
     };
-    let base = pool.alloc(total);
-    if base.is_null() {
-        return ctx.complete(skb, -(b::ENOMEM as i32), true);
-    }
-    if base.addr() & (BUF_ALIGN - 1) != 0 {
-        // Not what kmalloc promises for a power-of-two size: fail closed.
-        // SAFETY: from `pool.alloc(total)`, unused.
-        unsafe { pool.free(base, total) };
-        return ctx.complete(skb, -(b::ENOMEM as i32), true);
-    }
-    // SAFETY: all within the allocation: `head_len + sg_at + nfrags *
-    // size_of::<scatterlist>() == total` (checked above; `head_len +
-    // sg_at` is bounded by `AeadInfo`'s invariant).
-    let (iv, req, sg) = unsafe {
-        let iv = base.add(head_len);
-        (
-            iv,
-            iv.add(info.req_at).cast::<b::aead_request>(),
-            iv.add(info.sg_at).cast::<b::scatterlist>(),
-        )
-    };
-    // SAFETY: `iv..iv + ivlen` lies within the allocation (`req_at >=
-    // ivsize`); the source is the packet's linear bytes, disjoint from it.
-    // The usual sizes (8: GCM, CCM, ChaCha20-Poly1305; 16: CBC) as moves,
-    // not a call.
-    unsafe {
-        match ivlen {
-            8 => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), iv, 8),
-            16 => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), iv, 16),
-            n => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), iv, n),
-        }
-    };
-
-    // SAFETY: `base` holds `total` bytes, BUF_ALIGN-aligned (checked);
-    // the head fits at its start (`head_len` is its size rounded up) and the
-    // parts after it are aligned as `AeadInfo` laid them out.
+    // SAFETY: `op` was just allocated for this request; the IV is the
+    // packet's linear bytes, disjoint from it.
     let head = unsafe {
-        let head = base.cast::<OpHead<C>>();
-        head.write(OpHead {
-            skb: core::ptr::null_mut(),
-            ctx: ManuallyDrop::new(ctx),
-            dev: ManuallyDrop::new(None),
-            pool,
-            size: total,
-        });
-        head
+        op.set_iv(wire_iv);
+        op.init_head(pool, ctx)
     };
-
     // SAFETY: `sg` has room for `nfrags` entries; the skb is ours, its data
     // writable in place, and spans `nfrags` segments at most.
-    let n = unsafe { skb.to_sg(sg, at.nfrags) };
+    let n = unsafe { skb.to_sg(op.sg, at.nfrags) };
     if n < 0 {
         // SAFETY: `head` was initialised above and is taken back once.
         let (ctx, skb, _dev) = unsafe { finish(head, skb.into_raw()) };
@@ -506,19 +454,7 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     let err = unsafe {
         (*head).skb = skb.into_raw();
         (*head).dev = ManuallyDrop::new(Some(dev));
-        // aead_request_set_tfm(), _set_callback(.., 0, ..), _set_crypt() in
-        // place and _set_ad(), as the kernel's inlines write them (6.12 to
-        // 7.3), without a call.
-        (*req).base.tfm = &raw mut (*tfm).base;
-        (*req).base.complete = Some(done::<C>);
-        (*req).base.data = head.cast::<c_void>();
-        (*req).base.flags = 0;
-        (*req).src = sg;
-        (*req).dst = sg;
-        (*req).cryptlen = cryptlen;
-        (*req).iv = iv;
-        (*req).assoclen = assoclen;
-        b::crypto_aead_decrypt(req)
+        op.start(aead.tfm.as_ptr(), cryptlen, assoclen)
     };
     if err == -(b::EINPROGRESS as i32) {
         // The completion may already be running elsewhere: `head` is not
@@ -532,6 +468,133 @@ pub unsafe fn decrypt_in_place<C: Completion>(
     let (ctx, skb, dev) = unsafe { finish(head, (*head).skb) };
     drop(dev);
     ctx.complete(skb, err, true);
+}
+
+/// One decryption's buffer, from the pool: the head ([`OpHead`]) at its
+/// start, then, BUF_ALIGN-aligned, the IV, request and scatterlist, where
+/// [`AeadInfo`] laid them out for the transform (one GFP_ATOMIC
+/// allocation, as esp4's).
+///
+/// # Invariants
+///
+/// `head` is the start of a live, BUF_ALIGN-aligned pool allocation of
+/// `AeadInfo::sg_at + head_len + nfrags` scatterlist entries' bytes, in
+/// which `iv`, `req` and `sg` point where the layout puts them.
+struct Op<C: Completion> {
+    head: *mut OpHead<C>,
+    iv: *mut u8,
+    ivlen: usize,
+    req: *mut b::aead_request,
+    sg: *mut b::scatterlist,
+    size: usize,
+}
+
+impl<C: Completion> Op<C> {
+    /// The buffer of a request over `nfrags` segments; an errno if it
+    /// cannot be had.
+    #[inline(always)]
+    fn alloc(pool: &RequestPool, info: &AeadInfo, nfrags: usize) -> Result<Self, i32> {
+        const { assert!(core::mem::align_of::<OpHead<C>>() <= BUF_ALIGN) };
+        let head_len = const { align_up(size_of::<OpHead<C>>(), BUF_ALIGN) };
+        let total = nfrags
+            .checked_mul(size_of::<b::scatterlist>())
+            .and_then(|n| n.checked_add(head_len + info.sg_at))
+            .ok_or(-(b::EINVAL as i32))?;
+        let base = pool.alloc(total);
+        if base.is_null() {
+            return Err(-(b::ENOMEM as i32));
+        }
+        if base.addr() & (BUF_ALIGN - 1) != 0 {
+            // Not what kmalloc promises for a power-of-two size: fail closed.
+            // SAFETY: from `pool.alloc(total)`, unused.
+            unsafe { pool.free(base, total) };
+            return Err(-(b::ENOMEM as i32));
+        }
+        // SAFETY: all within the allocation: `head_len + sg_at + nfrags *
+        // size_of::<scatterlist>() == total` (checked above; `head_len +
+        // sg_at` is bounded by `AeadInfo`'s invariant).
+        let iv = unsafe { base.add(head_len) };
+        // INVARIANT: as laid out above, aligned (checked).
+        Ok(Op {
+            head: base.cast::<OpHead<C>>(),
+            iv,
+            ivlen: info.ivsize,
+            // SAFETY: as above.
+            req: unsafe { iv.add(info.req_at).cast::<b::aead_request>() },
+            // SAFETY: as above.
+            sg: unsafe { iv.add(info.sg_at).cast::<b::scatterlist>() },
+            size: total,
+        })
+    }
+
+    /// Copies the packet's IV into the buffer.
+    ///
+    /// # Safety
+    ///
+    /// `wire_iv` is `ivlen` bytes outside the buffer.
+    #[inline(always)]
+    unsafe fn set_iv(&self, wire_iv: &[u8]) {
+        // SAFETY: `iv..iv + ivlen` lies within the allocation (`req_at >=
+        // ivsize`, invariant); the source is disjoint (caller). The usual
+        // sizes (8: GCM, CCM, ChaCha20-Poly1305; 16: CBC) as moves, not a
+        // call.
+        unsafe {
+            match self.ivlen {
+                8 => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), self.iv, 8),
+                16 => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), self.iv, 16),
+                n => core::ptr::copy_nonoverlapping(wire_iv.as_ptr(), self.iv, n),
+            }
+        }
+    }
+
+    /// Writes the head: `ctx`, and the pool the buffer goes back to.
+    ///
+    /// # Safety
+    ///
+    /// Once per buffer, before anything else reads the head.
+    #[inline(always)]
+    unsafe fn init_head(&self, pool: &RequestPool, ctx: C) -> *mut OpHead<C> {
+        // SAFETY: the buffer holds the head at its start, aligned
+        // (invariant: `head_len` is its size rounded up).
+        unsafe {
+            self.head.write(OpHead {
+                skb: core::ptr::null_mut(),
+                ctx: ManuallyDrop::new(ctx),
+                dev: ManuallyDrop::new(None),
+                pool,
+                size: self.size,
+            })
+        };
+        self.head
+    }
+
+    /// Starts the decryption in place of the scatterlist with transform
+    /// `tfm`: `aead_request_set_tfm()`, `_set_callback(.., 0, ..)`,
+    /// `_set_crypt()` and `_set_ad()`, as the kernel's inlines write them
+    /// (6.12 to 7.3), without a call, then `crypto_aead_decrypt()`.
+    ///
+    /// # Safety
+    ///
+    /// The head is initialised and holds the skb the scatterlist maps;
+    /// `tfm` is live until the completion ran.
+    #[inline(always)]
+    unsafe fn start(&self, tfm: *mut b::crypto_aead, cryptlen: u32, assoclen: u32) -> i32 {
+        let req = self.req;
+        // SAFETY: the request lies in the buffer with `reqsize` bytes of
+        // context behind it (invariant); the caller's contract for the rest.
+        unsafe {
+            (*req).base.tfm = &raw mut (*tfm).base;
+            (*req).base.complete = Some(done::<C>);
+            (*req).base.data = self.head.cast::<c_void>();
+            (*req).base.flags = 0;
+            (*req).src = self.sg;
+            (*req).dst = self.sg;
+            (*req).cryptlen = cryptlen;
+            (*req).iv = self.iv;
+            (*req).assoclen = assoclen;
+            b::crypto_aead_decrypt(req)
+        }
+    }
 }
 
 /// Frees the request, and returns its context, packet and held device.

@@ -338,6 +338,52 @@ unsafe extern "C" fn dumpit_cb<H: Handler>(
     }
 }
 
+/// The `genl_ops` of `ops`, each with its policy from `policies` (one
+/// per op, in order).
+fn kernel_ops<H: Handler>(ops: &[OpSpec], policies: &[Policy]) -> Result<KVec<b::genl_ops>> {
+    let mut kops = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
+    for (o, p) in ops.iter().zip(policies.iter()) {
+        let mut flags = 0u8;
+        if o.admin {
+            flags |= b::GENL_UNS_ADMIN_PERM as u8;
+        }
+        // No attribute: no policy, which genetlink turns into "reject
+        // every attribute" for a family of strict commands.
+        let (policy, maxattr) = if o.attrs.is_empty() {
+            (core::ptr::null(), 0)
+        } else {
+            (p.entries.as_ptr(), p.entries.len() as u32 - 1)
+        };
+        kops.push(
+            b::genl_ops {
+                doit: Some(doit_cb::<H>),
+                dumpit: if o.dump { Some(dumpit_cb::<H>) } else { None },
+                cmd: o.cmd,
+                flags,
+                policy,
+                maxattr,
+                ..Default::default()
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(kops)
+}
+
+/// The multicast groups named `groups` (subscribing needs CAP_NET_ADMIN).
+fn kernel_groups(groups: &[&CStr]) -> Result<KVec<b::genl_multicast_group>> {
+    let mut kgrps = KVec::with_capacity(groups.len(), GFP_KERNEL)?;
+    for g in groups {
+        let mut grp = b::genl_multicast_group {
+            flags: b::IPSEC_RS_GENL_MCAST_CAP_NET_ADMIN as u8,
+            ..Default::default()
+        };
+        copy_name(&mut grp.name, g)?;
+        kgrps.push(grp, GFP_KERNEL)?;
+    }
+    Ok(kgrps)
+}
+
 fn copy_name(dst: &mut [c_char], name: &CStr) -> Result {
     let bytes = super::compat::cstr_bytes(name);
     if bytes.len() >= dst.len() {
@@ -386,41 +432,8 @@ impl<H: Handler> Family<H> {
         for o in ops {
             policies.push(Policy::new(o.attrs)?, GFP_KERNEL)?;
         }
-        let mut kops = KVec::with_capacity(ops.len(), GFP_KERNEL)?;
-        for (o, p) in ops.iter().zip(policies.iter()) {
-            let mut flags = 0u8;
-            if o.admin {
-                flags |= b::GENL_UNS_ADMIN_PERM as u8;
-            }
-            // No attribute: no policy, which genetlink turns into "reject
-            // every attribute" for a family of strict commands.
-            let (policy, maxattr) = if o.attrs.is_empty() {
-                (core::ptr::null(), 0)
-            } else {
-                (p.entries.as_ptr(), p.entries.len() as u32 - 1)
-            };
-            kops.push(
-                b::genl_ops {
-                    doit: Some(doit_cb::<H>),
-                    dumpit: if o.dump { Some(dumpit_cb::<H>) } else { None },
-                    cmd: o.cmd,
-                    flags,
-                    policy,
-                    maxattr,
-                    ..Default::default()
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        let mut kgrps = KVec::with_capacity(groups.len(), GFP_KERNEL)?;
-        for g in groups {
-            let mut grp = b::genl_multicast_group {
-                flags: b::IPSEC_RS_GENL_MCAST_CAP_NET_ADMIN as u8,
-                ..Default::default()
-            };
-            copy_name(&mut grp.name, g)?;
-            kgrps.push(grp, GFP_KERNEL)?;
-        }
+        let kops = kernel_ops::<H>(ops, &policies)?;
+        let kgrps = kernel_groups(groups)?;
         let mut family = b::genl_family {
             version,
             ..Default::default()
