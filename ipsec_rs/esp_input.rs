@@ -18,7 +18,7 @@
 //! 0. Counted (`esp_v4`, `udp_encap_v6`, ...), whether or not our receive
 //!    path is on: this handler is where the module sees locally delivered
 //!    ESP once IPv4/IPv6 reassembled it and vti claimed its tunnels'.
-//! 1. SA lookup (this CPU's last answer while it holds, `sa::Last`; else
+//! 1. SA lookup (this CPU's last answer while it holds, `SaTable::last_hit`; else
 //!    XFRM's SPI hash; a held reference). A miss is an
 //!    invalid SPI (`invalid_spi.rs`): reported and dropped while detection
 //!    is on, else left to XFRM. With the receive path off, the packet goes
@@ -404,7 +404,7 @@ impl Arrival<'_> {
     }
 
     /// 3.4.2: the SA xfrm_input would find: this CPU's last answer if it
-    /// still holds (`sa::Last`), else through XFRM's SPI hash (not its
+    /// still holds (`SaTable::last_hit`), else through XFRM's SPI hash (not its
     /// per-CPU list, whose cost grows with the SAs in use: see
     /// `xfrm::lookup`), with the entry the module keeps for it. A miss is
     /// an invalid SPI, reported while detection is on.

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A borrowed socket buffer: what the hooks need to look at a packet without
-//! taking it over, plus the few changes the outbound hooks make to a packet
-//! they are handed (netfilter gives a hook the skb exclusively while it runs).
+//! Socket buffers. [`SkBuff`]: a packet borrowed from the stack (a
+//! netfilter hook, a protocol handler), to look at without taking it over,
+//! plus the few changes a hook may make to a packet it is handed (netfilter
+//! gives a hook the skb exclusively while it runs). [`OwnedSkb`]: a packet
+//! taken over (freed on drop unless handed on), with the primitives a
+//! receive path builds on: pulls and trims, writable data and its
+//! scatterlist, header resets, the device it arrives on, delivery.
 
 use super::{
     bindings as b,

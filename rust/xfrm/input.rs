@@ -85,8 +85,8 @@ pub enum Input {
 /// A receive handler on XFRM's protocol-handler chain of one IPsec
 /// protocol.
 pub trait XfrmInput: 'static {
-    /// The IP protocol (`IPPROTO_ESP`, `IPPROTO_AH` or `IPPROTO_COMP`: the
-    /// chains XFRM has).
+    /// The IP protocol number of one of the IPsec protocols XFRM keeps a
+    /// handler chain for (50, 51 or 108: `xfrm4_protocol_register()`).
     const PROTO: u8;
 
     /// Handles a reassembled, locally delivered packet of
