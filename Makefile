@@ -71,7 +71,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: rustfmt rustfmtcheck stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
+.PHONY: rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary
 
 all: modules
 
@@ -106,7 +106,7 @@ cargo-cache:
 		[ -e $$w/target ] || [ -L $$w/target ] || { mkdir -p $(CARGO_CACHE)/$$w && ln -s $(CARGO_CACHE)/$$w $$w/target; }; \
 	done
 
-test-host: cargo-cache rustfmtcheck
+test-host: cargo-cache rustfmtcheck clippy
 	scripts/check-layers
 	selftests/host/runner.sh || [ $$? -eq 4 ]
 	cd core && cargo test
@@ -125,6 +125,14 @@ rustfmt:
 	rustfmt ipsec_rs/main.rs
 	cd core && cargo fmt
 	cd userspace && cargo fmt
+
+# Clippy on the host crates, any finding a failure (-D warnings): core/ (the
+# library, its tests and benches), its fuzz targets (a workspace of their
+# own, built under core's target directory, so in the cache) and userspace/.
+clippy: cargo-cache
+	cd core && cargo clippy --all-targets -- -D warnings
+	cd core/fuzz && cargo clippy --all-targets --target-dir ../target/fuzz -- -D warnings
+	cd userspace && cargo clippy --all-targets -- -D warnings
 
 # The selftests (selftests/TESTS, or T=): an entry without kernel= boots the
 # User-Mode Linux debug kernel, unless KVER, FLAVOUR or KDIR names another
