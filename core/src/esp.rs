@@ -179,20 +179,6 @@ pub enum Malformed {
     TooManyExtHeaders,
 }
 
-impl Malformed {
-    /// A short human-readable reason, for logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Malformed::BadVersion => "bad IP version",
-            Malformed::BadHeaderLength => "bad IPv4 header length",
-            Malformed::BadTotalLength => "bad IPv4 total length",
-            Malformed::BadUdpLength => "bad UDP length",
-            Malformed::SpiZero => "ESP SPI 0",
-            Malformed::TooManyExtHeaders => "too many IPv6 extension headers",
-        }
-    }
-}
-
 /// UDP ports of a UDP-encapsulated ESP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UdpPorts {

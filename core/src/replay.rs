@@ -188,11 +188,6 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
         self.top.load(Ordering::Relaxed)
     }
 
-    /// Gives the storage back.
-    pub fn into_storage(self) -> S {
-        self.words
-    }
-
     /// Pre-decryption check of the 32 sequence-number bits found in the ESP header.
     ///
     /// Returns the full sequence number to authenticate with: with ESN the inferred 64-bit
