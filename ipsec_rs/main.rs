@@ -38,23 +38,27 @@ use kernel::prelude::*;
 #[allow(unreachable_pub)]
 mod rust;
 
+// The core's files (its items are `pub`, the core crate's API; private
+// here, hence `unreachable_pub`). The items the module does not use (the
+// tools', the tests') say so where they are defined, with
+// `#[cfg_attr(MODULE, expect(dead_code, reason = ...))]`.
 #[path = "../core/src/esp.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod esp;
 #[path = "../core/src/frag.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod frag;
 #[path = "../core/src/nl/mod.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod nl;
 #[path = "../core/src/ratelimit.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod ratelimit;
 #[path = "../core/src/replay.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod replay;
 #[path = "../core/src/siphash.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(unreachable_pub)]
 mod siphash;
 #[path = "../core/src/tunnel.rs"]
 #[allow(unreachable_pub)]

@@ -356,6 +356,7 @@ pub fn parse_esp_header(payload: &[u8]) -> Result<EspHeader, Parsed> {
 }
 
 /// Classifies the payload of a UDP datagram addressed to the NAT-T port (RFC 3948).
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: fuzz, tests"))]
 pub fn classify_udp_payload(payload: &[u8]) -> UdpPayload {
     classify_payload(payload, payload.len())
 }
@@ -377,6 +378,7 @@ fn classify_payload(payload: &[u8], wire_len: usize) -> UdpPayload {
 }
 
 /// Classifies a whole IP packet, dispatching on the version nibble.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: benches, fuzz, tests"))]
 pub fn parse_ip(pkt: &[u8]) -> Parsed {
     parse_ip_prefix(pkt, pkt.len())
 }
@@ -531,6 +533,7 @@ fn parse_l4(
 
 /// Classifies an IPv4 packet.  The buffer may extend past the IPv4 total length (link layer
 /// padding); bytes beyond it are ignored.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
 pub fn parse_ipv4(pkt: &[u8]) -> Parsed {
     parse_ipv4_prefix(pkt, pkt.len())
 }
@@ -571,6 +574,7 @@ fn parse_ipv4_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
 
 /// Classifies an IPv6 packet, walking hop-by-hop, routing, destination options and fragment
 /// headers.  Jumbograms (payload length 0) are not supported and yield `Truncated`.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
 pub fn parse_ipv6(pkt: &[u8]) -> Parsed {
     parse_ipv6_prefix(pkt, pkt.len())
 }

@@ -157,6 +157,7 @@ pub enum Action {
 /// 3948), ESP header, IV, padding, pad-length and next-header bytes, ICV.  `block_size` is the
 /// cipher's block size (1 for stream modes such as GCM); ESP aligns to at least 4 bytes, so
 /// the padding is at most `max(block_size, 4) - 1`.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
 pub const fn esp_tunnel_overhead(
     outer: Family,
     iv_len: u32,

@@ -8,7 +8,9 @@
 //! * inside the kernel module, which includes every file below as a sibling module with
 //!   `#[path = "../core/src/<file>.rs"]` (`nl/mod.rs` for `nl`, a directory).  That is why
 //!   the modules only refer to each other through `super::`, carry no inner attributes and
-//!   use neither `alloc` nor `std`.
+//!   use neither `alloc` nor `std`.  An item the module does not use (the tools', the tests')
+//!   says so with `#[cfg_attr(MODULE, expect(dead_code, reason = "..."))]` (kbuild compiles
+//!   modules with `--cfg MODULE`), so the module's build keeps telling what it leaves unused.
 //!
 //! Nothing here allocates, panics on external input or uses floating point.  Storage that
 //! scales with configuration (the replay bitmap, the flow table) is always supplied by the

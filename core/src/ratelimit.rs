@@ -241,11 +241,14 @@ impl<S: Deref<Target = [Entry]> + DerefMut> RateLimiter<S> {
     }
 
     /// The configuration in force.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn config(&self) -> RateConfig {
         self.cfg
     }
 
     /// Replaces the configuration, keeping flows; buckets are clipped to the new bursts.
+    // The module makes a new limiter when the configuration changes.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn set_config(&mut self, cfg: RateConfig) -> Result<(), RateLimitError> {
         cfg.validate().map_err(RateLimitError::Config)?;
         // Tokens are scaled by the interval: rescale by restarting buckets full but clipped.
@@ -274,6 +277,7 @@ impl<S: Deref<Target = [Entry]> + DerefMut> RateLimiter<S> {
     }
 
     /// Number of table slots.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn capacity(&self) -> usize {
         self.table.len()
     }

@@ -179,6 +179,7 @@ impl<S: Deref<Target = [AtomicU64]>> ReplayWindow<S> {
     }
 
     /// Whether extended sequence numbers are in use.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn esn(&self) -> bool {
         self.esn
     }

@@ -6,10 +6,14 @@
 use super::super::replay::{MAX_WINDOW, MIN_WINDOW};
 
 /// Generic-netlink family name.
+// The module registers the family with a C string of its own.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, tests"))]
 pub const FAMILY_NAME: &str = "ipsec_rs";
 /// Generic-netlink family version.
 pub const FAMILY_VERSION: u8 = 1;
 /// Multicast group carrying [`cmd::EVENT_INVALID_SPI`] notifications.
+// The module registers the group with a C string of its own.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, tests"))]
 pub const MCGRP_EVENTS: &str = "events";
 
 /// Command numbers (`genlmsghdr.cmd`).
@@ -33,6 +37,7 @@ pub mod cmd {
     /// Read one SA's state (or dump every ESP SA of the namespace): the `sa-state` set.
     pub const SA_STATE_GET: u8 = 9;
     /// Highest command number.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub const MAX: u8 = SA_STATE_GET;
 }
 
@@ -46,8 +51,10 @@ pub struct CommandSpec {
     /// Command number (`cmd`).
     pub cmd: u8,
     /// The YAML spec's name of the operation.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub name: &'static str,
     /// The attribute set of its request and reply.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, tests"))]
     pub set: &'static str,
     /// The attributes its request may carry (empty: none).
     pub request: &'static [AttrSpec],
@@ -129,6 +136,7 @@ pub const COMMANDS: [CommandSpec; 8] = [
 ];
 
 /// The request command numbered `c`.
+#[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, tests"))]
 pub fn command(c: u8) -> Option<&'static CommandSpec> {
     COMMANDS.iter().find(|s| s.cmd == c)
 }
@@ -186,11 +194,15 @@ macro_rules! attr_set {
         pub mod $module {
             use super::{AttrSpec, AttrType};
             $($(#[$am])* pub const $name: u16 = $n;)*
+            // The module uses some sets' MAX, SET and SPECS, not all.
             /// Highest attribute number.
+            #[cfg_attr(MODULE, allow(dead_code, reason = "used by: tools, tests"))]
             pub const MAX: u16 = super::max_of(&[$($n),*]);
             /// The set's name in the YAML spec.
+            #[cfg_attr(MODULE, allow(dead_code, reason = "used by: tools, tests"))]
             pub const SET: &str = $set;
             /// Every attribute of the set, in number order.
+            #[cfg_attr(MODULE, allow(dead_code, reason = "used by: tools, tests"))]
             pub const SPECS: &[AttrSpec] = &[
                 $(AttrSpec {
                     kind: $n,
@@ -347,6 +359,7 @@ macro_rules! counters {
             pub const SET: &str = "stats";
             /// Every attribute of the set, in number order (names with `_` where the YAML
             /// spec has `-`).
+            #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
             pub const SPECS: &[AttrSpec] = &[
                 $(AttrSpec {
                     kind: $n,

@@ -74,6 +74,7 @@ pub enum Unknown {
     /// Fail with "unknown attribute" (requests, in the kernel).
     Reject,
     /// Ignore them (replies and events, in userspace).
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, fuzz, tests"))]
     Skip,
 }
 
@@ -108,6 +109,7 @@ impl<'a> AttrWriter<'a> {
     }
 
     /// Whether nothing has been written.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -157,6 +159,7 @@ impl<'a> AttrWriter<'a> {
     }
 
     /// Opens a nested attribute of type `kind` (the [`NLA_F_NESTED`] flag is added).
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn nest_start(&mut self, kind: u16) -> Result<Nest, NoSpace> {
         let start = self.len;
         self.header(kind | NLA_F_NESTED, 0)?;
@@ -164,6 +167,7 @@ impl<'a> AttrWriter<'a> {
     }
 
     /// Closes a nested attribute, fixing its length.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn nest_end(&mut self, nest: Nest) -> Result<(), NoSpace> {
         let len = self.len.checked_sub(nest.start).ok_or(NoSpace)?;
         let len16 = u16::try_from(len).map_err(|_| NoSpace)?;
@@ -228,6 +232,7 @@ impl<'a> Attr<'a> {
     }
 
     /// The payload as a nested attribute stream.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: fuzz, tests"))]
     pub fn nested(&self) -> Attrs<'a> {
         Attrs::new(self.payload)
     }

@@ -142,6 +142,7 @@ impl GlobalConfig {
 
     /// Decodes a complete configuration (a `GET_CONFIG` reply, which carries the window
     /// and the disabled flag together); absent attributes take their default.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, fuzz, tests"))]
     pub fn decode(buf: &[u8], unknown: Unknown) -> Result<GlobalConfig, NlError> {
         Self::DEFAULT.apply(buf, unknown, false)
     }

@@ -60,6 +60,7 @@ impl InvalidSpiEvent {
 
     /// Decodes an event.  Family, addresses, SPI and protocol are mandatory; the UDP ports
     /// must be both present exactly when the protocol is UDP; the rest default to 0.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, fuzz, tests"))]
     pub fn decode(buf: &[u8], unknown: Unknown) -> Result<Self, NlError> {
         use event_attr::*;
         let (mut family, mut saddr, mut daddr, mut spi, mut proto) = (None, None, None, None, None);

@@ -23,6 +23,7 @@ impl SaMode {
     }
 
     /// Its name, as the YAML enum spells it.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools"))]
     pub const fn name(self) -> &'static str {
         match self {
             SaMode::Transport => "transport",
@@ -79,6 +80,7 @@ impl SaHandler {
     }
 
     /// Its name, as the YAML enum spells it.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools"))]
     pub const fn name(self) -> &'static str {
         match self {
             SaHandler::Module => "module",
@@ -239,6 +241,7 @@ impl SaState {
     }
 
     /// Decodes an `SA_STATE_GET` reply.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, tests"))]
     pub fn decode(buf: &[u8], unknown: Unknown) -> Result<SaState, NlError> {
         use sa_state_attr::*;
         let (mut family, mut daddr, mut saddr, mut spi) = (None, None, None, None);

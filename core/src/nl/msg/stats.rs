@@ -13,6 +13,7 @@ impl Counters {
     }
 
     /// Decodes counters; absent ones are 0.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tools, fuzz, tests"))]
     pub fn decode(buf: &[u8], unknown: Unknown) -> Result<Counters, NlError> {
         let mut c = Counters::default();
         walk(buf, stats_attr::MAX, unknown, |a| {
