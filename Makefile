@@ -127,10 +127,12 @@ rustfmt:
 	cd userspace && cargo fmt
 
 # Clippy on the host crates, any finding a failure (-D warnings): core/ (the
-# library, its tests and benches), its fuzz targets (a workspace of their
-# own, built under core's target directory, so in the cache) and userspace/.
+# library, its tests and benches; the library again with the fuzz targets'
+# `model` feature), its fuzz targets (a workspace of their own, built under
+# core's target directory, so in the cache) and userspace/.
 clippy: cargo-cache
 	cd core && cargo clippy --all-targets -- -D warnings
+	cd core && cargo clippy --lib --features model -- -D warnings
 	cd core/fuzz && cargo clippy --all-targets --target-dir ../target/fuzz -- -D warnings
 	cd userspace && cargo clippy --all-targets -- -D warnings
 

@@ -16,8 +16,12 @@
 //! scales with configuration (the replay bitmap, the flow table) is always supplied by the
 //! caller, so the kernel can allocate it once when the configuration changes.
 //!
+//! One file is the exception: `replay_model.rs`, the replay window's reference model for the
+//! tests and the fuzz target, needs `std` (the crate is `std` with it: in tests, and with the
+//! `model` feature), and the module does not include it.
+//!
 //! See `Documentation/core.rst` for the design and the concurrency contracts.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "model")), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -39,5 +43,7 @@ pub mod frag;
 pub mod nl;
 pub mod ratelimit;
 pub mod replay;
+#[cfg(any(test, feature = "model"))]
+pub mod replay_model;
 pub mod siphash;
 pub mod tunnel;

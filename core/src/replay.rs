@@ -384,9 +384,9 @@ pub fn infer_esn(top: u64, w: u32, seql: u32) -> Result<u64, ReplayError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::replay_model::Model;
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeSet;
 
     fn words(n: usize) -> Vec<AtomicU64> {
         (0..n).map(|_| AtomicU64::new(0)).collect()
@@ -645,59 +645,6 @@ mod tests {
         assert_eq!(wrong, 0, "seen numbers reported new");
     }
 
-    /// Obviously-correct reference: the set of seen numbers and the top.
-    struct Model {
-        w: u64,
-        esn: bool,
-        top: u64,
-        seen: BTreeSet<u64>,
-    }
-
-    impl Model {
-        fn infer(&self, lo: u32) -> Result<u64, ReplayError> {
-            if !self.esn {
-                return Ok(u64::from(lo));
-            }
-            // The unique candidate in [T - W + 1, T - W + 1 + 2^32).
-            let bottom = i128::from(self.top) - i128::from(self.w) + 1;
-            let base = bottom.div_euclid(1 << 32) << 32;
-            let mut c = base + i128::from(lo);
-            if c < bottom {
-                c += 1 << 32;
-            }
-            if c < 0 {
-                Err(ReplayError::TooOld)
-            } else if c > i128::from(u64::MAX) {
-                Err(ReplayError::SeqOverflow)
-            } else {
-                Ok(c as u64)
-            }
-        }
-        fn check_full(&self, s: u64) -> Result<(), ReplayError> {
-            if s == 0 {
-                Err(ReplayError::SeqZero)
-            } else if s > self.top {
-                Ok(())
-            } else if self.top - s >= self.w {
-                Err(ReplayError::TooOld)
-            } else if self.seen.contains(&s) {
-                Err(ReplayError::Replayed)
-            } else {
-                Ok(())
-            }
-        }
-        fn check(&self, lo: u32) -> Result<u64, ReplayError> {
-            let s = self.infer(lo)?;
-            self.check_full(s).map(|()| s)
-        }
-        fn update(&mut self, s: u64) -> Result<(), ReplayError> {
-            self.check_full(s)?;
-            self.seen.insert(s);
-            self.top = self.top.max(s);
-            Ok(())
-        }
-    }
-
     #[derive(Clone, Debug)]
     enum Op {
         /// Receive top + delta (delta may be negative), authenticate or not.
@@ -720,12 +667,7 @@ mod tests {
 
     fn run(w: u32, esn: bool, start: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let r = win(w, esn);
-        let mut m = Model {
-            w: u64::from(w),
-            esn,
-            top: 0,
-            seen: BTreeSet::new(),
-        };
+        let mut m = Model::new(w, esn);
         if start != 0 {
             prop_assert_eq!(r.update(start), m.update(start));
         }
@@ -809,7 +751,7 @@ mod tests {
 
         #[test]
         fn infer_matches_model(top in any::<u64>(), w in window_size(), lo in any::<u32>()) {
-            let m = Model { w: u64::from(w), esn: true, top, seen: BTreeSet::new() };
+            let m = Model { top, ..Model::new(w, true) };
             prop_assert_eq!(infer_esn(top, w, lo), m.infer(lo));
         }
     }
