@@ -170,15 +170,9 @@ impl Snapshot {
     ///
     /// For the receive path (softirq): `st.settings.read(state.rcu())`
     /// in a hook, or under a `rust::rcu::RcuGuard` elsewhere, then
-    /// `.sa_replay(&SaKey::of_state(x))` or `.replay_for(..)`.
+    /// `.sa_replay(&SaKey::of_state(x))`.
     pub(crate) fn sa_replay(&self, key: &SaKey) -> Option<ReplayMode> {
         self.sa(key).and_then(|e| e.replay)
-    }
-
-    /// The replay setting that applies to the SA: its own, or the global one.
-    #[allow(dead_code)]
-    pub(crate) fn replay_for(&self, key: &SaKey) -> ReplayMode {
-        self.sa_replay(key).unwrap_or(self.global.replay_mode())
     }
 
     /// Whether any DF / pre-fragmentation setting was made (see the field).

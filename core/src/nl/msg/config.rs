@@ -79,6 +79,7 @@ impl GlobalConfig {
     }
 
     /// The default replay mode for SAs without an override.
+    #[cfg_attr(MODULE, expect(dead_code, reason = "used by: tests"))]
     pub fn replay_mode(&self) -> ReplayMode {
         if self.replay_disabled {
             ReplayMode::Disabled
