@@ -9,8 +9,9 @@
 # under QEMU), and prints kselftest TAP.
 #
 #   selftests/run_vm.sh [--kernel KDIR] [--ko MODULE.ko] [--timeout S] [--kvm] [--keep]
-#                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG] [-j N]
-#                       [--smp N] ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [smp=N]
+#                       [--icount SHIFT] [--expect-fault CLASS] [--qemu-arg ARG]
+#                       [-j|--jobs N] [--smp N] [-h|--help]
+#                       ['TEST[:ARGS] [expect=CLASS] [timeout=S] [cost=S] [smp=N]
 #                        [mem=MiB] [kernel=SERIES] [exclusive]' ...]
 #
 # Guests run concurrently: -j N QEMU guests of one vCPU at once (default
@@ -82,6 +83,18 @@
 #
 # --expect-fault CLASS inverts the referee for the canary self-test: the test
 # passes only if the referee reports exactly CLASS (or "none": nothing).
+#
+# -j N, --jobs N: N single-vCPU QEMU guests' worth at once (see above).
+# -h, --help: print this text and exit.
+#
+# Environment (defaults; an option or entry field named beside one overrides it):
+#   IPSEC_RS_CACHE          the cache (${XDG_CACHE_HOME:-$HOME/.cache}/ipsec_rs)
+#   IPSEC_RS_RESULTS        where the tests' run directories go (out/selftests)
+#   IPSEC_RS_VM_TIMEOUT     a guest's time limit, s (--timeout; 900)
+#   IPSEC_RS_VM_BOOT_LIMIT  s until a guest not yet at its test is rebooted (240)
+#   IPSEC_RS_VM_JOBS        guests at once (-j; the number of host cores)
+#   IPSEC_RS_VM_MEM         a guest's memory, MiB (an entry's mem=; 512)
+#   IPSEC_RS_VM_SMP         a QEMU guest's vCPUs (--smp, an entry's smp=; 1)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
