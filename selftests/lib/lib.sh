@@ -365,17 +365,23 @@ wait_rcv() {
 	kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
 }
 # bulk_tcp FROM TO ADDR PORT BYTES: BYTES of random data sent over TCP from
-# namespace FROM to ADDR:PORT (IPv4) in namespace TO; true if they arrived
-# whole (sha256 of both ends).
+# namespace FROM to ADDR:PORT (IPv4, or IPv6 if ADDR has a colon) in
+# namespace TO; true if they arrived whole (sha256 of both ends), else a
+# diag line says which step failed.
 bulk_tcp() {
+	case $3 in
+	*:*) _listen=TCP6-LISTEN _to="TCP6:[$3]" ;;
+	*) _listen=TCP-LISTEN _to="TCP:$3" ;;
+	esac
 	head -c "$5" /dev/urandom >/tmp/bulk-tx.bin
-	ip netns exec "$2" socat -u TCP-LISTEN:"$4",reuseaddr OPEN:/tmp/bulk-rx.bin,creat,trunc &
+	ip netns exec "$2" socat -u "$_listen":"$4",reuseaddr OPEN:/tmp/bulk-rx.bin,creat,trunc &
 	RCV_PID=$!
 	wait_listen "$2" "$4"
-	ip netns exec "$1" socat -u OPEN:/tmp/bulk-tx.bin TCP:"$3":"$4",connect-timeout=10,retry=10,interval=1 ||
-		{ kill $RCV_PID 2>/dev/null; return 1; }
+	ip netns exec "$1" socat -u OPEN:/tmp/bulk-tx.bin "$_to":"$4",connect-timeout=10,retry=10,interval=1 ||
+		{ kill $RCV_PID 2>/dev/null; diag "bulk_tcp: sending $1 -> $3 port $4 failed"; return 1; }
 	wait_rcv
-	[ "$(sha256sum </tmp/bulk-rx.bin)" = "$(sha256sum </tmp/bulk-tx.bin)" ]
+	[ "$(sha256sum </tmp/bulk-rx.bin)" = "$(sha256sum </tmp/bulk-tx.bin)" ] ||
+		{ diag "bulk_tcp: $3 port $4 received $(wc -c 2>/dev/null </tmp/bulk-rx.bin || echo 0) of $5 bytes, not the data sent"; return 1; }
 }
 # mark_counters / delta NAME: how much module counter NAME moved in router b
 # since the last mark_counters (receive-path tests).
