@@ -193,8 +193,7 @@ $A set global --df-mode clear --prefrag on
 check "SA_SET on a transport-mode SA" $A set sa 192.0.2.12 0x5000 --df-mode clear
 ip netns exec b tcpdump -n -v -l -i vb 'src host 192.0.2.11 and ip proto 50' >$TMP/tr.txt 2>$TMP/tr.err &
 TCPDUMP=$!
-i=0
-while [ $i -lt 100 ] && ! grep -q listening $TMP/tr.err; do sleep 0.1; i=$((i + 1)); done
+wait_for $TMP/tr.err listening
 check "transport mode: ping with DF set" sh -c "ip netns exec a ping -q -c 2 -W 2 -M do -s $FIT -I 192.0.2.11 192.0.2.12 >/dev/null"
 sleep 1
 kill $TCPDUMP; wait $TCPDUMP 2>/dev/null
@@ -207,8 +206,7 @@ check_eq "transport mode: ESP keeps the packet's own DF bit (2 of 2)" \
 xfrm_tunnel_gcm6 || die "cannot install IPv6 SAs"
 ip netns exec a tcpdump -n -v -l -i va 'ip6 and src host 2001:db8::1' >$TMP/v6.txt 2>$TMP/v6.err &
 TCPDUMP=$!
-i=0
-while [ $i -lt 100 ] && ! grep -q listening $TMP/v6.err; do sleep 0.1; i=$((i + 1)); done
+wait_for $TMP/v6.err listening
 check "IPv6 tunnel: a ping too big for the tunnel arrives" sh -c "ip netns exec a ping -q -c 2 -W 2 -s $BIG 2001:db8::2 >/dev/null"
 sleep 1
 kill $TCPDUMP; wait $TCPDUMP 2>/dev/null

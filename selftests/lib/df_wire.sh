@@ -48,9 +48,7 @@ wire_capture_start() {
 	ip netns exec b tcpdump -n -v -l -i vb 'src host 192.0.2.1 and (ip proto 50 or icmp)' \
 		>$TMP/cap.txt 2>$TMP/cap.err &
 	WIRE_TCPDUMP=$!
-	_i=0
-	while [ $_i -lt 100 ] && ! grep -q listening $TMP/cap.err; do sleep 0.1; _i=$((_i + 1)); done
-	grep -q listening $TMP/cap.err || die "tcpdump did not start"
+	wait_for $TMP/cap.err listening || die "tcpdump did not start"
 }
 
 # wire_send N INNER_DF(do|dont) SIZE: the marker, then one ping of SIZE

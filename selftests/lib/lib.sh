@@ -206,9 +206,7 @@ monitor_start() {
 	_ns=$1 _f=$2; shift 2
 	ip netns exec "$_ns" "$IPSEC_RS_TOOL" monitor --json "$@" >"$_f" 2>"$_f.err" &
 	MONITOR_PID=$!
-	_i=0
-	while [ $_i -lt 100 ] && ! grep -q listening "$_f.err"; do sleep 0.1; _i=$((_i + 1)); done
-	grep -q listening "$_f.err"
+	wait_for "$_f.err" listening
 }
 
 # topo_hosts_behind_routers: after topo_two_routers, a host behind each router
@@ -357,6 +355,14 @@ wait_listen() {
 	while [ $_i -lt 100 ] && ! ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi ":$(printf '%04X' "$2") .* 0A "; do
 		sleep 0.2; _i=$((_i + 1))
 	done
+}
+# wait_for FILE PATTERN: until FILE has a line matching PATTERN (tcpdump and
+# `ipsec-rs monitor` say "listening" on stderr once they are), 10 s at most;
+# false if it has none then.
+wait_for() {
+	_i=0
+	while [ $_i -lt 100 ] && ! grep -q "$2" "$1"; do sleep 0.1; _i=$((_i + 1)); done
+	grep -q "$2" "$1"
 }
 # wait_rcv: the receiver (pid in RCV_PID) ends with the connection; never wait forever.
 wait_rcv() {
