@@ -69,13 +69,7 @@ a_got_initial_contact() { test "$(grep -c 'received INITIAL_CONTACT' "$SWAN_DIR/
 # the stale SPI is an invalid-SPI event on B), then the checks of a healed
 # black hole; N: the number of the recovery in the daemon's log.
 heal() {
-	_t=$(now) _ok=1
-	while awk "BEGIN{exit !($(now) - $_t < $LATE_MAX)}"; do
-		tunnel_ping && { _ok=0; break; }
-	done
-	_dt=$(awk "BEGIN{printf \"%.1f\", $(now) - $_t}")
-	if [ $_ok -eq 0 ]; then ok "$1: traffic flows again after $_dt s"
-	else not_ok "$1: no traffic within $LATE_MAX s"; fi
+	heal_ping "$1" "$LATE_MAX"
 	rsd_settle "$3"
 	check "$1: recovery done, with INITIAL_CONTACT" \
 		sh -c "grep 'recovery towards 192.0.2.1 done' '$SWAN_DIR/rsd.log' | sed -n '$3p' | grep -q 'INITIAL_CONTACT sent'"

@@ -249,3 +249,14 @@ rsd_stat() {
 now() { date +%s.%N; }
 show() { sed 's/^/#   /' "$@"; }
 tunnel_ping() { ip netns exec h1 ping -q -c 1 -W 1 203.0.113.10 >/dev/null 2>&1; }
+# heal_ping STEP LIMIT: tunnel_ping until a reply comes back, for LIMIT s
+# at most; one TAP line: how long it took, or that none came.
+heal_ping() {
+	_t=$(now) _ok=1
+	while awk "BEGIN{exit !($(now) - $_t < $2)}"; do
+		tunnel_ping && { _ok=0; break; }
+	done
+	_dt=$(awk "BEGIN{printf \"%.1f\", $(now) - $_t}")
+	if [ $_ok -eq 0 ]; then ok "$1: traffic flows again after $_dt s"
+	else not_ok "$1: no traffic within $2 s"; fi
+}
