@@ -311,8 +311,9 @@ fn receive(
         gro,
         vti,
     };
-    let (h, o) = match a.read_headers(&mut skb) {
-        Ok(v) => v,
+    let mut o = OuterHeader::EMPTY;
+    let h = match a.read_headers(&mut skb, &mut o) {
+        Ok(h) => h,
         Err(s) => return a.stop(skb, s),
     };
     let ctx = match a.lookup_sa(&skb, h, &o) {
@@ -383,14 +384,14 @@ impl Arrival<'_> {
     /// and outer headers read (the packet counted as seen, unless from
     /// GRO), of the UDP encapsulation the module knows.
     #[inline(always)]
-    fn read_headers(&self, skb: &mut OwnedSkb) -> Result<(EspHeader, OuterHeader), Stop> {
+    fn read_headers(&self, skb: &mut OwnedSkb, o: &mut OuterHeader) -> Result<EspHeader, Stop> {
         let udp = self.encap_type != 0;
         if udp && self.encap_type != i32::from(esp::UDP_ENCAP_ESPINUDP) {
             return Err(Stop::Decline(None));
         }
-        let r = esp_headers::read(skb, self.family, udp);
+        let r = esp_headers::read(skb, self.family, udp, o);
         let spi = match &r {
-            Ok((h, _)) => h.spi,
+            Ok(h) => h.spi,
             Err(Unreadable::SpiZero) => 0,
             // XFRM drops a short one (XfrmInHdrError), and judges the rest.
             Err(Unreadable::Short) => return Err(Stop::Decline(Some(stat::MALFORMED))),
@@ -685,6 +686,7 @@ type Dropped = (u16, Mib);
 impl RxOp {
     /// 3.4.4.1: the decryption's verdict on the ICV (`err`: 0, or the
     /// transform's error).
+    #[inline(always)]
     fn icv_verified(&self, err: i32) -> Result<(), Dropped> {
         match err {
             0 => Ok(()),
@@ -699,6 +701,7 @@ impl RxOp {
 
     /// 3.4.4.2: the padding checked and the trailer, ICV, ESP header and IV
     /// taken off (`esp_trailer.rs`); the next header.
+    #[inline(always)]
     fn strip_trailer(&self, skb: &mut OwnedSkb) -> Result<u8, Dropped> {
         let (ivlen, alen) = (self.ctx.facts.aead.ivsize, self.ctx.facts.aead.authsize);
         esp_trailer::strip(skb, ivlen, alen).map_err(|e| match e {
@@ -717,6 +720,7 @@ impl RxOp {
     /// 3.4.3's window update, once the packet is authenticated, with the
     /// SA's state and lifetime checked and the packet accounted: the
     /// packet's one critical section (step 5 above).
+    #[inline(always)]
     fn update_sa(&self, shared: &PerNet, skb: &OwnedSkb) -> Result<(), Dropped> {
         let x = self.ctx.xfrm_state();
         let mut g = x.lock();
@@ -745,6 +749,7 @@ impl RxOp {
 
     /// What the payload is, for the SA's mode: not a dummy packet (RFC
     /// 4303 2.6), and IP in a tunnel.
+    #[inline(always)]
     fn inner(&self, nexthdr: u8) -> Result<decap::Inner, Dropped> {
         decap::Inner::of(self.ctx.facts.mode, nexthdr).ok_or_else(|| {
             self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
@@ -753,6 +758,7 @@ impl RxOp {
     }
 
     /// Decapsulation and delivery (step 6 above, `decap.rs`), counted.
+    #[inline(always)]
     fn deliver(
         self,
         shared: &PerNet,

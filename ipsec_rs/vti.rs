@@ -83,7 +83,8 @@ impl XfrmInput for Observer {
             return Input::Decline(skb);
         }
         // SPI 0 is never an SA's (the receive path counts it malformed).
-        let Ok((h, o)) = esp_headers::read(&mut skb, family, udp) else {
+        let mut o = OuterHeader::EMPTY;
+        let Ok(h) = esp_headers::read(&mut skb, family, udp, &mut o) else {
             return Input::Decline(skb);
         };
         let Some(t) = claimed(shared, rs, family, skb.view().ifindex(), &o) else {

@@ -609,7 +609,12 @@ impl<T: RcuLinked, W> RcuHashList<T, W> {
     pub fn recall(&self, _rs: ReadSide<'_>, key: &[u64; LAST_KEY_WORDS]) -> Option<RcuArc<T>> {
         let l = &self.last;
         let p = l.get(0) as usize as *const T;
-        if p.is_null() || (0..LAST_KEY_WORDS).any(|i| l.get(2 + i) != key[i]) {
+        if p.is_null()
+            || l.get(2) != key[0]
+            || l.get(3) != key[1]
+            || l.get(4) != key[2]
+            || l.get(5) != key[3]
+        {
             return None;
         }
         if self.gen.load(Ordering::Acquire) != l.get(1) {

@@ -199,6 +199,7 @@ void *ipsec_rs_kmalloc_atomic(size_t size);
 #define IPSEC_RS_SKB_NONLINEAR 2u
 #define IPSEC_RS_SKB_FRAG_LIST 4u
 #define IPSEC_RS_SKB_SHARED_FRAG 8u
+bool ipsec_rs_skb_cloned(const struct sk_buff *skb);
 u32 ipsec_rs_skb_layout(const struct sk_buff *skb);
 void ipsec_rs_skb_enter_device(struct sk_buff *skb, struct net_device *dev);
 void ipsec_rs_skb_enter_scrubbed(struct sk_buff *skb, struct net_device *dev);

@@ -134,6 +134,11 @@ bool ipsec_rs_skb_is_gso(const struct sk_buff *skb)
 	return skb_is_gso(skb);
 }
 
+bool ipsec_rs_skb_cloned(const struct sk_buff *skb)
+{
+	return skb_cloned(skb);
+}
+
 /* What decides whether an skb's data can be written in place, packed in one
  * word (IPSEC_RS_SKB_*; the number of page fragments above bit 8): each
  * predicate is false, and nr_frags 0, for a linear skb. */
