@@ -96,7 +96,11 @@ impl PernetState for PerNet {
             try_pin_init!(PerNet {
                 writer <- new_mutex!(Engaged::default()),
                 counters: Counters::new()?,
-                limiter <- BhSpinLock::new(limiter, kernel::c_str!("ipsec_rs_limiter"), kernel::static_lock_class!()),
+                limiter <- BhSpinLock::new(
+                    limiter,
+                    kernel::c_str!("ipsec_rs_limiter"),
+                    kernel::static_lock_class!(),
+                ),
                 sa_table <- SaTable::new(),
                 settings: Settings::new(&cfg)?,
                 tunnels: RcuSlots::new()?,

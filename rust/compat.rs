@@ -83,7 +83,9 @@ macro_rules! kernel_module {
 #[macro_export]
 macro_rules! kernel_module {
     (type: $t:ident, name: $n:tt, author: $a:tt, description: $d:tt, license: $l:tt $(,)?) => {
-        kernel::prelude::module! { type: $t, name: $n, authors: [$a], description: $d, license: $l, }
+        kernel::prelude::module! {
+            type: $t, name: $n, authors: [$a], description: $d, license: $l,
+        }
     };
 }
 

@@ -39,7 +39,9 @@ impl<T> BhSpinLock<T> {
         pin_init!(Self {
             // SAFETY: initialises the pinned, uninitialised spinlock in place;
             // `name` and `key` are static, as lockdep requires.
-            lock <- Opaque::ffi_init(|p| unsafe { b::ipsec_rs_spin_lock_init(p, name.as_char_ptr().cast(), key) }),
+            lock <- Opaque::ffi_init(|p| unsafe {
+                b::ipsec_rs_spin_lock_init(p, name.as_char_ptr().cast(), key)
+            }),
             data: UnsafeCell::new(data),
         })
     }
