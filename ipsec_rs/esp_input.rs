@@ -670,6 +670,7 @@ impl Completion for RxOp {
         let checked = self
             .icv_verified(err)
             .and_then(|()| self.strip_trailer(&mut skb))
+            .and_then(|nexthdr| self.not_dummy(nexthdr))
             .and_then(|nexthdr| self.update_sa(shared, &skb).map(|()| nexthdr))
             .and_then(|nexthdr| self.inner(nexthdr));
         match checked {
@@ -715,6 +716,19 @@ impl RxOp {
             }
             esp_trailer::Bad::Strip => (stat::RX_ERRORS, Mib::InBufferError),
         })
+    }
+
+    /// RFC 4303 2.6: a dummy packet (next header 59) is dropped here, before
+    /// the window moves, as esp4/esp6 drop it (their input returns an
+    /// error, which xfrm_input counts in XfrmInStateProtoError before its
+    /// replay advance): its sequence number stays free for a real packet.
+    #[inline(always)]
+    fn not_dummy(&self, nexthdr: u8) -> Result<u8, Dropped> {
+        if u32::from(nexthdr) == b::IPPROTO_NONE {
+            self.ctx.malformed.fetch_add(1, Ordering::Relaxed);
+            return Err((stat::BAD_INNER, Mib::InStateProtoError));
+        }
+        Ok(nexthdr)
     }
 
     /// 3.4.3's window update, once the packet is authenticated, with the
