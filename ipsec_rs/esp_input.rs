@@ -392,15 +392,15 @@ impl Arrival<'_> {
         let r = esp_headers::read(skb, self.family, udp, o);
         let spi = match &r {
             Ok(h) => h.spi,
-            Err(Unreadable::SpiZero) => 0,
-            // XFRM drops a short one (XfrmInHdrError), and judges the rest.
-            Err(Unreadable::Short) => return Err(Stop::Decline(Some(stat::MALFORMED))),
+            // An outer header this path does not read: XFRM judges it.
             Err(Unreadable::Outer) => return Err(Stop::Decline(None)),
+            Err(Unreadable::Short | Unreadable::SpiZero) => 0,
         };
         if !self.gro {
             count_esp(self.shared, self.family, udp, spi);
         }
-        // SPI 0: XFRM finds no SA for it either.
+        // Seen, and malformed: shorter than an ESP header (XFRM drops it,
+        // XfrmInHdrError) or SPI 0 (XFRM finds no SA for it either).
         r.map_err(|_| Stop::Decline(Some(stat::MALFORMED)))
     }
 

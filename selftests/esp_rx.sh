@@ -77,17 +77,24 @@ mark_counters
 # 48 bytes beyond the block, ok; 155 the same with its first padding byte
 # wrong; 156 a dummy packet (next header 59), dropped before the window
 # moves (as esp4 drops it: found by esp_fuzz.sh), so that 156 itself, next,
-# is ok.
+# is ok; 157 cut to 4 bytes of ESP (shorter than its header: seen and
+# malformed, found by esp_fuzz.sh's counter identity).
 craft4 --spi 0x5000 --pkt seq=100 --pkt seq=100 --pkt seq=36 --pkt seq=90 --pkt seq=80 --pkt seq=37 \
 	--pkt seq=1000,corrupt-icv --pkt seq=150 --pkt seq=151,truncate=20 --pkt seq=152,bad-pad \
 	--pkt seq=153,next-header=17 --pkt seq=154,long-pad --pkt seq=155,long-pad,bad-pad \
-	--pkt seq=156,next-header=59 --pkt seq=156
+	--pkt seq=156,next-header=59 --pkt seq=156 --pkt seq=157,truncate=4
 sleep 1; snap b
 check_eq "crafted packets accepted (in order, reordered within the window, long padding, after a dummy)" "$(delta decap_ok)" 7
 check_eq "replayed packet dropped as replay" "$(delta replay_dropped)" 1
 check_eq "packet left of the 64 window dropped as too old" "$(delta replay_too_old)" 1
 check_eq "corrupted ICV dropped and counted" "$(delta auth_failed)" 1
-check_eq "truncated packet dropped and counted" "$(delta malformed)" 1
+check_eq "truncated packets (in the payload, in the ESP header) dropped and counted" "$(delta malformed)" 2
+_out=0
+for _c in decap_ok passed_to_xfrm invalid_spi_v4 auth_failed replay_dropped replay_too_old \
+	malformed bad_padding sa_unusable rx_errors bad_inner; do
+	_out=$((_out + $(delta $_c)))
+done
+check_eq "each of the 16 crafted packets seen once, with one outcome" "$(delta esp_v4)/$_out" 16/16
 check_eq "bad padding (in the last byte, in the first of a long padding) dropped and counted" "$(delta bad_padding)" 2
 check_eq "wrong next header and dummy packet dropped and counted" "$(delta bad_inner)" 2
 kill $RCV_PID 2>/dev/null; wait $RCV_PID 2>/dev/null
