@@ -240,73 +240,72 @@ def choose_seq(sa, rng):
     return seq
 
 
+# Mutations of the outer header's fields, before it is built: name ->
+# a change of the fields (`f`, a dict), one table per family.
+IP4_FIELDS = {
+    "tos": lambda f, rng: f.update(tos=rng.getrandbits(8)),
+    "ecn-ce": lambda f, rng: f.update(tos=3),
+    "ttl": lambda f, rng: f.update(ttl=rng.choice((0, 1, 255))),
+    "df": lambda f, rng: f.update(frag=0x4000),
+    "mf": lambda f, rng: f.update(frag=0x2000),
+    "offset": lambda f, rng: f.update(frag=rng.randint(1, 0x1FFF)),
+    "options": lambda f, rng: f.update(
+        opts=bytes([1, 1, 1, 0]) if rng.random() < 0.5 else bytes([7, 7, 4, 0, 0, 0, 0, 1])),
+    "proto": lambda f, rng: f.update(proto=rng.choice((51, 17, 4, 0))),
+}
+IP6_FIELDS = {
+    "tc": lambda f, rng: f.update(tc=rng.getrandbits(8)),
+    "ecn-ce": lambda f, rng: f.update(tc=3),
+    "hop": lambda f, rng: f.update(hop=rng.choice((0, 1, 255))),
+    "hbh": lambda f, rng: f.update(nh=0, ext=bytes([50, 0, 1, 4, 0, 0, 0, 0])),
+    "dstopt": lambda f, rng: f.update(nh=60, ext=bytes([50, 0, 1, 4, 0, 0, 0, 0])),
+    "frag": lambda f, rng: f.update(
+        nh=44, ext=struct.pack("!BBHI", 50, 0, rng.randint(1, 0x1FFF) << 3, rng.getrandbits(32))),
+    "frag-atomic": lambda f, rng: f.update(
+        nh=44, ext=struct.pack("!BBHI", 50, 0, 0, rng.getrandbits(32))),
+    "nh": lambda f, rng: f.update(nh=rng.choice((51, 17, 59, 4))),
+}
+# Mutations of the built outer header: name -> (offset, bytes of it).
+IP4_BYTES = {
+    "totlen": lambda pkt, rng: pkt.__setitem__(slice(2, 4), struct.pack("!H", rng.getrandbits(16))),
+    "ihl": lambda pkt, rng: pkt.__setitem__(0, 0x40 | rng.randint(0, 15)),
+    "csum": lambda pkt, rng: pkt.__setitem__(10, pkt[10] ^ 0x5A),
+}
+IP6_BYTES = {
+    "paylen": lambda pkt, rng: pkt.__setitem__(slice(4, 6), struct.pack("!H", rng.getrandbits(16))),
+}
+
+
+def pick(table, prefix, arg, rng, done):
+    """Applies one mutation of `table` to `arg`, named in `done`."""
+    what = rng.choice(sorted(table))
+    done.append(prefix + what)
+    table[what](arg, rng)
+
+
 def outer_ip(sa, esp, rng, mutate):
     """The outer IP packet around `esp`, its header possibly spoilt; the mutations made."""
     src, dst = OUTER[sa.fam]
     done = []
-    proto = 50
-    if sa.fam == 4:
-        tos, ttl, frag, ident = 0, 64, 0, rng.getrandbits(16)
-        opts = b""
-        if mutate and rng.random() < 0.3:
-            what = rng.choice(("tos", "ecn-ce", "ttl", "df", "mf", "offset", "options", "proto"))
-            done.append("ip4-" + what)
-            if what == "tos":
-                tos = rng.getrandbits(8)
-            elif what == "ecn-ce":
-                tos = 3
-            elif what == "ttl":
-                ttl = rng.choice((0, 1, 255))
-            elif what == "df":
-                frag = 0x4000
-            elif what == "mf":
-                frag = 0x2000
-            elif what == "offset":
-                frag = rng.randint(1, 0x1FFF)
-            elif what == "options":
-                opts = bytes([1] * 3 + [0]) if rng.random() < 0.5 else bytes([7, 7, 4, 0, 0, 0, 0, 1])
-            elif what == "proto":
-                proto = rng.choice((51, 17, 4, 0))
-        ihl = 5 + len(opts) // 4
-        h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, 20 + len(opts) + len(esp), ident, frag,
-                        ttl, proto, 0, src, dst) + opts
-        h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-        pkt = bytearray(h + esp)
-        if mutate and rng.random() < 0.15:
-            what = rng.choice(("totlen", "ihl", "csum"))
-            done.append("ip4-" + what)
-            if what == "totlen":
-                pkt[2:4] = struct.pack("!H", rng.randint(0, 0xFFFF))
-            elif what == "ihl":
-                pkt[0] = 0x40 | rng.randint(0, 15)
-            else:
-                pkt[10] ^= 0x5A
-        return bytes(pkt), done
-    tc, hop, nh, ext = 0, 64, 50, b""
+    v4 = sa.fam == 4
+    if v4:
+        f = dict(tos=0, ttl=64, frag=0, ident=rng.getrandbits(16), opts=b"", proto=50)
+    else:
+        f = dict(tc=0, hop=64, nh=50, ext=b"")
     if mutate and rng.random() < 0.3:
-        what = rng.choice(("tc", "ecn-ce", "hop", "hbh", "dstopt", "frag", "frag-atomic", "nh"))
-        done.append("ip6-" + what)
-        if what == "tc":
-            tc = rng.getrandbits(8)
-        elif what == "ecn-ce":
-            tc = 3
-        elif what == "hop":
-            hop = rng.choice((0, 1, 255))
-        elif what in ("hbh", "dstopt"):
-            nh = 0 if what == "hbh" else 60
-            ext = bytes([50, 0, 1, 4, 0, 0, 0, 0])
-        elif what == "frag":
-            nh, ext = 44, struct.pack("!BBHI", 50, 0, rng.randint(1, 0x1FFF) << 3, rng.getrandbits(32))
-        elif what == "frag-atomic":
-            nh, ext = 44, struct.pack("!BBHI", 50, 0, 0, rng.getrandbits(32))
-        elif what == "nh":
-            nh = rng.choice((51, 17, 59, 4))
-    body = ext + esp
-    h = struct.pack("!IHBB16s16s", (6 << 28) | (tc << 20), len(body), nh, hop, src, dst)
-    pkt = bytearray(h + body)
+        pick(IP4_FIELDS if v4 else IP6_FIELDS, "ip%d-" % sa.fam, f, rng, done)
+    if v4:
+        opts = f["opts"]
+        h = struct.pack("!BBHHHBBH4s4s", 0x40 | (5 + len(opts) // 4), f["tos"],
+                        20 + len(opts) + len(esp), f["ident"], f["frag"], f["ttl"], f["proto"],
+                        0, src, dst) + opts
+        pkt = bytearray(h[:10] + struct.pack("!H", csum(h)) + h[12:] + esp)
+    else:
+        body = f["ext"] + esp
+        pkt = bytearray(struct.pack("!IHBB16s16s", (6 << 28) | (f["tc"] << 20), len(body),
+                                    f["nh"], f["hop"], src, dst) + body)
     if mutate and rng.random() < 0.15:
-        done.append("ip6-paylen")
-        pkt[4:6] = struct.pack("!H", rng.randint(0, 0xFFFF))
+        pick(IP4_BYTES if v4 else IP6_BYTES, "ip%d-" % sa.fam, pkt, rng, done)
     return bytes(pkt), done
 
 
