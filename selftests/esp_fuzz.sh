@@ -11,7 +11,7 @@
 #
 #   esp_fuzz.sh [COUNT [SEED [NAME=VALUE ...]]]
 #       default 2000 packets, seed 1; NAME=VALUE: an option of esp_fuzz.py
-#       (shapes=gcm128,cbc batch=1 mutate=0.5 ...)
+#       (shapes=gcm128/cbc batch=1 mutate=0.5 ...: "/" separates shapes here)
 #
 #        g (sender)
 #   gm /          \ gx
@@ -21,7 +21,11 @@
 require_root
 require_cmd ip python3
 require_tool
-cleanup() { for n in g m x; do ip netns del $n 2>/dev/null; done; true; }
+cleanup() {
+	kill $ENCAP_PID_m $ENCAP_PID_x 2>/dev/null
+	for n in g m x; do ip netns del $n 2>/dev/null; done
+	true
+}
 trap cleanup EXIT
 
 COUNT=${1:-2000}
@@ -51,6 +55,8 @@ check "receive path on in m" ip netns exec m "$IPSEC_RS_TOOL" set global --rx on
 check "m's default window at the SA's smallest (32)" \
 	ip netns exec m "$IPSEC_RS_TOOL" set global --replay-window 32
 check "receive path off in x (XFRM alone)" ip netns exec x "$IPSEC_RS_TOOL" set global --rx off
+# UDP-encapsulation sockets (port 4500), for the udp shapes (esp_fuzz.py --list).
+if encap_socket m && encap_socket x; then ok "encapsulation sockets in m and x"; else not_ok "encapsulation sockets in m and x"; fi
 
 FUZZ="python3 $IPSEC_RS_REPO/selftests/lib/esp_fuzz.py"
 if out=$($FUZZ --seed "$SEED" --count "$COUNT" --setup $EXTRA 2>&1); then

@@ -48,8 +48,12 @@ values included).
 Prints one line of key=value at the end: sent, batches, delivered (inner
 datagrams each receiver received), mutated, rate (packets a second).
 
-A first version (issue 41 is open): not yet here are transport mode, UDP
-encapsulation, the 65,536 window (XFRM's largest is 4,096; comparing
+UDP-encapsulated shapes (GCM-128; CBC with ESN) add mutations of the UDP
+header: ports, checksum, length (zero payload, short), a non-ESP marker,
+a NAT keepalive.
+
+A first version (issue 41 is open): not yet here are transport mode, the
+65,536 window (XFRM's largest is 4,096; comparing
 needs the window rule written in), non-linear skbs and GRO trains, and
 coverage.
 """
@@ -100,6 +104,12 @@ SHAPES = {
     "cbc-esn-v6": ("cbc", 16, True, 4096, 6, 4),
     "gcm128-esn-4in6": ("gcm", 20, True, 32, 6, 4),
 }
+# UDP-encapsulated (RFC 3948, port 4500 both ways: the receivers need an
+# encapsulation socket, which esp_fuzz.sh opens).
+UDP_SHAPES = {
+    "gcm128-udp": ("gcm", 20, False, 32, 4, 4),
+    "cbc-esn-udp": ("cbc", 16, True, 4096, 4, 4),
+}
 FENCE_SPI = 0x0FE0CE00
 
 
@@ -108,7 +118,9 @@ class Sa:
 
     def __init__(self, name, spi, rng):
         self.name = name
-        self.alg, klen, self.esn, self.window, self.fam, self.ifam = SHAPES[name]
+        self.udp = name in UDP_SHAPES
+        shape = UDP_SHAPES[name] if self.udp else SHAPES[name]
+        self.alg, klen, self.esn, self.window, self.fam, self.ifam = shape
         self.spi = spi
         self.key = bytes(rng.getrandbits(8) for _ in range(klen))
         self.akey = bytes(rng.getrandbits(8) for _ in range(32)) if self.alg == "cbc" else None
@@ -124,6 +136,8 @@ class Sa:
                 "spi", hex(self.spi), "mode", "tunnel", "replay-window", str(self.window)]
         if self.esn:
             args += ["flag", "esn"]
+        if self.udp:
+            args += ["encap", "espinudp", "4500", "4500", "0.0.0.0"]
         if self.alg == "gcm":
             args += ["aead", "rfc4106(gcm(aes))", "0x" + self.key.hex(), "128"]
         else:
@@ -283,15 +297,40 @@ def pick(table, prefix, arg, rng, done):
     table[what](arg, rng)
 
 
+def encapsulate(sa, esp, rng, mutate, done):
+    """`esp` in a UDP header (RFC 3948), ports and checksum possibly spoilt."""
+    sport, dport, csum_v, length = 4500, 4500, 0, 8 + len(esp)
+    if mutate and rng.random() < 0.3:
+        what = rng.choice(("sport", "dport", "csum", "len-zero", "len-short", "non-esp", "keepalive"))
+        done.append("udp-" + what)
+        if what == "sport":
+            sport = rng.choice((4501, 500, rng.getrandbits(16)))
+        elif what == "dport":
+            dport = rng.choice((500, 4501))
+        elif what == "csum":
+            csum_v = rng.getrandbits(16) or 1
+        elif what == "len-zero":
+            length = 8
+        elif what == "len-short":
+            length = rng.randint(8, max(8, length - 1))
+        elif what == "non-esp":
+            esp = bytes(4) + esp
+            length += 4
+        elif what == "keepalive":
+            esp, length = b"\xff", 9
+    return struct.pack("!HHHH", sport, dport, length, csum_v) + esp
+
+
 def outer_ip(sa, esp, rng, mutate):
     """The outer IP packet around `esp`, its header possibly spoilt; the mutations made."""
     src, dst = OUTER[sa.fam]
     done = []
     v4 = sa.fam == 4
     if v4:
-        f = dict(tos=0, ttl=64, frag=0, ident=rng.getrandbits(16), opts=b"", proto=50)
+        f = dict(tos=0, ttl=64, frag=0, ident=rng.getrandbits(16), opts=b"",
+                 proto=17 if sa.udp else 50)
     else:
-        f = dict(tc=0, hop=64, nh=50, ext=b"")
+        f = dict(tc=0, hop=64, nh=17 if sa.udp else 50, ext=b"")
     if mutate and rng.random() < 0.3:
         pick(IP4_FIELDS if v4 else IP6_FIELDS, "ip%d-" % sa.fam, f, rng, done)
     if v4:
@@ -435,7 +474,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--shapes", default=",".join(list(SHAPES) + list(UDP_SHAPES)),
+                    help="shape names, separated by , or /")
     ap.add_argument("--sas", type=int, default=2, help="SAs of each shape")
     ap.add_argument("--sender", default="g")
     ap.add_argument("--to-module", default="gm")
@@ -448,11 +488,14 @@ def main():
     ap.add_argument("--list", action="store_true")
     a = ap.parse_args()
     if a.list:
-        for n, s in SHAPES.items():
-            print(n, *s)
+        for n, s in list(SHAPES.items()) + list(UDP_SHAPES.items()):
+            print(n, *s, "udp" if n in UDP_SHAPES else "")
         return 0
     rng = random.Random(a.seed)
-    names = a.shapes.split(",")
+    names = a.shapes.replace("/", ",").split(",")
+    for n in names:
+        if n not in SHAPES and n not in UDP_SHAPES:
+            sys.exit(f"esp_fuzz.py: no shape {n} (--list)")
     sas = [Sa(n, 0x1000 + 0x100 * i + j, rng) for i, n in enumerate(names) for j in range(a.sas)]
     fence = Sa("gcm128", FENCE_SPI, rng)
     fence.window = 32
@@ -489,7 +532,11 @@ def main():
                 pad_tags.add(tag)
             iv = bytes(rng.getrandbits(8) for _ in range(8 if sa.alg == "gcm" else 16))
             esp = seal(sa, seq, pt, iv)
-            pkt, done = outer_ip(sa, esp, rng, mutate)
+            done = []
+            if sa.udp:
+                esp = encapsulate(sa, esp, rng, mutate, done)
+            pkt, more = outer_ip(sa, esp, rng, mutate)
+            done += more
             if how:
                 done.append("trailer-" + how)
             if mutate and rng.random() < 0.6:
