@@ -150,8 +150,9 @@ impl OuterHeader {
 }
 
 /// Counts a locally delivered ESP packet: per family and encapsulation,
-/// and its SPI if IANA reserved.
-pub(crate) fn count_esp(shared: &PerNet, family: u16, udp: bool, spi: u32) {
+/// and, when its header was read (`h`), its SPI if IANA reserved (the
+/// class the header's parser found).
+pub(crate) fn count_esp(shared: &PerNet, family: u16, udp: bool, h: Option<&EspHeader>) {
     let c = match (family == AF_INET, udp) {
         (true, false) => stat::ESP_V4,
         (false, false) => stat::ESP_V6,
@@ -159,7 +160,7 @@ pub(crate) fn count_esp(shared: &PerNet, family: u16, udp: bool, spi: u32) {
         (false, true) => stat::UDP_ENCAP_V6,
     };
     bump(&shared.counters, c);
-    if spi != 0 && esp::SpiClass::of(spi) == esp::SpiClass::Reserved {
+    if h.is_some_and(|h| h.class == esp::SpiClass::Reserved) {
         bump(&shared.counters, stat::RESERVED_SPI);
     }
 }

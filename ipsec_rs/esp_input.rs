@@ -390,14 +390,12 @@ impl Arrival<'_> {
             return Err(Stop::Decline(None));
         }
         let r = esp_headers::read(skb, self.family, udp, o);
-        let spi = match &r {
-            Ok(h) => h.spi,
+        if r == Err(Unreadable::Outer) {
             // An outer header this path does not read: XFRM judges it.
-            Err(Unreadable::Outer) => return Err(Stop::Decline(None)),
-            Err(Unreadable::Short | Unreadable::SpiZero) => 0,
-        };
+            return Err(Stop::Decline(None));
+        }
         if !self.gro {
-            count_esp(self.shared, self.family, udp, spi);
+            count_esp(self.shared, self.family, udp, r.as_ref().ok());
         }
         // Seen, and malformed: shorter than an ESP header (XFRM drops it,
         // XfrmInHdrError) or SPI 0 (XFRM finds no SA for it either).
@@ -488,7 +486,7 @@ impl Arrival<'_> {
             if f.mode != Mode::Tunnel {
                 return Err(Stop::Decline(None));
             }
-            count_esp(self.shared, self.family, false, h.spi);
+            count_esp(self.shared, self.family, false, Some(&h));
             bump(&self.shared.counters, stat::ESP_GRO);
         }
         if self.vti.is_some() && !skb.policy_check_in(self.family) {

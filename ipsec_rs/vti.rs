@@ -108,7 +108,7 @@ impl XfrmInput for Observer {
         }
         // Seen and reported: counted as the receive path counts what it
         // sees, so that each packet counted as seen has one outcome.
-        count_esp(shared, family, udp, h.spi);
+        count_esp(shared, family, udp, Some(&h));
         if let Some(p) = o.esp_packet(family, h, udp) {
             invalid_spi::report_miss(net, skb.view().ifindex(), &p, shared);
         }
