@@ -71,7 +71,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary fuzz
+.PHONY: rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary fuzz mutant-modules mutant-module
 
 all: modules
 
@@ -140,7 +140,7 @@ clippy: cargo-cache
 # User-Mode Linux debug kernel, unless KVER, FLAVOUR or KDIR names another
 # kernel on the command line (`make test-vm KVER=7.3`: every entry on 7.3).
 TEST_KERNEL = $(if $(filter command line environment,$(origin KVER) $(origin FLAVOUR) $(origin KDIR)),--kernel $(KDIR))
-test-vm: modules canary series-modules cargo-cache
+test-vm: modules canary series-modules mutant-modules cargo-cache
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
 	scripts/mkdeb $(PWD)/out/deb-test debug >/dev/null
@@ -184,6 +184,24 @@ series-module:
 	cp -a selftests/canary out/build-$(KVER)/selftests/
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER) $(KBUILD_ARGS) modules
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER)/selftests/canary $(KBUILD_ARGS) modules
+
+# Deliberate bugs of the receive path (selftests/mutants/*.patch), each
+# applied to a copy of the sources and built for the UML debug kernel into
+# out/build-uml-mutant-<name>/ (incremental: a mutant is rebuilt when its
+# patch or the sources change). selftests/esp_fuzz_mutants.sh checks that
+# the differential fuzzer's oracle catches every one; without the UML
+# kernel, that test SKIPs.
+MUTANTS := $(basename $(notdir $(wildcard selftests/mutants/*.patch)))
+mutant-modules: | $(AFTER_SETUP)
+	@if [ -f $(IPSEC_RS_CACHE)/uml/kernel-debug/Module.symvers ]; then \
+		for m in $(MUTANTS); do \
+			$(MAKE) --no-print-directory mutant-module KVER=uml FLAVOUR=debug \
+				KDIR=$(IPSEC_RS_CACHE)/uml/kernel-debug MUTANT=$$m || exit 1; \
+		done; \
+	fi
+mutant-module:
+	scripts/copy-sources out/build-uml-mutant-$(MUTANT) selftests/mutants/$(MUTANT).patch
+	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-uml-mutant-$(MUTANT) $(KBUILD_ARGS) modules
 
 # The whole test suite (CI runs exactly this): the set-up and the debug
 # kernels of every series made sure of first (a no-op when the cache is warm;
