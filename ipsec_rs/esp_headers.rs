@@ -65,6 +65,14 @@ pub(crate) struct OuterHeader {
 }
 
 impl OuterHeader {
+    /// Whether IP input would have refused the packet for its addresses
+    /// (`esp::outer_addresses_refused`): to be checked where GRO, which
+    /// does not check them, hands us the packet.
+    pub(crate) fn refused_by_ip_input(&self, family: u16) -> bool {
+        let n = if family == AF_INET6 { 16 } else { 4 };
+        esp::outer_addresses_refused(family == AF_INET6, &self.saddr[..n], &self.daddr[..n])
+    }
+
     /// Reads the outer header `h` of a packet of `family`,
     /// UDP-encapsulated if `udp`.
     pub(crate) fn parse(h: &[u8], family: u16, udp: bool) -> Option<Self> {
@@ -104,6 +112,10 @@ impl OuterHeader {
                 udp.then_some(ip.hdr_len)
             }
             AF_INET6 => {
+                // IPv6 input checked the version; GRO does not.
+                if *h.first()? >> 4 != 6 {
+                    return None;
+                }
                 o.saddr.copy_from_slice(h.get(8..24)?);
                 o.daddr.copy_from_slice(h.get(24..40)?);
                 o.tos = (*h.first()? << 4) | (*h.get(1)? >> 4);

@@ -390,8 +390,10 @@ impl Arrival<'_> {
             return Err(Stop::Decline(None));
         }
         let r = esp_headers::read(skb, self.family, udp, o);
-        if r == Err(Unreadable::Outer) {
-            // An outer header this path does not read: XFRM judges it.
+        if r == Err(Unreadable::Outer) || (self.gro && o.refused_by_ip_input(self.family)) {
+            // An outer header this path does not read, or (from GRO,
+            // before IP input) one IP input refuses: IP input and XFRM
+            // judge it.
             return Err(Stop::Decline(None));
         }
         if !self.gro {

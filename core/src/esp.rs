@@ -238,6 +238,31 @@ pub enum UdpPayload {
     Truncated,
 }
 
+/// Whether IP input refuses a packet for its outer addresses before any
+/// protocol handler sees it, which GRO does not check for ESP's handlers:
+/// IPv4's martian source or destination (`ip_route_input_slow()`: a
+/// multicast, limited-broadcast, 0.0.0.0 or loopback source; a 0.0.0.0 or
+/// loopback destination; the rest of 0/8 is not martian in 6.x) and
+/// IPv6's (`ip6_rcv_core()`, RFC 4291 2.5.3 and 2.7: a loopback source or
+/// destination, a multicast source). Loopback is refused here even where
+/// `route_localnet` would let IPv4 input take it: a refused packet is only
+/// declined, and IP input judges it.
+pub fn outer_addresses_refused(v6: bool, saddr: &[u8], daddr: &[u8]) -> bool {
+    if v6 {
+        const LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        return saddr == LOOPBACK || daddr == LOOPBACK || saddr.first() == Some(&0xff);
+    }
+    let (Some(&s0), Some(&d0)) = (saddr.first(), daddr.first()) else {
+        return true;
+    };
+    (224..240).contains(&s0)
+        || saddr == [255, 255, 255, 255]
+        || saddr == [0, 0, 0, 0]
+        || s0 == 127
+        || daddr == [0, 0, 0, 0]
+        || d0 == 127
+}
+
 /// The fixed part of an IPv4 header: the one parser of IPv4 headers (the
 /// classifier, the outbound DF path and the receive path's outer header all
 /// read it through [`Ipv4Header::parse`]).
@@ -650,6 +675,50 @@ fn parse_ipv6_prefix(pkt: &[u8], wire_len: usize) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outer_addresses_as_ip_input_judges_them() {
+        let ok4 = |s: [u8; 4], d: [u8; 4]| !outer_addresses_refused(false, &s, &d);
+        assert!(ok4([192, 0, 2, 1], [192, 0, 2, 2]));
+        assert!(ok4([240, 0, 0, 1], [192, 0, 2, 2]), "class E: not refused");
+        assert!(
+            ok4([0, 1, 2, 3], [192, 0, 2, 2]),
+            "0/8 but 0.0.0.0: not refused"
+        );
+        for s in [
+            [224, 0, 0, 1],
+            [239, 1, 2, 3],
+            [255, 255, 255, 255],
+            [0, 0, 0, 0],
+            [127, 0, 0, 1],
+        ] {
+            assert!(!ok4(s, [192, 0, 2, 2]), "source {s:?}");
+        }
+        for d in [[0, 0, 0, 0], [127, 0, 0, 1]] {
+            assert!(!ok4([192, 0, 2, 1], d), "destination {d:?}");
+        }
+        let a = |last: u8, first: u8| {
+            let mut x = [0u8; 16];
+            x[0] = first;
+            x[15] = last;
+            x
+        };
+        let doc = a(1, 0x20);
+        assert!(!outer_addresses_refused(true, &doc, &a(2, 0x20)));
+        assert!(
+            outer_addresses_refused(true, &a(1, 0), &a(2, 0x20)),
+            "loopback source"
+        );
+        assert!(
+            outer_addresses_refused(true, &doc, &a(1, 0)),
+            "loopback destination"
+        );
+        assert!(
+            outer_addresses_refused(true, &a(1, 0xff), &a(2, 0x20)),
+            "multicast source"
+        );
+        assert!(outer_addresses_refused(false, &[], &[]), "no address");
+    }
 
     const S4: [u8; 4] = [192, 0, 2, 1];
     const D4: [u8; 4] = [198, 51, 100, 7];
