@@ -181,7 +181,8 @@ series-modules: | $(AFTER_SETUP)
 series-module:
 	mkdir -p out/build-$(KVER)/selftests
 	scripts/copy-sources out/build-$(KVER)
-	cp -a selftests/canary out/build-$(KVER)/selftests/
+	mkdir -p out/build-$(KVER)/selftests/canary
+	cp -a $(addprefix selftests/canary/,Kbuild ipsec_rs_canary.c) out/build-$(KVER)/selftests/canary/
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER) $(KBUILD_ARGS) modules
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER)/selftests/canary $(KBUILD_ARGS) modules
 
