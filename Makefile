@@ -148,7 +148,7 @@ test-vm: modules canary series-modules mutant-modules cargo-cache
 	$(VM_RUNNER) $(TEST_KERNEL) $(T)
 
 # Differential fuzzing of the receive path against XFRM for about DURATION
-# seconds (selftests/esp_fuzz.sh, at the ~2,000 packets a second UML does
+# seconds (selftests/esp_fuzz.sh, at the ~1,300 packets a second UML does
 # here), from SEED (default: the time, printed, so that a run can be
 # repeated), on the UML debug kernel and its referee. The short run is in
 # selftests/TESTS.
@@ -156,8 +156,8 @@ DURATION ?= 600
 SEED ?= $(shell date +%s)
 fuzz: modules series-modules cargo-cache
 	cd userspace && cargo build
-	@echo "fuzz: seed $(SEED), $$(( $(DURATION) * 2000 )) packets"
-	$(VM_RUNNER) "esp_fuzz.sh:$$(( $(DURATION) * 2000 )),$(SEED) timeout=$$(( $(DURATION) * 3 + 300 ))"
+	@echo "fuzz: seed $(SEED), $$(( $(DURATION) * 1300 )) packets"
+	$(VM_RUNNER) "esp_fuzz.sh:$$(( $(DURATION) * 1300 )),$(SEED) timeout=$$(( $(DURATION) * 3 + 300 )) mem=1536"
 
 # The other kernel series the selftests run on (their `kernel=` entries in
 # selftests/TESTS; uml, the default; uml-7.3, the 7.3 debug kernel as

@@ -495,6 +495,45 @@ class Tap:
         os.writev(self.fd, [frame[a:b] for a, b in zip([0] + cuts, cuts + [len(frame)])])
 
 
+def header_intact(done):
+    """Whether the mutations `done` left the outer header as built (only
+    ESP's bytes, the trailer or the UDP header changed)."""
+    return all(d.startswith(("flip-", "spi", "trailer-", "udp-")) for d in done)
+
+
+def ip_fragments(pkt, fam, rng):
+    """The outer packet `pkt` as 2 or 3 IP fragments (RFC 791 / RFC 8200
+    4.5), sometimes the last first: the receiver reassembles them before
+    ESP sees the packet (an skb with a frag_list)."""
+    hl = (pkt[0] & 15) * 4 if fam == 4 else 40
+    body = pkt[hl:]
+    points = list(range(8, len(body), 8))
+    if not points:
+        return [pkt]
+    cuts = sorted(rng.sample(points, min(len(points), rng.randint(1, 2))))
+    pieces = [(a, body[a:b]) for a, b in zip([0] + cuts, cuts + [len(body)])]
+    out = []
+    ident = rng.getrandbits(32)
+    for n, (off, piece) in enumerate(pieces):
+        more = n < len(pieces) - 1
+        if fam == 4:
+            h = bytearray(pkt[:hl])
+            h[2:4] = struct.pack("!H", hl + len(piece))
+            h[6:8] = struct.pack("!H", (0x2000 if more else 0) | off // 8)
+            h[10:12] = b"\0\0"
+            h[10:12] = struct.pack("!H", csum(bytes(h)))
+            out.append(bytes(h) + piece)
+        else:
+            fh = struct.pack("!BBHI", pkt[6], 0, off | more, ident)
+            h = bytearray(pkt[:40])
+            h[4:6] = struct.pack("!H", 8 + len(piece))
+            h[6] = 44
+            out.append(bytes(h) + fh + piece)
+    if rng.random() < 0.3:
+        out.reverse()
+    return out
+
+
 def frag_cuts(n, rng):
     """Where a frame of `n` bytes is cut for a tap: the Ethernet header and
     0 to all of the rest linear, the remainder in 1 to 4 fragments."""
@@ -791,6 +830,8 @@ def main():
     ap.add_argument("--mutate", type=float, default=0.7)
     ap.add_argument("--tap", type=float, default=0.25,
                     help="share of packets sent through the taps (page fragments, GRO)")
+    ap.add_argument("--frag", type=float, default=0.05,
+                    help="share of packets sent as outer IP fragments (reassembled first)")
     ap.add_argument("--tool", help="ipsec-rs, to compare the module's windows with XFRM's")
     ap.add_argument("--setup", action="store_true")
     ap.add_argument("--list", action="store_true")
@@ -811,7 +852,7 @@ def main():
         setup(a, sas, fence)
     rxs = [Receiver(a, ns) for ns in (a.module, a.wide, a.xfrm)]
     xsock = xfrm_socket(a.xfrm)
-    sent = mutated = delivered = tapped = 0
+    sent = mutated = delivered = tapped = fragmented = 0
     by_shape = {r.ns: Counter() for r in rxs}
     rules = Counter()
     rule_of, must = {}, set()
@@ -831,11 +872,18 @@ def main():
                 rule_of[i] = rule
                 if rule == "band!":
                     must.add(i)
+            frames = [pkt]
+            if rng.random() < a.frag and header_intact(done):
+                frames = ip_fragments(pkt, sa.fam, rng)
             cuts = frag_cuts(len(pkt) + 14, rng) if rng.random() < a.tap else None
             tapped += cuts is not None
-            for r in rxs:
-                r.send(pkt, sa.fam, cuts)
-            batch.append((i, sa.name, seq, done, rule, cuts, pkt))
+            fragmented += len(frames) > 1
+            for f in frames:
+                fcuts = None if cuts is None else frag_cuts(len(f) + 14, rng)
+                for r in rxs:
+                    r.send(f, sa.fam, fcuts)
+            batch.append((i, sa.name, seq, done + ["ip-fragments"] * (len(frames) > 1),
+                          rule, cuts, pkt))
             mutated += bool(done)
             sent += 1
             i += 1
@@ -865,13 +913,19 @@ def main():
             for k in r.seen:
                 by_shape[r.ns][shape_of.get(tag_of(k), "?")] += 1
         delivered += sum(rxs[0].seen.values())
+        if b // a.batch % 256 == 0:
+            # Numbers below every window matter no more (the top only grows).
+            for sa in sas:
+                floor = sa.top - 2 * WIDE_WINDOW
+                sa.sent = {q for q in sa.sent if q > floor}
+                sa.poisoned = {q for q in sa.poisoned if q > floor}
         # What the next batch may still need of this one's.
         for old in [n for n in shape_of if n < b]:
             shape_of.pop(old)
             rule_of.pop(old, None)
     dt = time.monotonic() - t0
     print(f"sent={sent} batches={(a.count + a.batch - 1) // a.batch} delivered={delivered} "
-          f"mutated={mutated} tapped={tapped} pad_rule={rules['pad']} "
+          f"mutated={mutated} tapped={tapped} fragmented={fragmented} pad_rule={rules['pad']} "
           f"band_rule={rules['band'] + rules['band!']} band_must={rules['band!']} "
           f"rate={sent / dt:.0f}")
     for r in rxs:
