@@ -186,6 +186,26 @@ series-module:
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER) $(KBUILD_ARGS) modules
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/out/build-$(KVER)/selftests/canary $(KBUILD_ARGS) modules
 
+# Block coverage of the receive path: ipsec_rs.ko for the 6.12 debug kernel
+# as User-Mode Linux with its crate instrumented by LLVM's SanitizerCoverage
+# (Kbuild's IPSEC_RS_COVERAGE=1; selftests/coverage/), in
+# out/build-uml-coverage/ (its link needs LLVM 19's lld, which setup
+# installs). A test that calls coverage_report (selftests/lib/coverage.sh),
+# run with `selftests/run_vm.sh --kernel $IPSEC_RS_CACHE/uml/kernel-debug
+# --ko $PWD/out/build-uml-coverage/ipsec_rs.ko TEST`, prints the blocks,
+# functions and lines of the receive path it reached
+# (Documentation/testing.rst).
+COVERAGE_BUILD := out/build-uml-coverage
+.PHONY: coverage-module
+coverage-module: override KDIR = $(IPSEC_RS_CACHE)/uml/kernel-debug
+coverage-module: | $(AFTER_SETUP)
+	@test -f $(KDIR)/Module.symvers || { echo "no UML debug kernel in $(KDIR): scripts/setup.sh debug-uml"; exit 1; }
+	@command -v ld.lld-19 >/dev/null || { echo "no ld.lld-19: scripts/setup.sh installs it"; exit 1; }
+	mkdir -p $(COVERAGE_BUILD)/selftests
+	scripts/copy-sources $(COVERAGE_BUILD)
+	cp -a selftests/coverage $(COVERAGE_BUILD)/selftests/
+	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/$(COVERAGE_BUILD) $(KBUILD_ARGS) IPSEC_RS_COVERAGE=1 modules
+
 # Deliberate bugs of the receive path (selftests/mutants/*.patch), each
 # applied to a copy of the sources and built for the UML debug kernel into
 # out/build-uml-mutant-<name>/ (incremental: a mutant is rebuilt when its
