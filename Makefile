@@ -71,7 +71,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary fuzz mutant-modules mutant-module
+.PHONY: rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary fuzz fuzz-coverage mutant-modules mutant-module
 
 all: modules
 
@@ -205,6 +205,15 @@ coverage-module: | $(AFTER_SETUP)
 	scripts/copy-sources $(COVERAGE_BUILD)
 	cp -a selftests/coverage $(COVERAGE_BUILD)/selftests/
 	$(KENV) $(MAKE) -C $(KDIR) M=$(PWD)/$(COVERAGE_BUILD) $(KBUILD_ARGS) IPSEC_RS_COVERAGE=1 modules
+
+# What the differential fuzzer reaches of the receive path: FUZZ_COUNT packets
+# (default 20,000, the short run's) from SEED (default 1) on the coverage
+# build, esp_fuzz.sh's report at the end (Documentation/testing.rst).
+FUZZ_COUNT ?= 20000
+fuzz-coverage: coverage-module cargo-cache
+	cd userspace && cargo build
+	$(VM_RUNNER) --kernel $(IPSEC_RS_CACHE)/uml/kernel-debug --ko $(PWD)/$(COVERAGE_BUILD)/ipsec_rs.ko \
+		"esp_fuzz.sh:$(FUZZ_COUNT),$(if $(filter command line,$(origin SEED)),$(SEED),1) timeout=$$(( $(FUZZ_COUNT) / 400 + 300 )) mem=1536"
 
 # Deliberate bugs of the receive path (selftests/mutants/*.patch), each
 # applied to a copy of the sources and built for the UML debug kernel into

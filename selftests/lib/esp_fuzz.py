@@ -57,7 +57,8 @@ Input packets start valid, on one of the SA shapes (--list) whose SAs
 --setup installs in every receiver: AES-GCM 128 and 256 and AES-CBC with
 HMAC-SHA-256, ESN on and off, windows of 32 and 4,096 (XFRM's largest) and
 65,536 (the wide receiver), IPv4 and IPv6 outer and inner, tunnel and
-transport mode, and UDP-encapsulated. Before the first random packet,
+transport mode, UDP-encapsulated (IPv4 tunnel and transport, IPv6 tunnel),
+one with decap-dscp and an output mark. Before the first random packet,
 valid ones bring every window to where the generator starts it (ESN SAs
 near 2^32, by way of 2^31; the others at 100,000). Most are then mutated,
 from the seed (the run is reproducible from it): bit flips anywhere,
@@ -67,9 +68,12 @@ extension headers, SPI (0, reserved, another SA's, unknown), sequence
 numbers around both windows' edges, replays and across 2^32 (ESN), IV and
 ICV bytes, and, authenticated so that only the receiver's checks stand
 between them and delivery, padding length, padding bytes and next header
-(59 and unknown values included). UDP-encapsulated shapes add mutations
-of the UDP header: ports, checksum, length (zero payload, short), a
-non-ESP marker, a NAT keepalive.
+(59 and unknown values included), and ESP cut shorter than its header
+with the lengths around it consistent. UDP-encapsulated shapes add
+mutations of the UDP header: ports, checksum, length (zero payload,
+short), a non-ESP marker, a NAT keepalive. One packet in 20 (--frag)
+whose outer header is intact goes as 2 or 3 IP fragments, sometimes the
+last first, reassembled before ESP sees it.
 
 Prints one line of key=value at the end: sent, batches, delivered (inner
 datagrams the module's receiver received), mutated, tapped (sent as page
@@ -140,6 +144,13 @@ SHAPES = {
 UDP_SHAPES = {
     "gcm128-udp": ("gcm", 20, False, 32, 4, 4, "tunnel"),
     "cbc-esn-udp": ("cbc", 16, True, 4096, 4, 4, "tunnel"),
+    "gcm128-udp6": ("gcm", 20, False, 32, 6, 6, "tunnel"),
+    "gcm128-tr-udp": ("gcm", 20, False, 32, 4, 4, "transport"),
+}
+# More of a shape's SA: the DSCP copied to the inner header on
+# decapsulation, a mark set on the inner packet (`smark`).
+SA_OPTIONS = {
+    "cbc": ["flag", "decap-dscp", "output-mark", "0x5"],
 }
 # Batches between two comparisons of the module's windows with XFRM's
 # (`windows_differ`: a tool run each, the costliest step of a batch).
@@ -183,7 +194,8 @@ class Sa:
         if self.esn:
             args += ["flag", "esn"]
         if self.udp:
-            args += ["encap", "espinudp", "4500", "4500", "0.0.0.0"]
+            args += ["encap", "espinudp", "4500", "4500", "0.0.0.0" if self.fam == 4 else "::"]
+        args += SA_OPTIONS.get(self.name, [])
         if self.alg == "gcm":
             args += ["aead", "rfc4106(gcm(aes))", "0x" + self.key.hex(), "128"]
         else:
@@ -377,7 +389,13 @@ def encapsulate(sa, esp, rng, mutate, done):
             length += 4
         elif what == "keepalive":
             esp, length = b"\xff", 9
-    return struct.pack("!HHHH", sport, dport, length, csum_v) + esp
+    u = struct.pack("!HHHH", sport, dport, length, csum_v) + esp
+    if sa.fam == 6 and not csum_v:
+        # IPv6 requires the checksum (RFC 8200 8.1).
+        src, dst = OUTER[6]
+        c = csum(src + dst + struct.pack("!IxxxB", len(u), 17) + u) or 0xFFFF
+        u = u[:6] + struct.pack("!H", c) + u[8:]
+    return u
 
 
 def outer_ip(sa, esp, rng, mutate):
@@ -675,6 +693,10 @@ def build(a, rng, i, sa, seq=None):
     iv = bytes(rng.getrandbits(8) for _ in range(8 if sa.alg == "gcm" else 16))
     esp = seal(sa, seq, pt, iv)
     done = []
+    if mutate and rng.random() < 0.02:
+        # Shorter than an ESP header, the lengths around it consistent.
+        esp = esp[:rng.randint(0, 7)]
+        done.append("esp-short")
     if sa.udp:
         esp = encapsulate(sa, esp, rng, mutate, done)
     pkt, more = outer_ip(sa, esp, rng, mutate)
