@@ -143,8 +143,13 @@ TEST_KERNEL = $(if $(filter command line environment,$(origin KVER) $(origin FLA
 test-vm: modules canary series-modules mutant-modules cargo-cache
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
-	scripts/mkdeb $(PWD)/out/deb-test debug >/dev/null
-	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1)
+	@ko=$(PWD)/out/build-uml/ipsec_rs.ko; rel=$$(modinfo -F vermagic $$ko 2>/dev/null | cut -d' ' -f1); \
+	echo "scripts/mkdeb $(PWD)/out/deb-test debug$${rel:+ --module $$rel=$$ko}"; \
+	scripts/mkdeb $(PWD)/out/deb-test debug $${rel:+--module $$rel=$$ko} >/dev/null && \
+	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1) && \
+	if [ -n "$$rel" ]; then \
+		selftests/host/deb_module.sh out/deb-test/ipsec-rs-modules-$${rel}_*_amd64.deb $$rel || [ $$? -eq 4 ]; \
+	fi
 	$(VM_RUNNER) $(TEST_KERNEL) $(T)
 
 # Differential fuzzing of the receive path against XFRM for about DURATION
@@ -369,11 +374,21 @@ dkms-source:
 		tar --null -T - -cf - | tar -xf - -C $(DKMS_SRC)/ipsec_rs-$(DKMS_VERSION)
 	@echo "now: dkms install ipsec_rs/$(DKMS_VERSION)"
 
-# Debian packages in out/deb/: ipsec-rs (the tools, their systemd units, the
-# example configuration) and ipsec-rs-dkms (the module's source for DKMS).
+# Debian packages in out/deb/ (scripts/mkdeb): ipsec-rs (the tools, their
+# systemd units, the example configuration), ipsec-rs-dkms (the module's
+# source for DKMS) and ipsec-rs-modules-$(STOCK_RELEASE) (the module for
+# Debian's own kernel, scripts/stock-module: cached; left out, saying so, if
+# Debian no longer serves that kernel). SIGN_KEY=... SIGN_CERT=... sign
+# the module (SIGN_FILE: the kernel's scripts/sign-file, if not on PATH).
 deb: cargo-cache
 	cd userspace && cargo build --release
-	scripts/mkdeb $(PWD)/out/deb
+	@rc=0; scripts/stock-module $(STOCK_RELEASE) >/dev/null || rc=$$?; \
+	case $$rc in \
+	0) mods="--module $(STOCK_RELEASE)=$(PWD)/out/build-stock-$(STOCK_RELEASE)/ipsec_rs.ko" ;; \
+	4) echo "*** deb: no module package: Debian no longer serves $(STOCK_RELEASE) ***"; mods= ;; \
+	*) exit $$rc ;; \
+	esac; \
+	scripts/mkdeb $(PWD)/out/deb release $$mods $(if $(SIGN_KEY),--sign $(SIGN_KEY) $(SIGN_CERT))
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true
