@@ -144,8 +144,10 @@ test-vm: modules canary series-modules mutant-modules cargo-cache
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
 	@ko=$(PWD)/out/build-uml/ipsec_rs.ko; rel=$$(modinfo -F vermagic $$ko 2>/dev/null | cut -d' ' -f1); \
-	echo "scripts/mkdeb $(PWD)/out/deb-test debug$${rel:+ --module $$rel=$$ko}"; \
-	scripts/mkdeb $(PWD)/out/deb-test debug $${rel:+--module $$rel=$$ko} >/dev/null && \
+	stock=$(PWD)/out/build-stock-$(STOCK_RELEASE)/ipsec_rs.ko; [ -f $$stock ] || stock=; \
+	mods="$${rel:+--module $$rel=$$ko} $${stock:+--module $(STOCK_RELEASE)=$$stock}"; \
+	echo "scripts/mkdeb $(PWD)/out/deb-test debug $$mods"; \
+	scripts/mkdeb $(PWD)/out/deb-test debug $$mods >/dev/null && \
 	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1) && \
 	if [ -n "$$rel" ]; then \
 		selftests/host/deb_module.sh out/deb-test/ipsec-rs-modules-$${rel}_*_amd64.deb $$rel || [ $$? -eq 4 ]; \
