@@ -9,39 +9,25 @@
 # that would fail a package that forgot it). The group's other tests then
 # load the same module by path (insmod), as on every kernel.
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
+. "$IPSEC_RS_REPO/selftests/lib/dpkg.sh"
 require_root
 require_cmd dpkg dpkg-deb dpkg-query modprobe modinfo
 REL=$(uname -r)
 DEB=$(ls "$IPSEC_RS_REPO"/out/deb-test/ipsec-rs-modules-"$REL"_*.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || skip_test "no ipsec-rs-modules-$REL package in out/deb-test (make test-vm builds one for each module it has)"
 PKG=ipsec-rs-modules-$REL
-# dpkg wants ldconfig and start-stop-daemon on PATH.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-logged() {
-	"$@" >/tmp/cmd.log 2>&1 && return 0
-	sed 's/^/#   /' /tmp/cmd.log | tail -20
-	return 1
-}
 trap 'rm -f /etc/modprobe.d/ipsec_rs.conf; modprobe -r ipsec_rs 2>/dev/null; true' EXIT
 
-# A dpkg database of the guest's own, as package.sh makes it (the host's
-# status, empty file lists), in which the running kernel's package is
-# installed: it is, in this guest, though not on the host.
-DPKG_ADMINDIR=/tmp/dpkg-modules
-export DPKG_ADMINDIR
-mkdir -p $DPKG_ADMINDIR/info $DPKG_ADMINDIR/updates $DPKG_ADMINDIR/triggers
-for f in status arch diversions statoverride; do
-	[ -f /var/lib/dpkg/$f ] && cp /var/lib/dpkg/$f $DPKG_ADMINDIR/
-done
-for p in $(dpkg-query -W -f='${binary:Package}\n'); do : >"$DPKG_ADMINDIR/info/$p.list"; done
+# dpkg's database of the guest's own (lib/dpkg.sh), in which the running
+# kernel's package is installed: it is, in this guest, though not on the
+# host.
+dpkg_guest_db /tmp/dpkg-modules
 printf '\nPackage: linux-image-%s\nStatus: install ok installed\nPriority: optional\nSection: kernel\nMaintainer: Debian Kernel Team <debian-kernel@lists.debian.org>\nArchitecture: amd64\nVersion: %s\nDescription: the running kernel\n' \
 	"$REL" "$REL" >>$DPKG_ADMINDIR/status
 : >"$DPKG_ADMINDIR/info/linux-image-$REL.list"
 
 ktap_plan
-# The overlay root cannot rename a new directory (package.sh): made first.
-dpkg-deb -c "$DEB" | awk '$1 ~ /^d/ { sub(/^\./, "", $6); print $6 }' | xargs mkdir -p
+dpkg_make_dirs "$DEB"
 
 # The control: postinst without depmod.
 rm -rf /tmp/broken && dpkg-deb -R "$DEB" /tmp/broken &&

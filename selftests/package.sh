@@ -10,46 +10,19 @@
 # package is built by `make test-vm` (scripts/mkdeb with the debug build:
 # out/deb-test/).
 . "$IPSEC_RS_REPO/selftests/lib/lib.sh"
+. "$IPSEC_RS_REPO/selftests/lib/dpkg.sh"
 require_root
 require_cmd dpkg dpkg-query ip python3 unshare nsenter pgrep systemctl journalctl /lib/systemd/systemd
 require_tool
 DEB=$(ls "$IPSEC_RS_REPO"/out/deb-test/ipsec-rs_*_amd64.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || die "no package in out/deb-test (make test-vm builds it)"
 UNIT=/lib/systemd/system/ipsec-rsd.service
-# dpkg wants ldconfig and start-stop-daemon on PATH.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-# logged CMD...: CMD's status; its output, indented, when it fails.
-logged() {
-	"$@" >/tmp/cmd.log 2>&1 && return 0
-	sed 's/^/#   /' /tmp/cmd.log | tail -20
-	return 1
-}
 trap '[ -n "${SD_PID:-}" ] && kill -KILL $SD_PID; topo_cleanup' EXIT
 
-# dpkg's database: the host's lists the files of its ~940 packages, which
-# dpkg reads and indexes on every call (measured under TCG: 150 s for
-# `dpkg -i`, ~47 s for each later call). The package goes into a database
-# of the guest's own (DPKG_ADMINDIR, honoured by dpkg and dpkg-query) with
-# the host's package status, so its dependencies are checked against what
-# is installed, and an empty file list for every package;
-# selftests/host/deb_files.sh checks on the host, natively, that none of its
-# files belongs to another package.
-DPKG_ADMINDIR=/tmp/dpkg
-export DPKG_ADMINDIR
-mkdir -p $DPKG_ADMINDIR/info $DPKG_ADMINDIR/updates $DPKG_ADMINDIR/triggers
-for f in status arch diversions statoverride; do
-	[ -f /var/lib/dpkg/$f ] && cp /var/lib/dpkg/$f $DPKG_ADMINDIR/
-done
-for p in $(dpkg-query -W -f='${binary:Package}\n'); do : >"$DPKG_ADMINDIR/info/$p.list"; done
+dpkg_guest_db /tmp/dpkg
 
 ktap_plan
-# The guest's root is an overlay whose upper layer (tmpfs without xattrs)
-# cannot rename a directory (EXDEV), and dpkg makes each new directory as
-# NAME.dpkg-new and renames it: the package's directories are made first,
-# dpkg then only renames files (measured: rename(2) of a new directory in
-# /etc fails there, of a file works).
-dpkg-deb -c "$DEB" | awk '$1 ~ /^d/ { sub(/^\./, "", $6); print $6 }' | xargs mkdir -p
+dpkg_make_dirs "$DEB"
 check "dpkg -i $(basename "$DEB")" logged dpkg -i "$DEB"
 check "dpkg lists ipsec-rs as installed" sh -c "dpkg-query -W -f='\${Status}' ipsec-rs | grep -q 'install ok installed'"
 for f in /usr/sbin/ipsec-rs /usr/sbin/ipsec-rsd; do
