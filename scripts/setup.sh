@@ -81,6 +81,9 @@ DEB_PACKAGES=(
 	cpio xz-utils make git patch
 	# QEMU lab: software-emulated guest running the host's userspace over 9p
 	qemu-system-x86 busybox-static
+	# the arm64 guest (Debian's stock arm64 kernel under qemu-system-aarch64)
+	# and the linker of the tools cross-built for it
+	qemu-system-arm gcc-aarch64-linux-gnu
 	# what the selftests run inside the guest
 	iproute2 iputils-ping kmod tcpdump python3 python3-yaml python3-jsonschema
 	# GRO on a veth for the benchmarks (ethtool -K)
@@ -131,6 +134,17 @@ install_packages() {
 		"${bare[@]}" >/dev/null || die "apt-get install failed for: ${bare[*]}"
 }
 
+# The Rust standard library for aarch64-unknown-linux-gnu, for the tools
+# cross-built for arm64 routers (make tools-arm64). Without it (rustup cannot
+# reach its server) the set-up goes on: the arm64 packages and guests then
+# say SKIP.
+rust_arm64_std() {
+	local t=aarch64-unknown-linux-gnu
+	[ -d "$(rustc --print sysroot)/lib/rustlib/$t/lib" ] && return 0
+	command -v rustup >/dev/null && rustup target add "$t" >&2 ||
+		log "WARNING: no Rust standard library for $t: the arm64 tools will not build"
+}
+
 # A private APT configuration that sees Debian trixie, for downloading (never
 # installing) the kernel and Rust library sources.
 trixie_apt() {
@@ -149,6 +163,7 @@ trixie_apt() {
 		Dir::Cache "$d/cache";
 		Dir::State::status "$d/status";
 		APT::Architecture "amd64";
+		APT::Architectures { "amd64"; "arm64"; };
 		APT::Sandbox::User "root";
 	EOF
 	cat >"$d/etc/sources.list.$$" <<-EOF
@@ -158,8 +173,9 @@ trixie_apt() {
 	mv -f "$d/etc/sources.list.$$" "$d/etc/sources.list"
 	mv -f "$d/apt.conf.$$" "$d/apt.conf"
 	export APT_CONFIG=$d/apt.conf
-	# Refresh the lists at most once a day.
-	if [ -z "$(find "$d/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+	# Refresh the lists at most once a day (and when an architecture's are
+	# missing: arm64's, for the stock arm64 kernel, came later).
+	if [ -z "$(find "$d/lists" -maxdepth 1 -name '*binary-arm64_Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
 		log "refreshing trixie package lists"
 		apt-get update -qq || die "cannot read Debian trixie from $MIRROR (network or mirror down?)"
 	fi
@@ -433,6 +449,7 @@ main() {
 	install_packages
 	fetch_libreswan
 	trixie_apt
+	rust_arm64_std
 	fetch_kernel_source
 	fetch_rust_src
 	build_bindgen
