@@ -71,7 +71,7 @@ KMAKE = $(KENV) $(MAKE) -C $(KDIR) M=$(PWD) $(KBUILD_ARGS)
 # needs what it makes.
 AFTER_SETUP := $(filter setup,$(MAKECMDGOALS))
 
-.PHONY: rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary fuzz fuzz-coverage mutant-modules mutant-module
+.PHONY: tools-arm64 rustfmt rustfmtcheck clippy stock-module cargo-cache check-dkms series-modules series-module deb dkms-source all kernel modules setup check check-spec check-first-command test-host test-vm run bench bench-build bench-vm insn-profile clean canary fuzz fuzz-coverage mutant-modules mutant-module
 
 all: modules
 
@@ -143,11 +143,16 @@ TEST_KERNEL = $(if $(filter command line environment,$(origin KVER) $(origin FLA
 test-vm: modules canary series-modules mutant-modules cargo-cache
 	$(MAKE) -C selftests/tools
 	cd userspace && cargo build
+	$(MAKE) --no-print-directory tools-arm64
 	@ko=$(PWD)/out/build-uml/ipsec_rs.ko; rel=$$(modinfo -F vermagic $$ko 2>/dev/null | cut -d' ' -f1); \
-	stock=$(PWD)/out/build-stock-$(STOCK_RELEASE)/ipsec_rs.ko; [ -f $$stock ] || stock=; \
-	mods="$${rel:+--module $$rel=$$ko} $${stock:+--module $(STOCK_RELEASE)=$$stock}"; \
-	echo "scripts/mkdeb $(PWD)/out/deb-test debug $$mods"; \
-	scripts/mkdeb $(PWD)/out/deb-test debug $$mods >/dev/null && \
+	mods="$${rel:+--module $$rel=$$ko}"; \
+	for r in $(STOCK_RELEASE); do \
+		stock=$(PWD)/out/build-stock-$$r/ipsec_rs.ko; [ ! -f $$stock ] || mods="$$mods --module $$r=$$stock"; \
+	done; \
+	$(call tools_arches,debug); \
+	rm -rf out/deb-test; \
+	echo "scripts/mkdeb $(PWD)/out/deb-test debug $$arches $$mods"; \
+	scripts/mkdeb $(PWD)/out/deb-test debug $$arches $$mods >/dev/null && \
 	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1) && \
 	if [ -n "$$rel" ]; then \
 		selftests/host/deb_module.sh out/deb-test/ipsec-rs-modules-$${rel}_*_amd64.deb $$rel || [ $$? -eq 4 ]; \
@@ -250,15 +255,15 @@ mutant-module:
 # no longer serves that kernel, and its selftests then SKIP too), then every
 # selftest (TESTS: the 6.12 debug kernel as User-Mode Linux by default, the
 # kernel=6.12 entries on it under QEMU, the kernel=7.3 ones on 7.3's, and the
-# kernel=stock-* one on Debian's unmodified kernel).
+# kernel=stock-* ones on Debian's unmodified kernels, amd64 and arm64).
 # Each step's start is stamped, so CI's log tells where its time went.
 stamp = @echo "[check] $$(date -u +%T) $(1)"
 check:
 	$(call stamp,set-up)
 	scripts/setup.sh toolchain
-	$(call stamp,at once: debug kernels; module for Debian's 7.3 kernel; host tests)
+	$(call stamp,at once: debug kernels; modules for Debian's 7.3 kernels; host tests)
 	scripts/at-once "kernels=scripts/setup.sh debug $(addprefix debug-,$(SERIES))" \
-		"stock=scripts/stock-module $(STOCK_RELEASE) || [ \$$? -eq 4 ]" \
+		"stock=for r in $(STOCK_RELEASE); do scripts/stock-module \$$r || [ \$$? -eq 4 ] || exit 1; done" \
 		"host=$(MAKE) --no-print-directory test-host"
 	$(call stamp,spec / first command / DKMS)
 	$(MAKE) FLAVOUR=debug check-spec check-first-command check-dkms
@@ -271,9 +276,30 @@ check:
 # same source, configuration and Debian toolchain in a trixie chroot, checked
 # against the kernel's Module.symvers, then the module built against them
 # (scripts/stock-module; out/build-stock-<release>/ipsec_rs.ko).
-STOCK_RELEASE ?= 7.3.4+deb13-amd64
+# STOCK_RELEASE: one release or several (default: Debian's 7.3 backports
+# kernel on amd64 and on arm64, cross-built).
+STOCK_RELEASE ?= 7.3.4+deb13-amd64 7.3.4+deb13-arm64
 stock-module: | $(AFTER_SETUP)
-	scripts/stock-module $(STOCK_RELEASE)
+	for r in $(STOCK_RELEASE); do scripts/stock-module $$r || exit 1; done
+
+# The tools cross-built for arm64 routers (make deb's arm64 package, the
+# arm64 guests' tools): Debian's cross linker (userspace/.cargo/config.toml)
+# and the target's Rust standard library, which make setup adds with rustup;
+# without it, a SKIP said loudly and no arm64 tools. TOOLS_PROFILE=release
+# for make deb's.
+ARM64_RUST_TARGET = aarch64-unknown-linux-gnu
+TOOLS_PROFILE ?= debug
+tools-arm64: cargo-cache
+	@if [ -d "$$(rustc --print sysroot)/lib/rustlib/$(ARM64_RUST_TARGET)/lib" ]; then \
+		echo "cargo build --target $(ARM64_RUST_TARGET) ($(TOOLS_PROFILE))"; \
+		cd userspace && cargo build -q --target $(ARM64_RUST_TARGET) $(if $(filter release,$(TOOLS_PROFILE)),--release); \
+	else \
+		echo "*** SKIP: no Rust standard library for $(ARM64_RUST_TARGET) (make setup adds it): no arm64 tools ***"; \
+	fi
+# tools_arches PROFILE: (shell) arches, mkdeb's --tools-arch for amd64 and,
+# where tools-arm64 built them, arm64.
+tools_arches = arches="--tools-arch amd64"; \
+	[ ! -x userspace/target/$(ARM64_RUST_TARGET)/$(1)/ipsec-rs ] || arches="$$arches --tools-arch arm64"
 
 # DKMS: the module's source as packaged, built by dkms against the cached
 # kernel trees standing in for installed kernels.
@@ -376,21 +402,26 @@ dkms-source:
 		tar --null -T - -cf - | tar -xf - -C $(DKMS_SRC)/ipsec_rs-$(DKMS_VERSION)
 	@echo "now: dkms install ipsec_rs/$(DKMS_VERSION)"
 
-# Debian packages in out/deb/ (scripts/mkdeb): ipsec-rs (the tools, their
-# systemd units, the example configuration), ipsec-rs-dkms (the module's
-# source for DKMS) and ipsec-rs-modules-$(STOCK_RELEASE) (the module for
-# Debian's own kernel, scripts/stock-module: cached; left out, saying so, if
-# Debian no longer serves that kernel). SIGN_KEY=... SIGN_CERT=... sign
+# Debian packages in out/deb/ (scripts/mkdeb): ipsec-rs for amd64 and arm64
+# (the tools, their systemd units, the example configuration; arm64's left
+# out, saying so, without the target's Rust library), ipsec-rs-dkms (the
+# module's source for DKMS) and ipsec-rs-modules-<release> for each of
+# $(STOCK_RELEASE) (the module for Debian's own kernel, scripts/stock-module:
+# cached; left out, saying so, if Debian no longer serves that kernel). SIGN_KEY=... SIGN_CERT=... sign
 # the module (SIGN_FILE: the kernel's scripts/sign-file, if not on PATH).
 deb: cargo-cache
 	cd userspace && cargo build --release
-	@rc=0; scripts/stock-module $(STOCK_RELEASE) >/dev/null || rc=$$?; \
-	case $$rc in \
-	0) mods="--module $(STOCK_RELEASE)=$(PWD)/out/build-stock-$(STOCK_RELEASE)/ipsec_rs.ko" ;; \
-	4) echo "*** deb: no module package: Debian no longer serves $(STOCK_RELEASE) ***"; mods= ;; \
-	*) exit $$rc ;; \
-	esac; \
-	scripts/mkdeb $(PWD)/out/deb release $$mods $(if $(SIGN_KEY),--sign $(SIGN_KEY) $(SIGN_CERT))
+	$(MAKE) --no-print-directory tools-arm64 TOOLS_PROFILE=release
+	@mods=; for r in $(STOCK_RELEASE); do \
+		rc=0; scripts/stock-module $$r >/dev/null || rc=$$?; \
+		case $$rc in \
+		0) mods="$$mods --module $$r=$(PWD)/out/build-stock-$$r/ipsec_rs.ko" ;; \
+		4) echo "*** deb: no module package for $$r: Debian no longer serves it ***" ;; \
+		*) exit $$rc ;; \
+		esac; \
+	done; \
+	$(call tools_arches,release); \
+	scripts/mkdeb $(PWD)/out/deb release $$arches $$mods $(if $(SIGN_KEY),--sign $(SIGN_KEY) $(SIGN_CERT))
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true
