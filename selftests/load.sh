@@ -16,7 +16,7 @@ if [ -n "${IPSEC_RS_SMP:-}" ]; then
 else
 	ok "CPUs online # SKIP not in a guest of the runner"
 fi
-check "insmod ipsec_rs" load_module
+check "load ipsec_rs" load_module
 check "module listed in /proc/modules" module_loaded
 check "genetlink family ipsec_rs registered" family_listed ""
 check "family has the multicast group 'events'" grep -q 'events' /tmp/genl.out
@@ -25,6 +25,6 @@ check "family visible from another network namespace" family_listed "ip netns ex
 ip netns del other
 check "rmmod ipsec_rs" unload_module
 check "family gone after rmmod" sh -c '! genl ctrl get name ipsec_rs >/dev/null 2>&1'
-check "insmod again" load_module
+check "load again" load_module
 check "rmmod again" unload_module
 ktap_finish

@@ -49,7 +49,12 @@
 #                  (Debian's 7.3.4+deb13-amd64: `make stock-module` fetches
 #                  it and builds the module for it), its 9p and overlayfs
 #                  modules loaded from the initramfs and its other modules
-#                  the guest's /lib/modules; no debugging checks
+#                  the guest's /lib/modules; no debugging checks. An arm64
+#                  release (7.3.4+deb13-arm64) boots in qemu-system-aarch64
+#                  (virt machine) on a root of Debian's arm64 packages
+#                  (scripts/stock-module makes it), the repository, the
+#                  kernel's modules and the tools' build shared at their
+#                  host paths
 # A test's lines say "[SERIES]"; the same test may be listed for several.
 # --kernel KDIR: a QEMU kernel tree (bzImage), or a UML one (CONFIG_UML),
 # for the entries without kernel=; --ko: the module for it.
@@ -149,6 +154,7 @@ is_uml() { grep -qs '^CONFIG_UML=y' "$1/.config"; }
 DEFAULT_SERIES=""
 [ -n "$KDIR" ] || DEFAULT_SERIES=uml
 command -v qemu-system-x86_64 >/dev/null || QEMU_MISSING="qemu-system-x86_64 not installed (run 'make setup')"
+command -v qemu-system-aarch64 >/dev/null || QEMU_ARM64_MISSING="qemu-system-aarch64 not installed (run 'make setup')"
 [ -x /bin/busybox ] || skip_all "/bin/busybox (busybox-static) not installed (run 'make setup')"
 [ -r /dev/kvm ] || [ "$ACCEL" = "-accel tcg -cpu max" ] || skip_all "--kvm given but /dev/kvm is not usable"
 
@@ -232,24 +238,32 @@ if [ ! -f "$INITRD" ]; then
 	pack_initrd "$INITRD" "$t"
 fi
 
-# stock_initrd RELEASE: the initramfs for a distribution kernel
+# stock_initrd RELEASE [ROOT]: the initramfs for a distribution kernel
 # (kernel=stock-RELEASE): ours followed by a second archive with the modules
 # the guest needs before it can mount the host's root (9p, overlayfs), in
-# /m with their loading order (initramfs-init loads them). Cached.
+# /m with their loading order (initramfs-init loads them). Cached. A guest
+# of another architecture: one archive, with ROOT's busybox (the guest's
+# architecture's) in place of the host's.
 stock_initrd() {
-	local rel=$1 mods out t m f
+	local rel=$1 groot=${2:-} mods out t m f key=$initrd_key before=$INITRD
 	mods=$CACHE/stock/image-$rel/usr/lib/modules/$rel
-	out=$CACHE/stock/initramfs-$initrd_key-$rel.cpio.gz
+	[ -z "$groot" ] || key=$(cat "$groot/usr/bin/busybox" "$ROOT/selftests/lib/initramfs-init" | sha256sum | cut -c1-16)
+	out=$CACHE/stock/initramfs-$key-$rel.cpio.gz
 	if [ ! -f "$out" ]; then
 		t=$(mktemp -d)
 		mkdir -p "$t/m"
+		if [ -n "$groot" ]; then
+			mkdir -p "$t/bin" && cp "$groot/usr/bin/busybox" "$t/bin/busybox"
+			install -m755 "$ROOT/selftests/lib/initramfs-init" "$t/init"
+			before=""
+		fi
 		for m in netfs 9pnet 9pnet_virtio 9p overlay; do
 			f=$(find "$mods/kernel" -name "$m.ko*" | head -1)
 			[ -n "$f" ] || { rm -rf "$t"; return 1; }
 			case $f in *.xz) xz -dc "$f" ;; *.zst) zstd -dcq "$f" ;; *) cat "$f" ;; esac >"$t/m/$m.ko"
 			echo "$m" >>"$t/m/order"
 		done
-		pack_initrd "$out" "$t" "$INITRD"
+		pack_initrd "$out" "$t" "$before"
 	fi
 	echo "$out"
 }
@@ -319,6 +333,7 @@ run_one() {
 	local entry=$1 spec label name args d start gpid qrc rc faults reason secs cpu=0
 	local EXPECT_THIS TIMEOUT_THIS SMP_THIS MEM_THIS BOOT_LINES
 	local KDIR_THIS IMAGE_THIS KO_THIS=$KO series INITRD_THIS=$INITRD MODS_THIS="" UML_THIS=0
+	local ARCH_THIS=x86_64 GROOT_THIS="" BINDS_THIS=""
 	local build_hint="make test-vm builds it"
 	prepare_run
 	guest_kernel
@@ -362,6 +377,16 @@ guest_kernel() {
 		KO_THIS=$ROOT/out/build-stock-$rel/ipsec_rs.ko
 		MODS_THIS=$CACHE/stock/image-$rel/usr/lib/modules/$rel
 		build_hint="make stock-module STOCK_RELEASE=$rel builds them"
+		# arm64: its own root; the host directories it needs shared
+		# at their paths (the tools' build through the symlink
+		# userspace/target, which points into the cache).
+		case $rel in
+		*-arm64)
+			ARCH_THIS=aarch64
+			GROOT_THIS=$CACHE/stock/root-arm64
+			BINDS_THIS=$ROOT,$MODS_THIS,$(readlink -f "$ROOT/userspace/target")
+			;;
+		esac
 		;;
 	6.12)
 		KO_THIS=$ROOT/ipsec_rs.ko
@@ -403,12 +428,26 @@ can_boot() {
 		finish "not ok" 0 "$label # smp=$SMP_THIS on User-Mode Linux, which has one CPU: give the entry a QEMU kernel="
 		return 1
 	fi
-	if [ $UML_THIS -eq 0 ] && [ -n "${QEMU_MISSING:-}" ]; then
+	if [ $UML_THIS -eq 0 ] && [ $ARCH_THIS = x86_64 ] && [ -n "${QEMU_MISSING:-}" ]; then
 		finish skip 0 "$label # SKIP $QEMU_MISSING"
 		return 1
 	fi
+	if [ $ARCH_THIS = aarch64 ]; then
+		if [ -n "${QEMU_ARM64_MISSING:-}" ]; then
+			finish skip 0 "$label # SKIP $QEMU_ARM64_MISSING"
+			return 1
+		fi
+		if [ ! -x "$GROOT_THIS/usr/bin/busybox" ]; then
+			finish skip 0 "$label # SKIP no arm64 root in $GROOT_THIS ($build_hint)"
+			return 1
+		fi
+		if [ ! -x "$ROOT/userspace/target/aarch64-unknown-linux-gnu/debug/ipsec-rs" ]; then
+			finish skip 0 "$label # SKIP the tools are not built for arm64 (make tools-arm64)"
+			return 1
+		fi
+	fi
 	if [ -n "$MODS_THIS" ]; then
-		INITRD_THIS=$(stock_initrd "${series#stock-}") ||
+		INITRD_THIS=$(stock_initrd "${series#stock-}" "$GROOT_THIS") ||
 			{ finish "not ok" 0 "$label # no 9p/overlay modules in $MODS_THIS"; return 1; }
 		say "# $label: a distribution's kernel: no lockdep, KASAN or kmemleak to referee here (the debug kernels' runs do)" >>"$d/tap"
 	fi
@@ -462,7 +501,8 @@ boot_guest() {
 	local params=(loglevel=4 log_buf_len=8M kmemleak=on ipsecrs_repo="$ROOT"
 		ipsecrs_ksrc="$(readlink -f "$KDIR_THIS/source" 2>/dev/null)"
 		ipsecrs_kbuild="$(readlink -f "$KDIR_THIS")" ipsecrs_test="$name" ipsecrs_args="$args"
-		ipsecrs_smp="$SMP_THIS" ipsecrs_ko="$KO_THIS" ${MODS_THIS:+ipsecrs_modules=$MODS_THIS})
+		ipsecrs_smp="$SMP_THIS" ipsecrs_ko="$KO_THIS" ${MODS_THIS:+ipsecrs_modules=$MODS_THIS}
+		${BINDS_THIS:+ipsecrs_binds=$BINDS_THIS})
 	if [ $UML_THIS -eq 1 ]; then
 		boot_uml "${params[@]}"
 	else
@@ -495,6 +535,7 @@ boot_uml() {
 # debug kernel's 21.5 s to init (initcall_debug); a guest of several needs
 # ACPI to find its CPUs (SeaBIOS's MP table lists only the first).
 boot_qemu() {
+	[ $ARCH_THIS = aarch64 ] && { boot_qemu_arm64 "$@"; return; }
 	# shellcheck disable=SC2086
 	timeout -k 10 "$TIMEOUT_THIS" qemu-system-x86_64 $ACCEL -m "$MEM_THIS" -smp "$SMP_THIS" \
 		"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
@@ -502,6 +543,28 @@ boot_qemu() {
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
 		-append "console=ttyS0 pci=noacpi $([ "$SMP_THIS" -eq 1 ] && echo acpi=off) panic=-1 $*" \
+		</dev/null >"$d/qemu.log" 2>&1 &
+}
+
+# boot_qemu_arm64 PARAM...: an arm64 guest: QEMU's virt machine (a device
+# tree, no firmware: the kernel's Image booted directly), the CPU emulated
+# with QEMU's cheaper pointer-authentication algorithm (pauth-impdef: the
+# architected one, QARMA, costs most of the emulation's time in a kernel
+# built with pointer authentication), its own root and the host
+# directories of BINDS_THIS as 9p shares.
+boot_qemu_arm64() {
+	local shares=() i=0 p
+	for p in $(tr , ' ' <<<"$BINDS_THIS"); do
+		shares+=(-virtfs "local,path=$p,mount_tag=bind$i,security_model=none,readonly=on,multidevs=remap")
+		i=$((i + 1))
+	done
+	timeout -k 10 "$TIMEOUT_THIS" qemu-system-aarch64 -machine virt -accel tcg -cpu max,pauth-impdef=on \
+		-m "$MEM_THIS" -smp "$SMP_THIS" \
+		"${QEMU_EXTRA[@]}" -display none -no-reboot -monitor none -serial "file:$d/console.log" \
+		-kernel "$IMAGE_THIS" -initrd "$INITRD_THIS" \
+		-virtfs "local,path=$GROOT_THIS,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$d,mount_tag=ipsecout,security_model=none,multidevs=remap" \
+		"${shares[@]}" -append "console=ttyAMA0 panic=-1 $*" \
 		</dev/null >"$d/qemu.log" 2>&1 &
 }
 

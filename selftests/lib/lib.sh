@@ -67,15 +67,32 @@ require_root() { [ "$(id -u)" -eq 0 ] || skip_test "needs root"; }
 require_cmd() { for c; do command -v "$c" >/dev/null 2>&1 || skip_test "needs $c"; done; }
 
 IPSEC_RS_KO=${IPSEC_RS_KO:-$IPSEC_RS_REPO/ipsec_rs.ko}
+# dpkg's database of a guest's own, where deb_install.sh installs the
+# packages for the running kernel (lib/dpkg.sh).
+IPSEC_RS_DPKG_DB=/tmp/dpkg-modules
+# load_module [PARAM...]: the module loaded: with modprobe when its package
+# is installed for the running kernel (deb_install.sh, earlier in a group),
+# as a router loads it; else the module built for this kernel, by path.
 load_module() {
+	if [ -f "$IPSEC_RS_DPKG_DB/info/ipsec-rs-modules-$(uname -r).list" ] &&
+		[ "$(modinfo -n ipsec_rs 2>/dev/null)" = "/lib/modules/$(uname -r)/updates/ipsec_rs.ko" ]; then
+		echo "# modprobe ipsec_rs $* (the installed package's module)"
+		modprobe ipsec_rs "$@"
+		return
+	fi
 	[ -f "$IPSEC_RS_KO" ] || die "module not built: $IPSEC_RS_KO"
 	insmod "$IPSEC_RS_KO" "$@"
 }
 unload_module() { rmmod ipsec_rs; }
 module_loaded() { grep -q '^ipsec_rs ' /proc/modules; }
 
-# The control tool built from userspace/ (host build, shared over 9p).
-IPSEC_RS_TOOL=${IPSEC_RS_TOOL:-$IPSEC_RS_REPO/userspace/target/debug/ipsec-rs}
+# The control tool built from userspace/ (host build, shared over 9p; in an
+# arm64 guest, the one cross-built for it by make tools-arm64).
+case $(uname -m) in
+aarch64) IPSEC_RS_BIN=${IPSEC_RS_BIN:-$IPSEC_RS_REPO/userspace/target/aarch64-unknown-linux-gnu/debug} ;;
+*) IPSEC_RS_BIN=${IPSEC_RS_BIN:-$IPSEC_RS_REPO/userspace/target/debug} ;;
+esac
+IPSEC_RS_TOOL=${IPSEC_RS_TOOL:-$IPSEC_RS_BIN/ipsec-rs}
 require_tool() { [ -x "$IPSEC_RS_TOOL" ] || die "control tool not built: $IPSEC_RS_TOOL"; }
 # stat NETNS NAME: one counter of the module in a namespace ("" = init netns).
 stat() {

@@ -10,7 +10,7 @@
 
 CHARON=${CHARON:-/usr/lib/ipsec/charon}
 SWAN_DIR=${SWAN_DIR:-/tmp/swan}
-RSD=${RSD:-$IPSEC_RS_REPO/userspace/target/debug/ipsec-rsd}
+RSD=${RSD:-$IPSEC_RS_BIN/ipsec-rsd}
 require_swan() {
 	require_cmd swanctl unshare nsenter
 	[ -x "$CHARON" ] || skip_test "needs strongSwan's charon ($CHARON)"
