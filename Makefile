@@ -156,7 +156,8 @@ test-vm: modules canary series-modules mutant-modules cargo-cache
 	selftests/host/deb_files.sh $$(ls out/deb-test/ipsec-rs_*_amd64.deb | head -1) && \
 	if [ -n "$$rel" ]; then \
 		selftests/host/deb_module.sh out/deb-test/ipsec-rs-modules-$${rel}_*_amd64.deb $$rel || [ $$? -eq 4 ]; \
-	fi
+	fi && \
+	{ selftests/host/deb_lintian.sh out/deb-test/*.deb || [ $$? -eq 4 ]; }
 	$(VM_RUNNER) $(TEST_KERNEL) $(T)
 
 # Differential fuzzing of the receive path against XFRM for about DURATION
@@ -407,7 +408,8 @@ dkms-source:
 # out, saying so, without the target's Rust library), ipsec-rs-dkms (the
 # module's source for DKMS) and ipsec-rs-modules-<release> for each of
 # $(STOCK_RELEASE) (the module for Debian's own kernel, scripts/stock-module:
-# cached; left out, saying so, if Debian no longer serves that kernel). SIGN_KEY=... SIGN_CERT=... sign
+# cached; left out, saying so, if Debian no longer serves that kernel);
+# then lintian's verdict on each (selftests/host/deb_lintian.sh). SIGN_KEY=... SIGN_CERT=... sign
 # the module (SIGN_FILE: the kernel's scripts/sign-file, if not on PATH).
 deb: cargo-cache
 	cd userspace && cargo build --release
@@ -421,7 +423,8 @@ deb: cargo-cache
 		esac; \
 	done; \
 	$(call tools_arches,release); \
-	scripts/mkdeb $(PWD)/out/deb release $$arches $$mods $(if $(SIGN_KEY),--sign $(SIGN_KEY) $(SIGN_CERT))
+	debs=$$(scripts/mkdeb $(PWD)/out/deb release $$arches $$mods $(if $(SIGN_KEY),--sign $(SIGN_KEY) $(SIGN_CERT))) && \
+	echo "$$debs" && { selftests/host/deb_lintian.sh $$debs || [ $$? -eq 4 ]; }
 
 clean:
 	$(KMAKE) clean 2>/dev/null || true

@@ -90,8 +90,9 @@ DEB_PACKAGES=(
 	ethtool
 	# the Prometheus text format's reference parser (selftests/sa_view.sh)
 	python3-prometheus-client
-	# Debian's package checker (selftests/host/deb_module.sh)
-	lintian
+	# Debian's package checker (selftests/host/deb_module.sh); the tools'
+	# manual pages (scripts/mkdeb)
+	lintian help2man
 	strongswan-charon strongswan-swanctl socat
 	# libraries of the extracted libreswan (fetch_libreswan) that strongSwan's
 	# packages do not pull in; libnss3-tools: certutil for `ipsec initnss`
