@@ -228,13 +228,20 @@ pack_initrd() {
 	rm -rf "$dir" "$tmp"
 }
 
-# The initramfs: a static busybox and our /init, cached by content.
-initrd_key=$(cat /bin/busybox "$ROOT/selftests/lib/initramfs-init" | sha256sum | cut -c1-16)
+# initrd_key BUSYBOX: what an initramfs of ours with that static busybox is
+# cached by (its content). initrd_base DIR BUSYBOX: its files, in DIR.
+initrd_key() { cat "$1" "$ROOT/selftests/lib/initramfs-init" | sha256sum | cut -c1-16; }
+initrd_base() {
+	mkdir -p "$1/bin" && cp "$2" "$1/bin/busybox" &&
+		install -m755 "$ROOT/selftests/lib/initramfs-init" "$1/init"
+}
+
+# The initramfs: the host's static busybox and our /init, cached by content.
+initrd_key=$(initrd_key /bin/busybox)
 INITRD=$CACHE/initramfs-$initrd_key.cpio.gz
 if [ ! -f "$INITRD" ]; then
 	t=$(mktemp -d)
-	mkdir -p "$t/bin" && cp /bin/busybox "$t/bin/busybox"
-	install -m755 "$ROOT/selftests/lib/initramfs-init" "$t/init"
+	initrd_base "$t" /bin/busybox
 	pack_initrd "$INITRD" "$t"
 fi
 
@@ -247,14 +254,13 @@ fi
 stock_initrd() {
 	local rel=$1 groot=${2:-} mods out t m f key=$initrd_key before=$INITRD
 	mods=$CACHE/stock/image-$rel/usr/lib/modules/$rel
-	[ -z "$groot" ] || key=$(cat "$groot/usr/bin/busybox" "$ROOT/selftests/lib/initramfs-init" | sha256sum | cut -c1-16)
+	[ -z "$groot" ] || key=$(initrd_key "$groot/usr/bin/busybox")
 	out=$CACHE/stock/initramfs-$key-$rel.cpio.gz
 	if [ ! -f "$out" ]; then
 		t=$(mktemp -d)
 		mkdir -p "$t/m"
 		if [ -n "$groot" ]; then
-			mkdir -p "$t/bin" && cp "$groot/usr/bin/busybox" "$t/bin/busybox"
-			install -m755 "$ROOT/selftests/lib/initramfs-init" "$t/init"
+			initrd_base "$t" "$groot/usr/bin/busybox"
 			before=""
 		fi
 		for m in netfs 9pnet 9pnet_virtio 9p overlay; do
